@@ -1,0 +1,1 @@
+"""The ``jotauth`` command line: server, users, keys and token tools."""

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real PostgreSQL and Redis servers, when present.
+
+Tests that need them take the ``postgres_url`` / ``redis_url`` fixtures. Where a server is not
+reachable they skip with a message saying so, unless ``JOTAUTH_REQUIRE_SERVICES=1`` (set by
+``.ci/run``), where a missing server fails the run instead of hiding behind a skip.
+"""
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "JOTAUTH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("JOTAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def _require(url: str, default_port: int, what: str) -> str:
+    if _reachable(url, default_port):
+        return url
+    message = f"{what} is not reachable at {url} (set JOTAUTH_TEST_{what.upper()}_URL)"
+    if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + "; JOTAUTH_REQUIRE_SERVICES=1 makes this a failure")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The SQLAlchemy URL of a real PostgreSQL database (skips, or fails in CI, when absent)."""
+    return _require(POSTGRES_URL, 5432, "postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a real Redis server (skips, or fails in CI, when absent)."""
+    return _require(REDIS_URL, 6379, "redis")
