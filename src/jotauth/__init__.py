@@ -1,3 +1,3 @@
-"""jotauth: JWT authentication done properly. Import the parts you need: jotauth.jose, jotauth.guard."""
+"""jotauth: JWT authentication done properly. Import the parts you need (jotauth.jose, ...)."""
 
 __version__ = "0.1.0"

@@ -24,6 +24,7 @@ Every signature failure is the same ``BadSignatureError`` with the same message,
 learns nothing from which check failed.
 """
 
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from jotauth.errors import JotauthError
@@ -44,6 +45,14 @@ __all__ = [
     "TokenTooLargeError",
     "UnsupportedAlgorithmError",
 ]
+
+
+def format_time(timestamp: float) -> str:
+    """A NumericDate as ISO 8601 UTC, the way error messages show times."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{timestamp:.0f}"
 
 
 class JoseError(JotauthError):
@@ -115,7 +124,7 @@ class ClaimError(JoseError):
 
 
 class ExpiredTokenError(ClaimError):
-    """``exp`` is in the past beyond the leeway. ``expired_at``, ``now`` and ``leeway`` say by how much."""
+    """``exp`` is past beyond the leeway; ``expired_at``, ``now`` and ``leeway`` say by how much."""
 
     code: ClassVar[str] = "expired_token"
 
@@ -123,8 +132,8 @@ class ExpiredTokenError(ClaimError):
         super().__init__(
             "exp",
             "check_failed",
-            f"token expired at {expired_at:g} (now {now:g}, leeway {leeway:g}s, "
-            f"{now - expired_at:g}s ago)",
+            f"token expired at {format_time(expired_at)} ({now - expired_at:.0f}s ago; "
+            f"now {format_time(now)}, leeway {leeway:g}s)",
         )
         self.expired_at = expired_at
         self.now = now

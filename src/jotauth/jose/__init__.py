@@ -1,0 +1,68 @@
+"""jotauth.jose: strict, fast JWS / JWK / JWT on pyca/cryptography.
+
+    >>> from jotauth import jose
+    >>> key = jose.Key.generate("EdDSA")
+    >>> token = jose.encode({"sub": "42", "exp": 2_000_000_000}, key)
+    >>> jose.decode(token, key.public(), now=1_900_000_000)["sub"]
+    '42'
+
+This package does no I/O and imports only the standard library and ``cryptography``.
+"""
+
+from jotauth.jose import jws
+from jotauth.jose.claims import ClaimsPolicy
+from jotauth.jose.errors import (
+    AlgorithmNotAllowedError,
+    BadSignatureError,
+    ClaimError,
+    CriticalHeaderError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InvalidClaimError,
+    InvalidKeyError,
+    JoseError,
+    MalformedTokenError,
+    MissingClaimError,
+    NoMatchingKeyError,
+    TokenTooLargeError,
+    UnsupportedAlgorithmError,
+)
+from jotauth.jose.jwk import Key
+from jotauth.jose.jwks import KeySet
+from jotauth.jose.jws import peek_header
+from jotauth.jose.jwt import Verifier, decode, encode, peek_claims
+
+ALGORITHMS = (
+    "HS256", "HS384", "HS512",
+    "RS256", "RS384", "RS512",
+    "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512",
+    "EdDSA",
+)  # fmt: skip
+
+__all__ = [
+    "ALGORITHMS",
+    "AlgorithmNotAllowedError",
+    "BadSignatureError",
+    "ClaimError",
+    "ClaimsPolicy",
+    "CriticalHeaderError",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InvalidClaimError",
+    "InvalidKeyError",
+    "JoseError",
+    "Key",
+    "KeySet",
+    "MalformedTokenError",
+    "MissingClaimError",
+    "NoMatchingKeyError",
+    "TokenTooLargeError",
+    "UnsupportedAlgorithmError",
+    "Verifier",
+    "decode",
+    "encode",
+    "jws",
+    "peek_claims",
+    "peek_header",
+]

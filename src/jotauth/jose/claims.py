@@ -1,0 +1,201 @@
+"""JWT claims validation (RFC 7519 section 4.1, RFC 8725, RFC 9068 ``typ``).
+
+A ``ClaimsPolicy`` is built once and applied to every token, so the checks cost only what the
+token needs. Numeric dates must be JSON numbers (not strings, not booleans); ``leeway`` is the
+clock-skew grace applied to every time comparison.
+"""
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jotauth.jose.errors import (
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InvalidClaimError,
+    MissingClaimError,
+    format_time,
+)
+
+__all__ = ["ClaimsPolicy", "normalize_typ"]
+
+_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def normalize_typ(value: str) -> str:
+    """Media types compare case-insensitively and may omit ``application/`` (RFC 7515 4.1.9)."""
+    value = value.lower()
+    return value[12:] if value.startswith("application/") and "/" not in value[12:] else value
+
+
+def _as_set(value: str | Collection[str] | None, name: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset((value,))
+    values = frozenset(value)
+    if not values or not all(isinstance(v, str) for v in values):
+        raise ValueError(f"{name} must be a string or a non-empty collection of strings")
+    return values
+
+
+def _date(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if name in claims:
+            raise InvalidClaimError(name, "invalid", f'"{name}" must be a number, not null')
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise InvalidClaimError(
+            name, "invalid", f'"{name}" must be a NumericDate (a JSON number of seconds)'
+        )
+    return float(value)
+
+
+def _describe(values: frozenset[str]) -> str:
+    return " or ".join(repr(v) for v in sorted(values))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsPolicy:
+    """What a verifier requires of a token's claims and ``typ`` header."""
+
+    issuer: frozenset[str] | None = None
+    audience: frozenset[str] | None = None
+    subject: str | None = None
+    leeway: float = 0
+    require: frozenset[str] = field(default_factory=lambda: frozenset({"exp"}))
+    max_age: float | None = None
+    typ: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        subject: str | None = None,
+        leeway: float = 0,
+        require: Collection[str] = ("exp",),
+        max_age: float | None = None,
+        typ: str | None = None,
+    ) -> "ClaimsPolicy":
+        """Normalize and check the arguments once, so validation is a handful of comparisons."""
+        if type(leeway) not in (int, float) or not 0 <= leeway < 3600:
+            raise ValueError("leeway must be a number of seconds in [0, 3600)")
+        if max_age is not None and (type(max_age) not in (int, float) or max_age < 0):
+            raise ValueError("max_age must be a non-negative number of seconds")
+        if isinstance(require, str):
+            raise ValueError('require must be a collection of claim names, e.g. ("exp",)')
+        return cls(
+            issuer=_as_set(issuer, "issuer"),
+            audience=_as_set(audience, "audience"),
+            subject=subject,
+            leeway=float(leeway),
+            require=frozenset(require),
+            max_age=None if max_age is None else float(max_age),
+            typ=None if typ is None else normalize_typ(typ),
+        )
+
+    def check_typ(self, header: Mapping[str, Any]) -> None:
+        """RFC 8725 section 3.11: an explicit type keeps one kind of JWT from passing as another."""
+        if self.typ is None:
+            return
+        found = header.get("typ")
+        if type(found) is not str:
+            raise InvalidClaimError(
+                "typ", "missing", f'the token has no "typ" header; expected "{self.typ}"'
+            )
+        if normalize_typ(found) != self.typ:
+            raise InvalidClaimError(
+                "typ", "unexpected", f'"typ" is {found[:40]!r}; expected "{self.typ}"'
+            )
+
+    def validate(self, claims: dict[str, Any], now: float) -> None:
+        """Raise the ClaimError that says exactly what is wrong, or return."""
+        for name in self.require:
+            if name not in claims:
+                raise MissingClaimError(name)
+        leeway = self.leeway
+        exp = _date(claims, "exp")
+        if exp is not None and now - leeway >= exp:
+            raise ExpiredTokenError(exp, now, leeway)
+        nbf = _date(claims, "nbf")
+        if nbf is not None and nbf > now + leeway:
+            raise ImmatureTokenError(
+                "nbf",
+                "check_failed",
+                f"token is not valid before {format_time(nbf)} "
+                f"(now {format_time(now)}, leeway {leeway:g}s)",
+            )
+        iat = _date(claims, "iat")
+        if iat is not None and iat > now + leeway:
+            raise ImmatureTokenError(
+                "iat",
+                "check_failed",
+                f"token was issued in the future, at {format_time(iat)} "
+                f"(now {format_time(now)}, leeway {leeway:g}s)",
+            )
+        if self.max_age is not None:
+            if iat is None:
+                raise MissingClaimError("iat")
+            if now - leeway >= iat + self.max_age:
+                raise ExpiredTokenError(iat + self.max_age, now, leeway)
+        self._check_strings(claims)
+
+    def _check_strings(self, claims: dict[str, Any]) -> None:
+        iss = claims.get("iss")
+        if iss is not None and type(iss) is not str:
+            raise InvalidClaimError("iss", "invalid", '"iss" must be a string')
+        if self.issuer is not None:
+            if iss is None:
+                raise MissingClaimError("iss")
+            if iss not in self.issuer:
+                raise InvalidClaimError(
+                    "iss",
+                    "check_failed",
+                    f"issuer is {iss[:80]!r}; expected {_describe(self.issuer)}",
+                )
+        sub = claims.get("sub")
+        if sub is not None and type(sub) is not str:
+            raise InvalidClaimError("sub", "invalid", '"sub" must be a string')
+        if self.subject is not None:
+            if sub is None:
+                raise MissingClaimError("sub")
+            if sub != self.subject:
+                raise InvalidClaimError(
+                    "sub", "check_failed", f"subject is {sub[:80]!r}; expected {self.subject!r}"
+                )
+        jti = claims.get("jti")
+        if jti is not None and type(jti) is not str:
+            raise InvalidClaimError("jti", "invalid", '"jti" must be a string')
+        self._check_audience(claims)
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        if "aud" not in claims:
+            if self.audience is not None:
+                raise MissingClaimError("aud")
+            return
+        aud = claims["aud"]
+        if type(aud) is str:
+            found = (aud,)
+        elif type(aud) is list and aud and all(type(a) is str for a in aud):
+            found = tuple(aud)
+        else:
+            raise InvalidClaimError(
+                "aud", "invalid", '"aud" must be a string or a non-empty array of strings'
+            )
+        if self.audience is None:
+            raise InvalidClaimError(
+                "aud",
+                "unexpected",
+                "the token is meant for an audience but the verifier names none; pass audience=",
+            )
+        if self.audience.isdisjoint(found):
+            raise InvalidClaimError(
+                "aud",
+                "check_failed",
+                f"audience is {', '.join(repr(a[:80]) for a in found[:4])}; "
+                f"expected {_describe(self.audience)}",
+            )

@@ -1,0 +1,432 @@
+"""Keys: import, export, generation and RFC 7638 thumbprints, each key bound to one algorithm.
+
+A ``Key`` knows its algorithm before it ever sees a token, so a token cannot choose how it is
+verified (RFC 8725 section 3.1). The binding comes from the JWK's ``alg``, an explicit ``alg``
+argument, or the key itself where that is unambiguous (an EC curve, an Edwards curve). RSA and
+oct keys carry no such hint, so loading one without an algorithm is an error rather than a guess.
+Signer and verifier closures are bound once here, which keeps verification to a single call.
+"""
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509 import load_pem_x509_certificate
+
+from jotauth.jose import algorithms
+from jotauth.jose._algs import ec as ec_algs, okp as okp_algs
+from jotauth.jose._b64 import b64decode, b64encode
+from jotauth.jose._json import dumps, loads_object
+from jotauth.jose.errors import (
+    InvalidKeyError,
+    MalformedTokenError,
+    UnsupportedAlgorithmError,
+)
+
+__all__ = ["Key"]
+
+_THUMBPRINT_MEMBERS: Final = {
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+    "oct": ("k", "kty"),
+    "OKP": ("crv", "kty", "x"),
+}
+_RSA_PRIVATE_MEMBERS: Final = ("p", "q", "dp", "dq", "qi")
+_EC_PRIVATE = ec.EllipticCurvePrivateKey
+_ED_PRIVATE = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+_ED_PUBLIC = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+_PRIVATE_TYPES = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _ED_PRIVATE
+_SUPPORTED_TYPES = _PRIVATE_TYPES | rsa.RSAPublicKey | ec.EllipticCurvePublicKey | _ED_PUBLIC
+
+
+def _b64_text(data: bytes) -> str:
+    return b64encode(data).decode("ascii")
+
+
+def _int_b64(value: int, size: int | None = None) -> str:
+    length = size if size is not None else max(1, (value.bit_length() + 7) // 8)
+    return _b64_text(value.to_bytes(length, "big"))
+
+
+def _member(jwk: Mapping[str, Any], name: str, *, required: bool = True) -> bytes | None:
+    value = jwk.get(name)
+    if value is None:
+        if required:
+            raise InvalidKeyError(f'JWK is missing the "{name}" member')
+        return None
+    if type(value) is not str:
+        raise InvalidKeyError(f'JWK member "{name}" must be a base64url string')
+    try:
+        decoded = b64decode(value.encode("ascii"))
+    except (UnicodeEncodeError, MalformedTokenError):
+        raise InvalidKeyError(f'JWK member "{name}" is not valid base64url') from None
+    if not decoded:
+        raise InvalidKeyError(f'JWK member "{name}" is empty')
+    return decoded
+
+
+def _int_member(jwk: Mapping[str, Any], name: str) -> int:
+    data = _member(jwk, name)
+    assert data is not None  # noqa: S101 - required=True never returns None
+    return int.from_bytes(data, "big")
+
+
+def _infer_alg(key: Any, alg: str | None) -> str:
+    """The algorithm a key is bound to: the one given, or the one its curve implies."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        implied = ec_algs.alg_for_curve(key.curve)
+    elif isinstance(key, _ED_PRIVATE | _ED_PUBLIC):
+        implied = "EdDSA"
+    elif alg is None:
+        kind = "an HMAC secret" if isinstance(key, bytes) else "an RSA key"
+        raise InvalidKeyError(
+            f"{kind} fits several algorithms; say which one with alg= "
+            "(for example alg='RS256' or 'PS256', or 'HS256' for secrets)"
+        )
+    else:
+        return alg
+    if alg is not None and alg != implied:
+        raise InvalidKeyError(f"this key can only be used with {implied}, not {alg}")
+    return implied
+
+
+class Key:
+    """A signing or verification key bound to exactly one JWS algorithm.
+
+    Construct with ``generate``, ``from_jwk``, ``from_pem`` or ``from_secret``. ``repr`` and
+    error messages never show key material.
+    """
+
+    __slots__ = ("_key", "_public_key", "_sign", "_thumbprint", "alg", "kid", "kty", "verify_fn")
+
+    alg: str
+    kid: str
+    kty: str
+    verify_fn: Callable[[bytes, bytes], bool]
+
+    def __init__(self, key: Any, alg: str | None = None, *, kid: str | None = None) -> None:
+        """Bind a cryptography key object (or HMAC secret bytes) to ``alg``.
+
+        ``kid`` defaults to the RFC 7638 thumbprint.
+        """
+        if kid is not None and type(kid) is not str:
+            raise InvalidKeyError("kid must be a string")
+        name = _infer_alg(key, alg)
+        try:
+            algorithm = algorithms.get(name)
+        except UnsupportedAlgorithmError as exc:
+            raise InvalidKeyError(str(exc)) from None
+        algorithm.check_key(key)
+        self.alg = name
+        self.kty = algorithm.kty
+        self._key = key
+        if isinstance(key, bytes):
+            self._public_key: Any = key
+            self._sign: Callable[[bytes], bytes] | None = algorithm.signer(key)
+        elif isinstance(key, _PRIVATE_TYPES):
+            self._public_key = key.public_key()
+            self._sign = algorithm.signer(key)
+        else:
+            self._public_key = key
+            self._sign = None
+        self.verify_fn = algorithm.verifier(self._public_key)
+        self._thumbprint: str | None = None
+        self.kid = kid if kid is not None else self.thumbprint()
+
+    # -- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, alg: str, *, kid: str | None = None, **options: Any) -> "Key":
+        """A new private key or secret for ``alg``; ``crv="Ed448"`` (EdDSA), ``size=`` (RSA)."""
+        try:
+            algorithm = algorithms.get(alg)
+        except UnsupportedAlgorithmError as exc:
+            raise InvalidKeyError(str(exc)) from None
+        return cls(algorithm.generate(**options), alg, kid=kid)
+
+    @classmethod
+    def from_secret(
+        cls, secret: bytes | str, alg: str = "HS256", *, kid: str | None = None
+    ) -> "Key":
+        """An HMAC key; the secret must be at least as long as the hash and not a public key."""
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")
+        if not isinstance(secret, bytes):
+            raise InvalidKeyError("an HMAC secret must be bytes or str")
+        if not alg.startswith("HS"):
+            raise InvalidKeyError(f"a secret can only be used with HS256/384/512, not {alg}")
+        return cls(secret, alg, kid=kid)
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any] | str | bytes, alg: str | None = None) -> "Key":
+        """Import a JWK (RFC 7517/7518/8037): oct, RSA, EC or OKP, public or private."""
+        if isinstance(jwk, str | bytes):
+            try:
+                jwk = loads_object(jwk.encode("utf-8") if isinstance(jwk, str) else jwk, "JWK")
+            except (MalformedTokenError, UnicodeEncodeError):
+                raise InvalidKeyError("the JWK is not a JSON object") from None
+        if not isinstance(jwk, Mapping):
+            raise InvalidKeyError("a JWK must be a JSON object")
+        for name in ("kty", "alg", "kid", "use", "crv"):
+            if name in jwk and type(jwk[name]) is not str:
+                raise InvalidKeyError(f'JWK member "{name}" must be a string')
+        jwk_alg = jwk.get("alg")
+        if alg is not None and jwk_alg is not None and alg != jwk_alg:
+            raise InvalidKeyError(f'the JWK says alg "{jwk_alg}", but alg "{alg}" was requested')
+        use = jwk.get("use")
+        if use is not None and use != "sig":
+            raise InvalidKeyError(f'this JWK is for "use": "{use[:16]}", not for signatures')
+        _check_key_ops(jwk.get("key_ops"))
+        try:
+            key = _load_jwk(jwk)
+        except (ValueError, TypeError, _CryptoUnsupported, OverflowError):
+            raise InvalidKeyError("the JWK does not describe a valid key") from None
+        return cls(key, alg or jwk_alg, kid=jwk.get("kid"))
+
+    @classmethod
+    def from_pem(
+        cls,
+        data: bytes | str,
+        alg: str | None = None,
+        password: bytes | str | None = None,
+        *,
+        kid: str | None = None,
+    ) -> "Key":
+        """Import PEM: PKCS#8 (maybe encrypted), SPKI, PKCS#1, SEC1 or an X.509 certificate."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if isinstance(password, str):
+            password = password.encode("utf-8")
+        if not isinstance(data, bytes):
+            raise InvalidKeyError("PEM data must be bytes or str")
+        key: Any
+        try:
+            if b"PRIVATE KEY-----" in data:
+                key = serialization.load_pem_private_key(data, password=password)
+            elif b"CERTIFICATE-----" in data:
+                key = load_pem_x509_certificate(data).public_key()
+            else:
+                key = serialization.load_pem_public_key(data)
+        except TypeError:
+            if password is None:
+                raise InvalidKeyError("the PEM key is encrypted; pass password=") from None
+            raise InvalidKeyError("the PEM key is not encrypted; do not pass a password") from None
+        except (ValueError, _CryptoUnsupported, IndexError):
+            raise InvalidKeyError(
+                "could not load the PEM key (corrupt data, unsupported format or wrong password)"
+            ) from None
+        if not isinstance(key, _SUPPORTED_TYPES):
+            raise InvalidKeyError(
+                f"unsupported key type {type(key).__name__}; "
+                "use RSA, EC (P-256/384/521), Ed25519 or Ed448"
+            )
+        return cls(key, alg, kid=kid)
+
+    # -- properties and export ----------------------------------------------------------------
+
+    @property
+    def is_private(self) -> bool:
+        """True if this key can sign (a private key or an HMAC secret)."""
+        return self._sign is not None
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign raw bytes with this key's algorithm."""
+        if self._sign is None:
+            raise InvalidKeyError(f"key {self.kid} is a public key and cannot sign")
+        return self._sign(data)
+
+    def public(self) -> "Key":
+        """The public half, with the same algorithm and kid. HMAC secrets have none."""
+        if self.kty == "oct":
+            raise InvalidKeyError("an HMAC secret has no public part")
+        if self._sign is None:
+            return self
+        return Key(self._public_key, self.alg, kid=self.kid)
+
+    def to_jwk(self, private: bool = False) -> dict[str, Any]:
+        """Export as a JWK dict with kid, alg and use; private members only when asked."""
+        jwk = self._jwk_members(private)
+        jwk.update(kid=self.kid, alg=self.alg, use="sig")
+        return jwk
+
+    def to_pem(self, private: bool = False, password: bytes | None = None) -> bytes:
+        """PEM: PKCS#8 for private keys (encrypted when ``password`` is given), else SPKI."""
+        if self.kty == "oct":
+            raise InvalidKeyError("an HMAC secret has no PEM form; use to_jwk(private=True)")
+        if private:
+            if self._sign is None:
+                raise InvalidKeyError("this is a public key; there is no private part to export")
+            encryption: serialization.KeySerializationEncryption = (
+                serialization.BestAvailableEncryption(password)
+                if password
+                else serialization.NoEncryption()
+            )
+            pem: bytes = self._key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            )
+            return pem
+        public_pem: bytes = self._public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return public_pem
+
+    def thumbprint(self) -> str:
+        """The RFC 7638 SHA-256 thumbprint, base64url encoded."""
+        if self._thumbprint is None:
+            members = self._jwk_members(private=self.kty == "oct")
+            required = {name: members[name] for name in _THUMBPRINT_MEMBERS[self.kty]}
+            self._thumbprint = _b64_text(hashlib.sha256(dumps(required)).digest())
+        return self._thumbprint
+
+    def __repr__(self) -> str:
+        return f"Key(alg={self.alg!r}, kid={self.kid!r}, private={self.is_private})"
+
+    def _jwk_members(self, private: bool) -> dict[str, Any]:
+        key = self._key
+        if self.kty == "oct":
+            if not private:
+                raise InvalidKeyError(
+                    "an HMAC secret has no public part; pass private=True to export the secret"
+                )
+            return {"kty": "oct", "k": _b64_text(key)}
+        public = self._public_key
+        if private and self._sign is None:
+            raise InvalidKeyError("this is a public key; there is no private part to export")
+        if self.kty == "RSA":
+            numbers = public.public_numbers()
+            jwk: dict[str, Any] = {"kty": "RSA", "n": _int_b64(numbers.n), "e": _int_b64(numbers.e)}
+            if private:
+                p = key.private_numbers()
+                jwk.update(
+                    d=_int_b64(p.d),
+                    p=_int_b64(p.p),
+                    q=_int_b64(p.q),
+                    dp=_int_b64(p.dmp1),
+                    dq=_int_b64(p.dmq1),
+                    qi=_int_b64(p.iqmp),
+                )
+            return jwk
+        if self.kty == "EC":
+            size = (public.curve.key_size + 7) // 8
+            point = public.public_numbers()
+            jwk = {
+                "kty": "EC",
+                "crv": _CRV_OF_CURVE[public.curve.name],
+                "x": _int_b64(point.x, size),
+                "y": _int_b64(point.y, size),
+            }
+            if private:
+                jwk["d"] = _int_b64(key.private_numbers().private_value, size)
+            return jwk
+        raw = serialization.Encoding.Raw
+        jwk = {
+            "kty": "OKP",
+            "crv": okp_algs.crv_of(public),
+            "x": _b64_text(public.public_bytes(raw, serialization.PublicFormat.Raw)),
+        }
+        if private:
+            jwk["d"] = _b64_text(
+                key.private_bytes(
+                    raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+                )
+            )
+        return jwk
+
+
+_CRV_OF_CURVE: Final = {curve.name: crv for crv, curve in ec_algs.CURVES.items()}
+
+
+def _check_key_ops(key_ops: Any) -> None:
+    if key_ops is None:
+        return
+    if not isinstance(key_ops, list) or not all(type(op) is str for op in key_ops):
+        raise InvalidKeyError('JWK member "key_ops" must be a list of strings')
+    if len(set(key_ops)) != len(key_ops):
+        raise InvalidKeyError('JWK member "key_ops" has duplicate values')
+    if not {"sign", "verify"} & set(key_ops):
+        raise InvalidKeyError('this JWK\'s "key_ops" allow neither "sign" nor "verify"')
+
+
+def _load_jwk(jwk: Mapping[str, Any]) -> Any:
+    kty = jwk.get("kty")
+    if kty == "oct":
+        return _member(jwk, "k")
+    if kty == "RSA":
+        return _load_rsa(jwk)
+    if kty == "EC":
+        return _load_ec(jwk)
+    if kty == "OKP":
+        return _load_okp(jwk)
+    if kty is None:
+        raise InvalidKeyError('JWK is missing the "kty" member')
+    raise InvalidKeyError(f'unsupported JWK kty "{kty[:16]}"; use oct, RSA, EC or OKP')
+
+
+def _load_rsa(jwk: Mapping[str, Any]) -> Any:
+    if "oth" in jwk:
+        raise InvalidKeyError("multi-prime RSA keys (oth) are not supported")
+    public = rsa.RSAPublicNumbers(_int_member(jwk, "e"), _int_member(jwk, "n"))
+    if "d" not in jwk:
+        return public.public_key()
+    d = _int_member(jwk, "d")
+    present = [name for name in _RSA_PRIVATE_MEMBERS if name in jwk]
+    if not present:
+        p, q = rsa.rsa_recover_prime_factors(public.n, public.e, d)
+        numbers = rsa.RSAPrivateNumbers(
+            p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q), public
+        )
+    elif len(present) == len(_RSA_PRIVATE_MEMBERS):
+        p, q, dp, dq, qi = (_int_member(jwk, name) for name in _RSA_PRIVATE_MEMBERS)
+        numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, public)
+    else:
+        raise InvalidKeyError("an RSA private JWK needs all of p, q, dp, dq, qi or none of them")
+    return numbers.private_key()
+
+
+def _load_ec(jwk: Mapping[str, Any]) -> Any:
+    crv = jwk.get("crv")
+    if crv not in ec_algs.CURVES:
+        raise InvalidKeyError(f"unsupported EC curve {crv!r:.24}; use P-256, P-384 or P-521")
+    curve = ec_algs.CURVES[crv]
+    size = (curve.key_size + 7) // 8
+    coordinates = []
+    for name in ("x", "y"):
+        value = _member(jwk, name)
+        assert value is not None  # noqa: S101 - required
+        if len(value) != size:
+            raise InvalidKeyError(f'EC member "{name}" must be {size} bytes for {crv}')
+        coordinates.append(int.from_bytes(value, "big"))
+    public = ec.EllipticCurvePublicNumbers(coordinates[0], coordinates[1], curve)
+    d = _member(jwk, "d", required=False)
+    if d is None:
+        return public.public_key()
+    if len(d) != size:
+        raise InvalidKeyError(f'EC member "d" must be {size} bytes for {crv}')
+    private = ec.derive_private_key(int.from_bytes(d, "big"), curve)
+    if private.public_key().public_numbers() != public:
+        raise InvalidKeyError("the EC private key d does not match its public point x, y")
+    return private
+
+
+def _load_okp(jwk: Mapping[str, Any]) -> Any:
+    crv = jwk.get("crv")
+    if crv in ("X25519", "X448"):
+        raise InvalidKeyError(f"{crv} is a key-agreement curve; it cannot sign or verify")
+    if crv not in okp_algs.CURVES:
+        raise InvalidKeyError(f"unsupported OKP curve {crv!r:.24}; use Ed25519 or Ed448")
+    module = okp_algs.CURVES[crv]
+    private_cls: Any = module.Ed25519PrivateKey if crv == "Ed25519" else module.Ed448PrivateKey
+    public_cls: Any = module.Ed25519PublicKey if crv == "Ed25519" else module.Ed448PublicKey
+    x = _member(jwk, "x")
+    public = public_cls.from_public_bytes(x)
+    d = _member(jwk, "d", required=False)
+    if d is None:
+        return public
+    private = private_cls.from_private_bytes(d)
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    if private.public_key().public_bytes(*raw) != x:
+        raise InvalidKeyError("the OKP private key d does not match its public key x")
+    return private

@@ -1,0 +1,177 @@
+"""JWTs (RFC 7519): ``encode``, ``decode``, and ``Verifier``, the compiled hot path.
+
+A ``Verifier`` does the per-policy work once: it checks the allowed algorithms, normalizes the
+claim policy, and remembers, per distinct header segment, the key and verify function that
+header resolves to. Tokens from one issuer share a handful of headers, so after the first token
+verification is: split, one dict lookup, the signature check, decode the payload, compare claims.
+Only headers that passed every check are remembered, and the key set of a Verifier is fixed, so
+the memo cannot change an outcome.
+"""
+
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from jotauth.jose import algorithms as _algorithms, jws
+from jotauth.jose._b64 import b64decode
+from jotauth.jose._json import dumps, loads_object
+from jotauth.jose.claims import ClaimsPolicy
+from jotauth.jose.errors import BadSignatureError, InvalidKeyError
+from jotauth.jose.jwk import Key
+from jotauth.jose.jwks import KeySet
+
+__all__ = ["Verifier", "decode", "encode", "peek_claims"]
+
+_HEADER_MEMO_SIZE: Final = 64
+
+
+def _keys(keys: Key | KeySet | Iterable[Key]) -> Key | KeySet:
+    if isinstance(keys, Key | KeySet):
+        return keys
+    if isinstance(keys, str | bytes | Mapping):
+        raise InvalidKeyError(
+            "pass a jose.Key or jose.KeySet (load keys with Key.from_jwk/from_pem)"
+        )
+    return KeySet(keys)
+
+
+def _allowed(algorithms: Collection[str] | None) -> frozenset[str] | None:
+    if algorithms is None:
+        return None
+    if isinstance(algorithms, str):
+        algorithms = (algorithms,)
+    allowed = frozenset(algorithms)
+    if not allowed:
+        raise ValueError(
+            "algorithms must name at least one algorithm (or be None: the key decides)"
+        )
+    for name in allowed:
+        _algorithms.get(name)  # "none" and unknown names fail here, at construction
+    return allowed
+
+
+class Verifier:
+    """Verify JWTs against fixed keys and a fixed claims policy.
+
+    Build once, call ``verify`` per request. ``now`` defaults to the system clock; pass it to
+    make verification reproducible.
+    """
+
+    __slots__ = ("_allowed", "_headers", "_keys", "_max_size", "_policy")
+
+    def __init__(
+        self,
+        keys: Key | KeySet | Iterable[Key],
+        *,
+        algorithms: Collection[str] | None = None,
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        subject: str | None = None,
+        leeway: float = 0,
+        typ: str | None = None,
+        require: Collection[str] = ("exp",),
+        max_age: float | None = None,
+        max_size: int = jws.DEFAULT_MAX_SIZE,
+    ) -> None:
+        self._keys = _keys(keys)
+        self._allowed = _allowed(algorithms)
+        self._policy = ClaimsPolicy.build(
+            issuer=issuer,
+            audience=audience,
+            subject=subject,
+            leeway=leeway,
+            require=require,
+            max_age=max_age,
+            typ=typ,
+        )
+        self._max_size = max_size
+        self._headers: dict[bytes, Callable[[bytes, bytes], bool]] = {}
+
+    @property
+    def policy(self) -> ClaimsPolicy:
+        """The compiled claims policy."""
+        return self._policy
+
+    def _resolve(self, header_segment: bytes) -> Callable[[bytes, bytes], bool]:
+        header = jws.parse_header(header_segment)
+        self._policy.check_typ(header)
+        key = jws.resolve_key(header, self._keys, self._allowed)
+        if len(self._headers) >= _HEADER_MEMO_SIZE:
+            self._headers.clear()
+        self._headers[header_segment] = key.verify_fn
+        return key.verify_fn
+
+    def verify(self, token: str, now: float | None = None) -> dict[str, Any]:
+        """The verified claims, or the JoseError that says what is wrong."""
+        raw, header_segment, payload_segment, signature_segment = jws.split(token, self._max_size)
+        verify_fn = self._headers.get(header_segment) or self._resolve(header_segment)
+        if not verify_fn(
+            raw[: len(header_segment) + 1 + len(payload_segment)], b64decode(signature_segment)
+        ):
+            raise BadSignatureError()
+        claims = loads_object(b64decode(payload_segment), "payload")
+        self._policy.validate(claims, time.time() if now is None else now)
+        return claims
+
+
+def decode(
+    token: str,
+    key_or_keyset: Key | KeySet | Iterable[Key],
+    *,
+    algorithms: Collection[str] | None = None,
+    issuer: str | Collection[str] | None = None,
+    audience: str | Collection[str] | None = None,
+    subject: str | None = None,
+    leeway: float = 0,
+    require: Collection[str] = ("exp",),
+    typ: str | None = None,
+    max_age: float | None = None,
+    max_size: int = jws.DEFAULT_MAX_SIZE,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Verify a JWT once. For many tokens build a ``Verifier`` and reuse it."""
+    verifier = Verifier(
+        key_or_keyset,
+        algorithms=algorithms,
+        issuer=issuer,
+        audience=audience,
+        subject=subject,
+        leeway=leeway,
+        typ=typ,
+        require=require,
+        max_age=max_age,
+        max_size=max_size,
+    )
+    return verifier.verify(token, now)
+
+
+def _numeric_dates(claims: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(claims)
+    for name in ("exp", "nbf", "iat"):
+        value = result.get(name)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f'"{name}" is a naive datetime; give it a timezone (UTC)')
+            result[name] = int(value.timestamp())
+        elif value is not None and (type(value) not in (int, float)):
+            raise ValueError(f'"{name}" must be a number of seconds since the epoch or a datetime')
+    return result
+
+
+def encode(claims: Mapping[str, Any], key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
+    """Sign ``claims`` as a JWT. ``typ`` is ``JWT`` unless ``headers`` says otherwise (or None)."""
+    if not isinstance(claims, Mapping):
+        raise TypeError("claims must be a mapping")
+    merged: dict[str, Any] = {"typ": "JWT"}
+    if headers:
+        merged.update(headers)
+    if merged["typ"] is None:
+        del merged["typ"]
+    return jws.sign(dumps(_numeric_dates(claims)), key, headers=merged)
+
+
+def peek_claims(token: str) -> dict[str, Any]:
+    """The claims, NOT verified: for tools and debugging only, never for a decision."""
+    _, _, payload_segment, _ = jws.split(token, jws.PEEK_MAX_SIZE)
+    return loads_object(b64decode(payload_segment), "payload")
