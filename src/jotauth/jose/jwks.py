@@ -19,7 +19,10 @@ def _describe_kid(kid: str) -> str:
 
 
 class KeySet:
-    """Keys by ``kid``. Two keys may not share a kid: a lookup must have one answer."""
+    """Keys by ``kid``, all of one kind (HMAC secrets, private keys or public keys).
+
+    Two keys may not share a kid, since a lookup must have exactly one answer.
+    """
 
     __slots__ = ("_by_kid", "_keys")
 
@@ -32,6 +35,16 @@ class KeySet:
             if key.kid in self._by_kid:
                 raise InvalidKeyError(f"two keys share the kid {_describe_kid(key.kid)}")
             self._by_kid[key.kid] = key
+        kinds = {
+            "secret" if key.kty == "oct" else "private" if key.is_private else "public"
+            for key in self._keys
+        }
+        if len(kinds) > 1:
+            raise InvalidKeyError(
+                f"a key set must not mix {' and '.join(sorted(kinds))} keys: an HMAC secret beside "
+                "public keys invites algorithm confusion, and private keys do not belong in a "
+                "set of public ones"
+            )
 
     @classmethod
     def from_jwks(
