@@ -98,14 +98,11 @@ def resolve_key(
     return key
 
 
-def sign(payload: bytes, key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
-    """Sign ``payload`` into a compact JWS. The header gets ``alg`` and ``kid`` from the key.
+_HEADER_MEMO: dict[tuple[Any, ...], bytes] = {}
+_HEADER_MEMO_SIZE: Final = 256
 
-    ``headers`` adds members; ``"kid": None`` leaves the kid out. An ``alg`` other than the
-    key's, ``crit`` and ``b64`` are refused: we never emit what we would not accept.
-    """
-    if not isinstance(key, Key):
-        raise InvalidKeyError("sign needs a jose.Key")
+
+def _encode_header(key: Key, headers: Mapping[str, Any] | None) -> bytes:
     header: dict[str, Any] = {"alg": key.alg}
     if headers:
         if headers.get("alg", key.alg) != key.alg:
@@ -117,7 +114,34 @@ def sign(payload: bytes, key: Key, *, headers: Mapping[str, Any] | None = None) 
         header["kid"] = key.kid
     elif header["kid"] is None:
         del header["kid"]
-    signing_input = b64encode(dumps(header)) + b"." + b64encode(payload)
+    return b64encode(dumps(header))
+
+
+def _header_segment(key: Key, headers: Mapping[str, Any] | None) -> bytes:
+    """The encoded header, memoized: it depends only on alg, kid and the extra members."""
+    try:
+        # The type is part of the key: 1, 1.0 and True are equal as dict keys, not as JSON.
+        memo_key = (key.alg, key.kid, *((n, type(v), v) for n, v in (headers or {}).items()))
+        return _HEADER_MEMO[memo_key]
+    except KeyError:
+        segment = _encode_header(key, headers)
+        if len(_HEADER_MEMO) >= _HEADER_MEMO_SIZE:
+            _HEADER_MEMO.clear()
+        _HEADER_MEMO[memo_key] = segment
+        return segment
+    except TypeError:  # an unhashable header value: nothing to memoize
+        return _encode_header(key, headers)
+
+
+def sign(payload: bytes, key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
+    """Sign ``payload`` into a compact JWS. The header gets ``alg`` and ``kid`` from the key.
+
+    ``headers`` adds members; ``"kid": None`` leaves the kid out. An ``alg`` other than the
+    key's, ``crit`` and ``b64`` are refused: we never emit what we would not accept.
+    """
+    if not isinstance(key, Key):
+        raise InvalidKeyError("sign needs a jose.Key")
+    signing_input = _header_segment(key, headers) + b"." + b64encode(payload)
     return (signing_input + b"." + b64encode(key.sign(signing_input))).decode("ascii")
 
 

@@ -24,6 +24,7 @@ from jotauth.jose.jwks import KeySet
 __all__ = ["Verifier", "decode", "encode", "peek_claims"]
 
 _HEADER_MEMO_SIZE: Final = 64
+_JWT_HEADERS: Final = {"typ": "JWT"}
 
 
 def _keys(keys: Key | KeySet | Iterable[Key]) -> Key | KeySet:
@@ -146,7 +147,9 @@ def decode(
     return verifier.verify(token, now)
 
 
-def _numeric_dates(claims: Mapping[str, Any]) -> dict[str, Any]:
+def _numeric_dates(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+    if all(type(claims.get(name)) in _PLAIN_DATE for name in ("exp", "nbf", "iat")):
+        return claims
     result = dict(claims)
     for name in ("exp", "nbf", "iat"):
         value = result.get(name)
@@ -159,16 +162,20 @@ def _numeric_dates(claims: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+_PLAIN_DATE: Final = frozenset({int, float, type(None)})
+
+
 def encode(claims: Mapping[str, Any], key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
     """Sign ``claims`` as a JWT. ``typ`` is ``JWT`` unless ``headers`` says otherwise (or None)."""
     if not isinstance(claims, Mapping):
         raise TypeError("claims must be a mapping")
-    merged: dict[str, Any] = {"typ": "JWT"}
-    if headers:
-        merged.update(headers)
-    if merged["typ"] is None:
-        del merged["typ"]
-    return jws.sign(dumps(_numeric_dates(claims)), key, headers=merged)
+    if headers is None:
+        headers = _JWT_HEADERS
+    elif "typ" not in headers:
+        headers = {**_JWT_HEADERS, **headers}
+    elif headers["typ"] is None:
+        headers = {name: value for name, value in headers.items() if name != "typ"}
+    return jws.sign(dumps(_numeric_dates(claims)), key, headers=headers)
 
 
 def peek_claims(token: str) -> dict[str, Any]:
