@@ -27,7 +27,17 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):  # 1e999 overflows to infinity without passing parse_constant
+        raise MalformedTokenError("invalid JSON: number out of range")
+    return value
+
+
+_INF = float("inf")
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_unique_pairs, parse_constant=_reject_constant, parse_float=_finite_float
+)
 _decode = _decoder.decode
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _encode = _encoder.encode

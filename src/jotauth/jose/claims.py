@@ -41,16 +41,17 @@ def _as_set(value: str | Collection[str] | None, name: str) -> frozenset[str] | 
 
 
 def _date(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        if name in claims:
-            raise InvalidClaimError(name, "invalid", f'"{name}" must be a number, not null')
+    value: Any = claims.get(name)
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        # Integers stay integers: float() of a huge one would overflow, and they compare fine.
+        date: float = value
+        return date
+    if value is None and name not in claims:
         return None
-    if type(value) not in (int, float) or not math.isfinite(value):
-        raise InvalidClaimError(
-            name, "invalid", f'"{name}" must be a NumericDate (a JSON number of seconds)'
-        )
-    return float(value)
+    raise InvalidClaimError(
+        name, "invalid", f'"{name}" must be a NumericDate (a JSON number of seconds)'
+    )
 
 
 def _describe(values: frozenset[str]) -> str:
