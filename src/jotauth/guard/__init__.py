@@ -1,0 +1,51 @@
+"""jotauth.guard: every service verifies access tokens on its own.
+
+    >>> from jotauth.guard import Guard
+    >>> guard = Guard(issuer="https://auth.example.com", audience="articles")  # JWKS discovered
+    >>> principal = guard.authenticate_sync(token)  # or: await guard.authenticate(token)
+    >>> principal.can("articles", "create")
+
+Framework adapters live in their own modules so that importing this package pulls in neither
+FastAPI nor Flask: ``jotauth.guard.asgi`` (pure ASGI middleware), ``jotauth.guard.fastapi``
+(dependencies with an OpenAPI security scheme), ``jotauth.guard.flask`` (decorator),
+``jotauth.guard.wsgi`` (middleware). ``jotauth.guard.testing`` helps users test their services.
+"""
+
+from jotauth.guard.cache import TokenCache
+from jotauth.guard.errors import (
+    CSRFError,
+    GuardError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    KeySourceError,
+    MissingTokenError,
+    RevokedTokenError,
+)
+from jotauth.guard.feed import RevocationFeed
+from jotauth.guard.guard import Guard
+from jotauth.guard.jwks_client import JWKSClient
+from jotauth.guard.keysource import KeySource, StaticKeySource
+from jotauth.guard.principal import Principal
+from jotauth.guard.response import ErrorResponse, error_response
+from jotauth.guard.revocation import RevocationSource, RevocationView
+
+__all__ = [
+    "CSRFError",
+    "ErrorResponse",
+    "Guard",
+    "GuardError",
+    "InsufficientScopeError",
+    "InvalidRequestError",
+    "JWKSClient",
+    "KeySource",
+    "KeySourceError",
+    "MissingTokenError",
+    "Principal",
+    "RevocationFeed",
+    "RevocationSource",
+    "RevocationView",
+    "RevokedTokenError",
+    "StaticKeySource",
+    "TokenCache",
+    "error_response",
+]

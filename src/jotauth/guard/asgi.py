@@ -1,0 +1,119 @@
+"""Pure ASGI middleware (Starlette, FastAPI, Litestar, any ASGI app); no framework import.
+
+Authenticated requests get the ``Principal`` in ``scope["auth"]`` and ``scope["user"]`` (so
+Starlette's ``request.user`` and ``request.auth`` work). Failures are answered here with the
+RFC 6750 response from ``jotauth.guard.response``; a WebSocket handshake that fails is closed
+with code 1008 (policy violation) before it is accepted.
+"""
+
+from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
+from typing import Any
+
+from jotauth.errors import JotauthError
+from jotauth.guard.errors import MissingTokenError
+from jotauth.guard.guard import Guard
+from jotauth.guard.principal import Principal
+from jotauth.guard.response import error_response
+
+__all__ = ["GuardMiddleware", "principal_from_scope"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def principal_from_scope(scope: Scope) -> Principal | None:
+    """The principal the middleware stored, if the request was authenticated."""
+    principal = scope.get("auth")
+    return principal if isinstance(principal, Principal) else None
+
+
+def excluded(path: str, prefixes: Collection[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or below one of them."""
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+class GuardMiddleware:
+    """Authenticate every HTTP and WebSocket request before it reaches the app.
+
+    ``required=False`` lets requests without any token through with ``scope["auth"] = None``
+    (a token that is present but invalid is still refused). ``scopes`` are required of every
+    request; ``exclude`` lists paths (and their sub-paths) left alone, e.g. ``("/health",)``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        guard: Guard,
+        *,
+        required: bool = True,
+        scopes: Sequence[str] = (),
+        exclude: Collection[str] = (),
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.required = required
+        self.scopes = guard.check_requirements(scopes)
+        self.exclude = tuple(exclude)
+        cookie = guard.cookie
+        self._csrf_header = None if cookie is None else cookie.csrf_header.lower().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or (
+            self.exclude and excluded(scope.get("path", ""), self.exclude)
+        ):
+            await self.app(scope, receive, send)
+            return
+        authorization: list[str] = []
+        cookie: str | None = None
+        csrf: str | None = None
+        csrf_header = self._csrf_header
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization.append(value.decode("latin-1"))
+            elif name == b"cookie":
+                cookie = (
+                    value.decode("latin-1")
+                    if cookie is None
+                    else f"{cookie}; {value.decode('latin-1')}"
+                )
+            elif csrf_header is not None and name == csrf_header:
+                csrf = value.decode("latin-1")
+        guard = self.guard
+        principal: Principal | None
+        try:
+            token = guard.extract(authorization, cookie, scope.get("method", "GET"), csrf)
+            principal = await guard.authenticate(token)
+            if self.scopes:
+                guard.authorize(principal, self.scopes)
+        except MissingTokenError as exc:
+            if self.required:
+                await self._refuse(kind, exc, send)
+                return
+            principal = None
+        except JotauthError as exc:
+            await self._refuse(kind, exc, send)
+            return
+        scope["auth"] = principal
+        scope["user"] = principal
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, kind: str, exc: JotauthError, send: Send) -> None:
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
+            return
+        answer = error_response(exc, self.guard.realm)
+        body = answer.body_bytes()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        headers += [
+            (name.lower().encode(), value.encode("latin-1")) for name, value in answer.headers
+        ]
+        headers.append((b"cache-control", b"no-store"))
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,102 @@
+"""Finding the access token in a request, the same way for every adapter (sans-I/O).
+
+* ``Authorization: Bearer <token>`` (RFC 6750 2.1); the scheme is case-insensitive. A header
+  that names Bearer but is not one well-formed b64token, or more than one Authorization
+  header, is ``InvalidRequestError`` (400). Another scheme (``Basic ...``) counts as no token.
+* When cookie mode is on and there is no Authorization header, the token may come from a
+  cookie. Browsers send cookies on their own, so for any method other than GET, HEAD,
+  OPTIONS and TRACE the request must also carry the CSRF double-submit header equal to the
+  CSRF cookie (compared in constant time), else ``CSRFError`` (403).
+"""
+
+import hmac
+import re
+from collections.abc import Sequence
+from typing import Final, NamedTuple
+
+from jotauth.guard.errors import CSRFError, InvalidRequestError, MissingTokenError
+
+__all__ = ["CookieSettings", "extract_token", "parse_cookie"]
+
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class CookieSettings(NamedTuple):
+    """Where a browser's token and CSRF secret live."""
+
+    name: str
+    csrf_cookie: str
+    csrf_header: str
+
+
+def parse_cookie(header: str, wanted: Sequence[str]) -> dict[str, str]:
+    """The named cookies from a Cookie header (first occurrence wins, as browsers order them)."""
+    found: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name in wanted and name not in found:
+            found[name] = value.strip().strip('"')
+    return found
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = rest.strip()
+    if not token:
+        raise InvalidRequestError(
+            'the Authorization header says Bearer but carries no token; send "Bearer <token>"'
+        )
+    if _B64TOKEN.fullmatch(token) is None:
+        raise InvalidRequestError(
+            'the Authorization header is not "Bearer <token>": the token has a space or a '
+            "character a JWT never contains (did you quote it or add a prefix twice?)"
+        )
+    return token
+
+
+def extract_token(
+    authorization: Sequence[str],
+    cookie_header: str | None,
+    method: str,
+    csrf_value: str | None,
+    cookie: CookieSettings | None,
+) -> str:
+    """The request's token, or MissingTokenError / InvalidRequestError / CSRFError."""
+    if authorization:
+        if len(authorization) > 1:
+            raise InvalidRequestError("send exactly one Authorization header")
+        token = _bearer(authorization[0])
+        if token is not None:
+            return token
+        scheme = authorization[0].strip().partition(" ")[0][:20]
+        raise MissingTokenError(
+            f'the Authorization header uses the "{scheme}" scheme; this API takes '
+            '"Authorization: Bearer <access token>"'
+        )
+    if cookie is not None and cookie_header:
+        jar = parse_cookie(cookie_header, (cookie.name, cookie.csrf_cookie))
+        token = jar.get(cookie.name)
+        if token:
+            if _B64TOKEN.fullmatch(token) is None:
+                raise InvalidRequestError(f'the "{cookie.name}" cookie does not hold a token')
+            if method.upper() not in _SAFE_METHODS:
+                expected = jar.get(cookie.csrf_cookie, "")
+                if not csrf_value or not expected:
+                    raise CSRFError(
+                        f"a cookie-authenticated {method.upper()} needs the "
+                        f'"{cookie.csrf_header}" header set to the "{cookie.csrf_cookie}" '
+                        "cookie's value (CSRF double submit)"
+                    )
+                if not hmac.compare_digest(csrf_value.encode(), expected.encode()):
+                    raise CSRFError(
+                        f'the "{cookie.csrf_header}" header does not match the '
+                        f'"{cookie.csrf_cookie}" cookie (CSRF double submit)'
+                    )
+            return token
+    raise MissingTokenError(
+        'no access token: send "Authorization: Bearer <access token>"'
+        + (f' or the "{cookie.name}" cookie' if cookie is not None else "")
+    )

@@ -1,0 +1,85 @@
+"""Errors of the guard, beside the jose errors it lets through.
+
+``Guard.authenticate`` raises either a ``jotauth.jose.JoseError`` (the token itself is wrong:
+malformed, bad signature, expired, wrong audience, unknown key) or one of these::
+
+    JotauthError
+    └── GuardError                      guard_error
+        ├── MissingTokenError           missing_token          -> 401, no error code (RFC 6750 3.1)
+        ├── InvalidRequestError         invalid_request        -> 400 (malformed Authorization)
+        ├── RevokedTokenError           token_revoked          -> 401 invalid_token
+        ├── InsufficientScopeError      insufficient_scope     -> 403
+        ├── CSRFError                   csrf_failed            -> 403 (cookie tokens only)
+        └── KeySourceError              key_source_unavailable -> 503, retryable
+
+The HTTP mapping lives in ``jotauth.guard.response`` so every adapter answers the same way.
+"""
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from jotauth.errors import JotauthError
+
+__all__ = [
+    "CSRFError",
+    "GuardError",
+    "InsufficientScopeError",
+    "InvalidRequestError",
+    "KeySourceError",
+    "MissingTokenError",
+    "RevokedTokenError",
+]
+
+
+class GuardError(JotauthError):
+    """Anything the guard refuses that is not a fault of the token's own bytes."""
+
+    code: ClassVar[str] = "guard_error"
+
+
+class MissingTokenError(GuardError):
+    """The request carries no access token at all."""
+
+    code: ClassVar[str] = "missing_token"
+
+
+class InvalidRequestError(GuardError):
+    """The Authorization header (or the cookie) is there but not a well-formed Bearer token."""
+
+    code: ClassVar[str] = "invalid_request"
+
+
+class RevokedTokenError(GuardError):
+    """The token verified but was revoked: its jti, its user (logout everywhere) or its key."""
+
+    code: ClassVar[str] = "token_revoked"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InsufficientScopeError(GuardError):
+    """The token is valid but does not grant what the endpoint requires."""
+
+    code: ClassVar[str] = "insufficient_scope"
+
+    def __init__(self, required: Sequence[str], message: str | None = None) -> None:
+        self.required = tuple(required)
+        super().__init__(
+            message
+            or f"this endpoint needs {' and '.join(repr(s) for s in self.required)}; "
+            "the token does not grant it"
+        )
+
+
+class CSRFError(GuardError):
+    """A cookie-borne token came without the matching CSRF double-submit header."""
+
+    code: ClassVar[str] = "csrf_failed"
+
+
+class KeySourceError(GuardError):
+    """The verification keys could not be obtained and none are cached; retry later (503)."""
+
+    code: ClassVar[str] = "key_source_unavailable"

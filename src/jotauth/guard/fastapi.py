@@ -1,0 +1,108 @@
+"""FastAPI: ``Depends(guard.require("articles:read"))``, documented as a security scheme.
+
+    from jotauth.guard.fastapi import Guard
+    guard = Guard(issuer="https://auth.example.com", audience="articles")
+    guard.install(app)                   # flat RFC 6750 JSON error bodies (optional)
+
+    @app.post("/articles")
+    async def create(user: Principal = Depends(guard.require("articles:create"))): ...
+
+Each dependency declares an HTTP Bearer security scheme (with the required scopes), so
+``/docs`` shows the lock and the "Authorize" button. When ``GuardMiddleware`` already
+authenticated the request, the dependency reuses its principal instead of verifying twice.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from jotauth.errors import JotauthError
+from jotauth.guard import guard as _core
+from jotauth.guard.asgi import principal_from_scope
+from jotauth.guard.errors import MissingTokenError
+from jotauth.guard.principal import Principal
+from jotauth.guard.response import ErrorResponse, error_response
+
+__all__ = ["Guard", "GuardHTTPException"]
+
+
+class GuardHTTPException(HTTPException):
+    """An HTTPException carrying the guard's RFC 6750 answer (``detail`` is the JSON body)."""
+
+    def __init__(self, answer: ErrorResponse) -> None:
+        super().__init__(answer.status, detail=answer.body, headers=dict(answer.headers))
+        self.answer = answer
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GuardHTTPException)  # noqa: S101 - registered for this class only
+    return JSONResponse(
+        exc.answer.body,
+        exc.answer.status,
+        headers={**dict(exc.answer.headers), "Cache-Control": "no-store"},
+    )
+
+
+class Guard(_core.Guard):
+    """A ``jotauth.guard.Guard`` whose ``require`` returns FastAPI dependencies."""
+
+    def __init__(self, *, scheme_name: str = "jotauth", **options: Any) -> None:
+        super().__init__(**options)
+        self._scheme = HTTPBearer(
+            auto_error=False,
+            scheme_name=scheme_name,
+            bearerFormat="JWT",
+            description="A jotauth access token: `Authorization: Bearer <token>`.",
+        )
+
+    def install(self, app: FastAPI) -> None:
+        """Answer guard errors with the flat ``{"error", "error_description", ...}`` body."""
+        app.add_exception_handler(GuardHTTPException, _handle)
+
+    def require(self, *requirements: str) -> Callable[..., Awaitable[Principal]]:
+        """A dependency returning the Principal, requiring every scope/permission given."""
+        return self._dependency(self.check_requirements(requirements), optional=False)
+
+    def optional(self) -> Callable[..., Awaitable[Principal | None]]:
+        """A dependency returning the Principal, or None when no token was sent."""
+        return self._dependency((), optional=True)
+
+    def _dependency(
+        self, needed: tuple[str, ...], *, optional: bool
+    ) -> Callable[..., Awaitable[Any]]:
+        guard = self
+
+        async def dependency(
+            request: Request,
+            credentials: HTTPAuthorizationCredentials | None = Security(  # noqa: B008
+                self._scheme, scopes=list(needed)
+            ),
+        ) -> Principal | None:
+            try:
+                principal = principal_from_scope(request.scope)
+                if principal is None:
+                    headers = request.headers
+                    cookie = guard.cookie
+                    token = guard.extract(
+                        headers.getlist("authorization"),
+                        headers.get("cookie"),
+                        request.method,
+                        None if cookie is None else headers.get(cookie.csrf_header),
+                    )
+                    principal = await guard.authenticate(token)
+                    request.scope["auth"] = principal
+                if needed:
+                    guard.authorize(principal, needed)
+            except MissingTokenError as exc:
+                if optional:
+                    return None
+                raise GuardHTTPException(error_response(exc, guard.realm)) from None
+            except JotauthError as exc:
+                raise GuardHTTPException(error_response(exc, guard.realm)) from None
+            return principal
+
+        dependency.__name__ = "jotauth_" + ("_".join(needed).replace(":", "_") or "principal")
+        return dependency

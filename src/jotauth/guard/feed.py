@@ -1,0 +1,133 @@
+"""Follow the issuer's revocation feed by polling, into a ``RevocationView``.
+
+``GET <url>?after=<cursor>`` with ``Authorization: Bearer <service token>`` answers
+``{"cursor": str, "poll_interval": int, "events": [...]}``. The first request sends no
+cursor and receives every event still relevant; later ones send the last cursor and receive
+only what is new. A failed poll changes nothing (the view keeps what it knew) and is retried
+on the next tick, so an issuer outage never breaks verification.
+
+Polling runs in one daemon thread (started by the guard on first use), so it serves sync and
+async applications alike and never blocks a request.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import httpx
+
+from jotauth.guard.revocation import RevocationView
+
+__all__ = ["RevocationFeed"]
+
+logger = logging.getLogger("jotauth.guard")
+
+_MIN_INTERVAL: Final = 0.05
+_MAX_INTERVAL: Final = 300.0
+_MAX_PAGES: Final = 20
+
+
+class RevocationFeed:
+    """A ``RevocationSource`` that polls the issuer's ``/revocations`` endpoint."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service_token: str | Callable[[], str],
+        interval: float | None = None,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``interval`` overrides the server's ``poll_interval`` (else 5 s until it sends one)."""
+        if interval is not None and not _MIN_INTERVAL <= interval <= _MAX_INTERVAL:
+            raise ValueError(f"interval must be within [{_MIN_INTERVAL}, {_MAX_INTERVAL}] seconds")
+        self.url = url
+        self.cursor: str | None = None
+        self.interval = 5.0 if interval is None else float(interval)
+        self._fixed_interval = interval is not None
+        self._service_token = service_token
+        self._client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+        self._clock = clock
+        self._view: RevocationView | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.polls = 0
+        self.failures = 0
+
+    def attach(self, view: RevocationView) -> None:
+        """Start polling into ``view`` in a daemon thread."""
+        if self._view is not None:
+            raise RuntimeError("this RevocationFeed already feeds a view")
+        self._view = view
+        self._thread = threading.Thread(target=self._run, name="jotauth-revocations", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop polling and close the HTTP client."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self._client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll_once()
+            self._stop.wait(self.interval)
+
+    def poll_once(self, view: RevocationView | None = None) -> bool:
+        """One poll (and its follow-up pages); True when the view is now up to date."""
+        target = view or self._view
+        if target is None:
+            raise RuntimeError("attach the feed to a view (or pass one) before polling")
+        for _ in range(_MAX_PAGES):
+            page = self._fetch()
+            self.polls += 1
+            if page is None:
+                self.failures += 1
+                return False
+            events, more = page
+            target.apply(events)
+            if not more:
+                break
+        target.purge(self._clock())
+        target.ready = True
+        return True
+
+    def _fetch(self) -> tuple[list[Any], bool] | None:
+        token = self._service_token() if callable(self._service_token) else self._service_token
+        params = {} if self.cursor is None else {"after": self.cursor}
+        try:
+            response = self._client.get(
+                self.url, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("jotauth.guard: revocation feed %s: %s", self.url, type(exc).__name__)
+            return None
+        if response.status_code != 200:
+            logger.warning(
+                "jotauth.guard: revocation feed %s answered HTTP %d%s",
+                self.url,
+                response.status_code,
+                " (check the service token)" if response.status_code in (401, 403) else "",
+            )
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("events"), list)
+            or not isinstance(body.get("cursor"), str)
+        ):
+            logger.warning("jotauth.guard: revocation feed %s sent an unexpected body", self.url)
+            return None
+        self.cursor = body["cursor"]
+        interval = body.get("poll_interval")
+        if not self._fixed_interval and isinstance(interval, int | float):
+            self.interval = min(max(float(interval), 1.0), _MAX_INTERVAL)
+        return body["events"], body.get("has_more") is True

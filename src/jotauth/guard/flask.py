@@ -1,0 +1,74 @@
+"""Flask: ``@guard.require("comments:create")`` on a view.
+
+    from jotauth.guard.flask import Guard, current_principal
+    guard = Guard(issuer="https://auth.example.com", audience="comments")
+
+    @app.post("/comments")
+    @guard.require("comments:create")
+    def create():
+        return {"by": current_principal().sub}
+
+A refused request gets the RFC 6750 JSON answer from ``jotauth.guard.response``; the view
+never runs.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Response, g, request
+
+from jotauth.errors import JotauthError
+from jotauth.guard import guard as _core
+from jotauth.guard.principal import Principal
+from jotauth.guard.response import error_response
+
+__all__ = ["Guard", "current_principal"]
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def current_principal() -> Principal:
+    """The principal of the current request; only inside a view behind ``@guard.require``."""
+    principal = g.get("jotauth_principal")
+    if not isinstance(principal, Principal):
+        raise RuntimeError("no authenticated principal: decorate the view with @guard.require()")
+    return principal
+
+
+class Guard(_core.Guard):
+    """A ``jotauth.guard.Guard`` whose ``require`` decorates Flask views."""
+
+    def require(self, *requirements: str) -> Callable[[View], View]:
+        """Refuse the request unless it carries a valid token granting every requirement."""
+        needed = self.check_requirements(requirements)
+
+        def decorator(view: View) -> View:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    cookie = self.cookie
+                    token = self.extract(
+                        request.headers.getlist("Authorization"),
+                        request.headers.get("Cookie"),
+                        request.method,
+                        None if cookie is None else request.headers.get(cookie.csrf_header),
+                    )
+                    principal = self.authenticate_sync(token)
+                    if needed:
+                        self.authorize(principal, needed)
+                except JotauthError as exc:
+                    answer = error_response(exc, self.realm)
+                    response = Response(
+                        answer.body_bytes(), answer.status, mimetype="application/json"
+                    )
+                    for name, value in answer.headers:
+                        response.headers[name] = value
+                    response.headers["Cache-Control"] = "no-store"
+                    return response
+                g.jotauth_principal = principal
+                return view(*args, **kwargs)
+
+            return cast(View, wrapper)
+
+        return decorator

@@ -1,0 +1,259 @@
+"""``Guard``: verify an access token locally and say who it speaks for.
+
+Built once per service; each request then costs, on a cache hit, one dictionary lookup and a
+few comparisons (``exp``/``nbf`` against the clock, the revocation view), and on a miss one
+``jose.Verifier.verify`` (the policy is compiled once per key set). The auth server is never
+called on the hot path: keys come from a ``KeySource`` (static keys or a cached JWKS), and
+revocations from a ``RevocationSource`` that runs beside the requests.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from jotauth import jose
+from jotauth.guard.cache import CacheEntry, TokenCache
+from jotauth.guard.credentials import CookieSettings, extract_token
+from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
+from jotauth.guard.keysource import KeySource, StaticKeySource
+from jotauth.guard.principal import Principal, build_principal, parse_requirement
+from jotauth.guard.revocation import RevocationSource, RevocationView
+
+__all__ = ["Guard"]
+
+_KID_MEMO_SIZE: Final = 256
+
+
+def _number(value: Any) -> float | None:
+    return value if type(value) in (int, float) else None
+
+
+class Guard:
+    """Verifies jotauth (or any OIDC issuer's) access tokens for one service.
+
+    Give it where keys come from: ``keys=`` (static keys or an HMAC secret), ``jwks_url=``,
+    or only ``issuer=`` to discover the JWKS URL. ``audience`` is this service's identifier;
+    ``typ="at+jwt"`` keeps ID tokens and other JWTs from passing as access tokens (RFC 9068).
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        jwks_url: str | None = None,
+        keys: jose.Key | jose.KeySet | Iterable[jose.Key] | None = None,
+        key_source: KeySource | None = None,
+        algorithms: Collection[str] | None = None,
+        leeway: float = 30,
+        typ: str | None = "at+jwt",
+        require: Collection[str] = ("exp", "sub"),
+        revocation: RevocationSource | None = None,
+        roles: Mapping[str, Iterable[str]] | None = None,
+        cache_size: int = 10_000,
+        max_token_size: int = 8192,
+        cookie: str | None = None,
+        csrf_cookie: str = "csrf_token",
+        csrf_header: str = "X-CSRF-Token",
+        realm: str | None = None,
+        jwks_timeout: float = 3.0,
+        jwks_cooldown: float = 30.0,
+        transport: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        sources = [s for s in (keys, jwks_url, key_source) if s is not None]
+        if len(sources) > 1:
+            raise ValueError("give only one of keys=, jwks_url= and key_source=")
+        if key_source is None:
+            if keys is not None:
+                key_source = StaticKeySource(keys)
+            elif jwks_url is not None or isinstance(issuer, str):
+                from jotauth.guard.jwks_client import JWKSClient  # httpx only when needed
+
+                key_source = JWKSClient(
+                    jwks_url,
+                    issuer=issuer if isinstance(issuer, str) else None,
+                    algorithms=algorithms,
+                    timeout=jwks_timeout,
+                    cooldown=jwks_cooldown,
+                    transport=transport,
+                    clock=clock,
+                )
+            else:
+                raise ValueError(
+                    "the guard needs keys: pass keys=, jwks_url=, or issuer= (JWKS discovery)"
+                )
+        self.key_source = key_source
+        self.issuer = issuer
+        self.audience = audience
+        self._options: dict[str, Any] = {
+            "algorithms": algorithms,
+            "issuer": issuer,
+            "audience": audience,
+            "leeway": leeway,
+            "typ": typ,
+            "require": require,
+            "max_size": max_token_size,
+        }
+        # Build one verifier now, so a bad policy (unknown algorithm, bad leeway) fails here.
+        probe = jose.Verifier(jose.KeySet([]), **self._options)
+        self._leeway = probe.policy.leeway
+        self._verifier: tuple[jose.KeySet, jose.Verifier] | None = None
+        self._roles = {role: tuple(grants) for role, grants in (roles or {}).items()}
+        self._cache = TokenCache(cache_size)
+        self._kids: dict[str, str | None] = {}
+        self.revocation = revocation
+        self.revocations = RevocationView()
+        self._started = revocation is None
+        self._start_lock = threading.Lock()
+        self.cookie = None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header)
+        self.realm = realm
+        self._clock = clock
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Attach the revocation source (done on first use; call it to start earlier)."""
+        with self._start_lock:
+            if not self._started and self.revocation is not None:
+                self.revocation.attach(self.revocations)
+            self._started = True
+
+    def close(self) -> None:
+        """Stop the revocation source and close HTTP clients."""
+        if self.revocation is not None:
+            self.revocation.close()
+        close = getattr(self.key_source, "close", None)
+        if callable(close):
+            close()
+
+    # -- the hot path ------------------------------------------------------------------------
+
+    def authenticate_sync(self, token: str) -> Principal:
+        """The principal for ``token``, or the JoseError / GuardError saying why not."""
+        if not self._started:
+            self.start()
+        now = self._clock()
+        entry = self._cache.get(token)
+        if entry is not None:
+            return self._recheck(token, entry, now)
+        source = self.key_source
+        keys = source.cached(now) or source.load(now)
+        try:
+            return self._verify(token, keys, now)
+        except jose.NoMatchingKeyError:
+            fresh = source.load_unknown(self._kid(token), now)
+            if fresh is keys:
+                raise
+            return self._verify(token, fresh, now)
+
+    async def authenticate(self, token: str) -> Principal:
+        """Async twin of ``authenticate_sync``: key fetches run in a worker thread."""
+        if not self._started:
+            self.start()
+        now = self._clock()
+        entry = self._cache.get(token)
+        if entry is not None:
+            return self._recheck(token, entry, now)
+        source = self.key_source
+        keys = source.cached(now)
+        if keys is None:
+            keys = await _in_thread(source.load, now)
+        try:
+            return self._verify(token, keys, now)
+        except jose.NoMatchingKeyError:
+            fresh = await _in_thread(source.load_unknown, self._kid(token), now)
+            if fresh is keys:
+                raise
+            return self._verify(token, fresh, now)
+
+    def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
+        """Raise InsufficientScopeError unless ``principal`` meets every requirement."""
+        missing = principal.missing(requirements)
+        if missing:
+            raise InsufficientScopeError(missing)
+
+    def extract(
+        self,
+        authorization: Sequence[str],
+        cookie_header: str | None = None,
+        method: str = "GET",
+        csrf_value: str | None = None,
+    ) -> str:
+        """The token of a request (see ``jotauth.guard.credentials.extract_token``)."""
+        return extract_token(authorization, cookie_header, method, csrf_value, self.cookie)
+
+    @staticmethod
+    def check_requirements(requirements: Iterable[str]) -> tuple[str, ...]:
+        """Validate requirement strings once, at route definition time."""
+        checked = tuple(requirements)
+        for requirement in checked:
+            if not requirement.strip():
+                raise ValueError("requirements are non-empty strings like 'articles:read'")
+            parse_requirement(requirement)
+        return checked
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _recheck(self, token: str, entry: CacheEntry, now: float) -> Principal:
+        leeway = self._leeway
+        if now - leeway >= entry.exp:
+            self._cache.discard(token)
+            raise jose.ExpiredTokenError(entry.exp, now, leeway)
+        if entry.nbf is not None and entry.nbf > now + leeway:
+            raise jose.ImmatureTokenError(
+                "nbf", "check_failed", "token is not valid yet (nbf is in the future)"
+            )
+        view = self.revocations
+        if view.version:
+            verdict = view.check(entry.jti, entry.sub, entry.iat, entry.kid)
+            if verdict is not None:
+                raise RevokedTokenError(*verdict)
+        return entry.principal
+
+    def _verifier_for(self, keys: jose.KeySet) -> jose.Verifier:
+        current = self._verifier
+        if current is not None and current[0] is keys:
+            return current[1]
+        verifier = jose.Verifier(keys, **self._options)
+        self._verifier = (keys, verifier)
+        return verifier
+
+    def _verify(self, token: str, keys: jose.KeySet, now: float) -> Principal:
+        claims = self._verifier_for(keys).verify(token, now)
+        principal = build_principal(claims, self._roles)
+        exp = _number(claims.get("exp"))
+        entry = CacheEntry(
+            principal,
+            float("inf") if exp is None else exp,
+            _number(claims.get("nbf")),
+            _number(claims.get("iat")),
+            principal.jti,
+            principal.sub,
+            self._kid(token),
+        )
+        self._cache.put(token, entry, now)
+        return self._recheck(token, entry, now)
+
+    def _kid(self, token: str) -> str | None:
+        segment = token[: token.find(".")]
+        if segment in self._kids:
+            return self._kids[segment]
+        value = jose.peek_header(token).get("kid")
+        kid = value if isinstance(value, str) else None
+        if len(self._kids) >= _KID_MEMO_SIZE:
+            self._kids.clear()
+        self._kids[segment] = kid
+        return kid
+
+    @property
+    def cache(self) -> TokenCache:
+        """The verified-token cache (``hits``, ``misses``, ``len()``)."""
+        return self._cache
+
+
+async def _in_thread(function: Callable[..., jose.KeySet], *args: Any) -> jose.KeySet:
+    import anyio.to_thread  # a dependency of httpx; only needed when keys are fetched
+
+    return await anyio.to_thread.run_sync(function, *args)

@@ -1,0 +1,198 @@
+"""Who the token speaks for and what it grants: ``Principal`` and the permission model.
+
+A token grants actions on resources in three ways, all merged into one table when the
+principal is built (once per distinct token, thanks to the token cache):
+
+* ``scope`` strings ``"articles:read"``, ``"articles:*"`` or ``"*"`` (RFC 9068; a ``scp`` list
+  is accepted too, as some OIDC issuers send one);
+* the tutorial's ``permissions`` object ``{"articles": ["read", "create"]}``, which may nest for
+  hierarchical resources: ``{"projects": {"*": ["read"], "billing": ["update"]}}`` grants
+  ``read`` on ``projects`` (and so on every sub-resource) and ``update`` on ``projects.billing``;
+* ``roles``, mapped to grants by the guard's ``roles=`` table (``{"admin": ["*"]}``).
+
+Resources are dotted paths and a grant on a parent covers its children, so ``articles:*``
+allows ``can("articles.comments", "delete")``.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from jotauth import jose
+
+__all__ = ["Grants", "Principal", "build_principal", "parse_requirement"]
+
+Grants = Mapping[str, frozenset[str]]
+_WILDCARD: Final = "*"
+
+
+def parse_requirement(requirement: str) -> tuple[str, str] | None:
+    """``"articles:read"`` -> ``("articles", "read")``; a plain scope (``"openid"``) -> None."""
+    resource, sep, action = requirement.rpartition(":")
+    if not sep:
+        return None
+    if not resource or not action:
+        raise ValueError(f"{requirement!r} is not 'resource:action' (e.g. 'articles:read')")
+    return resource, action
+
+
+def _invalid(claim: str, message: str) -> jose.InvalidClaimError:
+    return jose.InvalidClaimError(claim, "invalid", message)
+
+
+def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope")
+    if scope is not None:
+        if type(scope) is not str:
+            raise _invalid("scope", '"scope" must be a space-separated string')
+        return frozenset(scope.split())
+    scp = claims.get("scp")
+    if scp is None:
+        return frozenset()
+    if type(scp) is not list or not all(type(s) is str for s in scp):
+        raise _invalid("scp", '"scp" must be an array of strings')
+    return frozenset(scp)
+
+
+def _roles(claims: Mapping[str, Any]) -> frozenset[str]:
+    roles = claims.get("roles")
+    if roles is None:
+        return frozenset()
+    if type(roles) is str:
+        return frozenset((roles,))
+    if type(roles) is not list or not all(type(r) is str for r in roles):
+        raise _invalid("roles", '"roles" must be an array of strings')
+    return frozenset(roles)
+
+
+def _flatten(value: Any, prefix: str, into: dict[str, set[str]]) -> None:
+    """Walk a (possibly nested) permissions object into ``{"a.b": {actions}}``."""
+    if type(value) is not dict:
+        raise _invalid("permissions", '"permissions" must be an object of resource -> actions')
+    for name, actions in value.items():
+        if not name:
+            raise _invalid("permissions", '"permissions" has an empty resource name')
+        path = prefix if name == _WILDCARD and prefix else f"{prefix}.{name}" if prefix else name
+        if type(actions) is list:
+            if not all(type(a) is str and a for a in actions):
+                raise _invalid(
+                    "permissions", f'"permissions" for {path!r} must be an array of action names'
+                )
+            into.setdefault(path, set()).update(actions)
+        else:
+            _flatten(actions, path, into)
+
+
+def _add_scopes(scopes: Iterable[str], into: dict[str, set[str]]) -> None:
+    for scope in scopes:
+        if scope == _WILDCARD:
+            into.setdefault(_WILDCARD, set()).add(_WILDCARD)
+            continue
+        resource, sep, action = scope.rpartition(":")
+        if sep and resource and action:
+            into.setdefault(resource, set()).add(action)
+
+
+def build_principal(
+    claims: dict[str, Any], role_grants: Mapping[str, Iterable[str]] | None = None
+) -> "Principal":
+    """Turn verified claims into a Principal; malformed permission claims are a claim error."""
+    scopes = _scopes(claims)
+    roles = _roles(claims)
+    table: dict[str, set[str]] = {}
+    permissions = claims.get("permissions")
+    if permissions is not None:
+        _flatten(permissions, "", table)
+    explicit = {resource: frozenset(actions) for resource, actions in table.items()}
+    _add_scopes(scopes, table)
+    if role_grants:
+        for role in roles:
+            _add_scopes(role_grants.get(role, ()), table)
+    sub = claims.get("sub")
+    return Principal(
+        sub="" if sub is None else str(sub),
+        scopes=scopes,
+        roles=roles,
+        permissions=explicit,
+        claims=claims,
+        grants={resource: frozenset(actions) for resource, actions in table.items()},
+    )
+
+
+class Principal:
+    """The authenticated caller. Immutable; one instance per distinct token (cached)."""
+
+    __slots__ = ("claims", "grants", "permissions", "roles", "scopes", "sub")
+
+    def __init__(
+        self,
+        *,
+        sub: str,
+        scopes: frozenset[str],
+        roles: frozenset[str],
+        permissions: Grants,
+        claims: Mapping[str, Any],
+        grants: Grants,
+    ) -> None:
+        self.sub = sub
+        self.scopes = scopes
+        self.roles = roles
+        self.permissions = permissions
+        self.claims = claims
+        self.grants = grants
+
+    @property
+    def username(self) -> str | None:
+        """``preferred_username``, for display only (``sub`` is the stable id)."""
+        value = self.claims.get("preferred_username")
+        return value if isinstance(value, str) else None
+
+    @property
+    def client_id(self) -> str | None:
+        """The OAuth client the token was issued to."""
+        value = self.claims.get("client_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def jti(self) -> str | None:
+        """The token's unique id (what a per-token revocation names)."""
+        value = self.claims.get("jti")
+        return value if isinstance(value, str) else None
+
+    @property
+    def expires_at(self) -> float | None:
+        """``exp`` as a number of seconds since the epoch."""
+        value = self.claims.get("exp")
+        return value if type(value) in (int, float) else None
+
+    def can(self, resource: str, action: str) -> bool:
+        """Whether any grant covers ``action`` on ``resource`` or on one of its parents."""
+        grants = self.grants
+        path = resource
+        while True:
+            actions = grants.get(path)
+            if actions is not None and (action in actions or _WILDCARD in actions):
+                return True
+            cut = path.rfind(".")
+            if cut < 0:
+                break
+            path = path[:cut]
+        actions = grants.get(_WILDCARD)
+        return actions is not None and (action in actions or _WILDCARD in actions)
+
+    def has_scope(self, scope: str) -> bool:
+        """Exact scope membership, or for ``resource:action`` scopes, any grant that covers it."""
+        if scope in self.scopes:
+            return True
+        parsed = parse_requirement(scope)
+        return parsed is not None and self.can(*parsed)
+
+    def has_role(self, role: str) -> bool:
+        """Whether the token lists ``role`` in its ``roles`` claim."""
+        return role in self.roles
+
+    def missing(self, requirements: Iterable[str]) -> list[str]:
+        """The requirements (scopes or ``resource:action``) this principal does not meet."""
+        return [r for r in requirements if not self.has_scope(r)]
+
+    def __repr__(self) -> str:
+        return f"Principal(sub={self.sub!r}, scopes={sorted(self.scopes)!r})"

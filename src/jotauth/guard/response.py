@@ -1,0 +1,151 @@
+"""One mapping from guard and jose errors to HTTP answers, shared by every adapter (RFC 6750).
+
+=============================  ======  ===========================================
+what went wrong                status  WWW-Authenticate
+=============================  ======  ===========================================
+no token                       401     ``Bearer realm=...`` (no error code, 3.1)
+malformed Authorization        400     ``Bearer error="invalid_request"``
+bad/expired/revoked token      401     ``Bearer error="invalid_token"``
+token lacks a scope            403     ``Bearer error="insufficient_scope", scope=``
+CSRF double submit failed      403     none
+keys unavailable               503     none; ``Retry-After``
+=============================  ======  ===========================================
+
+The JSON body is ``{"error", "error_description", "hint"}`` plus ``jotauth_code`` (the precise
+cause, e.g. ``expired_token``): the description says what failed, the hint what to do, after
+the tutorial's troubleshooting section. Neither ever contains the token or key material.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple
+
+from jotauth import jose
+from jotauth.errors import JotauthError
+from jotauth.guard.errors import (
+    CSRFError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    KeySourceError,
+    MissingTokenError,
+    RevokedTokenError,
+)
+
+__all__ = ["ErrorResponse", "error_response"]
+
+_RETRY_AFTER: Final = "5"
+
+_HINTS: Final[Mapping[str, str]] = {
+    "missing_token": "Log in to get an access token and send it as "
+    '"Authorization: Bearer <token>". In browsers, check that CORS allows the Authorization '
+    "header and that your client actually sets it.",
+    "invalid_request": 'Send exactly one header of the form "Authorization: Bearer <token>", '
+    'with the raw token (no quotes, no second "Bearer").',
+    "expired_token": "Get a new access token with your refresh token. If tokens expire "
+    "sooner than expected, check that the clocks of the servers are in sync (NTP).",
+    "immature_token": "The token is not valid yet: the clocks of the issuer and this "
+    "service disagree; synchronize them (NTP).",
+    "bad_signature": "The token was not signed by a key this service trusts: check that it "
+    "comes from the right issuer, was not modified in transit, and that the service and the "
+    "issuer agree on keys and algorithm.",
+    "no_matching_key": "The token names a signing key (kid) this service does not know: "
+    "check that it comes from the configured issuer (JWKS).",
+    "algorithm_not_allowed": "The token is signed with an algorithm this service does not "
+    "accept: get a token from the configured issuer.",
+    "unsupported_algorithm": "The token's algorithm is not supported: get a token from the "
+    "configured issuer.",
+    "malformed_token": "The token is not a JWT (header.payload.signature): send the access "
+    "token itself, not the refresh token or an ID token.",
+    "token_too_large": "The token is too large: keep claims small and reference large data "
+    "by id instead of embedding it.",
+    "unsupported_critical_header": "The token requires an extension this service does not "
+    "understand: get a token from the configured issuer.",
+    "invalid_claim": "The token is not meant for this service: request a token for this "
+    "service's audience from the configured issuer.",
+    "missing_claim": "The token lacks a claim this service requires: get an access token "
+    "from the configured issuer.",
+    "token_revoked": "The token was revoked (logout, password change or key revocation): "
+    "log in again.",
+    "insufficient_scope": "Ask for a token with the scope or permission named in "
+    "error_description, or have an administrator grant it to you.",
+    "csrf_failed": "Send the CSRF token from the csrf cookie back in the CSRF header with "
+    "every state-changing request.",
+    "key_source_unavailable": "The service cannot reach the issuer for its signing keys. "
+    "Retry shortly; if it persists, check the issuer and the JWKS URL.",
+}
+
+
+class ErrorResponse(NamedTuple):
+    """What to send: status, headers (name, value) and the JSON body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: dict[str, Any]
+
+    def body_bytes(self) -> bytes:
+        """The body as compact UTF-8 JSON."""
+        return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+
+
+def _quoted(text: str) -> str:
+    """Text fit for an RFC 6750 quoted-string (%x20-21 / %x23-5B / %x5D-7E only)."""
+    text = text.replace('"', "'").replace("\\", "/")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:300]
+
+
+def _challenge(realm: str | None, **params: str) -> str:
+    items = [] if realm is None else [f'realm="{_quoted(realm)}"']
+    items += [f'{name}="{_quoted(value)}"' for name, value in params.items()]
+    return "Bearer " + ", ".join(items) if items else "Bearer"
+
+
+def error_response(exc: JotauthError, realm: str | None = None) -> ErrorResponse:
+    """The RFC 6750 answer to an error from ``Guard.authenticate``, ``authorize`` or ``extract``."""
+    code = exc.code
+    description = str(exc)
+    hint = _HINTS.get(code, _HINTS["invalid_claim"] if isinstance(exc, jose.ClaimError) else "")
+    if isinstance(exc, MissingTokenError):
+        status, error = 401, "missing_token"
+        headers = [("WWW-Authenticate", _challenge(realm))]
+    elif isinstance(exc, InvalidRequestError):
+        status, error = 400, "invalid_request"
+        headers = [
+            ("WWW-Authenticate", _challenge(realm, error=error, error_description=description))
+        ]
+    elif isinstance(exc, InsufficientScopeError):
+        status, error = 403, "insufficient_scope"
+        headers = [
+            (
+                "WWW-Authenticate",
+                _challenge(
+                    realm,
+                    error=error,
+                    error_description=description,
+                    scope=" ".join(exc.required),
+                ),
+            )
+        ]
+    elif isinstance(exc, CSRFError):
+        status, error, headers = 403, "csrf_failed", []
+    elif isinstance(exc, KeySourceError):
+        status, error = 503, "temporarily_unavailable"
+        description = "the service cannot obtain the keys to verify tokens right now"
+        headers = [("Retry-After", _RETRY_AFTER)]
+    elif isinstance(exc, jose.JoseError | RevokedTokenError):
+        status, error = 401, "invalid_token"
+        headers = [
+            ("WWW-Authenticate", _challenge(realm, error=error, error_description=description))
+        ]
+    else:
+        raise TypeError(f"not a guard error: {type(exc).__name__}") from exc
+    body: dict[str, Any] = {
+        "error": error,
+        "error_description": description,
+        "hint": hint,
+        "jotauth_code": code,
+    }
+    if isinstance(exc, InsufficientScopeError):
+        body["required"] = list(exc.required)
+    if isinstance(exc, jose.ExpiredTokenError):
+        body["expired_at"] = exc.expired_at
+    return ErrorResponse(status, headers, body)

@@ -1,0 +1,89 @@
+"""WSGI middleware: the ASGI middleware's twin for Flask, Django or any WSGI app.
+
+The principal of an authenticated request is in ``environ["jotauth.principal"]``.
+"""
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any
+
+from jotauth.errors import JotauthError
+from jotauth.guard.asgi import excluded
+from jotauth.guard.errors import MissingTokenError
+from jotauth.guard.guard import Guard
+from jotauth.guard.principal import Principal
+from jotauth.guard.response import ErrorResponse, error_response
+
+__all__ = ["ENVIRON_KEY", "GuardWSGIMiddleware", "authenticate_environ", "principal_from_environ"]
+
+ENVIRON_KEY = "jotauth.principal"
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_STATUS = {400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
+           503: "503 Service Unavailable"}  # fmt: skip
+
+
+def principal_from_environ(environ: dict[str, Any]) -> Principal | None:
+    """The principal the middleware stored, if the request was authenticated."""
+    principal = environ.get(ENVIRON_KEY)
+    return principal if isinstance(principal, Principal) else None
+
+
+def authenticate_environ(guard: Guard, environ: dict[str, Any]) -> Principal:
+    """Extract and verify the token of a WSGI request (raises the guard's errors)."""
+    header = environ.get("HTTP_AUTHORIZATION")
+    csrf = None
+    if guard.cookie is not None:
+        csrf = environ.get("HTTP_" + guard.cookie.csrf_header.upper().replace("-", "_"))
+    token = guard.extract(
+        [] if header is None else [header],
+        environ.get("HTTP_COOKIE"),
+        environ.get("REQUEST_METHOD", "GET"),
+        csrf,
+    )
+    return guard.authenticate_sync(token)
+
+
+def send_error(answer: ErrorResponse, start_response: StartResponse) -> list[bytes]:
+    """Start a WSGI response for a guard error and return its body."""
+    body = answer.body_bytes()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+               ("Cache-Control", "no-store"), *answer.headers]  # fmt: skip
+    start_response(_STATUS.get(answer.status, str(answer.status)), headers)
+    return [body]
+
+
+class GuardWSGIMiddleware:
+    """Authenticate every request; same options as ``jotauth.guard.asgi.GuardMiddleware``."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        guard: Guard,
+        *,
+        required: bool = True,
+        scopes: Sequence[str] = (),
+        exclude: Collection[str] = (),
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.required = required
+        self.scopes = guard.check_requirements(scopes)
+        self.exclude = tuple(exclude)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.exclude and excluded(environ.get("PATH_INFO", ""), self.exclude):
+            return self.app(environ, start_response)
+        principal: Principal | None
+        try:
+            principal = authenticate_environ(self.guard, environ)
+            if self.scopes:
+                self.guard.authorize(principal, self.scopes)
+        except MissingTokenError as exc:
+            if self.required:
+                return send_error(error_response(exc, self.guard.realm), start_response)
+            principal = None
+        except JotauthError as exc:
+            return send_error(error_response(exc, self.guard.realm), start_response)
+        environ[ENVIRON_KEY] = principal
+        return self.app(environ, start_response)

@@ -1,0 +1,232 @@
+"""Guard.authenticate: verification, the cache, revocation checks and principals."""
+
+import pytest
+
+from jotauth import jose
+from jotauth.guard import Guard, RevokedTokenError, StaticKeySource
+from jotauth.guard.testing import LocalIssuer, ManualClock as Clock, make_token
+
+NOW = 1_900_000_000
+
+pytestmark = pytest.mark.anyio
+
+
+def test_authenticate_sync_returns_principal(issuer: LocalIssuer, clock: Clock) -> None:
+    """A valid token yields the principal with sub, scopes, roles and permissions."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(
+        sub="42",
+        now=NOW,
+        scope="articles:read comments:*",
+        roles=["editor"],
+        permissions={"articles": ["read", "create"]},
+        preferred_username="john",
+    )
+    principal = guard.authenticate_sync(token)
+    assert principal.sub == "42"
+    assert principal.scopes == {"articles:read", "comments:*"}
+    assert principal.roles == {"editor"}
+    assert principal.permissions == {"articles": frozenset({"read", "create"})}
+    assert principal.username == "john"
+    assert principal.can("articles", "create")
+    assert principal.can("comments", "delete")
+    assert not principal.can("users", "read")
+
+
+async def test_authenticate_async(issuer: LocalIssuer, clock: Clock) -> None:
+    """The async twin verifies the same way."""
+    guard = issuer.guard(clock=clock)
+    principal = await guard.authenticate(issuer.make_token(sub="7", now=NOW))
+    assert principal.sub == "7"
+
+
+def test_rejects_token_signed_by_unknown_key(
+    issuer: LocalIssuer, other_key: jose.Key, clock: Clock
+) -> None:
+    """A token from another key fails with no_matching_key, even when cached keys are reloaded."""
+    guard = issuer.guard(clock=clock)
+    token = make_token(other_key, issuer=issuer.issuer, audience="articles", now=NOW)
+    with pytest.raises(jose.NoMatchingKeyError):
+        guard.authenticate_sync(token)
+
+
+def test_rejects_forged_signature(issuer: LocalIssuer, other_key: jose.Key, clock: Clock) -> None:
+    """A token claiming our kid but signed by another key is a bad signature."""
+    guard = issuer.guard(clock=clock)
+    token = make_token(
+        other_key,
+        issuer=issuer.issuer,
+        audience="articles",
+        now=NOW,
+        headers={"kid": issuer.key.kid},
+    )
+    with pytest.raises(jose.BadSignatureError):
+        guard.authenticate_sync(token)
+
+
+def test_rejects_wrong_audience_and_issuer(issuer: LocalIssuer, clock: Clock) -> None:
+    """A token for another service or from another issuer is refused, naming the claim."""
+    guard = issuer.guard(clock=clock)
+    with pytest.raises(jose.InvalidClaimError) as info:
+        guard.authenticate_sync(issuer.make_token(audience="billing", now=NOW))
+    assert info.value.claim == "aud"
+    with pytest.raises(jose.InvalidClaimError) as info:
+        guard.authenticate_sync(issuer.make_token(issuer="https://evil.test", now=NOW))
+    assert info.value.claim == "iss"
+
+
+def test_requires_access_token_typ(issuer: LocalIssuer, clock: Clock) -> None:
+    """An ID token (typ JWT) cannot pass as an access token."""
+    guard = issuer.guard(clock=clock)
+    with pytest.raises(jose.InvalidClaimError) as info:
+        guard.authenticate_sync(issuer.make_token(typ="JWT", now=NOW))
+    assert info.value.claim == "typ"
+    assert guard.authenticate_sync(issuer.make_token(typ="application/at+jwt", now=NOW))
+
+
+def test_leeway_default_is_30_seconds(issuer: LocalIssuer, clock: Clock) -> None:
+    """A token expired 20 s ago passes (clock skew); 40 s ago it is expired, saying when."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(now=NOW - 900 - 20, expires_in=900)
+    assert guard.authenticate_sync(token)
+    stale = issuer.make_token(now=NOW - 900 - 40, expires_in=900)
+    with pytest.raises(jose.ExpiredTokenError) as info:
+        guard.authenticate_sync(stale)
+    assert info.value.expired_at == NOW - 40
+    assert "expired at" in str(info.value)
+
+
+def test_cache_hit_skips_signature_but_rechecks_exp(issuer: LocalIssuer, clock: Clock) -> None:
+    """A repeated token is served from the cache until it expires; then it is refused."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(now=NOW, expires_in=60)
+    first = guard.authenticate_sync(token)
+    assert guard.authenticate_sync(token) is first
+    assert guard.cache.hits == 1
+    clock.now = NOW + 60 + 30
+    with pytest.raises(jose.ExpiredTokenError):
+        guard.authenticate_sync(token)
+    assert len(guard.cache) == 0
+
+
+def test_cache_is_keyed_by_exact_token(issuer: LocalIssuer, clock: Clock) -> None:
+    """A token differing in one signature character is verified, not served from the cache."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(now=NOW)
+    guard.authenticate_sync(token)
+    head, _, signature = token.rpartition(".")
+    tampered = head + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
+    with pytest.raises(jose.BadSignatureError):
+        guard.authenticate_sync(tampered)
+
+
+def test_cache_is_bounded(issuer: LocalIssuer, clock: Clock) -> None:
+    """The cache never grows past its size; zero disables it."""
+    guard = issuer.guard(clock=clock, cache_size=10)
+    for n in range(25):
+        guard.authenticate_sync(issuer.make_token(sub=str(n), now=NOW))
+    assert len(guard.cache) <= 10
+    off = issuer.guard(clock=clock, cache_size=0)
+    token = issuer.make_token(now=NOW)
+    off.authenticate_sync(token)
+    off.authenticate_sync(token)
+    assert len(off.cache) == 0
+
+
+@pytest.mark.parametrize("hit_cache_first", [False, True])
+def test_revocations_apply_on_every_check(
+    issuer: LocalIssuer, clock: Clock, hit_cache_first: bool
+) -> None:
+    """Revoked jti, user not-before and revoked kid refuse the token, cached or not."""
+    guard = issuer.guard(clock=clock)
+    by_jti = issuer.make_token(sub="1", jti="j-1", now=NOW)
+    by_user = issuer.make_token(sub="2", now=NOW - 10)
+    later = issuer.make_token(sub="2", now=NOW)
+    if hit_cache_first:
+        for token in (by_jti, by_user, later):
+            guard.authenticate_sync(token)
+    guard.revocations.apply(
+        [
+            {"type": "token", "jti": "j-1", "exp": NOW + 900},
+            {"type": "user", "sub": "2", "not_before": NOW - 5},
+        ]
+    )
+    with pytest.raises(RevokedTokenError) as info:
+        guard.authenticate_sync(by_jti)
+    assert info.value.reason == "token"
+    with pytest.raises(RevokedTokenError) as info:
+        guard.authenticate_sync(by_user)
+    assert info.value.reason == "user"
+    assert guard.authenticate_sync(later).sub == "2"
+    guard.revocations.apply([{"type": "key", "kid": issuer.key.kid}])
+    with pytest.raises(RevokedTokenError) as info:
+        guard.authenticate_sync(later)
+    assert info.value.reason == "key"
+
+
+def test_malformed_permission_claims_are_claim_errors(issuer: LocalIssuer, clock: Clock) -> None:
+    """A signed token with a malformed scope/roles/permissions claim is refused clearly."""
+    guard = issuer.guard(clock=clock)
+    base = jose.peek_claims(issuer.make_token(now=NOW))
+    cases = [
+        ("scope", {"scope": ["articles:read"]}),
+        ("scp", {"scope": None, "scp": "articles:read"}),
+        ("roles", {"roles": ["admin", 1]}),
+        ("permissions", {"permissions": ["read"]}),
+        ("permissions", {"permissions": {"articles": ["read", 3]}}),
+        ("permissions", {"permissions": {"": ["read"]}}),
+    ]
+    for claim, changes in cases:
+        claims = {k: v for k, v in {**base, **changes}.items() if v is not None}
+        token = jose.encode(claims, issuer.key, headers={"typ": "at+jwt"})
+        with pytest.raises(jose.InvalidClaimError) as info:
+            guard.authenticate_sync(token)
+        assert info.value.claim == claim
+    assert len(guard.cache) == 0
+
+
+def test_role_grants(issuer: LocalIssuer, clock: Clock) -> None:
+    """The roles table maps a token's roles to grants."""
+    guard = issuer.guard(clock=clock, roles={"admin": ["*"], "moderator": ["comments:delete"]})
+    moderator = guard.authenticate_sync(issuer.make_token(roles=["moderator"], now=NOW))
+    assert moderator.can("comments", "delete")
+    assert not moderator.can("articles", "delete")
+    admin = guard.authenticate_sync(issuer.make_token(roles=["admin"], now=NOW))
+    assert admin.can("billing", "refund")
+
+
+def test_hmac_guard(clock: Clock) -> None:
+    """A shared HS256 secret works as a static key; a wrong secret is a bad signature."""
+    secret = jose.Key.from_secret(b"k" * 32, kid="hs")
+    guard = Guard(keys=secret, issuer="https://auth.test", audience="api", clock=clock)
+    assert guard.authenticate_sync(make_token(secret, issuer="https://auth.test", now=NOW))
+    wrong = jose.Key.from_secret(b"w" * 32, kid="hs")
+    with pytest.raises(jose.BadSignatureError):
+        guard.authenticate_sync(make_token(wrong, issuer="https://auth.test", now=NOW))
+
+
+def test_algorithm_allowlist(issuer: LocalIssuer, clock: Clock) -> None:
+    """With algorithms=["ES256"], an EdDSA token is refused."""
+    guard = issuer.guard(clock=clock, algorithms=["ES256"])
+    with pytest.raises(jose.AlgorithmNotAllowedError):
+        guard.authenticate_sync(issuer.make_token(now=NOW))
+
+
+def test_construction_errors(issuer: LocalIssuer) -> None:
+    """Bad configuration fails when the guard is built, not on the first request."""
+    with pytest.raises(ValueError, match="needs keys"):
+        Guard(audience="api")
+    with pytest.raises(ValueError, match="only one"):
+        Guard(keys=issuer.key, jwks_url="https://x.test/jwks")
+    with pytest.raises(ValueError, match="leeway"):
+        Guard(keys=issuer.key, leeway=-1)
+    with pytest.raises(jose.UnsupportedAlgorithmError):
+        Guard(keys=issuer.key, algorithms=["none"])
+    with pytest.raises(ValueError, match="at least one key"):
+        StaticKeySource([])
+
+
+def test_private_keys_are_reduced_to_public(issuer: LocalIssuer) -> None:
+    """A guard given a private key keeps only its public half."""
+    source = StaticKeySource(issuer.key)
+    assert not next(iter(source.keys)).is_private

@@ -1,0 +1,99 @@
+"""The permission model: scopes, wildcards, hierarchical permissions and roles."""
+
+import pytest
+
+from jotauth import jose
+from jotauth.guard.principal import build_principal, parse_requirement
+
+
+def principal(**claims: object):
+    return build_principal({"sub": "u1", **claims}, {"admin": ["*"], "editor": ["articles:*"]})
+
+
+def test_scope_strings_grant_resource_actions() -> None:
+    """'articles:read' grants exactly read on articles."""
+    p = principal(scope="articles:read openid")
+    assert p.can("articles", "read")
+    assert not p.can("articles", "create")
+    assert not p.can("comments", "read")
+    assert p.has_scope("openid")
+    assert not p.has_scope("profile")
+
+
+def test_wildcards() -> None:
+    """'articles:*' grants any action on articles; '*' grants everything."""
+    p = principal(scope="articles:*")
+    assert p.can("articles", "delete")
+    assert not p.can("comments", "read")
+    assert principal(scope="*").can("anything", "at-all")
+
+
+def test_permissions_object_from_the_tutorial() -> None:
+    """The tutorial's permissions object grants per resource."""
+    p = principal(permissions={"articles": ["read", "create"], "users": ["read"]})
+    assert p.can("articles", "create")
+    assert p.can("users", "read")
+    assert not p.can("users", "delete")
+    assert p.has_scope("articles:create")
+    assert not p.has_scope("articles:delete")
+
+
+def test_hierarchical_permissions() -> None:
+    """Nested objects name sub-resources; a parent's grant covers its children, not the reverse."""
+    p = principal(permissions={"projects": {"*": ["read"], "billing": ["update"]}})
+    assert p.can("projects", "read")
+    assert p.can("projects.billing", "read")
+    assert p.can("projects.billing", "update")
+    assert not p.can("projects", "update")
+    assert not p.can("projects.members", "update")
+    assert principal(scope="projects:*").can("projects.billing.invoices", "delete")
+
+
+def test_roles_map_to_grants() -> None:
+    """Roles grant what the guard's roles table says, and only listed roles count."""
+    editor = principal(roles=["editor"])
+    assert editor.has_role("editor")
+    assert editor.can("articles", "publish")
+    assert not editor.can("users", "read")
+    assert principal(roles=["admin"]).can("users", "delete")
+    assert not principal(roles=["unknown"]).can("articles", "read")
+
+
+def test_scp_list_and_missing_claims() -> None:
+    """An OIDC-style scp list counts as scopes; a token without grants can do nothing."""
+    assert principal(scp=["articles:read"]).can("articles", "read")
+    empty = principal()
+    assert empty.scopes == frozenset()
+    assert not empty.can("articles", "read")
+    assert empty.missing(["articles:read", "openid"]) == ["articles:read", "openid"]
+
+
+def test_principal_properties() -> None:
+    """Convenience properties read the RFC 9068 claims and ignore wrong types."""
+    p = principal(preferred_username="john", client_id="web", jti="j1", exp=123)
+    assert (p.username, p.client_id, p.jti, p.expires_at) == ("john", "web", "j1", 123)
+    q = principal(preferred_username=5, exp="soon")
+    assert q.username is None
+    assert q.expires_at is None
+    assert "u1" in repr(p)
+
+
+def test_parse_requirement() -> None:
+    """Requirements are 'resource:action' or a plain scope; half-empty ones are an error."""
+    assert parse_requirement("articles:read") == ("articles", "read")
+    assert parse_requirement("a.b:c") == ("a.b", "c")
+    assert parse_requirement("openid") is None
+    for bad in (":read", "articles:"):
+        with pytest.raises(ValueError, match="resource:action"):
+            parse_requirement(bad)
+
+
+def test_roles_claim_as_single_string() -> None:
+    """A single role string is accepted as one role."""
+    assert principal(roles="admin").has_role("admin")
+
+
+def test_invalid_permissions_raise_claim_error() -> None:
+    """A permissions value that is neither a list nor an object is a claim error."""
+    with pytest.raises(jose.InvalidClaimError):
+        principal(permissions={"articles": "read"})
