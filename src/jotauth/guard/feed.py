@@ -80,7 +80,7 @@ class RevocationFeed:
 
     def poll_once(self, view: RevocationView | None = None) -> bool:
         """One poll (and its follow-up pages); True when the view is now up to date."""
-        target = view or self._view
+        target = view if view is not None else self._view
         if target is None:
             raise RuntimeError("attach the feed to a view (or pass one) before polling")
         for _ in range(_MAX_PAGES):

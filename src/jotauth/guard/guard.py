@@ -139,7 +139,9 @@ class Guard:
         if entry is not None:
             return self._recheck(token, entry, now)
         source = self.key_source
-        keys = source.cached(now) or source.load(now)
+        keys = source.cached(now)
+        if keys is None:
+            keys = source.load(now)
         try:
             return self._verify(token, keys, now)
         except jose.NoMatchingKeyError:

@@ -84,7 +84,7 @@ class LocalIssuer:
         audience: str = "api",
         key: jose.Key | None = None,
     ) -> None:
-        self.key = key or jose.Key.generate(alg)
+        self.key = jose.Key.generate(alg) if key is None else key
         self.issuer = issuer
         self.audience = audience
 

@@ -1,0 +1,193 @@
+"""The revocation view and the polling feed that fills it."""
+
+import json
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from jotauth.guard import RevocationFeed, RevocationView, RevokedTokenError
+from jotauth.guard.revocation import RevocationSource
+from jotauth.guard.testing import LocalIssuer, ManualClock
+
+NOW = 1_900_000_000
+FEED = "https://auth.test/revocations"
+
+
+class FakeFeed:
+    """A scripted /revocations endpoint with a cursor over an event log."""
+
+    def __init__(self, token: str = "svc-secret") -> None:
+        self.events: list[dict[str, Any]] = []
+        self.token = token
+        self.requests: list[httpx.Request] = []
+        self.status = 200
+        self.body: Any = None
+        self.page_size = 100
+        self.polled = threading.Event()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        self.polled.set()
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return httpx.Response(401, json={"error": "invalid_token"})
+        if self.status != 200:
+            return httpx.Response(self.status)
+        if self.body is not None:
+            return httpx.Response(200, content=self.body)
+        start = int(request.url.params.get("after", "0"))
+        page = self.events[start : start + self.page_size]
+        end = start + len(page)
+        body = {
+            "cursor": str(end),
+            "poll_interval": 5,
+            "events": page,
+            "has_more": end < len(self.events),
+        }
+        return httpx.Response(200, content=json.dumps(body))
+
+    def feed(self, **options: Any) -> RevocationFeed:
+        options.setdefault("service_token", "svc-secret")
+        return RevocationFeed(FEED, transport=httpx.MockTransport(self.handle), **options)
+
+
+def test_view_checks_and_expiry() -> None:
+    """Token entries expire with their exp; user entries compare iat; keys are permanent."""
+    view = RevocationView(user_retention=3600)
+    assert view.check("j", "u", NOW, "k") is None
+    view.revoke_token("j", NOW + 60)
+    view.revoke_user("u", NOW)
+    view.revoke_key("k")
+    assert view.check("j", "x", NOW, None) is not None
+    assert view.check(None, "u", NOW - 1, None) is not None
+    assert view.check(None, "u", NOW, None) is None  # issued at not_before: still valid
+    assert view.check(None, "u", None, None) is not None  # no iat: cannot prove it is newer
+    assert view.check(None, "x", NOW, "k") is not None
+    view.purge(NOW + 61)
+    assert view.check("j", "x", NOW, None) is None
+    view.purge(NOW + 3601)
+    assert view.check(None, "u", NOW - 1, None) is None
+    assert len(view) == 1
+
+
+def test_view_apply_skips_malformed_events() -> None:
+    """Unknown types and ill-typed fields are ignored; good events in the same batch apply."""
+    view = RevocationView()
+    applied = view.apply(
+        [
+            {"type": "token", "jti": "a", "exp": "soon"},
+            {"type": "user", "sub": 5, "not_before": NOW},
+            {"type": "key"},
+            {"type": "session", "sid": "s"},
+            "junk",
+            {"type": "token", "jti": "ok", "exp": NOW + 5},
+        ]
+    )
+    assert applied == 1
+    assert len(view) == 1
+
+
+def test_later_not_before_wins() -> None:
+    """Two user events keep the later not-before."""
+    view = RevocationView()
+    view.revoke_user("u", NOW + 10)
+    view.revoke_user("u", NOW)
+    assert view.check(None, "u", NOW + 5, None) is not None
+
+
+def test_feed_polls_with_cursor_and_service_token() -> None:
+    """The first poll has no cursor; later polls send the cursor received; auth is Bearer."""
+    fake = FakeFeed()
+    fake.events = [{"type": "token", "jti": "j1", "exp": NOW + 60}]
+    feed = fake.feed()
+    view = RevocationView()
+    assert feed.poll_once(view)
+    assert "after" not in fake.requests[0].url.params
+    fake.events.append({"type": "key", "kid": "k1"})
+    assert feed.poll_once(view)
+    assert fake.requests[1].url.params["after"] == "1"
+    assert view.check(None, "u", NOW, "k1") is not None
+    assert view.ready
+    assert feed.interval == 5
+
+
+def test_feed_follows_pages() -> None:
+    """When the server says has_more, the feed keeps reading in the same poll."""
+    fake = FakeFeed()
+    fake.page_size = 2
+    fake.events = [{"type": "token", "jti": f"j{n}", "exp": NOW + 60} for n in range(5)]
+    view = RevocationView()
+    assert fake.feed().poll_once(view)
+    assert len(view) == 5
+    assert len(fake.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "token"),
+    [
+        (200, None, "wrong"),
+        (500, None, "svc-secret"),
+        (200, b"[]", "svc-secret"),
+        (200, b"not json", "svc-secret"),
+    ],
+)
+def test_failed_poll_keeps_the_view(status: int, body: bytes | None, token: str) -> None:
+    """A rejected, failing or garbled poll changes nothing and keeps the cursor."""
+    fake = FakeFeed()
+    fake.events = [{"type": "token", "jti": "j1", "exp": NOW + 60}]
+    view = RevocationView()
+    good = fake.feed()
+    assert good.poll_once(view)
+    fake.status, fake.body = status, body
+    bad = fake.feed(service_token=token)
+    bad.cursor = good.cursor
+    assert not bad.poll_once(view)
+    assert bad.cursor == "1"
+    assert bad.failures == 1
+    assert view.check("j1", "u", NOW, None) is not None
+
+
+def test_feed_unreachable_is_not_fatal() -> None:
+    """A network error counts as a failed poll."""
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    feed = RevocationFeed(FEED, service_token="s", transport=httpx.MockTransport(down))
+    assert not feed.poll_once(RevocationView())
+
+
+def test_feed_argument_checks() -> None:
+    """Out-of-range intervals and polling an unattached feed are errors."""
+    with pytest.raises(ValueError, match="interval"):
+        RevocationFeed(FEED, service_token="s", interval=0)
+    with pytest.raises(RuntimeError, match="attach"):
+        RevocationFeed(FEED, service_token="s").poll_once()
+
+
+def test_callable_service_token() -> None:
+    """The service token may be a callable, e.g. one that refreshes an access token."""
+    fake = FakeFeed(token="dynamic")
+    assert fake.feed(service_token=lambda: "dynamic").poll_once(RevocationView())
+
+
+def test_guard_follows_feed_in_background(issuer: LocalIssuer) -> None:
+    """A guard with a feed starts polling on first use and refuses a token once it is revoked."""
+    fake = FakeFeed()
+    clock = ManualClock(NOW)
+    feed = fake.feed(interval=0.05)
+    assert isinstance(feed, RevocationSource)
+    guard = issuer.guard(revocation=feed, clock=clock)
+    token = issuer.make_token(sub="9", jti="to-revoke", now=NOW)
+    assert guard.authenticate_sync(token).sub == "9"
+    fake.polled.clear()
+    fake.events.append({"type": "token", "jti": "to-revoke", "exp": NOW + 900})
+    for _ in range(3):  # wait for two complete polls after the event was published
+        fake.polled.wait(5)
+        fake.polled.clear()
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(token)
+    guard.close()
+    with pytest.raises(RuntimeError, match="already"):
+        feed.attach(RevocationView())
