@@ -32,7 +32,11 @@ def principal_from_scope(scope: Scope) -> Principal | None:
 
 def excluded(path: str, prefixes: Collection[str]) -> bool:
     """Whether ``path`` is one of ``prefixes`` or below one of them."""
-    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+    for prefix in prefixes:
+        base = prefix.rstrip("/")
+        if path == base or path.startswith(base + "/"):
+            return True
+    return False
 
 
 class GuardMiddleware:

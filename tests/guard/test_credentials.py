@@ -1,0 +1,95 @@
+"""Token extraction and the HTTP error mapping, without any framework."""
+
+import pytest
+
+from jotauth import jose
+from jotauth.guard import (
+    CSRFError,
+    GuardError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    KeySourceError,
+    MissingTokenError,
+    error_response,
+)
+from jotauth.guard.credentials import CookieSettings, extract_token, parse_cookie
+
+COOKIE = CookieSettings("access_token", "csrf_token", "X-CSRF-Token")
+
+
+def test_bearer_forms() -> None:
+    """Bearer in any case, with surrounding spaces and base64 padding, yields the token."""
+    assert extract_token(["Bearer a.b.c"], None, "GET", None, None) == "a.b.c"
+    assert extract_token(["BEARER   a.b.c  "], None, "GET", None, None) == "a.b.c"
+    assert extract_token(["bearer abc=="], None, "GET", None, None) == "abc=="
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer", "Bearer ", "Bearer a b", 'Bearer "a.b.c"', "Bearer a,b", "Bearer é"]
+)
+def test_malformed_bearer_is_invalid_request(header: str) -> None:
+    """A Bearer header that is not exactly one b64token is a 400."""
+    with pytest.raises(InvalidRequestError):
+        extract_token([header], None, "GET", None, None)
+
+
+def test_missing_and_other_schemes() -> None:
+    """No header, or another scheme, is 'no token' and says what to send."""
+    with pytest.raises(MissingTokenError, match="Bearer"):
+        extract_token([], None, "GET", None, None)
+    with pytest.raises(MissingTokenError, match='"Basic" scheme'):
+        extract_token(["Basic abc"], None, "GET", None, None)
+    with pytest.raises(MissingTokenError, match="cookie"):
+        extract_token([], "other=1", "GET", None, COOKIE)
+
+
+def test_cookie_is_ignored_unless_enabled() -> None:
+    """Without cookie mode a token cookie is not a credential."""
+    with pytest.raises(MissingTokenError):
+        extract_token([], "access_token=a.b.c", "GET", None, None)
+
+
+def test_cookie_and_csrf() -> None:
+    """Safe methods take the cookie; unsafe ones need the matching CSRF header."""
+    jar = "access_token=a.b.c; csrf_token=s3cret"
+    assert extract_token([], jar, "GET", None, COOKIE) == "a.b.c"
+    assert extract_token([], jar, "HEAD", None, COOKIE) == "a.b.c"
+    assert extract_token([], jar, "post", "s3cret", COOKIE) == "a.b.c"
+    with pytest.raises(CSRFError, match="needs"):
+        extract_token([], jar, "POST", None, COOKIE)
+    with pytest.raises(CSRFError, match="does not match"):
+        extract_token([], jar, "DELETE", "other", COOKIE)
+    with pytest.raises(CSRFError, match="needs"):
+        extract_token([], "access_token=a.b.c", "PUT", "x", COOKIE)  # no csrf cookie at all
+    with pytest.raises(InvalidRequestError, match="cookie"):
+        extract_token([], "access_token=a b", "GET", None, COOKIE)
+
+
+def test_header_wins_over_cookie() -> None:
+    """With an Authorization header the cookie is not consulted (no CSRF needed)."""
+    assert extract_token(["Bearer h.h.h"], "access_token=c.c.c", "POST", None, COOKIE) == "h.h.h"
+
+
+def test_parse_cookie() -> None:
+    """The first cookie of a name wins; quotes are removed; unwanted names ignored."""
+    jar = parse_cookie(' a=1; b="2"; a=3; junk; c=4', ("a", "b"))
+    assert jar == {"a": "1", "b": "2"}
+
+
+def test_error_response_mapping() -> None:
+    """Each error maps to its status; descriptions are made header-safe."""
+    assert error_response(MissingTokenError("x")).headers == [("WWW-Authenticate", "Bearer")]
+    bad = error_response(jose.BadSignatureError(), realm='my "realm"\n')
+    assert bad.status == 401
+    assert bad.headers[0][1] == (
+        'Bearer realm="my \'realm\'?", error="invalid_token", '
+        'error_description="signature verification failed"'
+    )
+    quoted = error_response(InvalidRequestError('say "hi" \\ ünï'))
+    assert "error_description=\"say 'hi' / ?n?\"" in quoted.headers[0][1]
+    scope = error_response(InsufficientScopeError(["a:b", "c"]))
+    assert (scope.status, scope.body["required"]) == (403, ["a:b", "c"])
+    assert error_response(KeySourceError("url http://internal/jwks")).status == 503
+    assert "internal" not in error_response(KeySourceError("http://internal")).body_bytes().decode()
+    with pytest.raises(TypeError, match="not a guard error"):
+        error_response(GuardError("?"))

@@ -1,0 +1,132 @@
+"""FastAPI dependencies: every error answer, OpenAPI security scheme, optional principals."""
+
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+
+from jotauth.guard import Principal
+from jotauth.guard.asgi import GuardMiddleware
+from jotauth.guard.fastapi import Guard
+from jotauth.guard.testing import LocalIssuer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def guard_class() -> type[Guard]:
+    """The scenario builds a FastAPI guard."""
+    return Guard
+
+
+def app_for(guard: Guard, *, install: bool = True) -> FastAPI:
+    app = FastAPI()
+    if install:
+        guard.install(app)
+
+    @app.get("/articles")
+    async def list_articles(
+        user: Annotated[Principal, Depends(guard.require("articles:read"))],
+    ) -> Any:
+        return {"sub": user.sub}
+
+    @app.post("/articles")
+    async def create(user: Annotated[Principal, Depends(guard.require("articles:read"))]) -> Any:
+        return {"sub": user.sub}
+
+    @app.delete("/articles")
+    async def delete(
+        user: Annotated[Principal, Depends(guard.require("articles:delete", "openid"))],
+    ) -> Any:
+        return {"sub": user.sub}
+
+    @app.get("/me")
+    async def me(user: Annotated[Principal | None, Depends(guard.optional())]) -> Any:
+        return {"sub": None if user is None else user.sub}
+
+    @app.get("/public")
+    async def public() -> Any:
+        return {"ok": True}
+
+    return app
+
+
+def client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t")
+
+
+async def test_every_case(scenario: Any, check: Any) -> None:
+    """Each success and error path gets the status, challenge and flat body RFC 6750 prescribes."""
+    async with client(app_for(scenario.guard)) as c:
+        for case in scenario.cases:
+            response = await c.request(case.method, "/articles", headers=case.headers)
+            check(case, response.status_code, response.headers, response.json(), scenario.secrets)
+
+
+async def test_without_install_body_is_under_detail(issuer: LocalIssuer) -> None:
+    """Without guard.install(app) FastAPI's own handler nests the body under "detail"."""
+    guard = issuer.guard(cls=Guard)
+    async with client(app_for(guard, install=False)) as c:
+        response = await c.get("/articles")
+    assert response.status_code == 401
+    assert response.json()["detail"]["error"] == "missing_token"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_several_requirements_name_what_is_missing(issuer: LocalIssuer) -> None:
+    """A 403 names each requirement the token lacks."""
+    guard = issuer.guard(cls=Guard)
+    token = issuer.make_token(scope="openid articles:read")
+    async with client(app_for(guard)) as c:
+        response = await c.delete("/articles", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert response.json()["required"] == ["articles:delete"]
+    assert 'scope="articles:delete"' in response.headers["www-authenticate"]
+
+
+async def test_optional_principal(issuer: LocalIssuer) -> None:
+    """guard.optional() gives None without a token and refuses a bad one."""
+    guard = issuer.guard(cls=Guard)
+    async with client(app_for(guard)) as c:
+        assert (await c.get("/me")).json() == {"sub": None}
+        token = issuer.make_token(sub="5")
+        assert (await c.get("/me", headers={"Authorization": f"Bearer {token}"})).json() == {
+            "sub": "5"
+        }
+        assert (await c.get("/me", headers={"Authorization": "Bearer x"})).status_code == 401
+
+
+async def test_openapi_security_scheme(issuer: LocalIssuer) -> None:
+    """Protected routes show an HTTP bearer scheme (with scopes) in OpenAPI; public ones do not."""
+    guard = issuer.guard(cls=Guard)
+    schema = app_for(guard).openapi()
+    assert schema["components"]["securitySchemes"]["jotauth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A jotauth access token: `Authorization: Bearer <token>`.",
+    }
+    assert schema["paths"]["/articles"]["get"]["security"] == [{"jotauth": ["articles:read"]}]
+    assert "security" not in schema["paths"]["/public"]["get"]
+
+
+async def test_reuses_principal_from_middleware(issuer: LocalIssuer) -> None:
+    """Behind GuardMiddleware the dependency does not verify the token a second time."""
+    guard = issuer.guard(cls=Guard)
+    app = GuardMiddleware(app_for(guard), guard, exclude=["/public"])
+    token = issuer.make_token(sub="m", scope="articles:read")
+    async with client(app) as c:
+        response = await c.get("/articles", headers={"Authorization": f"Bearer {token}"})
+    assert response.json() == {"sub": "m"}
+    assert guard.cache.hits == 0
+    assert guard.cache.misses == 1
+
+
+def test_bad_requirement_fails_at_definition(issuer: LocalIssuer) -> None:
+    """A malformed requirement string is refused when the route is declared."""
+    guard = issuer.guard(cls=Guard)
+    with pytest.raises(ValueError, match="resource:action"):
+        guard.require("articles:")
+    with pytest.raises(ValueError, match="non-empty"):
+        guard.require(" ")
