@@ -73,7 +73,9 @@ def time_status(name: str, timestamp: float, now: float) -> tuple[str, bool]:
     if name == "exp":
         return ("expires " + when if timestamp > now else "expired " + when), timestamp <= now
     if name == "nbf":
-        return ("valid from " + when if timestamp > now else "valid since " + when), timestamp > now
+        return ("not valid yet, starts " + when if timestamp > now else "valid since " + when), (
+            timestamp > now
+        )
     if name == "iat":
         if timestamp > now:
             return "issued " + when + " (in the future: check clocks)", True
