@@ -80,7 +80,10 @@ def _parse_json(data: bytes, path: str) -> Any:
         raise KeyFileError(f"{path!r} looks like JSON but does not parse") from None
 
 
-def _load(data: bytes, path: str, alg: str | None, kid: str | None) -> jose.Key | jose.KeySet:
+def _load(
+    data: bytes, path: str, alg: str | None, kid: str | None, *, default: bool = False
+) -> jose.Key | jose.KeySet:
+    """Load a key or key set. With ``default``, ``alg`` only binds keys that name no alg."""
     text = data.strip()
     try:
         if text.startswith(b"{"):
@@ -89,18 +92,40 @@ def _load(data: bytes, path: str, alg: str | None, kid: str | None) -> jose.Key 
                 return jose.KeySet.from_jwks(document, default_alg=alg)
             if isinstance(document, dict) and kid is not None:
                 document = {**document, "kid": kid}
+            if default and isinstance(document, dict) and "alg" in document:
+                alg = None
             return jose.Key.from_jwk(document, alg)
         if b"-----BEGIN" in text:
             password = os.environ.get("JOTAUTH_KEY_PASSWORD")
-            return jose.Key.from_pem(text, alg, password, kid=kid)
+            try:
+                return jose.Key.from_pem(text, alg, password, kid=kid)
+            except jose.InvalidKeyError:
+                if not default or alg is None or not _loads_as_any(text, password):
+                    raise
+                raise jose.AlgorithmNotAllowedError(
+                    f"the token is signed with {alg}, which the key in {path!r} cannot verify"
+                ) from None
         if alg is not None and alg.startswith("HS"):
             return jose.Key.from_secret(text, alg, kid=kid)
+    except jose.AlgorithmNotAllowedError:
+        raise
     except jose.JoseError as exc:
         raise KeyFileError(f"{path!r}: {exc}") from None
     raise KeyFileError(
         f"{path!r} is not a JWK, a JWK Set or a PEM key "
         "(for a raw HMAC secret, pass --alg HS256/384/512)"
     )
+
+
+def _loads_as_any(pem: bytes, password: str | None) -> bool:
+    """True if the PEM is a sound key for some algorithm (so a failure was a mismatch)."""
+    for alg in ("RS256", "ES256", "ES384", "ES512", "EdDSA"):
+        try:
+            jose.Key.from_pem(pem, alg, password)
+        except jose.InvalidKeyError:
+            continue
+        return True
+    return False
 
 
 def load_signing_key(path: str, alg: str | None, kid: str | None) -> jose.Key:
@@ -126,9 +151,13 @@ def _public(key: jose.Key) -> jose.Key:
 def load_verification_keys(
     key_path: str | None, jwks: str | None, alg: str | None
 ) -> jose.Key | jose.KeySet:
-    """The key or key set to verify with, from ``--key`` or ``--jwks`` (file or URL)."""
+    """The key or key set to verify with, from ``--key`` or ``--jwks`` (file or URL).
+
+    ``alg`` binds only keys that carry no algorithm of their own (PEM, raw secrets, RSA JWKs
+    without ``alg``); a key that names its algorithm keeps it, so the key decides.
+    """
     if key_path is not None:
-        loaded = _load(read_file(key_path, "key"), key_path, alg, None)
+        loaded = _load(read_file(key_path, "key"), key_path, alg, None, default=True)
         if isinstance(loaded, jose.KeySet):
             return loaded
         return _public(loaded)

@@ -213,6 +213,19 @@ def decode(token_text: str | None, as_json: bool, color: bool | None) -> None:
         click.echo(render(inspection), color=color)
 
 
+def _alg_hint(raw: str, algs: tuple[str, ...]) -> str | None:
+    """The alg to bind keys that carry none: the single --alg, else the token's if allowed."""
+    if len(algs) == 1:
+        return algs[0]
+    try:
+        alg = jose.peek_header(raw).get("alg")
+    except jose.JoseError:
+        return None
+    if alg in jose.ALGORITHMS and (not algs or alg in algs):
+        return str(alg)
+    return None
+
+
 @token.command()
 @click.argument("token_text", metavar="TOKEN", required=False)
 @click.option("--key", "key_path", help="Key file: JWK, JWK Set, PEM or HMAC secret.")
@@ -242,10 +255,9 @@ def verify(
     if (key_path is None) == (jwks is None):
         raise click.UsageError("give exactly one of --key FILE or --jwks URL|FILE")
     raw = read_token(token_text)
-    alg_hint = algs[0] if len(algs) == 1 else None
-    keys = load_verification_keys(key_path, jwks, alg_hint)
     now = time.time()
     try:
+        keys = load_verification_keys(key_path, jwks, _alg_hint(raw, algs))
         claims = jose.decode(
             raw,
             keys,
