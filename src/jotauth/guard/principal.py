@@ -59,24 +59,38 @@ def _roles(claims: Mapping[str, Any]) -> frozenset[str]:
         return frozenset()
     if type(roles) is str:
         return frozenset((roles,))
-    if type(roles) is not list or not all(type(r) is str for r in roles):
+    if type(roles) is not list:
         raise _invalid("roles", '"roles" must be an array of strings')
+    for role in roles:
+        if type(role) is not str:
+            raise _invalid("roles", '"roles" must be an array of strings')
     return frozenset(roles)
 
 
-def _flatten(value: Any, prefix: str, into: dict[str, set[str]]) -> None:
-    """Walk a (possibly nested) permissions object into ``{"a.b": {actions}}``."""
-    if type(value) is not dict:
+def _check_permissions(value: Any, path: str, depth: int = 0) -> None:
+    """Validate a (possibly nested) permissions object without building anything."""
+    if type(value) is not dict or depth > 8:
         raise _invalid("permissions", '"permissions" must be an object of resource -> actions')
     for name, actions in value.items():
         if not name:
             raise _invalid("permissions", '"permissions" has an empty resource name')
+        if type(actions) is list:
+            for action in actions:
+                if type(action) is not str or not action:
+                    raise _invalid(
+                        "permissions",
+                        f'"permissions" for {(path + "." + name).lstrip(".")!r} must be an array '
+                        "of action names",
+                    )
+        else:
+            _check_permissions(actions, f"{path}.{name}", depth + 1)
+
+
+def _flatten(value: dict[str, Any], prefix: str, into: dict[str, set[str]]) -> None:
+    """Walk a checked permissions object into ``{"a.b": {actions}}``."""
+    for name, actions in value.items():
         path = prefix if name == _WILDCARD and prefix else f"{prefix}.{name}" if prefix else name
         if type(actions) is list:
-            if not all(type(a) is str and a for a in actions):
-                raise _invalid(
-                    "permissions", f'"permissions" for {path!r} must be an array of action names'
-                )
             into.setdefault(path, set()).update(actions)
         else:
             _flatten(actions, path, into)
@@ -95,33 +109,30 @@ def _add_scopes(scopes: Iterable[str], into: dict[str, set[str]]) -> None:
 def build_principal(
     claims: dict[str, Any], role_grants: Mapping[str, Iterable[str]] | None = None
 ) -> "Principal":
-    """Turn verified claims into a Principal; malformed permission claims are a claim error."""
+    """Turn verified claims into a Principal; malformed permission claims are a claim error.
+
+    Claims are checked here, but the grant table is built only when a check needs it: most
+    requests are decided by a plain scope lookup.
+    """
     scopes = _scopes(claims)
     roles = _roles(claims)
-    table: dict[str, set[str]] = {}
     permissions = claims.get("permissions")
     if permissions is not None:
-        _flatten(permissions, "", table)
-    explicit = {resource: frozenset(actions) for resource, actions in table.items()}
-    _add_scopes(scopes, table)
-    if role_grants:
-        for role in roles:
-            _add_scopes(role_grants.get(role, ()), table)
+        _check_permissions(permissions, "")
     sub = claims.get("sub")
     return Principal(
         sub="" if sub is None else str(sub),
         scopes=scopes,
         roles=roles,
-        permissions=explicit,
         claims=claims,
-        grants={resource: frozenset(actions) for resource, actions in table.items()},
+        role_grants=role_grants,
     )
 
 
 class Principal:
     """The authenticated caller. Immutable; one instance per distinct token (cached)."""
 
-    __slots__ = ("claims", "grants", "permissions", "roles", "scopes", "sub")
+    __slots__ = ("_grants", "_permissions", "_role_grants", "claims", "roles", "scopes", "sub")
 
     def __init__(
         self,
@@ -129,16 +140,39 @@ class Principal:
         sub: str,
         scopes: frozenset[str],
         roles: frozenset[str],
-        permissions: Grants,
         claims: Mapping[str, Any],
-        grants: Grants,
+        role_grants: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.sub = sub
         self.scopes = scopes
         self.roles = roles
-        self.permissions = permissions
         self.claims = claims
-        self.grants = grants
+        self._role_grants = role_grants
+        self._permissions: Grants | None = None
+        self._grants: Grants | None = None
+
+    @property
+    def permissions(self) -> Grants:
+        """The ``permissions`` claim flattened to ``{"resource.sub": frozenset(actions)}``."""
+        if self._permissions is None:
+            table: dict[str, set[str]] = {}
+            raw = self.claims.get("permissions")
+            if raw is not None:
+                _flatten(raw, "", table)
+            self._permissions = {name: frozenset(actions) for name, actions in table.items()}
+        return self._permissions
+
+    @property
+    def grants(self) -> Grants:
+        """Everything granted, merged: permissions, scopes and the roles' grants."""
+        if self._grants is None:
+            table = {name: set(actions) for name, actions in self.permissions.items()}
+            _add_scopes(self.scopes, table)
+            if self._role_grants:
+                for role in self.roles:
+                    _add_scopes(self._role_grants.get(role, ()), table)
+            self._grants = {name: frozenset(actions) for name, actions in table.items()}
+        return self._grants
 
     @property
     def username(self) -> str | None:
