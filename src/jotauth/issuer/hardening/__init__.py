@@ -1,0 +1,157 @@
+"""Hardening and monitoring for the auth server, installed by one call.
+
+``install_hardening(app, settings)`` (the last line of ``create_app``) adds, outermost first:
+
+1. ``MetricsMiddleware`` — latency per route, guard rejections by reason, ``GET /metrics``;
+2. ``SecurityHeadersMiddleware`` — nosniff, frame denial, CSP, HSTS, ``no-store`` on tokens;
+3. Starlette's ``CORSMiddleware`` — only with ``JOTAUTH_CORS_ORIGINS``;
+4. ``RateLimitMiddleware`` — per-IP buckets and per-account failure windows, 429;
+5. ``CookieModeMiddleware`` — browser mode with CSRF double submit (``JOTAUTH_COOKIE_MODE``);
+
+then subscribes to the issuer's event bus (``app.state.events``): metrics, the failure
+counters of the rate limiter, alert rules and the JSON audit log; and adds the admin audit
+query route ``GET /admin/audit``. Everything it built is on ``app.state.hardening``.
+"""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from starlette.middleware.cors import CORSMiddleware
+
+from jotauth.issuer.hardening.alerts import Alert, AlertDispatcher, AlertRules
+from jotauth.issuer.hardening.audit_log import AuditLogger, ensure_audit_handler
+from jotauth.issuer.hardening.cookies import CookieModeMiddleware
+from jotauth.issuer.hardening.cors import cors_options
+from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
+from jotauth.issuer.hardening.metrics import HardeningMetrics, MetricsMiddleware
+from jotauth.issuer.hardening.ratelimit import RateLimiter
+from jotauth.issuer.hardening.ratelimit_middleware import RateLimitMiddleware, observe_event
+from jotauth.issuer.hardening.settings import HardeningSettings, HardeningSettingsError
+
+__all__ = [
+    "Alert",
+    "AlertDispatcher",
+    "Hardening",
+    "HardeningMetrics",
+    "HardeningSettings",
+    "HardeningSettingsError",
+    "RateLimiter",
+    "install_hardening",
+]
+
+logger = logging.getLogger("jotauth.hardening")
+
+
+@dataclass
+class Hardening:
+    """What ``install_hardening`` built, kept on ``app.state.hardening``."""
+
+    settings: HardeningSettings
+    metrics: HardeningMetrics | None
+    limiter: RateLimiter | None
+    alerts: AlertDispatcher
+    rules: AlertRules
+    audit: AuditLogger | None
+
+    async def aclose(self) -> None:
+        """Stop the alert worker and release Redis connections."""
+        await self.alerts.aclose()
+        if self.limiter is not None:
+            await self.limiter.aclose()
+
+
+def _settings_for(settings: Any, hardening: HardeningSettings | None) -> HardeningSettings:
+    if hardening is not None:
+        return hardening
+    nested = getattr(settings, "hardening", None)
+    if isinstance(nested, HardeningSettings):
+        return nested
+    return HardeningSettings.from_env()
+
+
+def _alert_storage(settings: HardeningSettings) -> Storage:
+    if settings.redis_url:
+        url = settings.redis_url
+        return RedisStorage(
+            url if url.startswith("async+") else "async+" + url,
+            implementation="redispy",
+            key_prefix="jotauth:alerts",
+        )
+    return MemoryStorage()
+
+
+def install_hardening(
+    app: Any, settings: Any = None, *, hardening: HardeningSettings | None = None
+) -> Hardening:
+    """Wire every hardening piece into ``app`` (a FastAPI/Starlette app) and return them."""
+    config = _settings_for(settings, hardening)
+    metrics = HardeningMetrics() if config.metrics_enabled else None
+    limiter = RateLimiter(config) if config.ratelimit_enabled else None
+    dispatcher = AlertDispatcher(
+        config.alert_webhook_url,
+        secret=config.alert_webhook_secret,
+        retries=config.alert_retries,
+        backoff=config.alert_backoff,
+        timeout=config.alert_timeout,
+        metrics=metrics,
+    )
+    rules = AlertRules(
+        dispatcher,
+        _alert_storage(config),
+        burst_account=config.alert_burst_account,
+        burst_ip=config.alert_burst_ip,
+    )
+    audit = AuditLogger() if config.audit_log else None
+    if audit is not None:
+        ensure_audit_handler()
+    state = Hardening(config, metrics, limiter, dispatcher, rules, audit)
+    app.state.hardening = state
+
+    bus = getattr(app.state, "events", None)
+    if bus is not None:
+        if metrics is not None:
+            bus.subscribe(metrics.observe_event)
+        if limiter is not None:
+            bus.subscribe(lambda event: observe_event(limiter, event))
+        bus.subscribe(rules.observe)
+        if audit is not None:
+            bus.subscribe(audit)
+    else:
+        logger.warning("no event bus on app.state.events: metrics, alerts and audit lines are off")
+
+    from jotauth.issuer.hardening.audit_api import router as audit_router
+
+    app.include_router(audit_router)
+
+    # add_middleware puts each new one outermost: add innermost first.
+    if config.cookie_mode != "off":
+        app.add_middleware(CookieModeMiddleware, settings=config)
+    if limiter is not None:
+        app.add_middleware(RateLimitMiddleware, limiter=limiter, metrics=metrics)
+    options = cors_options(config)
+    if options is not None:
+        app.add_middleware(CORSMiddleware, **options)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=config.hsts_seconds)
+    if metrics is not None:
+        app.add_middleware(MetricsMiddleware, metrics=metrics, token=config.metrics_token)
+
+    _close_on_shutdown(app, state)
+    return state
+
+
+def _close_on_shutdown(app: Any, state: Hardening) -> None:
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(asgi_app: Any) -> AsyncIterator[Any]:
+        async with inner(asgi_app) as value:
+            try:
+                yield value
+            finally:
+                await state.aclose()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,40 @@
+"""CORS for browser apps on other origins, configured by explicit origin list only.
+
+The tutorial's "works in Postman, fails in the browser": Postman and curl never send a
+preflight, a browser does (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-*``)
+before any request with ``Authorization`` or a JSON body. Without ``JOTAUTH_CORS_ORIGINS``
+there is no CORS answer at all, so browsers on other origins are refused; with it, listed
+origins get an exact ``Access-Control-Allow-Origin`` (never ``*`` together with credentials,
+which browsers reject and which would hand cookies to any site) and may send and read the
+headers the API uses.
+
+Starlette's ``CORSMiddleware`` does the protocol; this module only decides its options.
+"""
+
+from typing import Any, Final
+
+from jotauth.issuer.hardening.settings import HardeningSettings
+
+__all__ = ["cors_options"]
+
+_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_EXPOSED: Final = ("Retry-After", "WWW-Authenticate", "Content-Length")
+
+
+def cors_options(settings: HardeningSettings) -> dict[str, Any] | None:
+    """Keyword arguments for ``CORSMiddleware``, or None when no origin is configured."""
+    if not settings.cors_origins:
+        return None
+    return {
+        "allow_origins": list(settings.cors_origins),
+        "allow_credentials": settings.cors_credentials,
+        "allow_methods": list(_METHODS),
+        "allow_headers": [
+            "Authorization",
+            "Content-Type",
+            settings.csrf_header,
+            "X-Token-Delivery",
+        ],
+        "expose_headers": list(_EXPOSED),
+        "max_age": 600,
+    }

@@ -1,0 +1,210 @@
+"""The hardening layer's own ``JOTAUTH_*`` settings, read once and frozen.
+
+They live apart from the issuer's settings so that the policy (who may call from a browser,
+how many failures lock an account, where alerts go) can be reviewed in one place, and so that
+a bad value stops the server at start with a message naming the variable, never at the first
+request.
+
+=====================================  ===============================  =========================
+variable                               meaning                          default
+=====================================  ===============================  =========================
+JOTAUTH_CORS_ORIGINS                   comma-separated browser origins  none (no CORS at all)
+JOTAUTH_CORS_CREDENTIALS               allow cookies cross-origin       true
+JOTAUTH_COOKIE_MODE                    off | on | always                off
+JOTAUTH_COOKIE_INSECURE_DEV            drop Secure (plain-http dev)     false
+JOTAUTH_COOKIE_SAMESITE                strict | lax                     strict
+JOTAUTH_COOKIE_ACCESS_NAME             access cookie (``__Host-``)      __Host-access_token
+JOTAUTH_COOKIE_REFRESH_NAME            refresh cookie                   __Secure-refresh_token
+JOTAUTH_CSRF_COOKIE / _HEADER          double-submit pair (as guard)    __Host-csrf_token /
+                                                                        X-CSRF-Token
+JOTAUTH_RATELIMIT_ENABLED              brute-force limits on            true
+JOTAUTH_RATELIMIT_ACCOUNT              failed logins per account        5 per 15 minutes
+JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP token bucket              20 / 0.5 per second
+JOTAUTH_RATELIMIT_REDIS_URL            shared counters (else memory)    JOTAUTH_REDIS_URL
+JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (log only)
+JOTAUTH_ALERT_WEBHOOK_SECRET           HMAC-SHA256 signature key        none
+JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT/_IP  failed logins that raise alert   10 / 30 per 5 minutes
+JOTAUTH_METRICS_ENABLED                serve /metrics                   true
+JOTAUTH_METRICS_TOKEN                  bearer secret for /metrics       none (open)
+JOTAUTH_AUDIT_LOG                      JSON audit lines (jotauth.audit) true
+JOTAUTH_HSTS_SECONDS                   Strict-Transport-Security        31536000 (0 = off)
+=====================================  ===============================  =========================
+"""
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import limits
+
+from jotauth.errors import JotauthError
+
+__all__ = ["HardeningSettings", "HardeningSettingsError"]
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+CookieMode = Literal["off", "on", "always"]
+SameSite = Literal["strict", "lax"]
+
+
+class HardeningSettingsError(JotauthError):
+    """A JOTAUTH_* hardening variable has a value the server refuses to start with."""
+
+    code = "invalid_settings"
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise HardeningSettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise HardeningSettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise HardeningSettingsError(f"{name} must be a number >= {minimum}, not {raw!r}")
+    return value
+
+
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, default).strip()
+    try:
+        limits.parse(raw)
+    except ValueError:
+        raise HardeningSettingsError(
+            f'{name} must read like "5 per 15 minutes", not {raw!r}'
+        ) from None
+    return raw
+
+
+def _plain(name: str) -> str:
+    for prefix in ("__Host-", "__Secure-"):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise HardeningSettingsError(
+                f"JOTAUTH_CORS_ORIGINS entries are origins like https://app.example.com, "
+                f"not {origin!r}"
+            )
+    return origins
+
+
+@dataclass(frozen=True)
+class HardeningSettings:
+    """Every knob of the hardening layer; build with ``from_env`` or directly in tests."""
+
+    cors_origins: tuple[str, ...] = ()
+    cors_credentials: bool = True
+    cookie_mode: CookieMode = "off"
+    cookie_insecure_dev: bool = False
+    cookie_samesite: SameSite = "strict"
+    access_cookie: str = "__Host-access_token"
+    refresh_cookie: str = "__Secure-refresh_token"
+    csrf_cookie: str = "__Host-csrf_token"
+    csrf_header: str = "X-CSRF-Token"
+    refresh_path: str = "/refresh"
+    ratelimit_enabled: bool = True
+    account_limit: str = "5 per 15 minutes"
+    ip_burst: float = 20
+    ip_rate: float = 0.5
+    redis_url: str | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
+    alert_burst_account: str = "10 per 5 minutes"
+    alert_burst_ip: str = "30 per 5 minutes"
+    alert_retries: int = 5
+    alert_backoff: float = 0.5
+    alert_timeout: float = 5.0
+    metrics_enabled: bool = True
+    metrics_token: str | None = None
+    audit_log: bool = True
+    hsts_seconds: int = 31_536_000
+
+    def __post_init__(self) -> None:
+        if "*" in self.cors_origins and self.cors_credentials:
+            raise HardeningSettingsError(
+                'JOTAUTH_CORS_ORIGINS="*" cannot be combined with credentials: browsers refuse '
+                "a wildcard origin on credentialed requests. List the origins explicitly, or "
+                "set JOTAUTH_CORS_CREDENTIALS=false for a public, cookie-less API."
+            )
+        if self.cookie_mode not in ("off", "on", "always"):
+            raise HardeningSettingsError(
+                f"JOTAUTH_COOKIE_MODE must be off, on or always, not {self.cookie_mode!r}"
+            )
+        if self.cookie_samesite not in ("strict", "lax"):
+            raise HardeningSettingsError(
+                f"JOTAUTH_COOKIE_SAMESITE must be strict or lax, not {self.cookie_samesite!r}"
+            )
+        if self.cookie_secure and not self.access_cookie.startswith("__Host-"):
+            raise HardeningSettingsError(
+                "JOTAUTH_COOKIE_ACCESS_NAME must start with __Host- (a cookie no subdomain "
+                "can set or overwrite)"
+            )
+        if not self.cookie_secure:
+            # Browsers drop __Host-/__Secure- cookies that are not Secure: use plain names.
+            for name in ("access_cookie", "refresh_cookie", "csrf_cookie"):
+                object.__setattr__(self, name, _plain(getattr(self, name)))
+        if self.ip_burst < 1 or self.ip_rate <= 0:
+            raise HardeningSettingsError(
+                "JOTAUTH_RATELIMIT_IP_BURST must be >= 1 and JOTAUTH_RATELIMIT_IP_RATE > 0"
+            )
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Cookies carry Secure unless the operator explicitly runs dev over plain http."""
+        return not self.cookie_insecure_dev
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "HardeningSettings":
+        """Read the JOTAUTH_* variables (``os.environ`` by default); raise on bad values."""
+        env = os.environ if env is None else env
+        mode = env.get("JOTAUTH_COOKIE_MODE", "off").strip().lower()
+        samesite = env.get("JOTAUTH_COOKIE_SAMESITE", "strict").strip().lower()
+        redis_url = env.get("JOTAUTH_RATELIMIT_REDIS_URL") or env.get("JOTAUTH_REDIS_URL")
+        return cls(
+            cors_origins=_origins(env.get("JOTAUTH_CORS_ORIGINS", "")),
+            cors_credentials=_bool(env, "JOTAUTH_CORS_CREDENTIALS", True),
+            cookie_mode=mode,  # type: ignore[arg-type]  # checked in __post_init__
+            cookie_insecure_dev=_bool(env, "JOTAUTH_COOKIE_INSECURE_DEV", False),
+            cookie_samesite=samesite,  # type: ignore[arg-type]  # checked in __post_init__
+            access_cookie=env.get("JOTAUTH_COOKIE_ACCESS_NAME", "__Host-access_token"),
+            refresh_cookie=env.get("JOTAUTH_COOKIE_REFRESH_NAME", "__Secure-refresh_token"),
+            csrf_cookie=env.get("JOTAUTH_CSRF_COOKIE", "__Host-csrf_token"),
+            csrf_header=env.get("JOTAUTH_CSRF_HEADER", "X-CSRF-Token"),
+            ratelimit_enabled=_bool(env, "JOTAUTH_RATELIMIT_ENABLED", True),
+            account_limit=_limit(env, "JOTAUTH_RATELIMIT_ACCOUNT", "5 per 15 minutes"),
+            ip_burst=_number(env, "JOTAUTH_RATELIMIT_IP_BURST", 20, minimum=1),
+            ip_rate=_number(env, "JOTAUTH_RATELIMIT_IP_RATE", 0.5, minimum=0.001),
+            redis_url=redis_url or None,
+            alert_webhook_url=env.get("JOTAUTH_ALERT_WEBHOOK_URL") or None,
+            alert_webhook_secret=env.get("JOTAUTH_ALERT_WEBHOOK_SECRET") or None,
+            alert_burst_account=_limit(
+                env, "JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT", "10 per 5 minutes"
+            ),
+            alert_burst_ip=_limit(env, "JOTAUTH_ALERT_LOGIN_BURST_IP", "30 per 5 minutes"),
+            metrics_enabled=_bool(env, "JOTAUTH_METRICS_ENABLED", True),
+            metrics_token=env.get("JOTAUTH_METRICS_TOKEN") or None,
+            audit_log=_bool(env, "JOTAUTH_AUDIT_LOG", True),
+            hsts_seconds=int(_number(env, "JOTAUTH_HSTS_SECONDS", 31_536_000, minimum=0)),
+        )

@@ -1,0 +1,160 @@
+"""A small stand-in auth app for testing the hardening middleware in isolation.
+
+The real issuer is exercised in ``test_issuer_integration.py``; here a minimal FastAPI app
+with the same HTTP contract (login, refresh, logout, /me, events on ``app.state.events``)
+lets each middleware be tested on its own, fast, with no database.
+"""
+
+import inspect
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from jotauth.issuer.hardening import HardeningSettings, install_hardening
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    outcome: str
+    user_id: str | None = None
+    username: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)
+
+
+class Bus:
+    """Same contract as jotauth.issuer.events.EventBus: subscribers may be sync or async."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[Callable[[Any], Any]] = []
+
+    def subscribe(self, callback: Callable[[Any], Any]) -> None:
+        self.subscribers.append(callback)
+
+    async def emit(self, event: Any) -> None:
+        for callback in self.subscribers:
+            result = callback(event)
+            if inspect.isawaitable(result):
+                await result
+
+
+USERS = {"john": "password123"}
+
+
+def build_app(settings: HardeningSettings) -> FastAPI:
+    app = FastAPI()
+    bus = Bus()
+    app.state.events = bus
+    refresh_tokens: dict[str, str] = {}
+    access_tokens: dict[str, str] = {}
+
+    def pair(username: str) -> dict[str, Any]:
+        access = (
+            "eyJhbGciOiJFZERTQSJ9." + secrets.token_urlsafe(16) + "." + secrets.token_urlsafe(8)
+        )
+        refresh = secrets.token_urlsafe(32)
+        access_tokens[access] = username
+        refresh_tokens[refresh] = username
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": 900,
+            "refresh_token": refresh,
+            "refresh_expires_in": 3600,
+        }
+
+    def ip(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    @app.post("/login")
+    async def login(request: Request) -> JSONResponse:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = await request.json()
+        else:
+            data = dict(await request.form())
+        username, password = str(data.get("username", "")), str(data.get("password", ""))
+        if USERS.get(username) != password:
+            await bus.emit(Event("login_failed", "failure", username=username, ip=ip(request)))
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "bad username or password"}, 401
+            )
+        await bus.emit(Event("login_succeeded", "success", username=username, ip=ip(request)))
+        return JSONResponse(pair(username))
+
+    @app.post("/refresh")
+    async def refresh(request: Request) -> JSONResponse:
+        data = await request.json()
+        username = refresh_tokens.pop(str(data.get("refresh_token")), None)
+        if username is None:
+            return JSONResponse({"error": "invalid_grant", "error_description": "bad token"}, 401)
+        await bus.emit(Event("token_refreshed", "success", username=username))
+        return JSONResponse(pair(username))
+
+    def who(request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return access_tokens.get(token) if scheme.lower() == "bearer" else None
+
+    @app.get("/me")
+    async def me(request: Request) -> JSONResponse:
+        user = who(request)
+        if user is None:
+            return JSONResponse({"error": "invalid_token", "jotauth_code": "bad_signature"}, 401)
+        return JSONResponse({"username": user})
+
+    @app.post("/logout")
+    async def logout(request: Request) -> JSONResponse:
+        user = who(request)
+        if user is None:
+            return JSONResponse({"error": "invalid_token"}, 401)
+        await bus.emit(Event("logout", "success", username=user))
+        return JSONResponse({"ok": True})
+
+    @app.post("/register")
+    async def register() -> JSONResponse:
+        return JSONResponse({"ok": True}, 201)
+
+    @app.get("/.well-known/jwks.json")
+    async def jwks() -> JSONResponse:
+        return JSONResponse({"keys": []}, headers={"Cache-Control": "public, max-age=300"})
+
+    install_hardening(app, None, hardening=settings)
+    return app
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def client(
+    app: FastAPI, ip: str = "203.0.113.7", base: str = "https://auth.test"
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 1234)), base_url=base
+    )
+
+
+@pytest.fixture
+def make_app() -> Callable[..., FastAPI]:
+    """Build the stand-in app with the given HardeningSettings (keyword overrides)."""
+
+    def _make(**overrides: Any) -> FastAPI:
+        return build_app(HardeningSettings(**overrides))
+
+    return _make
+
+
+@pytest.fixture
+def make_client() -> Callable[..., httpx.AsyncClient]:
+    """An in-process client for an app, with a chosen peer IP."""
+    return client

@@ -1,0 +1,223 @@
+"""Brute-force limits: per-account failure windows and per-IP token buckets, memory and Redis."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from jotauth.issuer.hardening import HardeningSettings, RateLimiter
+from jotauth.issuer.hardening.ratelimit import account_key
+from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket
+
+pytestmark = pytest.mark.anyio
+
+BAD = {"username": "john", "password": "wrong"}
+GOOD = {"username": "john", "password": "password123"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_bucket_allows_burst_then_paces() -> None:
+    """A full bucket allows `capacity` attempts at once, then one per 1/rate seconds."""
+    clock = Clock()
+    bucket = MemoryTokenBucket(3, 0.5, clock=clock)
+    assert [await bucket.take("ip") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert await bucket.take("ip") == pytest.approx(2.0)
+    clock.now += 2.0
+    assert await bucket.take("ip") == 0.0
+    assert await bucket.take("other-ip") == 0.0
+
+
+async def test_memory_bucket_never_refills_past_capacity() -> None:
+    """A long quiet period does not bank more than one burst."""
+    clock = Clock()
+    bucket = MemoryTokenBucket(2, 1, clock=clock)
+    clock.now += 3600
+    assert [await bucket.take("k") > 0 for _ in range(3)] == [False, False, True]
+
+
+@pytest.mark.redis
+async def test_redis_bucket_is_shared_between_instances(redis_url: str) -> None:
+    """Two workers with the same Redis draw from one bucket."""
+    key = f"test:{uuid.uuid4()}"
+    a = RedisTokenBucket(redis_url, 2, 0.01)
+    b = RedisTokenBucket(redis_url, 2, 0.01)
+    try:
+        assert await a.take(key) == 0.0
+        assert await b.take(key) == 0.0
+        wait = await a.take(key)
+        assert 90 < wait <= 100  # one token needs 1 / 0.01 s
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+def test_account_key_is_opaque_and_case_insensitive() -> None:
+    """Keys never hold the username and treat John, JOHN and its full-width form alike."""
+    assert account_key("John") == account_key(" JOHN ") == account_key("\uff4a\uff4f\uff48\uff4e")
+    assert "john" not in account_key("john")
+    assert account_key("john") != account_key("jane")
+
+
+async def test_limiter_locks_account_for_at_most_one_window() -> None:
+    """After the allowed failures the account is refused, and free again after the window."""
+    limiter = RateLimiter(HardeningSettings(account_limit="2 per 1 second"))
+    name = f"user-{uuid.uuid4()}"
+    assert (await limiter.check("login", None, name)).allowed
+    await limiter.record_failure(name)
+    await limiter.record_failure(name)
+    locked = await limiter.check("login", None, name)
+    assert not locked.allowed
+    assert locked.scope == "account"
+    assert 1 <= locked.retry_after <= 1
+    await anyio.sleep(1.1)
+    assert (await limiter.check("login", None, name)).allowed
+    await limiter.aclose()
+
+
+async def test_limiter_success_clears_failures() -> None:
+    """A successful login forgets earlier failures."""
+    limiter = RateLimiter(HardeningSettings(account_limit="2 per 1 minute"))
+    await limiter.record_failure("amy")
+    await limiter.record_success("amy")
+    await limiter.record_failure("amy")
+    assert (await limiter.check("login", None, "amy")).allowed
+    await limiter.aclose()
+
+
+async def test_limiter_fails_open_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
+    """With the counter store unreachable logins still work, and the outage is logged."""
+    limiter = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"))
+    assert (await limiter.check("login", "198.51.100.1", "john")).allowed
+    await limiter.record_failure("john")
+    assert "failing open" in caplog.text
+    await limiter.aclose()
+
+
+async def _fail(client: httpx.AsyncClient, n: int, body: dict[str, str] = BAD) -> list[int]:
+    return [(await client.post("/login", json=body)).status_code for _ in range(n)]
+
+
+async def test_account_lockout_answers_429_with_retry_after(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """Five failures lock the account: even the right password then gets 429 + Retry-After."""
+    app = make_app(ip_burst=100)
+    async with make_client(app) as c:
+        assert await _fail(c, 5) == [401] * 5
+        r = await c.post("/login", json=GOOD)
+        assert r.status_code == 429
+        assert 1 <= int(r.headers["retry-after"]) <= 15 * 60
+        assert r.json()["error"] == "rate_limited"
+        assert r.headers["cache-control"] == "no-store"
+
+
+async def test_lockout_does_not_reveal_which_accounts_exist(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """An unknown username is limited exactly like a real one."""
+    app = make_app(ip_burst=100)
+    async with make_client(app) as c:
+        real = await _fail(c, 6)
+        ghost = await _fail(c, 6, {"username": "nobody-here", "password": "x"})
+    assert real == ghost == [401] * 5 + [429]
+
+
+async def test_lockout_is_per_account(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """Locking one account leaves another (from the same IP) alone."""
+    app = make_app(ip_burst=100)
+    async with make_client(app) as c:
+        await _fail(c, 5, {"username": "victim", "password": "x"})
+        assert (await c.post("/login", json=GOOD)).status_code == 200
+
+
+async def test_success_resets_the_failure_count(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """A user who mistypes four times, then logs in, starts from zero."""
+    app = make_app(ip_burst=100)
+    async with make_client(app) as c:
+        await _fail(c, 4)
+        assert (await c.post("/login", json=GOOD)).status_code == 200
+        assert await _fail(c, 5) == [401] * 5
+
+
+async def test_form_logins_and_oauth_password_grant_count_as_logins(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """Form-encoded bodies are read too, and reach the app intact after the check."""
+    app = make_app(ip_burst=100)
+    async with make_client(app) as c:
+        for _ in range(5):
+            r = await c.post("/login", data={"username": "john", "password": "nope"})
+            assert r.status_code == 401
+        r = await c.post("/login", data={"username": "john", "password": "password123"})
+        assert r.status_code == 429
+
+
+async def test_ip_bucket_limits_registration_and_other_ips_are_unaffected(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """A burst of registrations from one IP hits 429; another IP still registers."""
+    app = make_app(ip_burst=3, ip_rate=0.01)
+    async with make_client(app, ip="198.51.100.9") as c:
+        codes = [(await c.post("/register", json={})).status_code for _ in range(4)]
+        r = await c.post("/register", json={})
+    assert codes == [201, 201, 201, 429]
+    assert 90 <= int(r.headers["retry-after"]) <= 100
+    async with make_client(app, ip="198.51.100.10") as other:
+        assert (await other.post("/register", json={})).status_code == 201
+
+
+async def test_429_is_counted_in_metrics(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """Each refusal shows up as jotauth_rate_limited_total{action,scope}."""
+    app = make_app(ip_burst=1, ip_rate=0.01)
+    async with make_client(app) as c:
+        await c.post("/refresh", json={"refresh_token": "x"})
+        await c.post("/refresh", json={"refresh_token": "x"})
+        text = (await c.get("/metrics")).text
+    assert 'jotauth_rate_limited_total{action="refresh",scope="ip"} 1.0' in text
+
+
+async def test_limits_can_be_turned_off(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """JOTAUTH_RATELIMIT_ENABLED=false removes the middleware entirely."""
+    app = make_app(ratelimit_enabled=False)
+    async with make_client(app) as c:
+        assert await _fail(c, 7) == [401] * 7
+
+
+@pytest.mark.redis
+async def test_workers_share_lockouts_through_redis(
+    redis_url: str,
+    make_app: Callable[..., FastAPI],
+    make_client: Callable[..., httpx.AsyncClient],
+) -> None:
+    """Failures seen by one worker lock the account on another worker sharing Redis."""
+    name = f"shared-{uuid.uuid4()}"
+    options: dict[str, Any] = {"redis_url": redis_url, "ip_burst": 100}
+    worker_a, worker_b = make_app(**options), make_app(**options)
+    bad = {"username": name, "password": "x"}
+    ip = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.1"
+    async with make_client(worker_a, ip=ip) as a, make_client(worker_b, ip=ip) as b:
+        assert await _fail(a, 3, bad) == [401] * 3
+        assert await _fail(b, 2, bad) == [401] * 2
+        assert (await a.post("/login", json=bad)).status_code == 429
+        assert (await b.post("/login", json=bad)).status_code == 429
+    for app in (worker_a, worker_b):
+        await app.state.hardening.aclose()

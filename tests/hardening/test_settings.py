@@ -1,0 +1,101 @@
+"""HardeningSettings: what the operator configures, and what the server refuses to start with."""
+
+import pytest
+
+from jotauth.issuer.hardening import HardeningSettings, HardeningSettingsError
+
+
+def test_defaults_are_safe() -> None:
+    """With no variables: no CORS, cookies off, Secure names, limits on, metrics on."""
+    s = HardeningSettings.from_env({})
+    assert s.cors_origins == ()
+    assert s.cookie_mode == "off"
+    assert s.cookie_secure
+    assert s.access_cookie == "__Host-access_token"
+    assert s.csrf_cookie == "__Host-csrf_token"
+    assert s.ratelimit_enabled
+    assert s.account_limit == "5 per 15 minutes"
+    assert s.metrics_enabled
+    assert s.redis_url is None
+
+
+def test_reads_every_variable() -> None:
+    """Each JOTAUTH_* hardening variable reaches its field."""
+    s = HardeningSettings.from_env(
+        {
+            "JOTAUTH_CORS_ORIGINS": "https://app.example.com/, http://localhost:5173",
+            "JOTAUTH_COOKIE_MODE": "ON",
+            "JOTAUTH_COOKIE_SAMESITE": "lax",
+            "JOTAUTH_RATELIMIT_ACCOUNT": "3 per minute",
+            "JOTAUTH_RATELIMIT_IP_BURST": "7",
+            "JOTAUTH_RATELIMIT_IP_RATE": "2.5",
+            "JOTAUTH_REDIS_URL": "redis://127.0.0.1:6379/2",
+            "JOTAUTH_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+            "JOTAUTH_METRICS_ENABLED": "no",
+            "JOTAUTH_METRICS_TOKEN": "m-secret",
+            "JOTAUTH_HSTS_SECONDS": "0",
+        }
+    )
+    assert s.cors_origins == ("https://app.example.com", "http://localhost:5173")
+    assert s.cookie_mode == "on"
+    assert s.cookie_samesite == "lax"
+    assert s.account_limit == "3 per minute"
+    assert (s.ip_burst, s.ip_rate) == (7, 2.5)
+    assert s.redis_url == "redis://127.0.0.1:6379/2"
+    assert s.alert_webhook_url == "http://127.0.0.1:9/hook"
+    assert not s.metrics_enabled
+    assert s.metrics_token == "m-secret"
+    assert s.hsts_seconds == 0
+
+
+def test_ratelimit_redis_url_wins_over_shared_one() -> None:
+    """JOTAUTH_RATELIMIT_REDIS_URL takes precedence over JOTAUTH_REDIS_URL."""
+    s = HardeningSettings.from_env(
+        {"JOTAUTH_REDIS_URL": "redis://a:6379/0", "JOTAUTH_RATELIMIT_REDIS_URL": "redis://b:6379/1"}
+    )
+    assert s.redis_url == "redis://b:6379/1"
+
+
+def test_wildcard_origin_with_credentials_is_refused() -> None:
+    """A wildcard origin with credentials would hand cookies to any site: refuse to start."""
+    with pytest.raises(HardeningSettingsError, match="cannot be combined with credentials"):
+        HardeningSettings.from_env({"JOTAUTH_CORS_ORIGINS": "*"})
+
+
+def test_wildcard_origin_without_credentials_is_allowed() -> None:
+    """A public, cookie-less API may allow every origin."""
+    s = HardeningSettings.from_env(
+        {"JOTAUTH_CORS_ORIGINS": "*", "JOTAUTH_CORS_CREDENTIALS": "false"}
+    )
+    assert s.cors_origins == ("*",)
+
+
+def test_insecure_dev_drops_secure_prefixes() -> None:
+    """Over plain http browsers refuse __Host-/__Secure- cookies, so dev mode uses plain names."""
+    s = HardeningSettings.from_env({"JOTAUTH_COOKIE_INSECURE_DEV": "1"})
+    assert not s.cookie_secure
+    assert (s.access_cookie, s.refresh_cookie, s.csrf_cookie) == (
+        "access_token",
+        "refresh_token",
+        "csrf_token",
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JOTAUTH_COOKIE_MODE": "sometimes"}, "JOTAUTH_COOKIE_MODE"),
+        ({"JOTAUTH_COOKIE_SAMESITE": "none"}, "JOTAUTH_COOKIE_SAMESITE"),
+        ({"JOTAUTH_CORS_ORIGINS": "app.example.com"}, "JOTAUTH_CORS_ORIGINS"),
+        ({"JOTAUTH_RATELIMIT_ACCOUNT": "lots"}, "JOTAUTH_RATELIMIT_ACCOUNT"),
+        ({"JOTAUTH_RATELIMIT_IP_BURST": "0"}, "JOTAUTH_RATELIMIT_IP_BURST"),
+        ({"JOTAUTH_RATELIMIT_IP_RATE": "nan"}, "JOTAUTH_RATELIMIT_IP_RATE"),
+        ({"JOTAUTH_METRICS_ENABLED": "maybe"}, "JOTAUTH_METRICS_ENABLED"),
+        ({"JOTAUTH_COOKIE_ACCESS_NAME": "access"}, "__Host-"),
+        ({"JOTAUTH_ALERT_LOGIN_BURST_IP": "10 per fortnight"}, "JOTAUTH_ALERT_LOGIN_BURST_IP"),
+    ],
+)
+def test_bad_values_stop_the_server_naming_the_variable(env: dict[str, str], message: str) -> None:
+    """A bad value raises at start with the variable's name, never at the first request."""
+    with pytest.raises(HardeningSettingsError, match=message):
+        HardeningSettings.from_env(env)
