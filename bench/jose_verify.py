@@ -5,10 +5,12 @@ that promise as a ratio to the raw operation (``hmac`` / pyca ``cryptography`` o
 signing input, with the same key objects) for HS256, RS256, PS256, ES256 and EdDSA, next to
 PyJWT, joserfc, jwcrypto and python-jose doing the same job on the same token.
 
-How: the contenders of one (operation, algorithm) cell are timed in batches, round-robin, for
-several rounds, with the starting contender rotated each round, so that clock drift, CPU boost
-and the neighbours' load hit every contender alike. A contender's per-op time is the median of
-its batches minus the cost of the timing loop itself (an empty call, timed the same way).
+How: the contenders of one (operation, algorithm) cell are timed in short batches, round-robin,
+for many rounds, with the starting contender rotated each round, so that clock drift, CPU boost
+and the neighbours' load hit every contender alike. A contender's µs/op is the median of its
+batches, and its ratio the median over rounds of its batch divided by raw's batch of the same
+round (a fraction of a second apart), both less the cost of the timing loop itself (an empty
+call, timed the same way). Per-round ratios cancel load that shifts in the middle of a cell.
 
 Every verifier checks the same policy as far as its library allows: the signature, an algorithm
 allowlist of exactly the token's algorithm, ``exp`` present and not passed (leeway 0), ``iss``
@@ -571,11 +573,11 @@ def render(results: dict[str, Any], algs: Sequence[str], markdown: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="round-robin rounds (15)")
+    parser.add_argument("--rounds", type=int, default=40, help="round-robin rounds (40)")
     parser.add_argument(
-        "--batch-ms", type=float, default=40.0, help="target length of one timed batch (40)"
+        "--batch-ms", type=float, default=12.0, help="target length of one timed batch (12)"
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: 3 rounds of 5 ms batches")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5 rounds of 4 ms batches")
     parser.add_argument("--algs", default=",".join(ALGS), help="comma-separated subset of algs")
     parser.add_argument("--ops", default=",".join(OPS), help="verify, sign or both")
     parser.add_argument(
@@ -590,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    rounds, seconds = (3, 0.005) if args.quick else (args.rounds, args.batch_ms / 1000)
+    rounds, seconds = (5, 0.004) if args.quick else (args.rounds, args.batch_ms / 1000)
     if rounds < 1 or seconds <= 0:
         parser.error("--rounds and --batch-ms must be positive")
     algs = [a for a in args.algs.split(",") if a]
@@ -611,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": _versions(),
         "cpu": _cpu(),
         "cores": os.cpu_count(),
+        "load_before": os.getloadavg()[0],
         "command": " ".join(["python", "bench/jose_verify.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "claims": args.claims,
@@ -653,22 +656,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 contenders.append(Contender(name, op))
             run_cell(contenders, rounds, seconds)
             base = next(c for c in contenders if c.name == BASELINE)
-            base_time = base.per_op - overhead
             cell: dict[str, Any] = {}
             for c in contenders:
                 if c.op is None:
                     cell[c.name] = {"na": c.na}
                     continue
-                per_op = c.per_op - overhead
+                ratios = sorted(
+                    (mine - overhead) / (raw - overhead)
+                    for mine, raw in zip(c.samples, base.samples, strict=True)
+                )
                 cell[c.name] = {
-                    "us": per_op * 1e6,
-                    "ratio": per_op / base_time,
-                    "spread": (max(c.samples) - min(c.samples)) / c.per_op,
+                    "us": (c.per_op - overhead) * 1e6,
+                    "ratio": statistics.median(ratios),
+                    "ratio_iqr": [ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]],
                     "batch": c.batch,
                 }
             results["cells"].setdefault(op_name, {})[alg] = cell
             sys.stderr.write(f"  {op_name} {alg}: done ({time.perf_counter() - started:.0f} s)\n")
     results["seconds"] = time.perf_counter() - started
+    results["load_after"] = os.getloadavg()[0]
 
     out = sys.stdout
     out.write(render(results, algs, args.markdown) + "\n")
@@ -684,7 +690,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
         + f"; CPU: {results['cpu']} ({results['cores']} cores)"
         + f"; claims {args.claims}; {rounds} rounds x {seconds * 1000:g} ms"
-        + f"; took {results['seconds']:.0f} s\n"
+        + f"; took {results['seconds']:.0f} s"
+        + f"; load average {results['load_before']:.2f} before, {results['load_after']:.2f} after\n"
     )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as file:
