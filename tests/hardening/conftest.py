@@ -158,3 +158,55 @@ def make_app() -> Callable[..., FastAPI]:
 def make_client() -> Callable[..., httpx.AsyncClient]:
     """An in-process client for an app, with a chosen peer IP."""
     return client
+
+
+class Receiver:
+    """A real webhook receiver on 127.0.0.1: records POSTs, can fail or stall on purpose."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = 0
+        self.status = 500
+        self.delay = 0.0
+        self.got = threading.Event()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                if receiver.fail_first > 0:
+                    receiver.fail_first -= 1
+                    self.send_response(receiver.status)
+                    self.end_headers()
+                    return
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.got.set()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.attempts = 0
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Any:
+    """A webhook receiver listening on a free 127.0.0.1 port."""
+    r = Receiver()
+    yield r
+    r.close()
