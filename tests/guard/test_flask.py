@@ -91,3 +91,28 @@ def test_principal_type(issuer: LocalIssuer) -> None:
     """principal_from_environ ignores anything that is not a Principal."""
     assert principal_from_environ({"jotauth.principal": "forged"}) is None
     assert isinstance(issuer.guard().authenticate_sync(issuer.make_token()), Principal)
+
+
+def test_init_app_answers_authorize_in_views(issuer: LocalIssuer) -> None:
+    """With guard.init_app(app), guard.authorize() inside a view gives a 403, not a 500."""
+    guard = issuer.guard(cls=Guard)
+    app = Flask(__name__)
+    guard.init_app(app)
+
+    @app.delete("/articles/<int:article_id>")
+    @guard.require()
+    def delete(article_id: int) -> Any:
+        guard.authorize(current_principal(), ["articles:delete"])
+        return "", 204
+
+    client = app.test_client(use_cookies=False)
+    reader = issuer.make_token(scope="articles:read")
+    response = client.delete("/articles/1", headers={"Authorization": f"Bearer {reader}"})
+    assert response.status_code == 403
+    assert response.get_json()["required"] == ["articles:delete"]
+    assert 'scope="articles:delete"' in response.headers["WWW-Authenticate"]
+    admin = issuer.make_token(scope="articles:*")
+    assert (
+        client.delete("/articles/1", headers={"Authorization": f"Bearer {admin}"}).status_code
+        == 204
+    )

@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jotauth.errors import JotauthError
 from jotauth.guard import guard as _core
 from jotauth.guard.asgi import principal_from_scope
-from jotauth.guard.errors import MissingTokenError
+from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import ErrorResponse, error_response
 
@@ -37,13 +37,17 @@ class GuardHTTPException(HTTPException):
         self.answer = answer
 
 
+def _json(answer: ErrorResponse) -> JSONResponse:
+    headers = {**dict(answer.headers), "Cache-Control": "no-store"}
+    return JSONResponse(answer.body, answer.status, headers=headers)
+
+
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GuardHTTPException)  # noqa: S101 - registered for this class only
-    return JSONResponse(
-        exc.answer.body,
-        exc.answer.status,
-        headers={**dict(exc.answer.headers), "Cache-Control": "no-store"},
-    )
+    if isinstance(exc, GuardHTTPException):
+        return _json(exc.answer)
+    if isinstance(exc, GuardError):
+        return _json(error_response(exc))
+    raise exc  # pragma: no cover - registered for the two classes above only
 
 
 class Guard(_core.Guard):
@@ -59,8 +63,13 @@ class Guard(_core.Guard):
         )
 
     def install(self, app: FastAPI) -> None:
-        """Answer guard errors with the flat ``{"error", "error_description", ...}`` body."""
+        """Answer guard errors with the flat ``{"error", "error_description", ...}`` body.
+
+        Also turns a ``GuardError`` raised inside a route, such as ``guard.authorize(user,
+        ["articles:delete"])`` for an object-level rule, into its 403/401 answer.
+        """
         app.add_exception_handler(GuardHTTPException, _handle)
+        app.add_exception_handler(GuardError, _handle)
 
     def require(self, *requirements: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency returning the Principal, requiring every scope/permission given."""

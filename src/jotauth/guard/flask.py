@@ -16,10 +16,11 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Response, g, request
+from flask import Flask, Response, g, request
 
 from jotauth.errors import JotauthError
 from jotauth.guard import guard as _core
+from jotauth.guard.errors import GuardError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import error_response
 
@@ -36,8 +37,21 @@ def current_principal() -> Principal:
     return principal
 
 
+def _respond(exc: JotauthError, realm: str | None) -> Response:
+    answer = error_response(exc, realm)
+    response = Response(answer.body_bytes(), answer.status, mimetype="application/json")
+    for name, value in answer.headers:
+        response.headers[name] = value
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 class Guard(_core.Guard):
     """A ``jotauth.guard.Guard`` whose ``require`` decorates Flask views."""
+
+    def init_app(self, app: Flask) -> None:
+        """Answer a ``GuardError`` raised in a view (``guard.authorize``) like the decorator."""
+        app.register_error_handler(GuardError, lambda exc: _respond(exc, self.realm))
 
     def require(self, *requirements: str) -> Callable[[View], View]:
         """Refuse the request unless it carries a valid token granting every requirement."""
@@ -58,14 +72,7 @@ class Guard(_core.Guard):
                     if needed:
                         self.authorize(principal, needed)
                 except JotauthError as exc:
-                    answer = error_response(exc, self.realm)
-                    response = Response(
-                        answer.body_bytes(), answer.status, mimetype="application/json"
-                    )
-                    for name, value in answer.headers:
-                        response.headers[name] = value
-                    response.headers["Cache-Control"] = "no-store"
-                    return response
+                    return _respond(exc, self.realm)
                 g.jotauth_principal = principal
                 return view(*args, **kwargs)
 
