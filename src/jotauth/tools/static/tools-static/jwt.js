@@ -1,0 +1,385 @@
+/* jotauth token tools: JWT decoding, verification and signing in the browser with WebCrypto.
+ *
+ * Nothing here sends a token or a key anywhere: every operation is local. The rules follow the
+ * jotauth core: the key decides the algorithm, "none" is never accepted, an HMAC secret is never
+ * taken from a public key, keys never come from the token (jku/x5u/jwk are ignored), and tokens
+ * over 8 KiB are refused before decoding.
+ */
+"use strict";
+
+(function (global) {
+  const MAX_SIZE = 8192;
+  const HASHES = { "256": "SHA-256", "384": "SHA-384", "512": "SHA-512" };
+  const CURVES = { ES256: "P-256", ES384: "P-384", ES512: "P-521" };
+  const ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384",
+    "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+  const enc = new TextEncoder();
+  const dec = new TextDecoder("utf-8", { fatal: true });
+
+  class JoseError extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+    }
+  }
+
+  function b64urlDecode(text, what) {
+    if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
+      throw new JoseError("malformed_token", what + " is not base64url");
+    }
+    const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+    const raw = atob(padded);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes;
+  }
+
+  function b64urlEncode(bytes) {
+    if (typeof bytes === "string") bytes = enc.encode(bytes);
+    bytes = new Uint8Array(bytes);
+    let raw = "";
+    for (let i = 0; i < bytes.length; i++) raw += String.fromCharCode(bytes[i]);
+    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function parseObject(bytes, what) {
+    let value;
+    try {
+      value = JSON.parse(dec.decode(bytes));
+    } catch (e) {
+      throw new JoseError("malformed_token", what + " is not JSON");
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new JoseError("malformed_token", what + " is not a JSON object");
+    }
+    return value;
+  }
+
+  /** Split and decode a compact JWS without verifying anything. */
+  function decode(token) {
+    token = token.trim().replace(/^bearer\s+/i, "");
+    if (!token) throw new JoseError("malformed_token", "paste a token");
+    const parts = token.split(".");
+    if (parts.length === 5) {
+      throw new JoseError("malformed_token", "five parts: an encrypted JWE, unreadable without its key");
+    }
+    if (parts.length !== 3) {
+      throw new JoseError("malformed_token",
+        "a JWS has 3 dot-separated parts (header.payload.signature); this has " + parts.length);
+    }
+    const header = parseObject(b64urlDecode(parts[0], "the header"), "the header");
+    let claims = null;
+    let claimsError = null;
+    try {
+      claims = parseObject(b64urlDecode(parts[1], "the payload"), "the payload");
+    } catch (e) {
+      claimsError = e.message;
+    }
+    return {
+      token: token,
+      size: enc.encode(token).length,
+      header: header,
+      claims: claims,
+      claimsError: claimsError,
+      signingInput: enc.encode(parts[0] + "." + parts[1]),
+      signature: b64urlDecode(parts[2], "the signature"),
+    };
+  }
+
+  function relative(seconds) {
+    const s = Math.abs(seconds);
+    if (s < 90) return Math.round(s) + " s";
+    if (s < 90 * 60) return Math.round(s / 60) + " min";
+    if (s < 36 * 3600) return Math.round(s / 3600) + " h";
+    return Math.round(s / 86400) + " days";
+  }
+
+  /** Phrases for the time claims: [{name, date, phrase, problem}]. */
+  function times(claims, now) {
+    const out = [];
+    for (const name of ["exp", "nbf", "iat"]) {
+      if (!claims || !(name in claims)) continue;
+      const value = claims[name];
+      if (typeof value !== "number" || !isFinite(value)) {
+        out.push({ name: name, date: String(value), phrase: "not a number of seconds", problem: true });
+        continue;
+      }
+      const delta = value - now;
+      const when = delta >= 0 ? "in " + relative(delta) : relative(delta) + " ago";
+      let phrase = when;
+      let problem = false;
+      if (name === "exp") {
+        problem = delta <= 0;
+        phrase = problem ? "expired " + when : "expires " + when;
+      } else if (name === "nbf") {
+        problem = delta > 0;
+        phrase = problem ? "not valid yet, starts " + when : "valid since " + when;
+      } else {
+        problem = delta > 60;
+        phrase = "issued " + when;
+      }
+      let date;
+      try {
+        date = new Date(value * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+      } catch (e) {
+        date = String(value);
+      }
+      out.push({ name: name, date: date, phrase: phrase, problem: problem });
+    }
+    return out;
+  }
+
+  const SENSITIVE = /pass(word|wd)?|secret|private|credit.?card|card.?number|cvv|ssn|api.?key|salary|iban/i;
+
+  /** Hints about a decoded token, as the CLI gives them. */
+  function hints(decoded) {
+    const out = [];
+    const alg = decoded.header.alg;
+    if (typeof alg !== "string" || alg.toLowerCase() === "none") {
+      out.push('alg is "none" (or missing): the token is unsigned; never accept it');
+    } else if (ALGORITHMS.indexOf(alg) < 0) {
+      out.push("alg " + alg.slice(0, 20) + " is not supported");
+    } else if (alg.indexOf("HS") === 0) {
+      out.push("HMAC (shared secret): every verifier can also mint tokens");
+    }
+    if (!("kid" in decoded.header)) out.push("no kid in the header: verifiers cannot pick a key after a rotation");
+    for (const name of ["jku", "x5u", "jwk", "x5c"]) {
+      if (name in decoded.header) out.push('header "' + name + '" names a key source; it is never trusted');
+    }
+    if (decoded.size > MAX_SIZE) {
+      out.push("the token is " + decoded.size + " bytes, over the 8192 byte (8 KiB) limit: verifiers reject it");
+    }
+    if (decoded.claimsError) out.push("the payload is not a JSON object: a JWS but not a JWT");
+    if (decoded.claims) {
+      if (!("exp" in decoded.claims)) out.push('no "exp" claim: this token never expires');
+      const names = Object.keys(decoded.claims).filter(function (n) { return SENSITIVE.test(n); });
+      if (names.length) {
+        out.push("sensitive-looking claims (" + names.join(", ") + "): anyone holding the token can read them");
+      }
+    }
+    return out;
+  }
+
+  function hashOf(alg) {
+    return HASHES[alg.slice(-3)];
+  }
+
+  /** WebCrypto parameters for import and for sign/verify. */
+  function params(alg, jwk) {
+    if (alg.indexOf("HS") === 0) return [{ name: "HMAC", hash: hashOf(alg) }, { name: "HMAC" }];
+    if (alg.indexOf("RS") === 0) {
+      return [{ name: "RSASSA-PKCS1-v1_5", hash: hashOf(alg) }, { name: "RSASSA-PKCS1-v1_5" }];
+    }
+    if (alg.indexOf("PS") === 0) {
+      const bytes = parseInt(alg.slice(-3), 10) / 8;
+      return [{ name: "RSA-PSS", hash: hashOf(alg) }, { name: "RSA-PSS", saltLength: bytes }];
+    }
+    if (alg.indexOf("ES") === 0) {
+      return [{ name: "ECDSA", namedCurve: CURVES[alg] }, { name: "ECDSA", hash: hashOf(alg) }];
+    }
+    if (alg === "EdDSA") {
+      const crv = (jwk && jwk.crv) || "Ed25519";
+      if (crv !== "Ed25519") throw new JoseError("unsupported_algorithm", crv + " is not available in browsers");
+      return [{ name: "Ed25519" }, { name: "Ed25519" }];
+    }
+    throw new JoseError("unsupported_algorithm", "unsupported algorithm " + String(alg).slice(0, 20));
+  }
+
+  const KTY = { HS: "oct", RS: "RSA", PS: "RSA", ES: "EC", Ed: "OKP" };
+
+  function checkFamily(alg, jwk) {
+    const kty = KTY[alg.slice(0, 2)];
+    if (jwk.kty !== kty) {
+      throw new JoseError("algorithm_not_allowed",
+        "the token is signed with " + alg + ", but the key is " + jwk.kty + (kty === "oct" ?
+          " (a public key is never used as an HMAC secret)" : ""));
+    }
+    if (kty === "EC" && jwk.crv !== CURVES[alg]) {
+      throw new JoseError("algorithm_not_allowed", alg + " needs curve " + CURVES[alg] + ", the key is " + jwk.crv);
+    }
+  }
+
+  function unsupported(e, alg) {
+    if (e instanceof JoseError) return e;
+    if (alg === "EdDSA") return new JoseError("unsupported_algorithm", "this browser has no Ed25519 in WebCrypto");
+    return new JoseError("invalid_key", "the key could not be imported: " + e.message);
+  }
+
+  async function importJWK(jwk, alg, usage) {
+    const pub = {};
+    for (const name of Object.keys(jwk)) {
+      if (["alg", "use", "key_ops", "kid", "ext"].indexOf(name) < 0) pub[name] = jwk[name];
+    }
+    if (usage === "verify" && jwk.kty !== "oct") {
+      for (const name of ["d", "p", "q", "dp", "dq", "qi", "oth"]) delete pub[name];
+    }
+    if (jwk.kty === "oct" && b64urlDecode(jwk.k || "", "the secret").length < parseInt(alg.slice(-3), 10) / 8) {
+      throw new JoseError("invalid_key", "the HMAC secret is shorter than the hash; it is too weak");
+    }
+    try {
+      return await crypto.subtle.importKey("jwk", pub, params(alg, jwk)[0], true, [usage]);
+    } catch (e) {
+      throw unsupported(e, alg);
+    }
+  }
+
+  function pemBody(text) {
+    const match = /-----BEGIN ([A-Z ]+)-----([\s\S]+?)-----END \1-----/.exec(text);
+    if (!match) throw new JoseError("invalid_key", "not a PEM block");
+    return { label: match[1], der: b64urlDecode(match[2].replace(/\s+/g, "").replace(/\+/g, "-")
+      .replace(/\//g, "_").replace(/=+$/, ""), "the PEM body") };
+  }
+
+  /** Parse pasted key text into a list of JWKs (a JWK, a JWK Set, PEM or a raw secret). */
+  async function parseKeys(text, alg) {
+    text = text.trim();
+    if (!text) throw new JoseError("invalid_key", "paste a key, a JWK Set or a secret");
+    if (text[0] === "{") {
+      let value;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        throw new JoseError("invalid_key", "the key looks like JSON but does not parse");
+      }
+      if (Array.isArray(value.keys)) return value.keys.filter(function (k) { return k && k.use !== "enc"; });
+      return [value];
+    }
+    if (text.indexOf("-----BEGIN") >= 0) {
+      const pem = pemBody(text);
+      const format = pem.label === "PUBLIC KEY" ? "spki" : pem.label === "PRIVATE KEY" ? "pkcs8" : null;
+      if (!format) {
+        throw new JoseError("invalid_key", pem.label + " is not supported here; use PKCS#8 or SPKI PEM");
+      }
+      if (!alg || alg.indexOf("HS") === 0) throw new JoseError("invalid_key", "a PEM key needs an asymmetric token alg");
+      let key;
+      try {
+        key = await crypto.subtle.importKey(format, pem.der, params(alg)[0], true,
+          [format === "spki" ? "verify" : "sign"]);
+      } catch (e) {
+        throw new JoseError("algorithm_not_allowed", "this PEM key cannot verify " + alg + " tokens");
+      }
+      return [await crypto.subtle.exportKey("jwk", key)];
+    }
+    return [{ kty: "oct", k: b64urlEncode(text) }];
+  }
+
+  /** Verify a token with pasted key text; resolves to the claims or rejects with a JoseError. */
+  async function verify(token, keyText, now) {
+    const decoded = decode(token);
+    if (decoded.size > MAX_SIZE) throw new JoseError("token_too_large", "token is over the 8 KiB size limit");
+    const alg = decoded.header.alg;
+    if (typeof alg !== "string" || ALGORITHMS.indexOf(alg) < 0) {
+      throw new JoseError("unsupported_algorithm", 'algorithm "' + String(alg).slice(0, 20) + '" is never accepted');
+    }
+    if (decoded.header.crit !== undefined) {
+      throw new JoseError("unsupported_critical_header", "crit extensions are not understood");
+    }
+    const keys = await parseKeys(keyText, alg);
+    const kid = decoded.header.kid;
+    let jwk;
+    if (keys.length === 1 && (kid === undefined || keys[0].kid === undefined || keys[0].kid === kid)) {
+      jwk = keys[0];
+    } else {
+      const found = keys.filter(function (k) { return kid !== undefined ? k.kid === kid : k.alg === alg; });
+      if (found.length !== 1) {
+        throw new JoseError("no_matching_key", kid !== undefined
+          ? "no key with kid " + JSON.stringify(String(kid).slice(0, 64)) + " (known: " +
+            keys.map(function (k) { return k.kid; }).join(", ") + ")"
+          : "the token has no kid and " + found.length + " keys fit " + alg);
+      }
+      jwk = found[0];
+    }
+    if (jwk.alg !== undefined && jwk.alg !== alg) {
+      throw new JoseError("algorithm_not_allowed", "the token is signed with " + alg + ", but the key is for " + jwk.alg);
+    }
+    checkFamily(alg, jwk);
+    const key = await importJWK(jwk, alg, "verify");
+    let ok;
+    try {
+      ok = await crypto.subtle.verify(params(alg, jwk)[1], key, decoded.signature, decoded.signingInput);
+    } catch (e) {
+      ok = false;
+    }
+    if (!ok) throw new JoseError("bad_signature", "signature verification failed");
+    if (!decoded.claims) throw new JoseError("malformed_token", "the payload is not a JSON object");
+    for (const t of times(decoded.claims, now)) {
+      if (t.problem && t.name !== "iat") {
+        throw new JoseError(t.name === "exp" ? "expired_token" : "immature_token",
+          "signature is good, but the token " + t.phrase + " (" + t.date + ")");
+      }
+    }
+    return { claims: decoded.claims, kid: jwk.kid, alg: alg };
+  }
+
+  /** RFC 7638 thumbprint of a public JWK. */
+  async function thumbprint(jwk) {
+    const members = { oct: ["k", "kty"], RSA: ["e", "kty", "n"], EC: ["crv", "kty", "x", "y"], OKP: ["crv", "kty", "x"] }[jwk.kty];
+    const required = {};
+    for (const name of members) required[name] = jwk[name];
+    return b64urlEncode(await crypto.subtle.digest("SHA-256", enc.encode(JSON.stringify(required))));
+  }
+
+  /** Generate a key for alg: {privateJwk, publicJwk} with kid and alg set. */
+  async function generate(alg) {
+    const gen = params(alg)[0];
+    let pair;
+    try {
+      if (alg.indexOf("HS") === 0) {
+        pair = { privateKey: await crypto.subtle.generateKey(gen, true, ["sign", "verify"]) };
+      } else {
+        const options = alg.indexOf("RS") === 0 || alg.indexOf("PS") === 0
+          ? Object.assign({ modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, gen) : gen;
+        pair = await crypto.subtle.generateKey(options, true, ["sign", "verify"]);
+      }
+    } catch (e) {
+      throw unsupported(e, alg);
+    }
+    const privateJwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
+    const publicJwk = pair.publicKey ? await crypto.subtle.exportKey("jwk", pair.publicKey) : null;
+    for (const jwk of [privateJwk, publicJwk]) {
+      if (!jwk) continue;
+      delete jwk.key_ops;
+      delete jwk.ext;
+    }
+    const kid = await thumbprint(publicJwk || privateJwk);
+    Object.assign(privateJwk, { kid: kid, alg: alg, use: "sig" });
+    if (publicJwk) Object.assign(publicJwk, { kid: kid, alg: alg, use: "sig" });
+    return { privateJwk: privateJwk, publicJwk: publicJwk };
+  }
+
+  /** Sign claims with a private JWK (or PEM/secret text); header gets alg, kid and typ. */
+  async function sign(claims, keyText, alg, typ) {
+    const keys = await parseKeys(keyText, alg);
+    if (keys.length !== 1) throw new JoseError("invalid_key", "paste exactly one private key to sign");
+    const jwk = keys[0];
+    alg = alg || jwk.alg;
+    if (!alg) throw new JoseError("invalid_key", "choose an algorithm");
+    if (jwk.alg !== undefined && jwk.alg !== alg) {
+      throw new JoseError("algorithm_not_allowed", "the key is for " + jwk.alg + ", not " + alg);
+    }
+    checkFamily(alg, jwk);
+    if (jwk.kty !== "oct" && jwk.d === undefined) throw new JoseError("invalid_key", "this is a public key; signing needs the private key");
+    const key = await importJWK(jwk, alg, "sign");
+    const header = { alg: alg, typ: typ || "JWT" };
+    const publicJwk = Object.assign({}, jwk);
+    delete publicJwk.d;
+    header.kid = jwk.kid || await thumbprint(publicJwk);
+    const input = b64urlEncode(JSON.stringify(header)) + "." + b64urlEncode(JSON.stringify(claims));
+    const signature = await crypto.subtle.sign(params(alg, jwk)[1], key, enc.encode(input));
+    return input + "." + b64urlEncode(signature);
+  }
+
+  global.JotauthJWT = {
+    ALGORITHMS: ALGORITHMS,
+    JoseError: JoseError,
+    MAX_SIZE: MAX_SIZE,
+    b64urlEncode: b64urlEncode,
+    decode: decode,
+    generate: generate,
+    hints: hints,
+    sign: sign,
+    thumbprint: thumbprint,
+    times: times,
+    verify: verify,
+  };
+})(window);

@@ -1,0 +1,125 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and servers on 127.0.0.1.
+
+The tests skip only where /usr/bin/chromium is absent and JOTAUTH_REQUIRE_SERVICES is not "1";
+in CI a missing browser fails the run. Every page is watched: a JavaScript error fails the test,
+and so does any request to another origin than the server under test (tokens and keys must
+never leave the page).
+"""
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("JOTAUTH_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium per module.
+
+    Not per session: the sync Playwright API keeps an event loop running in the main thread
+    while it is started, which would break every anyio test collected after the browser tests.
+    """
+    if not os.path.exists(CHROMIUM):
+        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1":
+            pytest.fail(message + "; JOTAUTH_REQUIRE_SERVICES=1 makes this a failure")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Watched:
+    """A page plus what it did: JS errors, console errors and every request URL."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def requests_outside(self, origin: str) -> list[str]:
+        return [url for url in self.requests if not url.startswith((origin + "/", "data:"))]
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    """A fresh browser context and page; fails the test on any JavaScript error."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    watched = Watched(page)
+    page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: watched.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    page.on("request", lambda request: watched.requests.append(request.url))
+    yield watched
+    context.close()
+    assert watched.errors == []
+
+
+class ThreadServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a thread, as a user would run it."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws="none", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "ThreadServer":
+        self.thread.start()
+        wait_for_port(self.port)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def thread_server() -> type[ThreadServer]:
+    """The ThreadServer class, as a fixture so test modules need no import from conftest."""
+    return ThreadServer
