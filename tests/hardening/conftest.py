@@ -5,6 +5,7 @@ with the same HTTP contract (login, refresh, logout, /me, events on ``app.state.
 lets each middleware be tested on its own, fast, with no database.
 """
 
+import hashlib
 import inspect
 import secrets
 import time
@@ -120,8 +121,9 @@ def build_app(settings: HardeningSettings) -> FastAPI:
         return JSONResponse({"ok": True})
 
     @app.post("/register")
-    async def register() -> JSONResponse:
-        return JSONResponse({"ok": True}, 201)
+    async def register(request: Request) -> JSONResponse:
+        body = await request.body()
+        return JSONResponse({"size": len(body), "sha": hashlib.sha256(body).hexdigest()}, 201)
 
     @app.get("/.well-known/jwks.json")
     async def jwks() -> JSONResponse:

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from jotauth.issuer.hardening import HardeningSettings, RateLimiter
+from jotauth.issuer.hardening._asgi import field_from_body
 from jotauth.issuer.hardening.ratelimit import account_key
 from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket
 
@@ -221,3 +222,41 @@ async def test_workers_share_lockouts_through_redis(
         assert (await b.post("/login", json=bad)).status_code == 429
     for app in (worker_a, worker_b):
         await app.state.hardening.aclose()
+
+
+@pytest.mark.parametrize("size", [0, 10, 64 * 1024, 64 * 1024 + 1, 300_000])
+async def test_bodies_reach_the_app_intact(
+    size: int, make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """Reading the body for the limiter never alters it, small or past the buffer limit."""
+    import hashlib
+
+    body = bytes(i % 251 for i in range(size))
+    async with make_client(make_app()) as c:
+        r = await c.post("/register", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 201
+    assert r.json() == {"size": size, "sha": hashlib.sha256(body).hexdigest()}
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"{not json", "application/json"),
+        (b'{"username": 5}', "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"[" * 100_000, "application/json"),
+        (b"username=%ff%fe", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded"),
+        (b"username=john", "text/plain"),
+    ],
+)
+def test_odd_bodies_yield_no_username_and_no_crash(content: bytes, kind: str) -> None:
+    """Malformed bodies are left for the app to refuse; the limiter only skips the account check."""
+    assert field_from_body(content, kind, "username") is None
+
+
+def test_username_is_found_in_json_and_form() -> None:
+    """Both encodings the login endpoints accept are read."""
+    assert field_from_body(b'{"username": "john"}', "application/json", "username") == "john"
+    form = "application/x-www-form-urlencoded; charset=utf-8"
+    assert field_from_body(b"username=j%C3%B6rg&password=x", form, "username") == "j\u00f6rg"

@@ -91,7 +91,9 @@ def field_from_body(body: bytes, content_type: str | None, *names: str) -> str |
                     if isinstance(value, str):
                         return value
         elif kind == "application/x-www-form-urlencoded":
-            form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True)
+            form = urllib.parse.parse_qs(
+                body.decode("utf-8"), keep_blank_values=True, errors="strict"
+            )
             for name in names:
                 values = form.get(name)
                 if values:
