@@ -1,0 +1,155 @@
+/* The login demo: the tutorial's flow, step by step, against the server that served this page.
+ * Tokens are kept in this closure only. The DOM is filled with textContent, never innerHTML.
+ */
+"use strict";
+
+(function () {
+  const J = window.JotauthJWT;
+  const $ = function (id) { return document.getElementById(id); };
+  const session = { access: null, refresh: null, jwks: null };
+
+  function setStatus(id, status, text) {
+    const el = $(id);
+    el.dataset.status = status;
+    el.textContent = text;
+  }
+
+  function log(method, path, status) {
+    const li = document.createElement("li");
+    li.textContent = method + " " + path + " -> " + status;
+    $("log").appendChild(li);
+  }
+
+  function describe(body, status) {
+    if (body && typeof body === "object" && body.error) {
+      return status + " " + body.error + (body.error_description ? ": " + body.error_description : "");
+    }
+    return String(status);
+  }
+
+  async function call(method, path, body, bearer) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (bearer) headers.Authorization = "Bearer " + bearer;
+    let response;
+    try {
+      response = await fetch(path, {
+        method: method,
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (e) {
+      log(method, path, "network error");
+      throw e;
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      data = null;
+    }
+    log(method, path, response.status);
+    return { status: response.status, ok: response.ok, data: data };
+  }
+
+  function renderJSON(id, value) {
+    $(id).textContent = JSON.stringify(value, null, 2);
+  }
+
+  async function showAccess() {
+    const token = session.access;
+    $("access-token").textContent = token || "";
+    if (!token) {
+      $("access-header").textContent = "";
+      $("access-claims").textContent = "";
+      setStatus("access-expiry", "none", "");
+      setStatus("access-verified", "none", "");
+      return;
+    }
+    const decoded = J.decode(token);
+    renderJSON("access-header", decoded.header);
+    renderJSON("access-claims", decoded.claims);
+    const exp = J.times(decoded.claims, Date.now() / 1000).filter(function (t) { return t.name === "exp"; })[0];
+    setStatus("access-expiry", exp && !exp.problem ? "valid" : "invalid",
+      exp ? exp.phrase.charAt(0).toUpperCase() + exp.phrase.slice(1) + " (" + exp.date + ")" : "No exp claim");
+    try {
+      if (!session.jwks) {
+        const response = await call("GET", "/.well-known/jwks.json");
+        if (!response.ok) throw new Error("JWKS answered " + response.status);
+        session.jwks = JSON.stringify(response.data);
+      }
+      const result = await J.verify(token, session.jwks, Date.now() / 1000);
+      setStatus("access-verified", "valid", "Signature verified with the server's JWKS (kid " + result.kid + ")");
+    } catch (e) {
+      setStatus("access-verified", "invalid", "Not verified: " + (e.code ? e.code + ": " : "") + e.message);
+    }
+  }
+
+  function store(data) {
+    session.access = data.access_token;
+    session.refresh = data.refresh_token;
+  }
+
+  async function login() {
+    const response = await call("POST", "/login", { username: $("username").value, password: $("password").value });
+    if (response.ok && response.data && response.data.access_token) {
+      store(response.data);
+      setStatus("login-result", "valid", "Logged in: " + response.data.token_type + " token, expires in " +
+        response.data.expires_in + " s");
+    } else {
+      session.access = session.refresh = null;
+      setStatus("login-result", "invalid", "Login failed: " + describe(response.data, response.status));
+    }
+    await showAccess();
+  }
+
+  async function profile() {
+    const response = await call("GET", "/profile", undefined, session.access);
+    const el = $("profile-result");
+    el.dataset.status = response.ok ? "valid" : "invalid";
+    el.textContent = response.status + "\n" + JSON.stringify(response.data, null, 2);
+  }
+
+  async function refresh() {
+    if (!session.refresh) {
+      setStatus("refresh-result", "invalid", "Log in first: there is no refresh token");
+      return;
+    }
+    const oldJti = session.access ? J.decode(session.access).claims.jti : null;
+    const response = await call("POST", "/refresh", { refresh_token: session.refresh });
+    if (response.ok && response.data && response.data.access_token) {
+      store(response.data);
+      const jti = J.decode(session.access).claims.jti;
+      setStatus("refresh-result", "valid", "New pair issued; access token jti " + oldJti + " -> " + jti +
+        "; the old refresh token is now spent");
+    } else {
+      setStatus("refresh-result", "invalid", "Refresh failed: " + describe(response.data, response.status));
+    }
+    await showAccess();
+  }
+
+  async function logout() {
+    const body = session.refresh ? { refresh_token: session.refresh } : {};
+    const response = await call("POST", "/logout", body, session.access);
+    if (response.ok) {
+      setStatus("logout-result", "valid", "Logged out (" + response.status + "). The old tokens are revoked: " +
+        "GET /profile now fails.");
+    } else {
+      setStatus("logout-result", "invalid", "Logout failed: " + describe(response.data, response.status));
+    }
+  }
+
+  function guard(fn) {
+    return function () {
+      fn().catch(function (e) { log("error", "", e.message); });
+    };
+  }
+
+  $("login").addEventListener("click", guard(login));
+  $("profile").addEventListener("click", guard(profile));
+  $("refresh").addEventListener("click", guard(refresh));
+  $("logout").addEventListener("click", guard(logout));
+  document.body.dataset.ready = "true";
+})();
