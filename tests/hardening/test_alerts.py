@@ -172,3 +172,38 @@ async def test_reuse_and_key_revocation_always_alert(event: str, rule: str) -> N
     await rules.observe(Ev("login_succeeded", outcome="success", username="x"))
     assert [a.rule for a in raised] == [rule]
     assert "secret-value" not in json.dumps(raised[0].to_json())
+
+
+async def test_a_flood_drops_the_oldest_alerts_instead_of_growing(receiver: Any) -> None:
+    """The queue is bounded: past its size the oldest undelivered alerts are dropped, counted."""
+    receiver.delay = 0.3
+    metrics = HardeningMetrics()
+    dispatcher = AlertDispatcher(receiver.url, queue_size=2, metrics=metrics)
+    for i in range(6):
+        dispatcher.raise_alert(Alert("key_revoked", f"alert {i}"))
+    with anyio.fail_after(10):
+        await dispatcher.drain()
+    dropped = metrics.alert_deliveries.labels(outcome="dropped")._value.get()
+    delivered = [json.loads(body)["summary"] for _, body in receiver.posts]
+    assert dropped >= 3
+    assert len(delivered) + dropped == 6
+    assert delivered[-1] == "alert 5"  # the newest is kept
+    await dispatcher.aclose()
+
+
+async def test_the_alert_worker_stops_with_the_app(
+    receiver: Any, make_app: Callable[..., FastAPI]
+) -> None:
+    """Shutting the app down (its lifespan) stops the delivery task."""
+    app = make_app(alert_webhook_url=receiver.url)
+    alerts = app.state.hardening.alerts
+    async with app.router.lifespan_context(app):
+        alerts.raise_alert(Alert("key_revoked", "x"))
+        with anyio.fail_after(5):
+            await alerts.drain()
+        task = alerts._task
+        assert task is not None
+        assert not task.done()
+    assert alerts._task is None
+    assert task.done()
+    assert len(receiver.posts) == 1
