@@ -98,7 +98,7 @@ async def test_optional_principal(issuer: LocalIssuer) -> None:
 
 
 async def test_openapi_security_scheme(issuer: LocalIssuer) -> None:
-    """Protected routes show an HTTP bearer scheme (with scopes) in OpenAPI; public ones do not."""
+    """Protected routes show the HTTP bearer scheme in OpenAPI; public ones do not."""
     guard = issuer.guard(cls=Guard)
     schema = app_for(guard).openapi()
     assert schema["components"]["securitySchemes"]["jotauth"] == {
@@ -107,7 +107,8 @@ async def test_openapi_security_scheme(issuer: LocalIssuer) -> None:
         "bearerFormat": "JWT",
         "description": "A jotauth access token: `Authorization: Bearer <token>`.",
     }
-    assert schema["paths"]["/articles"]["get"]["security"] == [{"jotauth": ["articles:read"]}]
+    assert schema["paths"]["/articles"]["get"]["security"] == [{"jotauth": []}]
+    assert schema["paths"]["/me"]["get"]["security"] == [{"jotauth": []}]
     assert "security" not in schema["paths"]["/public"]["get"]
 
 

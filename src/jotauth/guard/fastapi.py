@@ -7,17 +7,18 @@
     @app.post("/articles")
     async def create(user: Principal = Depends(guard.require("articles:create"))): ...
 
-Each dependency declares an HTTP Bearer security scheme (with the required scopes), so
-``/docs`` shows the lock and the "Authorize" button. When ``GuardMiddleware`` already
+Each dependency is an HTTP Bearer security scheme, so ``/docs`` shows the lock and the
+"Authorize" button on every protected route. When ``GuardMiddleware`` already
 authenticated the request, the dependency reuses its principal instead of verifying twice.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
-from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.base import SecurityBase
 
 from jotauth.errors import JotauthError
 from jotauth.guard import guard as _core
@@ -26,7 +27,9 @@ from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import ErrorResponse, error_response
 
-__all__ = ["Guard", "GuardHTTPException"]
+__all__ = ["Guard", "GuardHTTPException", "Requirement"]
+
+_SCHEME_DESCRIPTION = "A jotauth access token: `Authorization: Bearer <token>`."
 
 
 class GuardHTTPException(HTTPException):
@@ -50,17 +53,53 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     raise exc  # pragma: no cover - registered for the two classes above only
 
 
+class Requirement(SecurityBase):
+    """One route's requirement, as a FastAPI dependency and an OpenAPI HTTP Bearer scheme.
+
+    Being a ``SecurityBase`` itself (rather than depending on ``HTTPBearer``) makes it one
+    dependency to resolve per request instead of two, which halves the guard's cost on a
+    cached token; FastAPI still lists the scheme in OpenAPI for every route that uses it.
+    """
+
+    def __init__(self, guard: "Guard", needed: tuple[str, ...], *, optional: bool) -> None:
+        self.model = HTTPBearerModel(bearerFormat="JWT", description=_SCHEME_DESCRIPTION)
+        self.scheme_name = guard.scheme_name
+        self.guard = guard
+        self.needed = needed
+        self.optional = optional
+
+    async def __call__(self, request: Request) -> Principal | None:
+        guard = self.guard
+        try:
+            principal = principal_from_scope(request.scope)
+            if principal is None:
+                headers = request.headers
+                cookie = guard.cookie
+                token = guard.extract(
+                    headers.getlist("authorization"),
+                    headers.get("cookie"),
+                    request.method,
+                    None if cookie is None else headers.get(cookie.csrf_header),
+                )
+                principal = await guard.authenticate(token)
+                request.scope["auth"] = principal
+            if self.needed:
+                guard.authorize(principal, self.needed)
+        except MissingTokenError as exc:
+            if self.optional:
+                return None
+            raise GuardHTTPException(error_response(exc, guard.realm)) from None
+        except JotauthError as exc:
+            raise GuardHTTPException(error_response(exc, guard.realm)) from None
+        return principal
+
+
 class Guard(_core.Guard):
     """A ``jotauth.guard.Guard`` whose ``require`` returns FastAPI dependencies."""
 
     def __init__(self, *, scheme_name: str = "jotauth", **options: Any) -> None:
         super().__init__(**options)
-        self._scheme = HTTPBearer(
-            auto_error=False,
-            scheme_name=scheme_name,
-            bearerFormat="JWT",
-            description="A jotauth access token: `Authorization: Bearer <token>`.",
-        )
+        self.scheme_name = scheme_name
 
     def install(self, app: FastAPI) -> None:
         """Answer guard errors with the flat ``{"error", "error_description", ...}`` body.
@@ -73,45 +112,11 @@ class Guard(_core.Guard):
 
     def require(self, *requirements: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency returning the Principal, requiring every scope/permission given."""
-        return self._dependency(self.check_requirements(requirements), optional=False)
+        return cast(
+            Callable[..., Awaitable[Principal]],
+            Requirement(self, self.check_requirements(requirements), optional=False),
+        )
 
     def optional(self) -> Callable[..., Awaitable[Principal | None]]:
         """A dependency returning the Principal, or None when no token was sent."""
-        return self._dependency((), optional=True)
-
-    def _dependency(
-        self, needed: tuple[str, ...], *, optional: bool
-    ) -> Callable[..., Awaitable[Any]]:
-        guard = self
-
-        async def dependency(
-            request: Request,
-            credentials: HTTPAuthorizationCredentials | None = Security(  # noqa: B008
-                self._scheme, scopes=list(needed)
-            ),
-        ) -> Principal | None:
-            try:
-                principal = principal_from_scope(request.scope)
-                if principal is None:
-                    headers = request.headers
-                    cookie = guard.cookie
-                    token = guard.extract(
-                        headers.getlist("authorization"),
-                        headers.get("cookie"),
-                        request.method,
-                        None if cookie is None else headers.get(cookie.csrf_header),
-                    )
-                    principal = await guard.authenticate(token)
-                    request.scope["auth"] = principal
-                if needed:
-                    guard.authorize(principal, needed)
-            except MissingTokenError as exc:
-                if optional:
-                    return None
-                raise GuardHTTPException(error_response(exc, guard.realm)) from None
-            except JotauthError as exc:
-                raise GuardHTTPException(error_response(exc, guard.realm)) from None
-            return principal
-
-        dependency.__name__ = "jotauth_" + ("_".join(needed).replace(":", "_") or "principal")
-        return dependency
+        return Requirement(self, (), optional=True)
