@@ -192,6 +192,10 @@ async def test_429_is_counted_in_metrics(
         await c.post("/refresh", json={"refresh_token": "x"})
         text = (await c.get("/metrics")).text
     assert 'jotauth_rate_limited_total{action="refresh",scope="ip"} 1.0' in text
+    assert (
+        'jotauth_http_request_duration_seconds_count{method="POST",route="/refresh",status="429"}'
+        " 1.0" in text
+    )
 
 
 async def test_limits_can_be_turned_off(

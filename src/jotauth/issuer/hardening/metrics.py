@@ -36,6 +36,7 @@ from jotauth.issuer.hardening._asgi import (
     get_header,
     json_response,
 )
+from jotauth.issuer.hardening.headers import TOKEN_PATHS
 
 __all__ = ["HardeningMetrics", "MetricsMiddleware"]
 
@@ -183,7 +184,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, _send)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            path = scope.get("path", "")
+            # Answers given before routing (429, CSRF 403) still count under their endpoint.
+            template = getattr(route, "path", None) or (
+                path if path in TOKEN_PATHS else "unmatched"
+            )
             self.metrics.request_latency.labels(
                 method=scope.get("method", ""), route=template, status=str(status)
             ).observe(time.perf_counter() - start)
