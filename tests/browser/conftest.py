@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("JOTAUTH_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -72,6 +73,14 @@ class Watched:
     page: Any
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    expect_csp_violations: bool = False
+
+    def on_console(self, message: Any) -> None:
+        if not _is_error(message):
+            return
+        if self.expect_csp_violations and "Content Security Policy" in message.text:
+            return
+        self.errors.append(f"console: {message.text}")
 
     def requests_outside(self, origin: str) -> list[str]:
         return [url for url in self.requests if not url.startswith((origin + "/", "data:"))]
@@ -92,10 +101,7 @@ def watched(browser: Any) -> Iterator[Watched]:
     page.set_default_timeout(10_000)
     watched = Watched(page)
     page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: watched.errors.append(f"console: {msg.text}") if _is_error(msg) else None,
-    )
+    page.on("console", watched.on_console)
     page.on("request", lambda request: watched.requests.append(request.url))
     yield watched
     context.close()
@@ -154,7 +160,7 @@ def run_demo_flow(watched: Watched, origin: str, username: str, password: str) -
     first = page.text_content("#access-token")
     page.click("#refresh")
     page.wait_for_selector("#refresh-result[data-status=valid]")
-    page.wait_for_function(f"document.getElementById('access-token').textContent !== {first!r}")
+    expect(page.locator("#access-token")).not_to_have_text(first or "")
     page.wait_for_selector("#access-verified[data-status=valid]")
 
     page.click("#logout")

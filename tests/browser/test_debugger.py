@@ -3,6 +3,7 @@ token flagged, sign in the builder, and prove the page talks to nothing but its 
 """
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from playwright.sync_api import expect
 
 from jotauth import jose
 from jotauth.tools.web import router
@@ -94,7 +96,7 @@ def test_verify_with_the_servers_jwks(watched: Any, server: Any, signing_key: jo
     page = open_debugger(watched, server)
     page.fill("#token", make_token(signing_key))
     page.click("#use-server-jwks")
-    page.wait_for_function("document.getElementById('verify-key').value.includes('keys')")
+    expect(page.locator("#verify-key")).to_have_value(re.compile('"keys"'))
     page.click("#verify")
     page.wait_for_selector("#verify-result[data-status=valid]")
     assert signing_key.kid in page.text_content("#verify-result")
@@ -108,7 +110,7 @@ def test_tampered_token_is_flagged(watched: Any, server: Any, signing_key: jose.
     page = open_debugger(watched, server)
     page.fill("#token", f"{header}.{forged.split('.')[1]}.{signature}")
     page.click("#use-server-jwks")
-    page.wait_for_function("document.getElementById('verify-key').value.includes('keys')")
+    expect(page.locator("#verify-key")).to_have_value(re.compile('"keys"'))
     page.click("#verify")
     page.wait_for_selector("#verify-result[data-status=invalid]")
     assert "bad_signature" in page.text_content("#verify-result")
@@ -162,11 +164,11 @@ def test_builder_signs_a_token_python_verifies(watched: Any, server: Any) -> Non
     page = open_debugger(watched, server)
     page.select_option("#build-alg", "ES256")
     page.click("#generate-key")
-    page.wait_for_function("document.getElementById('build-public').value.includes('kid')")
+    expect(page.locator("#build-public")).to_have_value(re.compile('"kid"'))
     page.fill("#build-typ", "at+jwt")
     page.fill("#build-claims", json.dumps({"sub": "7", "exp": int(time.time()) + 600}))
     page.click("#sign")
-    page.wait_for_function("document.getElementById('built-token').value.split('.').length === 3")
+    expect(page.locator("#built-token")).to_have_value(re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$"))
     token = page.input_value("#built-token")
     public = json.loads(page.input_value("#build-public"))
     key = jose.Key.from_jwk(public)
@@ -181,7 +183,7 @@ def test_builder_errors(watched: Any, server: Any) -> None:
     """Bad claims JSON and a public key in place of a private one are explained."""
     page = open_debugger(watched, server)
     page.click("#generate-key")
-    page.wait_for_function("document.getElementById('build-public').value.includes('kid')")
+    expect(page.locator("#build-public")).to_have_value(re.compile('"kid"'))
     page.fill("#build-claims", "{nope")
     page.click("#sign")
     assert "not valid JSON" in page.text_content("#build-error")
@@ -202,3 +204,27 @@ def test_opened_directly_as_a_file(watched: Any, signing_key: jose.Key) -> None:
     page.fill("#verify-key", json.dumps(signing_key.public().to_jwk()))
     page.click("#verify")
     page.wait_for_selector("#verify-result[data-status=valid]")
+
+
+def test_the_csp_is_enforced_in_the_browser(watched: Any, server: Any) -> None:
+    """The header policy is live: an injected inline script and a foreign script are refused."""
+    page = open_debugger(watched, server)
+    watched.expect_csp_violations = True
+    outcome = page.evaluate(
+        """() => new Promise((resolve) => {
+            const seen = [];
+            document.addEventListener("securitypolicyviolation", (e) => {
+                seen.push(e.violatedDirective);
+                const ran = window.__ran ? " ran" : "";
+                if (seen.length === 2) resolve(seen.sort().join(" ") + ran);
+            });
+            const inline = document.createElement("script");
+            inline.textContent = "window.__ran = true";
+            document.body.appendChild(inline);
+            const foreign = document.createElement("script");
+            foreign.src = "http://198.51.100.7/x.js";
+            document.body.appendChild(foreign);
+            setTimeout(() => resolve("timeout " + seen.join(" ")), 5000);
+        })"""
+    )
+    assert outcome == "script-src-elem script-src-elem"
