@@ -230,3 +230,19 @@ def test_private_keys_are_reduced_to_public(issuer: LocalIssuer) -> None:
     """A guard given a private key keeps only its public half."""
     source = StaticKeySource(issuer.key)
     assert not next(iter(source.keys)).is_private
+
+
+def test_cache_size_must_not_be_negative(issuer: LocalIssuer) -> None:
+    """A negative cache size is a configuration error."""
+    with pytest.raises(ValueError, match="cache_size"):
+        issuer.guard(cache_size=-1)
+
+
+def test_cached_token_rechecks_nbf_when_clock_goes_back(issuer: LocalIssuer, clock: Clock) -> None:
+    """If the clock steps back before a cached token's nbf, the hit is refused too."""
+    guard = issuer.guard(clock=clock, leeway=0)
+    token = issuer.make_token(now=NOW, nbf=NOW)
+    guard.authenticate_sync(token)
+    clock.now = NOW - 100
+    with pytest.raises(jose.ImmatureTokenError):
+        guard.authenticate_sync(token)

@@ -323,3 +323,25 @@ def test_local_issuer_transport(issuer: LocalIssuer, clock: ManualClock) -> None
     )
     assert guard.authenticate_sync(issuer.make_token(now=NOW))
     guard.close()
+
+
+def test_duplicate_kids_and_symmetric_keys(ed_key: jose.Key) -> None:
+    """A set whose keys share a kid is unusable; a published HMAC secret is never trusted."""
+    twin = jose.Key.generate("EdDSA", kid=ed_key.kid)
+    secret = jose.Key.from_secret(b"0123456789abcdef" * 4, kid="hs").to_jwk(private=True)
+    body = {"keys": [ed_key.public().to_jwk(), twin.public().to_jwk(), secret]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    with pytest.raises(KeySourceError, match="unusable"):
+        JWKSClient(ISSUER + "/jwks", transport=transport).load(NOW)
+    only_secret = httpx.MockTransport(lambda request: httpx.Response(200, json={"keys": [secret]}))
+    with pytest.raises(KeySourceError, match="no usable signing key"):
+        JWKSClient(ISSUER + "/jwks", transport=only_secret).load(NOW)
+
+
+def test_known_kid_needs_no_refetch(ed_key: jose.Key) -> None:
+    """load_unknown for a kid that is (by now) in the set returns it without a request."""
+    fake = FakeIssuer(ed_key)
+    client = JWKSClient(ISSUER + "/.well-known/jwks.json", transport=fake.transport())
+    keys = client.load(NOW)
+    assert client.load_unknown(ed_key.kid, NOW + 1000) is keys
+    assert fake.jwks_requests == 1

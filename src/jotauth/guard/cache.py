@@ -63,10 +63,6 @@ class TokenCache:
         """Forget one token (it expired or was revoked)."""
         self._entries.pop(token, None)
 
-    def clear(self) -> None:
-        """Forget everything (e.g. after a key was revoked)."""
-        self._entries.clear()
-
     def _evict(self, now: float) -> None:
         entries = self._entries
         expired = [token for token, entry in entries.items() if entry.exp <= now]
