@@ -1,0 +1,60 @@
+"""Helpers to build tokens by hand, the way an attacker would: any header, any bytes, any spelling.
+
+jose.encode never emits a hostile token, so the advisory and fuzz tests need a way to sign
+exactly the bytes they want; ``forge`` signs a raw signing input with a real key, so the only
+thing wrong with the token is the thing the test is about.
+"""
+
+import base64
+import json
+from typing import Any
+
+from jotauth import jose
+
+NOW = 1_900_000_000
+"""The fixed "now" of the tests (2030-03-17): tokens never depend on the real clock."""
+
+
+def b64(data: bytes | str) -> str:
+    """base64url without padding, the only spelling JOSE allows."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def segment(value: Any) -> str:
+    """A header or payload segment: JSON for dicts/lists/numbers, bytes or text taken as is."""
+    if isinstance(value, bytes | str):
+        return b64(value)
+    return b64(json.dumps(value, separators=(",", ":")))
+
+
+def forge(key: jose.Key, header: Any, payload: Any) -> str:
+    """Sign ``header.payload`` (each a value or an already encoded segment) with ``key``."""
+    head = header if isinstance(header, Segment) else Segment(segment(header))
+    body = payload if isinstance(payload, Segment) else Segment(segment(payload))
+    signing_input = f"{head}.{body}"
+    return f"{signing_input}.{b64(key.sign(signing_input.encode('utf-8')))}"
+
+
+class Segment(str):
+    """An encoded segment to put in a token verbatim (for non-canonical spellings)."""
+
+
+def claims(**extra: Any) -> dict[str, Any]:
+    """Valid claims at NOW, with overrides."""
+    return {"sub": "42", "iat": NOW - 10, "exp": NOW + 600, **extra}
+
+
+def assert_no_leak(error: BaseException, *secrets: str | bytes) -> None:
+    """The error message shows none of the given token, key material or secret."""
+    message = str(error)
+    for secret in secrets:
+        text = secret.decode("latin-1") if isinstance(secret, bytes) else secret
+        for piece in _pieces(text):
+            assert piece not in message, f"{type(error).__name__} message leaks {piece[:12]}..."
+
+
+def _pieces(text: str) -> list[str]:
+    # A token or key leaks if any long run of it appears; check every segment / line too.
+    parts = [text, *text.split("."), *text.splitlines()]
+    return [p for p in parts if len(p) >= 16 and not p.startswith("-----")]
