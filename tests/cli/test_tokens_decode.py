@@ -178,3 +178,33 @@ def test_parse_duration_accepts_compound_and_seconds() -> None:
     assert parse_duration("1h30m") == 5400
     assert parse_duration("2w") == 1_209_600
     assert parse_duration("45") == 45
+
+
+def test_clean_access_token_has_no_hints(key: jose.Key) -> None:
+    """A well-formed short-lived token with a kid gets no Hints section at all."""
+    now = int(time.time())
+    result = run("token", "decode", make(key, sub="1", iat=now, exp=now + 900))
+    assert result.exit_code == 0
+    assert "Hints" not in result.output
+
+
+def test_hint_unknown_alg_and_crit() -> None:
+    """An algorithm jotauth does not implement and a crit header are called out."""
+    token = b64({"alg": "XY512", "kid": "k", "crit": ["exp"]}) + "." + b64({"exp": 1}) + ".c2ln"
+    found = hints(token)
+    assert any("'XY512' is not one jotauth supports" in h for h in found)
+    assert any('"crit"' in h for h in found)
+
+
+def test_dates_beyond_any_calendar_are_shown_raw(key: jose.Key) -> None:
+    """An exp far past year 9999 is shown as a number, not a crash."""
+    result = run("token", "decode", make(key, exp=10**20))
+    assert result.exit_code == 0
+    assert "not a representable date" in result.output
+
+
+def test_hints_in_the_human_view(key: jose.Key) -> None:
+    """The plain view lists hints under their own heading."""
+    result = run("token", "decode", make(key, sub="1"))
+    assert "\nHints\n" in result.output
+    assert '  ! no "exp" claim: this token never expires' in result.output

@@ -201,6 +201,11 @@ class _JWKSHandler(BaseHTTPRequestHandler):
     body = b""
 
     def do_GET(self) -> None:
+        if self.path == "/big":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b" " * ((1 << 20) + 10))
+            return
         if self.path != "/.well-known/jwks.json":
             self.send_error(404)
             return
@@ -239,6 +244,9 @@ def test_jwks_url_errors(key: jose.Key, jwks_server: str) -> None:
     missing = run("token", "verify", make(key), "--jwks", jwks_server + "/nope")
     assert missing.exit_code == 2
     assert "HTTP 404" in missing.output
+    big = run("token", "verify", make(key), "--jwks", jwks_server + "/big")
+    assert big.exit_code == 2
+    assert "over 1 MiB" in big.output
     closed = run("token", "verify", make(key), "--jwks", "http://127.0.0.1:1/jwks.json")
     assert closed.exit_code == 2
     assert "cannot fetch the JWK Set" in closed.output
@@ -250,6 +258,8 @@ def test_urllib_fallback_for_installs_without_httpx(key: jose.Key, jwks_server: 
     assert json.loads(body)["keys"][0]["kid"] == "k1"
     with pytest.raises(_token_keys.KeyFileError, match="HTTP 404"):
         _token_keys._fetch_urllib(jwks_server + "/nope")
+    with pytest.raises(_token_keys.KeyFileError, match="over 1 MiB"):
+        _token_keys._fetch_urllib(jwks_server + "/big")
     with pytest.raises(_token_keys.KeyFileError, match="cannot fetch"):
         _token_keys._fetch_urllib("http://127.0.0.1:1/jwks.json")
 
