@@ -99,3 +99,29 @@ def test_bad_values_stop_the_server_naming_the_variable(env: dict[str, str], mes
     """A bad value raises at start with the variable's name, never at the first request."""
     with pytest.raises(HardeningSettingsError, match=message):
         HardeningSettings.from_env(env)
+
+
+def test_dev_server_on_plain_http_gets_cookies_browsers_keep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dev/demo issuer on http:// drops Secure (explicit dev); production never does."""
+    from types import SimpleNamespace
+
+    from fastapi import FastAPI
+
+    from jotauth.issuer.hardening import install_hardening
+
+    monkeypatch.delenv("JOTAUTH_COOKIE_INSECURE_DEV", raising=False)
+    dev = install_hardening(FastAPI(), SimpleNamespace(mode="demo", issuer="http://127.0.0.1:8000"))
+    assert not dev.settings.cookie_secure
+    prod = install_hardening(
+        FastAPI(), SimpleNamespace(mode="production", issuer="http://127.0.0.1:8000")
+    )
+    assert prod.settings.cookie_secure
+    tls = install_hardening(FastAPI(), SimpleNamespace(mode="dev", issuer="https://auth.example"))
+    assert tls.settings.cookie_secure
+    monkeypatch.setenv("JOTAUTH_COOKIE_INSECURE_DEV", "false")
+    forced = install_hardening(
+        FastAPI(), SimpleNamespace(mode="demo", issuer="http://127.0.0.1:8000")
+    )
+    assert forced.settings.cookie_secure

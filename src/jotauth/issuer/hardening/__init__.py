@@ -14,7 +14,9 @@ query route ``GET /admin/audit``. Everything it built is on ``app.state.hardenin
 """
 
 import contextlib
+import dataclasses
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -65,12 +67,23 @@ class Hardening:
 
 
 def _settings_for(settings: Any, hardening: HardeningSettings | None) -> HardeningSettings:
+    """Explicit settings win; else JOTAUTH_* variables, adjusted to the issuer's mode.
+
+    A dev or demo server on a plain-http issuer URL is the one explicit case where cookies
+    cannot be Secure (browsers would drop them), unless JOTAUTH_COOKIE_INSECURE_DEV says
+    otherwise.
+    """
     if hardening is not None:
         return hardening
     nested = getattr(settings, "hardening", None)
     if isinstance(nested, HardeningSettings):
         return nested
-    return HardeningSettings.from_env()
+    config = HardeningSettings.from_env()
+    dev = getattr(settings, "mode", None) in ("dev", "demo")
+    plain_http = str(getattr(settings, "issuer", "")).startswith("http://")
+    if dev and plain_http and "JOTAUTH_COOKIE_INSECURE_DEV" not in os.environ:
+        config = dataclasses.replace(config, cookie_insecure_dev=True)
+    return config
 
 
 def _alert_storage(settings: HardeningSettings) -> Storage:

@@ -11,12 +11,14 @@ stored.
 
 import dataclasses
 import datetime as dt
+import functools
 import inspect
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from jotauth.errors import JotauthError
 from jotauth.issuer.hardening.audit_log import event_record
@@ -124,10 +126,17 @@ async def list_audit(
             {"error": "invalid_request", "error_description": "outcome is success or failure"},
             400,
         )
-    store = request.app.state.store
-    result = store.list_audit_events(
-        type=type, user_id=user_id, outcome=outcome, since=start, until=end, limit=limit
+    query = functools.partial(
+        request.app.state.store.list_audit_events,
+        type=type,
+        user_id=user_id,
+        outcome=outcome,
+        since=start,
+        until=end,
+        limit=limit,
     )
+    # The SQL store is synchronous: keep its I/O off the event loop.
+    result = await run_in_threadpool(query)
     if inspect.isawaitable(result):
         result = await result
     events = [serialize_event(item) for item in result]
