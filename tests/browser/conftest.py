@@ -177,3 +177,15 @@ def run_demo_flow(watched: Watched, origin: str, username: str, password: str) -
 def demo_flow() -> Any:
     """The demo flow driver, as a fixture so test modules need no import from conftest."""
     return run_demo_flow
+
+
+@pytest.fixture(scope="session")
+def free_port_factory() -> Any:
+    """free_port, as a fixture so test modules need no import from conftest."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
+def wait_port() -> Any:
+    """wait_for_port, as a fixture so test modules need no import from conftest."""
+    return wait_for_port
