@@ -70,6 +70,16 @@ def test_decode_shows_header_claims_and_expiry(
     assert page.locator("#claims .j-key").first.text_content() == '"name"'
 
 
+def test_bearer_prefix_and_line_breaks_are_tolerated(
+    watched: Any, server: Any, signing_key: jose.Key
+) -> None:
+    """A token pasted as an Authorization header value, wrapped over lines, still decodes."""
+    token = make_token(signing_key, sub="wrapped")
+    page = open_debugger(watched, server)
+    page.fill("#token", "Bearer " + "\n".join(token[i : i + 50] for i in range(0, len(token), 50)))
+    assert json.loads(page.text_content("#claims"))["sub"] == "wrapped"
+
+
 def test_expired_token_and_hints(watched: Any, server: Any, signing_key: jose.Key) -> None:
     """An expired token reads 'Expired 3 h ago'; sensitive claims get a hint."""
     page = open_debugger(watched, server)

@@ -208,3 +208,12 @@ def test_hints_in_the_human_view(key: jose.Key) -> None:
     result = run("token", "decode", make(key, sub="1"))
     assert "\nHints\n" in result.output
     assert '  ! no "exp" claim: this token never expires' in result.output
+
+
+def test_token_pasted_across_lines(key: jose.Key) -> None:
+    """Line breaks inside a pasted token are removed (a JWS has no whitespace)."""
+    token = make(key, sub="wrapped", exp=int(time.time()) + 60)
+    wrapped = "\n".join(token[i : i + 40] for i in range(0, len(token), 40))
+    result = run("token", "decode", "-", input=wrapped)
+    assert result.exit_code == 0, result.output
+    assert '"sub": "wrapped"' in result.output

@@ -67,7 +67,9 @@ def read_token(argument: str | None) -> str:
         argument = sys.stdin.read(2 << 20)
     token = argument.strip()
     if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
+        token = token[7:]
+    # A JWS never contains whitespace; a token pasted across lines gets its breaks removed.
+    token = "".join(token.split())
     if not token:
         raise click.UsageError("the token is empty")
     return token

@@ -57,7 +57,8 @@
 
   /** Split and decode a compact JWS without verifying anything. */
   function decode(token) {
-    token = token.trim().replace(/^bearer\s+/i, "");
+    // A JWS never contains whitespace: drop a "Bearer " prefix and line breaks from pasting.
+    token = token.trim().replace(/^bearer\s+/i, "").replace(/\s+/g, "");
     if (!token) throw new JoseError("malformed_token", "paste a token");
     const parts = token.split(".");
     if (parts.length === 5) {
