@@ -1,0 +1,98 @@
+"""Wycheproof's JOSE vectors (C2SP/wycheproof testvectors_v1): every JWS and JWK case.
+
+How a case is read: the group's ``public`` key (or ``private`` when there is no public part, as
+for HMAC) is loaded with ``Key.from_jwk`` or, for a JWK Set, ``KeySet.from_jwks``; the ``jws``
+is checked with ``jose.jws.verify`` and no algorithm allowlist, so the key alone decides which
+algorithm it accepts (the payloads are not JWT claims, so ``decode`` does not apply). A case is
+"valid" when both steps succeed and "invalid" when either raises a jotauth error; any other
+exception fails the test. The private key of a group that also has a public one is not used:
+verification never needs it (and in the rfc7520WithKeyOps groups its ``key_ops`` is the single
+malformed string "sign, verify", which our strict import would refuse).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.jose.vectors import load, shared_root, wycheproof
+
+from jotauth import jose
+from jotauth.errors import JotauthError
+
+# Where the data is wrong, not us (see ../shared/vectors/README.md). Keyed by (file, tcId); the
+# value is the outcome jotauth must produce instead of the file's, with the reason.
+DEVIATIONS: dict[tuple[str, str], tuple[str, str]] = {
+    # Byte-identical to the valid tcId 357 (no padding anywhere) but marked invalid.
+    ("json_web_signature_test.json", "367"): ("valid", "same token as valid tcId 357"),
+    ("json_web_signature_test.json", "370"): ("valid", "same token as valid tcId 357"),
+    # A "?" inserted into the header / payload yet marked valid: a strict base64url decoder
+    # rejects a character outside the alphabet (DESIGN.md: strict base64url).
+    ("json_web_signature_test.json", "372"): ("invalid", "'?' is not base64url"),
+    ("json_web_signature_test.json", "373"): ("invalid", "'?' is not base64url"),
+    # RFC 7520 Figure 20: the key says alg PS256, the token is signed PS384. A key is bound to
+    # one algorithm (RFC 8725 3.1), so the key's alg wins and the token is refused.
+    ("json_web_signature_test.json", "346"): ("invalid", "key alg PS256, token PS384"),
+    ("json_web_signature_test.json", "350"): ("invalid", "key alg PS256, token PS384"),
+    # RFC 7520 Figure 27: the key says alg "ES521" (a typo for ES512): not an algorithm.
+    ("json_web_signature_test.json", "347"): ("invalid", 'key alg "ES521" does not exist'),
+    ("json_web_signature_test.json", "351"): ("invalid", 'key alg "ES521" does not exist'),
+}
+
+FILES = ("json_web_signature_test.json", "json_web_key_test.json")
+
+
+def _keys(jwk: dict[str, Any]) -> jose.Key | jose.KeySet:
+    return jose.KeySet.from_jwks(jwk) if "keys" in jwk else jose.Key.from_jwk(jwk)
+
+
+def _outcome(group: dict[str, Any], case: dict[str, Any]) -> tuple[str, JotauthError | None]:
+    try:
+        keys = _keys(group.get("public") or group["private"])
+        jose.jws.verify(case["jws"], keys)
+    except JotauthError as error:
+        return "invalid", error
+    return "valid", None
+
+
+def _expected(file: str, case: dict[str, Any]) -> str:
+    deviation = DEVIATIONS.get((file, str(case["tcId"])))
+    return deviation[0] if deviation else str(case["result"])
+
+
+@pytest.mark.parametrize(("group", "case"), wycheproof("json_web_signature_test.json"))
+def test_json_web_signature(group: dict[str, Any], case: dict[str, Any]) -> None:
+    """Every JWS case of Wycheproof has the expected outcome (deviations listed above)."""
+    result, error = _outcome(group, case)
+    assert result == _expected("json_web_signature_test.json", case), repr(error)
+
+
+@pytest.mark.parametrize(("group", "case"), wycheproof("json_web_key_test.json"))
+def test_json_web_key(group: dict[str, Any], case: dict[str, Any]) -> None:
+    """Every Wycheproof JWK case (weak, mixed, modified, misused keys) has the expected outcome."""
+    result, error = _outcome(group, case)
+    assert result == _expected("json_web_key_test.json", case), repr(error)
+
+
+def test_deviations_name_real_cases_that_differ() -> None:
+    """Each listed deviation names an existing case whose file verdict we override."""
+    cases = {
+        (file, str(case["tcId"])): case["result"]
+        for file in FILES
+        for group in load(f"wycheproof/{file}")["testGroups"]
+        for case in group["tests"]
+    }
+    for key, (outcome, reason) in DEVIATIONS.items():
+        assert key in cases, f"{key} is not a case"
+        assert cases[key] != outcome, f"{key} is not a deviation ({reason})"
+
+
+def test_signature_file_has_401_cases() -> None:
+    """The pinned JWS file is complete: 401 cases, all collected."""
+    assert len(list(wycheproof("json_web_signature_test.json"))) == 401
+
+
+def test_missing_vectors_folder_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A missing vectors folder is an error that fails collection, never a silent skip."""
+    monkeypatch.setenv("JOTAUTH_VECTORS", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="JOTAUTH_VECTORS"):
+        shared_root()
