@@ -9,8 +9,6 @@ its content. ``--jwks`` may be a file or an http(s) URL, fetched with httpx when
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Final
 
@@ -191,6 +189,9 @@ def fetch_jwks(url: str) -> bytes:
 
 
 def _fetch_urllib(url: str) -> bytes:
+    import urllib.error  # only here: urllib.request costs ~10 ms at every CLI start
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=_FETCH_TIMEOUT) as response:  # noqa: S310
             data: bytes = response.read(_MAX_FILE + 1)
