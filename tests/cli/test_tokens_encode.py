@@ -220,3 +220,10 @@ def test_unreadable_or_invalid_key_files(tmp_path: Path, make, message: str) -> 
     assert result.exit_code == 2
     assert message in result.output
     assert "'" + str(path) + "'" in result.output
+
+
+def test_nan_claim_is_refused(key_file: Path) -> None:
+    """JSON that is not interoperable (NaN) stops the builder instead of producing a bad token."""
+    result = run("token", "encode", "--key", str(key_file), "--claim", "n:=NaN")
+    assert result.exit_code == 1
+    assert "cannot sign" in result.output

@@ -111,7 +111,8 @@ def token() -> None:
 
 def _claim_pair(text: str) -> tuple[str, Any]:
     """``name=value`` (a string) or ``name:=json`` (any JSON value)."""
-    if ":=" in text and text.index(":=") < text.find("=") + 1:
+    first_equals = text.find("=")
+    if first_equals > 0 and text[first_equals - 1] == ":":
         name, _, raw = text.partition(":=")
         try:
             value: Any = json.loads(raw)
