@@ -227,3 +227,26 @@ def test_nan_claim_is_refused(key_file: Path) -> None:
     result = run("token", "encode", "--key", str(key_file), "--claim", "n:=NaN")
     assert result.exit_code == 1
     assert "cannot sign" in result.output
+
+
+def test_encrypted_pem_takes_its_password_from_the_environment(tmp_path: Path) -> None:
+    """JOTAUTH_KEY_PASSWORD unlocks an encrypted PEM; without it the error says it is encrypted."""
+    key = jose.Key.generate("ES256")
+    pem = tmp_path / "enc.pem"
+    pem.write_bytes(key.to_pem(private=True, password=b"correct horse"))
+    runner = CliRunner()
+    locked = runner.invoke(
+        main, ["token", "encode", "--key", str(pem)], env={"JOTAUTH_KEY_PASSWORD": None}
+    )
+    assert locked.exit_code == 2
+    assert "encrypted" in locked.output
+    wrong = runner.invoke(
+        main, ["token", "encode", "--key", str(pem)], env={"JOTAUTH_KEY_PASSWORD": "nope"}
+    )
+    assert wrong.exit_code == 2
+    assert "nope" not in wrong.output
+    unlocked = runner.invoke(
+        main, ["token", "encode", "--key", str(pem)], env={"JOTAUTH_KEY_PASSWORD": "correct horse"}
+    )
+    assert unlocked.exit_code == 0, unlocked.output
+    assert jose.decode(unlocked.stdout.strip(), key.public())["exp"] > 0
