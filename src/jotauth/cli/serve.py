@@ -1,0 +1,93 @@
+"""``jotauth serve``: run the auth server with uvicorn.
+
+In an empty folder it creates and migrates ``jotauth.db`` and a key ring, then says what to do
+next. ``--demo`` also creates the tutorial's john / password123 and an admin, and keeps a
+master key file beside the database; without it, production mode needs JOTAUTH_MASTER_KEY.
+"""
+
+import os
+import secrets
+
+import click
+
+from jotauth.cli._server import fail_cleanly, load_settings
+from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER
+from jotauth.issuer.runtime import build_runtime, create_demo_accounts
+from jotauth.store.records import KeyRecord
+
+__all__ = ["serve"]
+
+_BANNER = "=" * 72
+
+
+def _base_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return f"http://{shown}:{port}"
+
+
+@click.command()
+@click.option("--demo", is_flag=True, help="Create john/password123 and an admin (demo only).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(demo: bool, host: str, port: int, workers: int) -> None:
+    """Run the auth server (SQLite file by default; JOTAUTH_DATABASE_URL for PostgreSQL)."""
+    overrides: dict[str, object] = {}
+    if demo:
+        overrides["mode"] = "demo"
+    if not os.environ.get("JOTAUTH_ISSUER"):
+        overrides["issuer"] = _base_url(host, port)
+    settings = load_settings(**overrides)
+    with fail_cleanly():
+        runtime = build_runtime(settings)
+    base = settings.issuer
+    active: list[KeyRecord] = [k for k in runtime.ring.list() if k.state == "active"]
+    click.echo(f"jotauth: database {settings.database_url} is migrated")
+    if active:
+        click.echo(f"jotauth: signing with {active[-1].alg} key {active[-1].kid}")
+    if demo:
+        accounts = create_demo_accounts(runtime, secrets.token_urlsafe(12))
+        click.secho(_BANNER, fg="yellow", err=True)
+        click.secho(
+            "DEMO MODE: not for production. Demo accounts and a local master key file.",
+            fg="yellow", bold=True, err=True,
+        )  # fmt: skip
+        if accounts.john_created:
+            click.secho(f"  created user {DEMO_USER} / {DEMO_PASSWORD}", fg="yellow", err=True)
+        else:
+            click.secho(f"  user {DEMO_USER} exists (password {DEMO_PASSWORD})", err=True)
+        if accounts.admin_password:
+            click.secho(
+                f"  created user admin / {accounts.admin_password} (admin permission)",
+                fg="yellow", err=True,
+            )  # fmt: skip
+        click.secho(_BANNER, fg="yellow", err=True)
+    runtime.store.close()
+    click.echo("Next:")
+    click.echo(
+        f'  curl -X POST {base}/login -H "Content-Type: application/json" '
+        f'-d \'{{"username": "{DEMO_USER}", "password": "{DEMO_PASSWORD}"}}\''
+    )
+    click.echo(f'  curl {base}/profile -H "Authorization: Bearer <access_token>"')
+    click.echo(f"  API docs: {base}/docs   JWKS: {base}/.well-known/jwks.json")
+    if not demo:
+        click.echo("  add a user: jotauth user add <name>")
+
+    import uvicorn
+
+    # Workers re-read the settings from the environment: pass on what this command decided.
+    os.environ["JOTAUTH_MODE"] = settings.mode
+    os.environ["JOTAUTH_ISSUER"] = settings.issuer
+    if settings.master_key is not None and "JOTAUTH_MASTER_KEY" not in os.environ:
+        import base64
+
+        os.environ["JOTAUTH_MASTER_KEY"] = base64.urlsafe_b64encode(settings.master_key).decode()
+    uvicorn.run(
+        "jotauth.issuer.app:create_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )

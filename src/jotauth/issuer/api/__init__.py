@@ -1,0 +1,1 @@
+"""HTTP edges of the auth server: the only place errors become responses."""

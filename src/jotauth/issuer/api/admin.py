@@ -1,0 +1,197 @@
+"""Admin API: users, sessions and keys, for tokens holding the ``admin`` permission.
+
+Reads need ``admin:read`` and changes ``admin:write`` (``admin:*`` or ``{"admin": ["*"]}``
+grants both). Every change emits an ``admin_action`` event naming the admin.
+"""
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from jotauth.issuer.api.body import read_json
+from jotauth.issuer.api.deps import client, require_admin, service
+from jotauth.issuer.errors import InvalidRequestError, NotFoundError
+from jotauth.store.records import FamilyRecord, KeyRecord, UserRecord
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+_BEARER: dict[str, Any] = {"security": [{"bearer": []}]}
+
+
+def user_json(user: UserRecord) -> dict[str, Any]:
+    """A user as the admin API shows it (never the hash)."""
+    return {
+        "id": user.sub,
+        "username": user.username,
+        "roles": user.roles,
+        "permissions": user.permissions,
+        "disabled": user.disabled,
+        "created_at": int(user.created_at),
+    }
+
+
+def session_json(family: FamilyRecord) -> dict[str, Any]:
+    """A login session."""
+    return {
+        "id": family.id,
+        "user_id": str(family.user_id),
+        "client_id": family.client_id,
+        "created_at": int(family.created_at),
+        "last_used_at": int(family.last_used_at),
+        "expires_at": int(family.expires_at),
+        "revoked": family.revoked_at is not None,
+        "revoke_reason": family.revoke_reason,
+        "ip": family.ip,
+        "user_agent": family.user_agent,
+    }
+
+
+def key_json(key: KeyRecord) -> dict[str, Any]:
+    """A key of the ring (public part only)."""
+    return {
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": key.state,
+        "created_at": int(key.created_at),
+        "activated_at": None if key.activated_at is None else int(key.activated_at),
+        "retire_after": None if key.retire_after is None else int(key.retire_after),
+    }
+
+
+def _user_id(value: str) -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise NotFoundError(f"no user with id {value[:20]!r}")
+    return int(value)
+
+
+def _limit(request: Request) -> int:
+    return int(request.app.state.settings.max_body_bytes)
+
+
+@router.get("/users", openapi_extra=_BEARER)
+async def list_users(request: Request, limit: int = 100, offset: int = 0) -> JSONResponse:
+    """Users by id."""
+    await require_admin(request)
+    if not 1 <= limit <= 1000 or offset < 0:
+        raise InvalidRequestError("limit is 1 to 1000 and offset >= 0")
+    users = await anyio.to_thread.run_sync(
+        lambda: service(request).store.list_users(limit=limit, offset=offset)
+    )
+    return JSONResponse({"users": [user_json(u) for u in users]})
+
+
+@router.post("/users", status_code=201, openapi_extra=_BEARER)
+async def create_user(request: Request) -> JSONResponse:
+    """Create a user: {"username", "password", "roles"?, "permissions"?}."""
+    admin = await require_admin(request, "write")
+    data = await read_json(request, _limit(request))
+    auth = service(request)
+    user = await auth.create_user(
+        data.get("username"),
+        data.get("password"),
+        roles=data.get("roles"),
+        permissions=data.get("permissions"),
+    )
+    await auth.emit("admin_action", client(request), user=user, action="create_user", by=admin.sub)
+    return JSONResponse(user_json(user), status_code=201)
+
+
+@router.post("/users/{user_id}/disable", openapi_extra=_BEARER)
+async def disable_user(request: Request, user_id: str) -> JSONResponse:
+    """Disable a user: every token of theirs stops working."""
+    admin = await require_admin(request, "write")
+    user = await service(request).set_disabled(_user_id(user_id), True, client(request), admin.sub)
+    return JSONResponse(user_json(user))
+
+
+@router.post("/users/{user_id}/enable", openapi_extra=_BEARER)
+async def enable_user(request: Request, user_id: str) -> JSONResponse:
+    """Let a disabled user log in again."""
+    admin = await require_admin(request, "write")
+    user = await service(request).set_disabled(_user_id(user_id), False, client(request), admin.sub)
+    return JSONResponse(user_json(user))
+
+
+@router.put("/users/{user_id}/roles", openapi_extra=_BEARER)
+async def set_roles(request: Request, user_id: str) -> JSONResponse:
+    """Replace the roles: {"roles": [...]}; effective at the user's next refresh."""
+    admin = await require_admin(request, "write")
+    data = await read_json(request, _limit(request))
+    if "roles" not in data:
+        raise InvalidRequestError("roles is required")
+    user = await service(request).update_grants(
+        _user_id(user_id), client(request), admin.sub, roles=data["roles"]
+    )
+    return JSONResponse(user_json(user))
+
+
+@router.put("/users/{user_id}/permissions", openapi_extra=_BEARER)
+async def set_permissions(request: Request, user_id: str) -> JSONResponse:
+    """Replace the permissions: {"permissions": {"articles": ["read"]}}."""
+    admin = await require_admin(request, "write")
+    data = await read_json(request, _limit(request))
+    if "permissions" not in data:
+        raise InvalidRequestError("permissions is required")
+    user = await service(request).update_grants(
+        _user_id(user_id), client(request), admin.sub, permissions=data["permissions"]
+    )
+    return JSONResponse(user_json(user))
+
+
+@router.get("/sessions", openapi_extra=_BEARER)
+async def list_sessions(request: Request, user_id: str | None = None) -> JSONResponse:
+    """Live sessions (refresh families), newest first, optionally of one user."""
+    await require_admin(request)
+    auth = service(request)
+    uid = None if user_id is None else _user_id(user_id)
+    now = auth.clock()
+    families = await anyio.to_thread.run_sync(
+        lambda: auth.store.list_families(user_id=uid, active_at=now)
+    )
+    return JSONResponse({"sessions": [session_json(f) for f in families]})
+
+
+@router.delete("/sessions/{session_id}", openapi_extra=_BEARER)
+async def revoke_session(request: Request, session_id: str) -> JSONResponse:
+    """Revoke one session: its refresh token stops working."""
+    admin = await require_admin(request, "write")
+    auth = service(request)
+    now = auth.clock()
+    done = await anyio.to_thread.run_sync(
+        lambda: auth.store.revoke_family(session_id[:64], now=now, reason="admin")
+    )
+    if not done:
+        raise NotFoundError("no live session with this id")
+    await auth.emit("admin_action", client(request), action="revoke_session", by=admin.sub)
+    return JSONResponse({"status": "revoked"})
+
+
+@router.get("/keys", openapi_extra=_BEARER)
+async def list_keys(request: Request) -> JSONResponse:
+    """Every key of the ring with its state."""
+    await require_admin(request)
+    keys = await anyio.to_thread.run_sync(service(request).ring.list)
+    return JSONResponse({"keys": [key_json(k) for k in keys]})
+
+
+@router.post("/keys/rotate", openapi_extra=_BEARER)
+async def rotate_key(request: Request) -> JSONResponse:
+    """Promote the published next key to signing now."""
+    admin = await require_admin(request, "write")
+    auth = service(request)
+    kid = await anyio.to_thread.run_sync(auth.ring.rotate)
+    await auth.emit("key_rotated", client(request), kid=kid, by=admin.sub)
+    return JSONResponse({"active": kid})
+
+
+@router.post("/keys/{kid}/revoke", openapi_extra=_BEARER)
+async def revoke_key(request: Request, kid: str) -> JSONResponse:
+    """Emergency: unpublish the key now; every token it signed is rejected."""
+    admin = await require_admin(request, "write")
+    auth = service(request)
+    record = await anyio.to_thread.run_sync(lambda: auth.ring.revoke(kid[:128]))
+    await auth.emit("key_revoked", client(request), kid=record.kid, by=admin.sub)
+    return JSONResponse(key_json(record))

@@ -1,0 +1,67 @@
+"""Who is calling: the bearer token checked by the issuer's own guard, then the store.
+
+The guard checks signature, issuer, audience, ``typ`` and lifetime from memory; the store then
+answers whether the token was revoked since (its jti, its user's not-before, a disabled user,
+its key), so a logout takes effect on this server immediately, in every worker.
+"""
+
+import anyio.to_thread
+from fastapi import Request
+
+from jotauth.guard import Guard, Principal, RevokedTokenError
+from jotauth.issuer.api.body import client_of
+from jotauth.issuer.errors import ForbiddenError
+from jotauth.issuer.services.auth import AuthService, Client
+
+__all__ = ["authenticate", "client", "require_admin", "service"]
+
+
+def service(request: Request) -> AuthService:
+    """The app's AuthService."""
+    auth: AuthService = request.app.state.auth
+    return auth
+
+
+def client(request: Request) -> Client:
+    """IP and User-Agent of the caller."""
+    ip, agent = client_of(request)
+    return Client(ip, agent)
+
+
+async def authenticate(request: Request) -> Principal:
+    """The principal of the request's bearer token, or the guard/revocation error."""
+    guard: Guard = request.app.state.guard
+    token = guard.extract(request.headers.getlist("authorization"))
+    principal = await guard.authenticate(token)
+    claims = principal.claims
+    jti = principal.jti
+    iat = claims.get("iat")
+    kid = guard_kid(token)
+    store = service(request).store
+    reason = await anyio.to_thread.run_sync(
+        lambda: store.revoked_reason(
+            jti=jti,
+            sub=principal.sub,
+            iat=iat if isinstance(iat, int | float) else 0,
+            kid=kid,
+        )
+    )
+    if reason is not None:
+        raise RevokedTokenError("revoked", f"the token was revoked: {reason}")
+    return principal
+
+
+def guard_kid(token: str) -> str | None:
+    """The kid of a token already verified (header only)."""
+    from jotauth import jose
+
+    kid = jose.peek_header(token).get("kid")
+    return kid if isinstance(kid, str) else None
+
+
+async def require_admin(request: Request, action: str = "read") -> Principal:
+    """A principal holding the admin permission (``admin:<action>`` or ``admin:*``)."""
+    principal = await authenticate(request)
+    if not principal.can("admin", action):
+        raise ForbiddenError(f"this needs the admin:{action} permission")
+    return principal

@@ -1,0 +1,94 @@
+"""One error path: every failure answers ``{"error": code, "error_description": text}``.
+
+Guard and jose errors keep the RFC 6750 shape (``WWW-Authenticate``) from the guard's own
+mapping; anything unexpected is logged with its traceback and answers a bare 500
+``server_error`` that reveals nothing.
+"""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from jotauth.errors import JotauthError
+from jotauth.guard import error_response
+from jotauth.issuer.errors import IssuerError
+
+__all__ = ["error_json", "install_error_handlers"]
+
+logger = logging.getLogger("jotauth.issuer")
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "invalid_request",
+    415: "invalid_request",
+}
+
+
+def error_json(
+    status: int, code: str, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error body every endpoint uses."""
+    return JSONResponse(
+        {"error": code, "error_description": description},
+        status_code=status,
+        headers={**_NO_STORE, **(headers or {})},
+    )
+
+
+async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, IssuerError):  # pragma: no cover - registered for this class
+        raise exc
+    if exc.status >= 500:
+        logger.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc)
+        return error_json(500, "server_error", "the server failed; the error is logged")
+    status = exc.status
+    code = exc.code
+    if request.url.path == "/oauth/token" and code == "invalid_grant":
+        status = 400  # RFC 6749 5.2
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    if code == "invalid_grant":
+        headers = None
+    return error_json(status, code, str(exc), headers)
+
+
+async def _jotauth_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, JotauthError):  # pragma: no cover - registered for this class
+        raise exc
+    answer = error_response(exc)
+    headers = {name: value for name, value in answer.headers}
+    return JSONResponse(answer.body, answer.status, headers={**_NO_STORE, **headers})
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):  # pragma: no cover
+        raise exc
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = str(first.get("msg", "invalid request"))
+    return error_json(400, "invalid_request", f"{where}: {message}" if where else message)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HTTPException):  # pragma: no cover
+        raise exc
+    code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+    return error_json(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_json(500, "server_error", "the server failed; the error is logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(IssuerError, _issuer_error)
+    app.add_exception_handler(JotauthError, _jotauth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,88 @@
+"""``POST /oauth/token``: RFC 6749 password and refresh_token grants, form-encoded.
+
+Public clients only (no client secret); ``client_id`` is recorded in the token. Errors use the
+RFC 6749 section 5.2 codes: invalid_request, invalid_grant (400), unsupported_grant_type.
+"""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from jotauth.issuer.api.body import read_form
+from jotauth.issuer.api.deps import client, service
+from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["oauth"])
+
+_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                        "username": {"type": "string"},
+                        "password": {"type": "string"},
+                        "refresh_token": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "scope": {"type": "string"},
+                    },
+                    "required": ["grant_type"],
+                }
+            }
+        },
+    }
+}
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise InvalidRequestError(f"{name} is required for this grant")
+    return value
+
+
+def _scope(requested: str | None, granted: str) -> str | None:
+    if requested is None:
+        return None
+    have = set(granted.split())
+    wanted = [s for s in requested.split() if s in have]
+    if requested.split() and not wanted:
+        raise InvalidRequestError("none of the requested scopes is granted to this user")
+    return " ".join(wanted)
+
+
+@router.post("/oauth/token", summary="OAuth 2.0 token endpoint", openapi_extra=_FORM)
+async def token(request: Request) -> JSONResponse:
+    """Password grant (RFC 6749 4.3) and refresh (section 6)."""
+    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
+    grant = form.get("grant_type")
+    auth = service(request)
+    if not grant:
+        raise InvalidRequestError("grant_type is required")
+    client_id = form.get("client_id") or None
+    if client_id is not None and len(client_id) > 128:
+        raise InvalidRequestError("client_id is longer than 128 characters")
+    if grant == "password":
+        username, password = _required(form, "username"), _required(form, "password")
+        user = await auth.check_password(username, password, client(request))
+        from jotauth.issuer.services.users import scope_of
+
+        scope = _scope(form.get("scope"), scope_of(user.permissions))
+        import anyio.to_thread
+
+        pair = await anyio.to_thread.run_sync(
+            lambda: auth.tokens.start_session(
+                user, client_id=client_id, scope=scope, ip=client(request).ip,
+                user_agent=client(request).user_agent,
+            )
+        )  # fmt: skip
+        await auth.emit("login_succeeded", client(request), user=user, sid=pair.family_id)
+    elif grant == "refresh_token":
+        pair = await auth.refresh(_required(form, "refresh_token"), client(request))
+    else:
+        raise UnsupportedGrantTypeError("grant_type must be password or refresh_token")
+    return JSONResponse(pair.body(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -1,0 +1,137 @@
+"""Public endpoints services rely on: JWKS, discovery, the revocation feed, health."""
+
+import hmac
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from jotauth.issuer.api.deps import authenticate, service
+from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
+from jotauth.issuer.settings import Settings
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["discovery"])
+
+_JWKS_CACHE = "public, max-age=300"
+_PAGE = 1000
+
+
+@router.get("/.well-known/jwks.json", summary="Public signing keys (JWK Set)")
+async def jwks(request: Request) -> JSONResponse:
+    """Next, active and retiring public keys; revoked keys leave at once."""
+    ring = service(request).ring
+    body = await anyio.to_thread.run_sync(ring.jwks)
+    return JSONResponse(
+        body, headers={"Cache-Control": _JWKS_CACHE}, media_type="application/jwk-set+json"
+    )
+
+
+@router.get("/.well-known/openid-configuration", summary="Discovery document")
+async def discovery(request: Request) -> JSONResponse:
+    """Where the keys, token endpoint and revocation feed are (OpenID Connect Discovery)."""
+    settings: Settings = request.app.state.settings
+    base = settings.issuer
+    return JSONResponse(
+        {
+            "issuer": base,
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "token_endpoint": f"{base}/oauth/token",
+            "jotauth_revocations_endpoint": f"{base}/revocations",
+            "jotauth_login_endpoint": f"{base}/login",
+            "jotauth_refresh_endpoint": f"{base}/refresh",
+            "userinfo_endpoint": f"{base}/me",
+            "grant_types_supported": ["password", "refresh_token"],
+            "response_types_supported": ["token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "id_token_signing_alg_values_supported": [settings.signing_alg],
+            "jotauth_access_token_signing_alg_values_supported": [settings.signing_alg],
+            "subject_types_supported": ["public"],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "jti",
+                "client_id",
+                "scope",
+                "roles",
+                "permissions",
+                "preferred_username",
+                "sid",
+            ],
+        },
+        headers={"Cache-Control": _JWKS_CACHE},
+    )
+
+
+async def _service_caller(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise InvalidTokenError("the revocation feed needs Authorization: Bearer <service token>")
+    matched = False
+    for secret in settings.service_tokens:
+        matched |= hmac.compare_digest(secret.encode(), credential.encode())
+    if matched:
+        return
+    if credential.count(".") != 2:
+        raise InvalidTokenError("the service token is not valid")
+    try:
+        principal = await authenticate(request)
+    except Exception as exc:
+        raise InvalidTokenError("the service token is not valid") from exc
+    if "revocations:read" not in principal.scopes:
+        raise InvalidTokenError("the access token lacks the revocations:read scope")
+
+
+@router.get("/revocations", summary="Revocation feed for services")
+async def revocations(
+    request: Request, after: Annotated[str | None, Query(max_length=32)] = None
+) -> JSONResponse:
+    """Events since ``after`` (omit it to start from the beginning); poll every poll_interval s."""
+    await _service_caller(request)
+    if after is None or after == "":
+        position = 0
+    elif after.isdigit():
+        position = int(after)
+    else:
+        raise InvalidRequestError("after must be a cursor returned by this endpoint")
+    auth = service(request)
+    now = auth.clock()
+    records = await anyio.to_thread.run_sync(
+        lambda: auth.store.revocations_after(position, now=now, limit=_PAGE)
+    )
+    cursor = records[-1].seq if records else position
+    if not records and position == 0:
+        cursor = 0
+    return JSONResponse(
+        {
+            "cursor": str(cursor),
+            "poll_interval": request.app.state.settings.poll_interval,
+            "events": [record.as_event() for record in records],
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/healthz", summary="Liveness and database check")
+async def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers and a signing key is loaded, 503 otherwise."""
+    auth = service(request)
+    ok = await anyio.to_thread.run_sync(auth.store.ping)
+    if ok:
+        try:
+            await anyio.to_thread.run_sync(auth.ring.view)
+        except Exception:  # noqa: BLE001 - the check reports any failure, never raises it
+            ok = False
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable"},
+        status_code=200 if ok else 503,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,91 @@
+"""``create_app(settings)``: the auth server as a FastAPI application.
+
+Everything stateful lives in the database (users, sessions, keys, revocations, audit), so any
+number of workers or instances can serve the same app. On ``app.state``: ``settings``,
+``store``, ``events`` (the EventBus), ``auth`` (AuthService) and ``guard`` (the issuer's own
+guard, used by its protected routes and by the hardening layer's admin routes).
+"""
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from jotauth.guard import Guard
+from jotauth.issuer.api import admin, auth, oauth, wellknown
+from jotauth.issuer.api.errors import install_error_handlers
+from jotauth.issuer.bootstrap import resolve_master_key
+from jotauth.issuer.keysource import RingKeySource
+from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.settings import Settings
+from jotauth.store.sql import SQLStore
+
+__all__ = ["create_app"]
+
+
+def create_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory`` (what ``jotauth serve`` runs in each worker)."""
+    return create_app(Settings.from_env())
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: SQLStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The auth server for ``settings`` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock)
+    settings, ring, service = runtime.settings, runtime.ring, runtime.auth
+    guard = Guard(
+        key_source=RingKeySource(ring),
+        issuer=settings.issuer,
+        audience=settings.audience,
+        algorithms=[settings.signing_alg],
+        require=("exp", "sub", "iat", "jti"),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        guard.close()
+
+    app = FastAPI(
+        title="jotauth",
+        summary="JWT authentication server: login, refresh rotation, revocation, JWKS.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = runtime.store
+    app.state.events = runtime.events
+    app.state.auth = service
+    app.state.guard = guard
+    install_error_handlers(app)
+    for module in (auth, oauth, wellknown, admin):
+        app.include_router(module.router)
+
+    from jotauth.tools.web import router as tools_router
+
+    app.include_router(tools_router)
+    _bearer_scheme(app)
+    return app
+
+
+def _bearer_scheme(app: FastAPI) -> None:
+    """Declare the bearer security scheme so /docs offers an "Authorize" button."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        schema = original()
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+        }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,104 @@
+"""Errors of the auth server, each with a stable OAuth-style ``code`` and an HTTP status.
+
+The tree (under ``jotauth.errors.JotauthError``)::
+
+    IssuerError
+    ├── ConfigurationError        the server refuses to start (never reaches HTTP)
+    ├── InvalidRequestError       400 invalid_request: malformed body, bad field
+    ├── UnsupportedMediaError     415 invalid_request: not JSON / not form-encoded
+    ├── PayloadTooLargeError      413 invalid_request: body over JOTAUTH_MAX_BODY_BYTES
+    ├── InvalidGrantError         401 (400 on /oauth/token) invalid_grant: credentials or refresh
+    ├── UnsupportedGrantTypeError 400 unsupported_grant_type
+    ├── InvalidTokenError         401 invalid_token: the bearer access token does not pass
+    ├── ForbiddenError            403 insufficient_scope
+    ├── ConflictError             409 conflict: username taken, key state
+    ├── NotFoundError             404 not_found
+    ├── RegistrationClosedError   403 registration_closed
+    └── StorageError              500 server_error (logged; no details leak)
+
+Only ``api/`` turns these into responses: ``{"error": code, "error_description": text}``.
+"""
+
+from typing import ClassVar
+
+from jotauth.errors import JotauthError
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "ForbiddenError",
+    "InvalidGrantError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "IssuerError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "RegistrationClosedError",
+    "StorageError",
+    "UnsupportedGrantTypeError",
+    "UnsupportedMediaError",
+]
+
+
+class IssuerError(JotauthError):
+    """Base of the auth server's errors; ``str(error)`` is the safe description."""
+
+    code: ClassVar[str] = "server_error"
+    status: ClassVar[int] = 500
+
+
+class ConfigurationError(IssuerError):
+    code = "configuration_error"
+
+
+class InvalidRequestError(IssuerError):
+    code = "invalid_request"
+    status = 400
+
+
+class UnsupportedMediaError(InvalidRequestError):
+    status = 415
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    status = 413
+
+
+class InvalidGrantError(IssuerError):
+    code = "invalid_grant"
+    status = 401
+
+
+class UnsupportedGrantTypeError(IssuerError):
+    code = "unsupported_grant_type"
+    status = 400
+
+
+class InvalidTokenError(IssuerError):
+    code = "invalid_token"
+    status = 401
+
+
+class ForbiddenError(IssuerError):
+    code = "insufficient_scope"
+    status = 403
+
+
+class ConflictError(IssuerError):
+    code = "conflict"
+    status = 409
+
+
+class NotFoundError(IssuerError):
+    code = "not_found"
+    status = 404
+
+
+class RegistrationClosedError(IssuerError):
+    code = "registration_closed"
+    status = 403
+
+
+class StorageError(IssuerError):
+    code = "server_error"
+    status = 500

@@ -1,0 +1,81 @@
+"""Building the server's services outside HTTP (the CLI and the app factory share this)."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER, DemoAccounts
+from jotauth.issuer.errors import ConflictError
+from jotauth.issuer.events import EventBus
+from jotauth.issuer.recorder import AuditRecorder
+from jotauth.issuer.services.auth import AuthService
+from jotauth.issuer.services.keyring import KeyRing
+from jotauth.issuer.services.passwords import PasswordService
+from jotauth.issuer.settings import Settings
+from jotauth.store.sql import SQLStore
+
+__all__ = ["Runtime", "build_runtime", "create_demo_accounts"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The wired services of one server process."""
+
+    settings: Settings
+    store: SQLStore
+    ring: KeyRing
+    events: EventBus
+    auth: AuthService
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    store: SQLStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Runtime:
+    """Open (and migrate) the store, make sure the key ring exists, wire the services."""
+    if store is None:
+        store = SQLStore.from_url(settings.database_url, migrate_now=settings.migrate_on_start)
+    ring = KeyRing(store, settings, clock=clock)
+    ring.ensure()
+    events = EventBus()
+    events.subscribe(AuditRecorder(store))
+    passwords = PasswordService(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+    auth = AuthService(store, settings, ring=ring, passwords=passwords, events=events, clock=clock)
+    return Runtime(settings, store, ring, events, auth)
+
+
+def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:
+    """The tutorial's john / password123 and an admin, unless they exist already."""
+
+    async def create() -> DemoAccounts:
+        john = True
+        try:
+            await runtime.auth.create_user(
+                DEMO_USER,
+                DEMO_PASSWORD,
+                roles=["user"],
+                permissions={"articles": ["create", "read"], "profile": ["read"]},
+            )
+        except ConflictError:
+            john = False
+        admin: str | None = admin_password
+        try:
+            await runtime.auth.create_user(
+                "admin",
+                admin_password,
+                roles=["admin"],
+                permissions={"admin": ["*"], "audit": ["read"], "articles": ["*"]},
+            )
+        except ConflictError:
+            admin = None
+        return DemoAccounts(john, admin)
+
+    return anyio.run(create)

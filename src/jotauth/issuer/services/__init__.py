@@ -1,0 +1,1 @@
+"""The auth server's logic, free of HTTP: users, passwords, keys, tokens, revocations."""

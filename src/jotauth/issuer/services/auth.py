@@ -1,0 +1,307 @@
+"""``AuthService``: the server's use cases, each emitting its auth event.
+
+HTTP handlers stay thin: they parse the request, call one method here with the client's IP and
+User-Agent, and turn the result or the IssuerError into a response. Database work runs in a
+worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from jotauth.issuer.errors import (
+    ConflictError,
+    InvalidGrantError,
+    InvalidRequestError,
+    NotFoundError,
+    RegistrationClosedError,
+)
+from jotauth.issuer.events import AuthEvent, EventBus
+from jotauth.issuer.services.keyring import KeyRing
+from jotauth.issuer.services.passwords import PasswordService
+from jotauth.issuer.services.tokens import ReuseDetectedError, TokenPair, TokenService
+from jotauth.issuer.services.users import (
+    MAX_PASSWORD,
+    username_key,
+    validate_new_password,
+    validate_permissions,
+    validate_roles,
+    validate_username,
+)
+from jotauth.issuer.settings import Settings
+from jotauth.store.errors import DuplicateError
+from jotauth.store.records import UserRecord
+from jotauth.store.sql import SQLStore
+
+__all__ = ["AuthService", "Client"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is calling: recorded with every event."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
+
+
+class AuthService:
+    """Logins, refreshes, logouts, password changes and user administration."""
+
+    def __init__(
+        self,
+        store: SQLStore,
+        settings: Settings,
+        *,
+        ring: KeyRing,
+        passwords: PasswordService,
+        events: EventBus,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.ring = ring
+        self.passwords = passwords
+        self.events = events
+        self.clock = clock
+        self.tokens = TokenService(store, ring, settings, clock=clock)
+
+    async def emit(
+        self,
+        type: str,
+        client: Client,
+        *,
+        outcome: str = "success",
+        user: UserRecord | None = None,
+        username: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Publish one AuthEvent."""
+        await self.events.emit(
+            AuthEvent(
+                type=type,
+                outcome=outcome,
+                user_id=None if user is None else user.sub,
+                username=user.username if user is not None else username,
+                ip=client.ip,
+                user_agent=client.user_agent,
+                detail=detail,
+                at=self.clock(),
+            )
+        )
+
+    # -- credentials -------------------------------------------------------------------------
+
+    async def check_password(self, username: Any, password: Any, client: Client) -> UserRecord:
+        """The user for these credentials, or InvalidGrantError after a full-cost check."""
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise InvalidRequestError("username and password must be strings")
+        user = None
+        if 0 < len(username) <= 256 and len(password) <= MAX_PASSWORD:
+            user = await _run(self.store.find_user, username_key(username))
+        valid, new_hash = await self.passwords.verify(
+            password[:MAX_PASSWORD], None if user is None else user.password_hash
+        )
+        if user is None or not valid or user.disabled:
+            reason = "unknown_user" if user is None else ("disabled" if valid else "bad_password")
+            await self.emit(
+                "login_failed", client, outcome="failure", user=user,
+                username=username[:256], reason=reason,
+            )  # fmt: skip
+            raise InvalidGrantError("invalid username or password")
+        if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
+            user = await _run(self.store.update_user, user.id, password_hash=new_hash) or user
+        return user
+
+    async def login(
+        self,
+        username: Any,
+        password: Any,
+        client: Client,
+        *,
+        client_id: str | None = None,
+        scope: str | None = None,
+    ) -> TokenPair:
+        """Check the password, start a session, return its first token pair."""
+        user = await self.check_password(username, password, client)
+        pair = await _run(
+            self.tokens.start_session,
+            user,
+            client_id=client_id,
+            scope=scope,
+            ip=client.ip,
+            user_agent=client.user_agent,
+        )
+        await self.emit("login_succeeded", client, user=user, sid=pair.family_id)
+        return pair
+
+    async def refresh(self, refresh_token: Any, client: Client) -> TokenPair:
+        """Rotate a refresh token (see ``TokenService.refresh``)."""
+        if not isinstance(refresh_token, str):
+            raise InvalidRequestError("refresh_token must be a string")
+        try:
+            pair = await _run(self.tokens.refresh, refresh_token)
+        except ReuseDetectedError as exc:
+            user = await _run(self.store.get_user, exc.family.user_id)
+            await self.emit(
+                "refresh_reuse_detected", client, outcome="failure", user=user,
+                sid=exc.family.id,
+            )  # fmt: skip
+            raise
+        except InvalidGrantError as exc:
+            await self.emit("token_refreshed", client, outcome="failure", reason=str(exc))
+            raise
+        await self.emit(
+            "token_refreshed", client, user=pair.user, sid=pair.family_id, raced=pair.raced
+        )
+        return pair
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def logout(
+        self, claims: dict[str, Any], client: Client, refresh_token: str | None = None
+    ) -> None:
+        """End the caller's session and kill its access token."""
+        await _run(self.tokens.logout, claims, refresh_token)
+        user = await self._user_of(claims)
+        await self.emit("logout", client, user=user, sid=claims.get("sid"))
+
+    async def logout_all(self, claims: dict[str, Any], client: Client) -> None:
+        """End every session of the caller."""
+        user = await self._user_of(claims)
+        await _run(self.tokens.end_all_sessions, user.id, reason="logout_all")
+        await self.emit("logout_all", client, user=user)
+
+    async def change_password(
+        self, claims: dict[str, Any], current: Any, new: Any, client: Client
+    ) -> TokenPair | dict[str, Any]:
+        """Change the password, end every other session, return a fresh access token."""
+        user = await self._user_of(claims)
+        password = validate_new_password(new)
+        if not isinstance(current, str):
+            raise InvalidRequestError("current_password must be a string")
+        valid, _ = await self.passwords.verify(current[:MAX_PASSWORD], user.password_hash)
+        if not valid:
+            await self.emit(
+                "password_changed", client, outcome="failure", user=user, reason="bad_password"
+            )
+            raise InvalidGrantError("the current password is wrong")
+        new_hash = await self.passwords.hash(password)
+        sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+        updated = await _run(
+            self.tokens.end_all_sessions,
+            user.id,
+            reason="password_changed",
+            keep_family=sid,
+            password_hash=new_hash,
+        )
+        await self.emit("password_changed", client, user=user)
+        fresh = updated or user
+        token, new_claims = await _run(
+            self.tokens.access_token,
+            fresh,
+            family_id=sid or "",
+            client_id=str(claims.get("client_id") or self.settings.default_client_id),
+            scope=None,
+            now=self.clock(),
+        )
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.settings.access_ttl,
+            "scope": new_claims["scope"],
+        }
+
+    async def _user_of(self, claims: dict[str, Any]) -> UserRecord:
+        sub = claims.get("sub")
+        user = None
+        if isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
+            user = await _run(self.store.get_user, int(sub))
+        if user is None:
+            raise NotFoundError("the user of this token no longer exists")
+        return user
+
+    # -- users -------------------------------------------------------------------------------
+
+    async def create_user(
+        self,
+        username: Any,
+        password: Any,
+        *,
+        roles: Any = None,
+        permissions: Any = None,
+        password_hash: str | None = None,
+    ) -> UserRecord:
+        """Validate and store a new user (hash given: imported as is)."""
+        name = validate_username(username)
+        role_list = validate_roles(roles if roles is not None else [])
+        perms = validate_permissions(permissions if permissions is not None else {})
+        if password_hash is None:
+            password_hash = await self.passwords.hash(validate_new_password(password))
+        elif not self.passwords.is_supported(password_hash):
+            raise InvalidRequestError("the password hash is not Argon2 or bcrypt")
+        try:
+            return await _run(
+                self.store.create_user,
+                username=name,
+                username_key=username_key(name),
+                password_hash=password_hash,
+                roles=role_list,
+                permissions=perms,
+                now=self.clock(),
+            )
+        except DuplicateError:
+            raise ConflictError("this username is taken") from None
+
+    async def register(self, username: Any, password: Any, client: Client) -> UserRecord:
+        """Self-service sign-up, when JOTAUTH_REGISTRATION_OPEN is true."""
+        if not self.settings.registration_open:
+            raise RegistrationClosedError("registration is closed on this server")
+        user = await self.create_user(username, password)
+        await self.emit("user_registered", client, user=user)
+        return user
+
+    async def set_disabled(
+        self, user_id: int, disabled: bool, client: Client, actor: str | None
+    ) -> UserRecord:
+        """Disable (every token dies) or re-enable a user."""
+        if disabled:
+            user = await _run(
+                self.tokens.end_all_sessions, user_id, reason="user_disabled", disable=True
+            )
+        else:
+            user = await _run(self.store.enable_user, user_id)
+        if user is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        if disabled:
+            await self.emit("user_disabled", client, user=user, by=actor)
+        await self.emit(
+            "admin_action", client, user=user, action="disable" if disabled else "enable", by=actor
+        )
+        return user
+
+    async def update_grants(
+        self, user_id: int, client: Client, actor: str | None, **values: Any
+    ) -> UserRecord:
+        """Replace a user's roles or permissions (effective from their next refresh)."""
+        clean: dict[str, Any] = {}
+        if "roles" in values:
+            clean["roles"] = validate_roles(values["roles"])
+        if "permissions" in values:
+            clean["permissions"] = validate_permissions(values["permissions"])
+        user = await _run(self.store.update_user, user_id, **clean)
+        if user is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        await self.emit(
+            "admin_action", client, user=user, action="set_" + "_".join(clean), by=actor
+        )
+        return user

@@ -1,0 +1,213 @@
+"""The signing key ring: next → active → retiring → retired, or revoked.
+
+- The **next** key is in the JWKS from the moment it is made, so every cache knows it before
+  it signs anything; rotation promotes it and makes a new next key.
+- The **active** key signs. Rotation is scheduled (``JOTAUTH_KEY_ROTATION_DAYS``) and manual.
+- A **retiring** key is published until ``retire_after`` = rotation time + the access token
+  lifetime + a minute, i.e. until every token it signed has expired; then it is retired.
+- A **revoked** key leaves the JWKS at once and its kid goes into the revocation feed, so
+  guards reject its tokens even before their JWKS cache refreshes.
+
+Private keys are stored AES-GCM sealed under the master key, with the kid as associated data.
+Every worker re-reads the ring at most ``cache_seconds`` after a change by another worker.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jotauth import jose
+from jotauth.issuer.errors import ConfigurationError, ConflictError, NotFoundError
+from jotauth.issuer.services.sealing import open_sealed, seal
+from jotauth.issuer.settings import Settings
+from jotauth.store.records import KeyRecord
+from jotauth.store.sql import SQLStore
+
+__all__ = ["KeyRing", "RingView"]
+
+PUBLISHED = ("next", "active", "retiring")
+_RETIRE_MARGIN = 60.0
+
+
+@dataclass(frozen=True)
+class RingView:
+    """One consistent read of the ring: the signing key and the keys that verify."""
+
+    signer: jose.Key
+    published: jose.KeySet
+    records: tuple[KeyRecord, ...]
+    loaded_at: float
+
+
+class KeyRing:
+    """Creates, seals, rotates and revokes the server's signing keys."""
+
+    def __init__(
+        self,
+        store: SQLStore,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self._view: RingView | None = None
+        self._lock = threading.Lock()
+        if settings.signing_alg.startswith("HS"):
+            secret = settings.hmac_secret or b""
+            self._hmac: jose.Key | None = jose.Key.from_secret(secret, settings.signing_alg)
+        else:
+            self._hmac = None
+            if settings.master_key is None:
+                raise ConfigurationError(
+                    "the key ring needs JOTAUTH_MASTER_KEY; make one with `jotauth keys master`"
+                )
+            self._master: bytes = settings.master_key
+
+    @property
+    def symmetric(self) -> bool:
+        """True when tokens are HMAC-signed with the configured secret (no ring, no JWKS)."""
+        return self._hmac is not None
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _new_record(self, state: str, now: float) -> KeyRecord:
+        key = jose.Key.generate(self.settings.signing_alg)
+        private = json.dumps(key.to_jwk(private=True)).encode()
+        return KeyRecord(
+            kid=key.kid,
+            alg=key.alg,
+            state=state,
+            public_jwk=key.to_jwk(),
+            private_sealed=seal(self._master, private, key.kid.encode()),
+            created_at=now,
+            activated_at=now if state == "active" else None,
+        )
+
+    def _private(self, record: KeyRecord) -> jose.Key:
+        raw = open_sealed(self._master, record.private_sealed, record.kid.encode())
+        return jose.Key.from_jwk(json.loads(raw), alg=record.alg)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Make the first active and next keys on a fresh database (idempotent)."""
+        if self.symmetric:
+            return
+        now = self.clock()
+        records = self.store.list_keys(PUBLISHED)
+        states = {r.state for r in records}
+        if "active" not in states:
+            if "next" in states:
+                self.rotate()
+                return
+            self.store.add_key(self._new_record("active", now))
+        if "next" not in states:
+            self.store.add_key(self._new_record("next", now))
+        self._view = None
+
+    def view(self) -> RingView:
+        """The current ring, reloaded every ``cache_seconds`` (scheduled rotation happens here)."""
+        now = self.clock()
+        view = self._view
+        if view is not None and now - view.loaded_at < self.cache_seconds:
+            return view
+        with self._lock:
+            view = self._view
+            if view is not None and now - view.loaded_at < self.cache_seconds:
+                return view
+            self._view = view = self._load(now)
+            return view
+
+    def _load(self, now: float) -> RingView:
+        if self._hmac is not None:
+            return RingView(self._hmac, jose.KeySet([self._hmac]), (), now)
+        self.store.retire_keys(now=now)
+        records = self.store.list_keys(PUBLISHED)
+        active = [r for r in records if r.state == "active"]
+        if not active or not any(r.state == "next" for r in records):
+            self.ensure()
+            records = self.store.list_keys(PUBLISHED)
+            active = [r for r in records if r.state == "active"]
+        signer = active[-1]
+        due = (signer.activated_at or signer.created_at) + self.settings.rotation_period
+        if due <= now:
+            self._rotate_records(records, now)
+            records = self.store.list_keys(PUBLISHED)
+            signer = [r for r in records if r.state == "active"][-1]
+        public = jose.KeySet([jose.Key.from_jwk(r.public_jwk, alg=r.alg) for r in records])
+        return RingView(self._private(signer), public, tuple(records), now)
+
+    def _rotate_records(self, records: list[KeyRecord], now: float) -> str:
+        nexts = [r for r in records if r.state == "next"]
+        actives = [r for r in records if r.state == "active"]
+        if not nexts:
+            raise ConflictError("no next key to promote; run ensure() first")
+        retire_after = now + self.settings.access_ttl + _RETIRE_MARGIN
+        promoted = nexts[0]
+        self.store.rotate_keys(
+            next_kid=promoted.kid,
+            active_kid=actives[-1].kid if actives else None,
+            new_next=self._new_record("next", now),
+            now=now,
+            retire_after=retire_after,
+        )
+        return promoted.kid
+
+    def rotate(self) -> str:
+        """Promote the next key now; returns the new active kid."""
+        if self.symmetric:
+            raise ConflictError("HMAC signing uses one configured secret; there is no ring")
+        with self._lock:
+            kid = self._rotate_records(self.store.list_keys(PUBLISHED), self.clock())
+            self._view = None
+        return kid
+
+    def revoke(self, kid: str) -> KeyRecord:
+        """Emergency revocation: unpublish ``kid`` now and replace it if it was signing."""
+        if self.symmetric:
+            raise ConflictError("HMAC signing uses one configured secret; there is no ring")
+        with self._lock:
+            record = self.store.revoke_key(kid, now=self.clock())
+            if record is None:
+                raise NotFoundError(f"no revocable key with kid {kid!r}")
+            self._view = None
+        self.ensure()
+        return record
+
+    def invalidate(self) -> None:
+        """Forget the cached view (after a change made elsewhere)."""
+        self._view = None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def cached_keys(self, now: float) -> jose.KeySet | None:
+        """The published keys if the cached view is fresh, without touching the database."""
+        view = self._view
+        if view is None or now - view.loaded_at >= self.cache_seconds:
+            return None
+        return view.published
+
+    def signer(self) -> jose.Key:
+        """The private key that signs new tokens."""
+        return self.view().signer
+
+    def verification_keys(self) -> jose.KeySet:
+        """Public keys a token of this server may be signed with (next, active, retiring)."""
+        return self.view().published
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWK Set to publish (empty for HMAC: a shared secret is never published)."""
+        if self.symmetric:
+            return {"keys": []}
+        return self.view().published.to_jwks()
+
+    def list(self) -> list[KeyRecord]:
+        """Every key of the ring, retired and revoked included, oldest first."""
+        return self.store.list_keys()

@@ -1,0 +1,309 @@
+"""Access and refresh tokens: issue, rotate (with reuse detection and racer convergence), revoke.
+
+Refresh race design (docs/issuer.md, "Two tabs refreshing at once"):
+
+A refresh token ``T`` is 256 random bits; the database keeps ``sha256(T)`` only. Rotating ``T``
+is one guarded write — ``UPDATE ... SET used_at=now, successor=seal(S) WHERE used_at IS NULL``
+plus the insert of ``S`` — where ``seal`` is AES-GCM under a key derived from ``T`` itself.
+Exactly one racer wins that write. A loser that presents ``T`` within the grace window opens
+the sealed successor with ``T`` and receives the *same* ``S`` the winner got (following the
+chain if ``S`` moved on already), so both tabs end up holding the family's one live token:
+no fork, no false logout. Only a holder of ``T`` can open it, and a database dump alone
+reveals no usable refresh token. Outside the window (or with grace 0), presenting ``T`` again
+is reuse: the whole family is revoked.
+"""
+
+import base64
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jotauth import jose
+from jotauth.issuer.errors import InvalidGrantError, IssuerError
+from jotauth.issuer.services.keyring import KeyRing
+from jotauth.issuer.services.sealing import derive_key, open_sealed, seal
+from jotauth.issuer.services.users import scope_of
+from jotauth.issuer.settings import Settings
+from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
+from jotauth.store.sql import SQLStore
+
+__all__ = [
+    "MAX_TOKEN_BYTES",
+    "ReuseDetectedError",
+    "TokenPair",
+    "TokenService",
+    "TokenTooLargeError",
+    "hash_refresh",
+]
+
+MAX_TOKEN_BYTES: Final = 8192
+_CHAIN_LIMIT: Final = 16
+
+
+class TokenTooLargeError(IssuerError):
+    """The access token would exceed the 8 KiB every verifier accepts."""
+
+    code = "token_too_large"
+    status = 422
+
+
+class ReuseDetectedError(InvalidGrantError):
+    """A rotated refresh token came back outside the grace window; its family is revoked."""
+
+    def __init__(self, message: str, family: FamilyRecord) -> None:
+        super().__init__(message)
+        self.family = family
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What /login, /refresh and /oauth/token answer."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    claims: dict[str, Any]
+    user: UserRecord
+    family_id: str
+    raced: bool = False
+
+    def body(self) -> dict[str, Any]:
+        """The JSON response (RFC 6749 5.1 plus ``refresh_expires_in``)."""
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "refresh_expires_in": self.refresh_expires_in,
+            "scope": self.claims["scope"],
+        }
+
+
+def hash_refresh(token: str) -> str:
+    """The stored form of a refresh token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_refresh() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+
+
+def _successor_key(token: str) -> bytes:
+    return derive_key(token.encode(), b"jotauth refresh successor")
+
+
+class TokenService:
+    """Issues token pairs and applies the refresh rules; synchronous (run in a thread)."""
+
+    def __init__(
+        self,
+        store: SQLStore,
+        ring: KeyRing,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.ring = ring
+        self.settings = settings
+        self.clock = clock
+
+    # -- access tokens -----------------------------------------------------------------------
+
+    def access_token(
+        self, user: UserRecord, *, family_id: str, client_id: str, scope: str | None, now: float
+    ) -> tuple[str, dict[str, Any]]:
+        """A signed RFC 9068 access token for ``user``, refused when over 8 KiB."""
+        issued = max(int(now), user.not_before)
+        claims: dict[str, Any] = {
+            "iss": self.settings.issuer,
+            "sub": user.sub,
+            "aud": self.settings.audience,
+            "exp": issued + self.settings.access_ttl,
+            "iat": issued,
+            "jti": secrets.token_urlsafe(16),
+            "client_id": client_id,
+            "scope": scope_of(user.permissions) if scope is None else scope,
+            "roles": list(user.roles),
+            "permissions": user.permissions,
+            "preferred_username": user.username,
+            "sid": family_id,
+        }
+        signer = self.ring.signer()
+        token = jose.encode(claims, signer, headers={"typ": "at+jwt"})
+        if len(token) > MAX_TOKEN_BYTES:
+            raise TokenTooLargeError(
+                f"the access token would be {len(token)} bytes, over the {MAX_TOKEN_BYTES}-byte "
+                "limit verifiers accept; give this user fewer roles or permissions"
+            )
+        return token, claims
+
+    # -- login -------------------------------------------------------------------------------
+
+    def start_session(
+        self,
+        user: UserRecord,
+        *,
+        client_id: str | None = None,
+        scope: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> TokenPair:
+        """A new refresh family and its first token pair (after the password was checked)."""
+        now = self.clock()
+        client = client_id or self.settings.default_client_id
+        granted = scope_of(user.permissions) if scope is None else scope
+        family = FamilyRecord(
+            id=secrets.token_urlsafe(16),
+            user_id=user.id,
+            client_id=client,
+            scope=granted,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self.settings.refresh_ttl,
+            ip=ip,
+            user_agent=None if user_agent is None else user_agent[:256],
+        )
+        access, claims = self.access_token(
+            user, family_id=family.id, client_id=client, scope=granted, now=now
+        )
+        refresh = _new_refresh()
+        self.store.create_family(family, hash_refresh(refresh))
+        return self._pair(access, claims, refresh, user, family, now)
+
+    def _pair(
+        self,
+        access: str,
+        claims: dict[str, Any],
+        refresh: str,
+        user: UserRecord,
+        family: FamilyRecord,
+        now: float,
+        raced: bool = False,
+    ) -> TokenPair:
+        remaining = min(family.expires_at - now, self.settings.refresh_idle_ttl)
+        return TokenPair(
+            access_token=access,
+            expires_in=self.settings.access_ttl,
+            refresh_token=refresh,
+            refresh_expires_in=max(0, int(remaining)),
+            claims=claims,
+            user=user,
+            family_id=family.id,
+            raced=raced,
+        )
+
+    # -- refresh -----------------------------------------------------------------------------
+
+    def refresh(self, token: str) -> TokenPair:
+        """Rotate ``token``; InvalidGrantError (ReuseDetectedError on reuse) when refused."""
+        now = self.clock()
+        if not 20 <= len(token) <= 128:
+            raise InvalidGrantError("the refresh token is not valid")
+        found = self.store.find_refresh(hash_refresh(token))
+        if found is None:
+            raise InvalidGrantError("the refresh token is not valid")
+        record, family = found
+        user = self._check_family(family, now)
+        if record.used_at is None:
+            successor = _new_refresh()
+            sealed = seal(_successor_key(token), successor.encode(), str(record.id).encode())
+            if self.store.rotate_refresh(
+                record.id,
+                family.id,
+                successor_sealed=sealed,
+                successor_hash=hash_refresh(successor),
+                now=now,
+            ):
+                return self._issue(user, family, successor, now)
+            found = self.store.find_refresh(hash_refresh(token))
+            if found is None:  # pragma: no cover - rows are never deleted while live
+                raise InvalidGrantError("the refresh token is not valid")
+            record, family = found
+            user = self._check_family(family, now)
+        grace = self.settings.refresh_grace
+        used_at = record.used_at if record.used_at is not None else now
+        if grace > 0 and now - used_at <= grace and record.successor is not None:
+            current = self._follow(token, record)
+            return self._issue(user, family, current, now, raced=True)
+        self.store.revoke_family(family.id, now=now, reason="refresh_reuse")
+        raise ReuseDetectedError(
+            "the refresh token was already used; the session is revoked for safety", family
+        )
+
+    def _check_family(self, family: FamilyRecord, now: float) -> UserRecord:
+        if family.revoked_at is not None:
+            raise InvalidGrantError("the session of this refresh token has ended")
+        if family.expires_at <= now:
+            raise InvalidGrantError("the refresh token expired (absolute lifetime); log in again")
+        if family.last_used_at + self.settings.refresh_idle_ttl <= now:
+            raise InvalidGrantError("the refresh token expired (unused for too long); log in again")
+        user = self.store.get_user(family.user_id)
+        if user is None or user.disabled:
+            raise InvalidGrantError("the account of this refresh token is disabled")
+        return user
+
+    def _follow(self, token: str, record: RefreshRecord) -> str:
+        """The live end of the chain starting at ``token`` (the racer's successor)."""
+        current, current_record = token, record
+        for _ in range(_CHAIN_LIMIT):
+            sealed = current_record.successor
+            if sealed is None:
+                return current
+            current = open_sealed(
+                _successor_key(current), sealed, str(current_record.id).encode()
+            ).decode()
+            found = self.store.find_refresh(hash_refresh(current))
+            if found is None or found[0].used_at is None:
+                return current
+            current_record = found[0]
+        return current
+
+    def _issue(
+        self, user: UserRecord, family: FamilyRecord, refresh: str, now: float, raced: bool = False
+    ) -> TokenPair:
+        access, claims = self.access_token(
+            user, family_id=family.id, client_id=family.client_id, scope=family.scope, now=now
+        )
+        return self._pair(access, claims, refresh, user, family, now, raced)
+
+    # -- revocation --------------------------------------------------------------------------
+
+    def logout(self, claims: dict[str, Any], refresh_token: str | None = None) -> None:
+        """End the session of an access token: family revoked, the token's jti denylisted."""
+        now = self.clock()
+        sid = claims.get("sid")
+        if isinstance(sid, str):
+            self.store.revoke_family(sid, now=now, reason="logout")
+        if refresh_token:
+            found = self.store.find_refresh(hash_refresh(refresh_token))
+            if found is not None and str(found[1].user_id) == claims.get("sub"):
+                self.store.revoke_family(found[1].id, now=now, reason="logout")
+        jti, exp = claims.get("jti"), claims.get("exp")
+        if isinstance(jti, str) and isinstance(exp, int):
+            self.store.revoke_token(jti, exp, now=now)
+
+    def end_all_sessions(
+        self,
+        user_id: int,
+        *,
+        reason: str,
+        keep_family: str | None = None,
+        disable: bool | None = None,
+        password_hash: str | None = None,
+    ) -> UserRecord | None:
+        """Every token of the user issued until now dies (per-user not-before)."""
+        now = self.clock()
+        return self.store.revoke_user(
+            user_id,
+            not_before=int(now) + 1,
+            now=now,
+            reason=reason,
+            disable=disable,
+            password_hash=password_hash,
+            keep_family=keep_family,
+        )

@@ -1,0 +1,113 @@
+"""Plain records the store hands out, so no SQLAlchemy object escapes into the services."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AuditRecord",
+    "FamilyRecord",
+    "KeyRecord",
+    "RefreshRecord",
+    "RevocationRecord",
+    "UserRecord",
+]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A user; ``id`` as a string is the token's ``sub``."""
+
+    id: int
+    username: str
+    password_hash: str
+    roles: list[str] = field(default_factory=list)
+    permissions: dict[str, list[str]] = field(default_factory=dict)
+    disabled: bool = False
+    not_before: int = 0
+    created_at: float = 0.0
+
+    @property
+    def sub(self) -> str:
+        """The ``sub`` claim of this user's tokens."""
+        return str(self.id)
+
+
+@dataclass(frozen=True)
+class FamilyRecord:
+    """One login session: every refresh token rotated from one login shares a family."""
+
+    id: str
+    user_id: int
+    client_id: str
+    scope: str
+    created_at: float
+    last_used_at: float
+    expires_at: float
+    revoked_at: float | None = None
+    revoke_reason: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    """One refresh token (only its hash); ``successor`` is sealed with a key derived from it."""
+
+    id: int
+    token_hash: str
+    family_id: str
+    created_at: float
+    used_at: float | None = None
+    successor: bytes | None = None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A signing key of the ring; ``private_sealed`` is AES-GCM under the master key."""
+
+    kid: str
+    alg: str
+    state: str
+    public_jwk: dict[str, Any]
+    private_sealed: bytes
+    created_at: float
+    activated_at: float | None = None
+    retire_after: float | None = None
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RevocationRecord:
+    """One event of the revocation feed; ``seq`` orders the feed and makes the cursor."""
+
+    seq: int
+    type: str
+    jti: str | None = None
+    sub: str | None = None
+    kid: str | None = None
+    exp: int | None = None
+    not_before: int | None = None
+    created_at: float = 0.0
+
+    def as_event(self) -> dict[str, Any]:
+        """The feed's JSON shape for this event."""
+        if self.type == "token":
+            return {"type": "token", "jti": self.jti, "exp": self.exp}
+        if self.type == "user":
+            return {"type": "user", "sub": self.sub, "not_before": self.not_before}
+        return {"type": "key", "kid": self.kid}
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """A stored ``AuthEvent``."""
+
+    id: int
+    type: str
+    outcome: str
+    user_id: str | None
+    username: str | None
+    ip: str | None
+    user_agent: str | None
+    detail: dict[str, Any]
+    at: float
