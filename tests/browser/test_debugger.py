@@ -152,6 +152,27 @@ def test_verify_failures(
     assert expected in page.text_content("#verify-result")
 
 
+def test_expected_issuer_and_audience(watched: Any, server: Any, signing_key: jose.Key) -> None:
+    """Optional issuer/audience fields give the CLI's 'expected vs found' reasons."""
+    token = make_token(signing_key, iss="https://auth", aud=["billing", "mail"])
+    page = open_debugger(watched, server)
+    page.fill("#token", token)
+    page.fill("#verify-key", json.dumps(signing_key.public().to_jwk()))
+    page.fill("#verify-aud", "orders")
+    page.click("#verify")
+    page.wait_for_selector("#verify-result[data-status=invalid]")
+    assert 'audience is "billing", "mail"; expected "orders"' in page.text_content("#verify-result")
+    page.fill("#verify-aud", "mail")
+    page.fill("#verify-iss", "https://other")
+    page.click("#verify")
+    expect(page.locator("#verify-result")).to_contain_text(
+        'issuer is "https://auth"; expected "https://other"'
+    )
+    page.fill("#verify-iss", "https://auth")
+    page.click("#verify")
+    page.wait_for_selector("#verify-result[data-status=valid]")
+
+
 @pytest.mark.parametrize("alg", ["ES256", "RS256", "PS256", "HS256", "EdDSA"])
 def test_pasted_keys_of_each_family(watched: Any, server: Any, alg: str) -> None:
     """Python-signed tokens verify in the page with a pasted JWK (PEM for ES256)."""

@@ -97,9 +97,11 @@
   async function verifyNow() {
     setVerify("pending", "Verifying...");
     try {
-      const result = await J.verify($("token").value, $("verify-key").value, now());
+      const expected = { issuer: $("verify-iss").value.trim(), audience: $("verify-aud").value.trim() };
+      const result = await J.verify($("token").value, $("verify-key").value, now(), expected);
       setVerify("valid", "Signature verified (" + result.alg + (result.kid ? ", kid " + result.kid : "") +
-        ") and the token is within its validity times.");
+        ") and the token is within its validity times" +
+        (result.claims.iss !== undefined ? "; issuer " + result.claims.iss : "") + ".");
     } catch (e) {
       const code = e.code || "error";
       setVerify("invalid", "Invalid: " + code + ": " + e.message);

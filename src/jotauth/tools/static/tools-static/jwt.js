@@ -264,8 +264,28 @@
     return [{ kty: "oct", k: b64urlEncode(text) }];
   }
 
-  /** Verify a token with pasted key text; resolves to the claims or rejects with a JoseError. */
-  async function verify(token, keyText, now) {
+  function checkExpected(claims, expected) {
+    if (expected.issuer) {
+      if (claims.iss === undefined) throw new JoseError("missing_claim", 'required claim "iss" is missing');
+      if (claims.iss !== expected.issuer) {
+        throw new JoseError("invalid_claim", "issuer is " + JSON.stringify(String(claims.iss).slice(0, 80)) +
+          "; expected " + JSON.stringify(expected.issuer));
+      }
+    }
+    if (expected.audience) {
+      const found = typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : null;
+      if (!found) throw new JoseError("missing_claim", 'required claim "aud" is missing');
+      if (found.indexOf(expected.audience) < 0) {
+        throw new JoseError("invalid_claim", "audience is " + found.map(function (a) {
+          return JSON.stringify(String(a).slice(0, 80));
+        }).join(", ") + "; expected " + JSON.stringify(expected.audience));
+      }
+    }
+  }
+
+  /** Verify a token with pasted key text; resolves to the claims or rejects with a JoseError.
+   * ``expected`` may name an ``issuer`` and an ``audience`` to check after the signature. */
+  async function verify(token, keyText, now, expected) {
     const decoded = decode(token);
     if (decoded.size > MAX_SIZE) throw new JoseError("token_too_large", "token is over the 8 KiB size limit");
     const alg = decoded.header.alg;
@@ -309,6 +329,7 @@
           "signature is good, but the token " + t.phrase + " (" + t.date + ")");
       }
     }
+    checkExpected(decoded.claims, expected || {});
     return { claims: decoded.claims, kid: jwk.kid, alg: alg };
   }
 
