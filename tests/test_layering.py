@@ -1,0 +1,146 @@
+"""The direction of imports between jotauth's parts, checked by walking every module's AST.
+
+DESIGN.md and STYLE.md 3.2: ``jose`` imports only the standard library, ``cryptography`` and
+``jotauth.errors``; the guard never imports the issuer, the store or the CLI; the store never
+imports the layers above it; nothing imports the CLI; and no package reaches into another
+package's ``_private`` module. A violation names the file, the line and the import.
+"""
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jotauth
+
+PACKAGE_ROOT = Path(jotauth.__file__).resolve().parent
+STDLIB = frozenset(sys.stdlib_module_names)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line, dotted name)`` for every import in the file, ``from a import b`` giving ``a.b``."""
+    source = path.read_text(encoding="utf-8")
+    return _imports_of(source, _module_name(path), path.name == "__init__.py")
+
+
+def _imports_of(source: str, module: str, is_package: bool) -> Iterator[tuple[int, str]]:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            yield node.lineno, base
+            for alias in node.names:
+                yield node.lineno, f"{base}.{alias.name}"
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE_ROOT.rglob("*.py"))
+
+
+def _part(module: str) -> str:
+    """``jotauth.guard.asgi`` -> ``guard``; top-level modules are their own part."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _violations(rule: "Rule") -> list[str]:
+    found = []
+    for path in _sources():
+        module = _module_name(path)
+        if not rule.applies_to(module):
+            continue
+        for line, name in _imports(path):
+            problem = rule.check(module, name)
+            if problem:
+                found.append(f"{path.relative_to(PACKAGE_ROOT.parent)}:{line}: {name} ({problem})")
+    return found
+
+
+class Rule:
+    """One import rule: which modules it covers and what it forbids."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def applies_to(self, module: str) -> bool:
+        if self.name == "jose":
+            return _part(module) == "jose"
+        if self.name == "guard":
+            return _part(module) == "guard"
+        if self.name == "store":
+            return _part(module) == "store"
+        return True
+
+    def check(self, module: str, name: str) -> str | None:
+        top = name.split(".")[0]
+        target = _part(name) if top == "jotauth" else None
+        if self.name == "jose":
+            if top in STDLIB or top == "cryptography":
+                return None
+            if name == "jotauth.errors" or name.startswith(("jotauth.errors.", "jotauth.jose")):
+                return None
+            if name == "jotauth":
+                return None
+            return "jose may import only the stdlib, cryptography and jotauth.errors"
+        if self.name == "guard" and target in ("issuer", "store", "cli"):
+            return f"the guard must not import {target}"
+        if self.name == "store" and target in ("issuer", "guard", "cli", "tools"):
+            return f"the store must not import {target}"
+        if self.name == "cli" and target == "cli" and _part(module) != "cli":
+            return "nothing imports the CLI"
+        if self.name == "private" and top == "jotauth" and target != _part(module):
+            private = [p for p in name.split(".")[2:] if p.startswith("_") and p != "__version__"]
+            if private:
+                return f"reaches into {target}'s private {private[0]}"
+        return None
+
+
+RULES = ["jose", "guard", "store", "cli", "private"]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_import_rule(rule: str) -> None:
+    """No module of src/jotauth breaks the import rule (each violation is listed)."""
+    assert _violations(Rule(rule)) == []
+
+
+def test_rules_catch_violations() -> None:
+    """The checker itself flags each kind of forbidden import (so a green run means something)."""
+    assert Rule("jose").check("jotauth.jose.jws", "httpx")
+    assert Rule("jose").check("jotauth.jose.jws", "jotauth.guard")
+    assert not Rule("jose").check("jotauth.jose.jws", "jotauth.jose._b64.b64decode")
+    assert not Rule("jose").check("jotauth.jose.jws", "cryptography.hazmat")
+    assert Rule("guard").check("jotauth.guard.asgi", "jotauth.issuer.app")
+    assert Rule("store").check("jotauth.store.sql", "jotauth.issuer")
+    assert Rule("cli").check("jotauth.issuer.app", "jotauth.cli.main")
+    assert not Rule("cli").check("jotauth.cli.keys", "jotauth.cli.main")
+    assert Rule("private").check("jotauth.guard.verifier", "jotauth.jose._b64.b64decode")
+    assert Rule("private").check("jotauth.guard.verifier", "jotauth.jose.jwk._load_jwk")
+    assert not Rule("private").check("jotauth.jose.jws", "jotauth.jose._b64")
+
+
+def test_relative_imports_resolve() -> None:
+    """Relative imports are resolved against the importing module before the rules apply."""
+    assert _module_name(PACKAGE_ROOT / "jose" / "__init__.py") == "jotauth.jose"
+    assert _module_name(PACKAGE_ROOT / "jose" / "jws.py") == "jotauth.jose.jws"
+    source = "from . import _b64\nfrom ..issuer import app\nimport json\n"
+    names = {name for _, name in _imports_of(source, "jotauth.guard.verifier", False)}
+    assert {"jotauth.guard._b64", "jotauth.issuer.app", "json"} <= names
+    names = {name for _, name in _imports_of("from .jws import sign\n", "jotauth.jose", True)}
+    assert "jotauth.jose.jws.sign" in names
+    assert len(_sources()) > 10

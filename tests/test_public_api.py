@@ -1,0 +1,87 @@
+"""jotauth.jose's public surface: ``__all__`` sorted, complete and importable (httpx's habit).
+
+Other parts and users code against these names (issue 2's "Public API"); a test keeps the
+curated list honest, and checks that the core stays importable with only ``cryptography``.
+"""
+
+import inspect
+import subprocess
+import sys
+import types
+
+import jotauth.jose
+import jotauth.jose.errors
+from jotauth import jose
+
+CONTRACT = {
+    "Key", "KeySet", "Verifier", "encode", "decode", "jws", "peek_header", "peek_claims",
+    "MalformedTokenError", "TokenTooLargeError", "CriticalHeaderError",
+    "UnsupportedAlgorithmError", "AlgorithmNotAllowedError", "InvalidKeyError",
+    "NoMatchingKeyError", "BadSignatureError", "ClaimError", "ExpiredTokenError",
+    "ImmatureTokenError", "InvalidClaimError", "MissingClaimError",
+}  # fmt: skip
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """``jose.__all__`` is sorted and has no duplicates."""
+    names = jotauth.jose.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+
+
+def test_every_name_in_all_is_importable() -> None:
+    """Every name in ``__all__`` exists and imports with ``from jotauth.jose import name``."""
+    for name in jotauth.jose.__all__:
+        namespace: dict[str, object] = {}
+        exec(f"from jotauth.jose import {name}", namespace)  # noqa: S102 - fixed, trusted names
+        assert namespace[name] is getattr(jotauth.jose, name)
+
+
+def test_all_is_complete() -> None:
+    """Every public non-module attribute of jotauth.jose is listed in ``__all__``."""
+    public = {
+        name
+        for name, value in vars(jotauth.jose).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public - set(jotauth.jose.__all__) == set()
+
+
+def test_contract_names_are_exported() -> None:
+    """The names of the public contract (issue 2) are all exported."""
+    assert set(jotauth.jose.__all__) >= CONTRACT
+    assert callable(jose.jws.sign)
+    assert callable(jose.jws.verify)
+
+
+def test_errors_module_exports_every_error() -> None:
+    """jotauth.jose.errors lists every error class it defines, sorted, all re-exported by jose."""
+    defined = {
+        name
+        for name, value in vars(jotauth.jose.errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, Exception)
+        and value.__module__ == "jotauth.jose.errors"
+    }
+    names = jotauth.jose.errors.__all__
+    assert names == sorted(names)
+    assert set(names) == defined
+    assert defined <= set(jotauth.jose.__all__)
+
+
+def test_algorithms_listed() -> None:
+    """``jose.ALGORITHMS`` names exactly the algorithms of the contract, and never none."""
+    expected = {f"{f}{n}" for f in ("HS", "RS", "PS", "ES") for n in (256, 384, 512)} | {"EdDSA"}
+    assert set(jose.ALGORITHMS) == expected
+    assert "none" not in {a.lower() for a in jose.ALGORITHMS}
+
+
+def test_jose_imports_only_cryptography() -> None:
+    """Importing jotauth.jose loads no web framework, HTTP client, database or other part."""
+    heavy = ("httpx", "fastapi", "starlette", "flask", "sqlalchemy", "redis", "click")
+    heavy += ("jotauth.guard", "jotauth.issuer", "jotauth.store", "jotauth.cli")
+    code = f"import sys, jotauth.jose\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
