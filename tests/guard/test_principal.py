@@ -97,3 +97,18 @@ def test_invalid_permissions_raise_claim_error() -> None:
     """A permissions value that is neither a list nor an object is a claim error."""
     with pytest.raises(jose.InvalidClaimError):
         principal(permissions={"articles": "read"})
+
+
+def test_lazy_claims_from_the_verified_token() -> None:
+    """A principal built with its token re-reads the same claims on demand."""
+    from jotauth.guard.testing import make_token
+
+    key = jose.Key.from_secret(b"k" * 32, kid="k")
+    token = make_token(key, sub="9", scope="a:b", preferred_username="ann")
+    claims = jose.peek_claims(token)
+    lazy = build_principal(claims, None, token)
+    assert lazy.claims == claims
+    assert lazy.username == "ann"
+    assert lazy.can("a", "b")
+    with pytest.raises(ValueError, match="claims or the verified token"):
+        type(lazy)(sub="x", scopes=frozenset(), roles=frozenset(), claims=None)

@@ -224,14 +224,15 @@ class Guard:
 
     def _verify(self, token: str, keys: jose.KeySet, now: float) -> Principal:
         claims = self._verifier_for(keys).verify(token, now)
-        principal = build_principal(claims, self._roles)
+        principal = build_principal(claims, self._roles, token)
         exp = _number(claims.get("exp"))
+        jti = claims.get("jti")
         entry = CacheEntry(
             principal,
             float("inf") if exp is None else exp,
             _number(claims.get("nbf")),
             _number(claims.get("iat")),
-            principal.jti,
+            jti if isinstance(jti, str) else None,
             principal.sub,
             self._kid(token),
         )

@@ -107,12 +107,17 @@ def _add_scopes(scopes: Iterable[str], into: dict[str, set[str]]) -> None:
 
 
 def build_principal(
-    claims: dict[str, Any], role_grants: Mapping[str, Iterable[str]] | None = None
+    claims: dict[str, Any],
+    role_grants: Mapping[str, Iterable[str]] | None = None,
+    token: str | None = None,
 ) -> "Principal":
     """Turn verified claims into a Principal; malformed permission claims are a claim error.
 
     Claims are checked here, but the grant table is built only when a check needs it: most
-    requests are decided by a plain scope lookup.
+    requests are decided by a plain scope lookup. Given the verified ``token`` the principal
+    does not keep the claims dict but re-reads it from the token on first access: a cached
+    principal then holds a handful of objects instead of a whole JSON tree, which keeps the
+    garbage collector's full passes over a large token cache short.
     """
     scopes = _scopes(claims)
     roles = _roles(claims)
@@ -124,7 +129,8 @@ def build_principal(
         sub="" if sub is None else str(sub),
         scopes=scopes,
         roles=roles,
-        claims=claims,
+        claims=None if token is not None else claims,
+        token=token,
         role_grants=role_grants,
     )
 
@@ -132,7 +138,16 @@ def build_principal(
 class Principal:
     """The authenticated caller. Immutable; one instance per distinct token (cached)."""
 
-    __slots__ = ("_grants", "_permissions", "_role_grants", "claims", "roles", "scopes", "sub")
+    __slots__ = (
+        "_claims",
+        "_grants",
+        "_permissions",
+        "_role_grants",
+        "_token",
+        "roles",
+        "scopes",
+        "sub",
+    )
 
     def __init__(
         self,
@@ -140,16 +155,28 @@ class Principal:
         sub: str,
         scopes: frozenset[str],
         roles: frozenset[str],
-        claims: Mapping[str, Any],
+        claims: Mapping[str, Any] | None,
+        token: str | None = None,
         role_grants: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
+        if claims is None and token is None:
+            raise ValueError("a Principal needs its claims or the verified token")
         self.sub = sub
         self.scopes = scopes
         self.roles = roles
-        self.claims = claims
+        self._claims = claims
+        self._token = token
         self._role_grants = role_grants
         self._permissions: Grants | None = None
         self._grants: Grants | None = None
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """Every verified claim of the token."""
+        claims = self._claims
+        if claims is None:
+            claims = self._claims = jose.peek_claims(str(self._token))  # verified before
+        return claims
 
     @property
     def permissions(self) -> Grants:
