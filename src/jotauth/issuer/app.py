@@ -16,6 +16,7 @@ from jotauth.guard import Guard
 from jotauth.issuer.api import admin, auth, oauth, wellknown
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
+from jotauth.issuer.hardening import install_hardening
 from jotauth.issuer.keysource import RingKeySource
 from jotauth.issuer.runtime import build_runtime
 from jotauth.issuer.settings import Settings
@@ -71,6 +72,7 @@ def create_app(
 
     app.include_router(tools_router)
     _bearer_scheme(app)
+    install_hardening(app, settings)
     return app
 
 
