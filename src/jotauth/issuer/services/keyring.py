@@ -110,6 +110,8 @@ class KeyRing:
             self.store.add_key(self._new_record("active", now))
         if "next" not in states:
             self.store.add_key(self._new_record("next", now))
+        for record in records[:1]:
+            self._private(record)  # a wrong master key stops the server here, at start
         self._view = None
 
     def view(self) -> RingView:

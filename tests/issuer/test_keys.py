@@ -1,0 +1,128 @@
+"""The key ring: publication before use, rotation, retirement, emergency revocation, sealing."""
+
+import json
+import os
+from typing import Any
+
+import httpx
+import pytest
+
+from jotauth import jose
+from jotauth.issuer.app import create_app
+from jotauth.issuer.errors import ConfigurationError
+
+pytestmark = pytest.mark.anyio
+
+
+async def _kids(client: httpx.AsyncClient) -> list[str]:
+    response = await client.get("/.well-known/jwks.json")
+    assert response.headers["cache-control"] == "public, max-age=300"
+    return [k["kid"] for k in response.json()["keys"]]
+
+
+def _states(app: Any) -> dict[str, str]:
+    return {k.kid: k.state for k in app.state.auth.ring.list()}
+
+
+async def test_next_key_is_published_before_it_signs(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """A fresh ring publishes the active and the next key; after rotation the next one signs."""
+    await kit.add_user(app)
+    states = _states(app)
+    assert sorted(states.values()) == ["active", "next"]
+    nxt = next(k for k, s in states.items() if s == "next")
+    assert nxt in await _kids(client)
+    app.state.auth.ring.rotate()
+    token = (await kit.login(client))["access_token"]
+    assert jose.peek_header(token)["kid"] == nxt
+
+
+async def test_rotation_keeps_old_tokens_valid_until_they_expire(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any
+) -> None:
+    """A token signed before rotation verifies after it; the retiring key leaves JWKS later."""
+    await kit.add_user(app)
+    old = (await kit.login(client))["access_token"]
+    old_kid = jose.peek_header(old)["kid"]
+    app.state.auth.ring.rotate()
+    assert _states(app)[old_kid] == "retiring"
+    assert (await client.get("/profile", headers=kit.bearer(old))).status_code == 200
+    assert old_kid in await _kids(client)
+    clock.advance(900 + 61)
+    app.state.auth.ring.invalidate()
+    assert old_kid not in await _kids(client)
+    assert _states(app)[old_kid] == "retired"
+
+
+async def test_emergency_revocation_kills_tokens_at_once(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """A revoked key leaves JWKS immediately and every token it signed is refused."""
+    await kit.add_user(app)
+    token = (await kit.login(client))["access_token"]
+    kid = jose.peek_header(token)["kid"]
+    app.state.auth.ring.revoke(kid)
+    assert kid not in await _kids(client)
+    assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 401
+    fresh = (await kit.login(client))["access_token"]
+    assert jose.peek_header(fresh)["kid"] != kid
+    assert (await client.get("/profile", headers=kit.bearer(fresh))).status_code == 200
+    assert sorted(s for s in _states(app).values() if s != "revoked") == ["active", "next"]
+
+
+async def test_scheduled_rotation(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any
+) -> None:
+    """After 30 days the next key takes over by itself."""
+    await kit.add_user(app)
+    before = jose.peek_header((await kit.login(client))["access_token"])["kid"]
+    clock.advance(30 * 86400 + 1)
+    app.state.auth.ring.invalidate()
+    after = jose.peek_header((await kit.login(client))["access_token"])["kid"]
+    assert after != before
+    assert _states(app)[before] == "retiring"
+
+
+async def test_private_keys_are_sealed_at_rest(app: Any, store: Any) -> None:
+    """The database holds no private JWK member; only the master key opens the blobs."""
+    with store.engine.connect() as connection:
+        rows = list(
+            connection.exec_driver_sql("SELECT public_jwk, private_sealed FROM signing_keys")
+        )
+    assert rows
+    for public, sealed in rows:
+        jwk = json.loads(public) if isinstance(public, str) else public
+        assert "d" not in jwk
+        assert b'"d"' not in bytes(sealed)
+
+
+async def test_wrong_master_key_refuses_to_start(sqlite_url: str, kit: Any, clock: Any) -> None:
+    """Opening the ring with another master key fails with a clear configuration error."""
+    first = create_app(kit.make_settings(sqlite_url), clock=clock)
+    first.state.store.close()
+    other = kit.make_settings(sqlite_url, master_key=os.urandom(32))
+    with pytest.raises(ConfigurationError, match="MASTER_KEY"):
+        create_app(other, clock=clock)
+
+
+async def test_hs256_needs_a_strong_secret(sqlite_url: str, kit: Any) -> None:
+    """HS256 is refused without a secret of at least 32 bytes."""
+    with pytest.raises(ConfigurationError, match="HMAC_SECRET"):
+        kit.make_settings(sqlite_url, signing_alg="HS256", hmac_secret=b"short")
+
+
+async def test_hs256_with_a_secret_signs_and_publishes_nothing(
+    sqlite_url: str, kit: Any, clock: Any
+) -> None:
+    """With an explicit strong secret tokens are HS256 and the JWKS stays empty."""
+    settings = kit.make_settings(sqlite_url, signing_alg="HS256", hmac_secret=os.urandom(32))
+    app = create_app(settings, clock=clock)
+    await kit.add_user(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        token = (await kit.login(client))["access_token"]
+        assert jose.peek_header(token)["alg"] == "HS256"
+        assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 200
+        assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}
+    app.state.store.close()

@@ -1,0 +1,193 @@
+"""Logout, logout everywhere, password change, and the revocation feed services follow."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from jotauth.guard import RevocationView
+
+pytestmark = pytest.mark.anyio
+
+FEED = {"Authorization": "Bearer feed-secret-0123456789"}
+
+
+async def test_logout_kills_both_tokens(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """After /logout the access token and the refresh token both stop working."""
+    await kit.add_user(app)
+    pair = await kit.login(client)
+    out = await client.post("/logout", headers=kit.bearer(pair["access_token"]))
+    assert out.status_code == 200
+    profile = await client.get("/profile", headers=kit.bearer(pair["access_token"]))
+    assert profile.status_code == 401
+    assert profile.json()["jotauth_code"] == "token_revoked"
+    refresh = await client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refresh.status_code == 401
+    assert [e.type for e in store.list_audit_events(type="logout")] == ["logout"]
+
+
+async def test_logout_leaves_other_sessions_alone(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Logging out on one device keeps the other logged in."""
+    await kit.add_user(app)
+    laptop, phone = await kit.login(client), await kit.login(client)
+    await client.post("/logout", headers=kit.bearer(laptop["access_token"]))
+    assert (await client.get("/me", headers=kit.bearer(phone["access_token"]))).status_code == 200
+    refreshed = await client.post("/refresh", json={"refresh_token": phone["refresh_token"]})
+    assert refreshed.status_code == 200
+
+
+async def test_logout_needs_a_token(client: httpx.AsyncClient) -> None:
+    """POST /logout without a bearer token is 401."""
+    assert (await client.post("/logout")).status_code == 401
+
+
+async def test_logout_all_ends_every_session(app: Any, client: httpx.AsyncClient, kit: Any) -> None:
+    """Every access and refresh token issued before /logout-all dies; a new login works."""
+    await kit.add_user(app)
+    one, two = await kit.login(client), await kit.login(client)
+    assert (
+        await client.post("/logout-all", headers=kit.bearer(one["access_token"]))
+    ).status_code == 200
+    for pair in (one, two):
+        assert (
+            await client.get("/me", headers=kit.bearer(pair["access_token"]))
+        ).status_code == 401
+        refresh = await client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert refresh.status_code == 401
+    fresh = await kit.login(client)
+    assert (await client.get("/me", headers=kit.bearer(fresh["access_token"]))).status_code == 200
+
+
+async def test_password_change_ends_other_sessions(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """The changing session continues with a new access token; the others end; passwords swap."""
+    await kit.add_user(app)
+    here, there = await kit.login(client), await kit.login(client)
+    response = await client.post(
+        "/password",
+        json={"current_password": "password123", "new_password": "correct horse battery"},
+        headers=kit.bearer(here["access_token"]),
+    )
+    assert response.status_code == 200
+    new_access = response.json()["access_token"]
+    assert (await client.get("/me", headers=kit.bearer(new_access))).status_code == 200
+    assert (await client.get("/me", headers=kit.bearer(here["access_token"]))).status_code == 401
+    assert (await client.get("/me", headers=kit.bearer(there["access_token"]))).status_code == 401
+    kept = await client.post("/refresh", json={"refresh_token": here["refresh_token"]})
+    assert kept.status_code == 200
+    ended = await client.post("/refresh", json={"refresh_token": there["refresh_token"]})
+    assert ended.status_code == 401
+    old = await client.post("/login", json={"username": "john", "password": "password123"})
+    assert old.status_code == 401
+    await kit.login(client, "john", "correct horse battery")
+
+
+async def test_password_change_needs_the_current_password(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """A wrong current password changes nothing."""
+    await kit.add_user(app)
+    pair = await kit.login(client)
+    before = store.find_user("john").password_hash
+    response = await client.post(
+        "/password",
+        json={"current_password": "guess-guess", "new_password": "another password"},
+        headers=kit.bearer(pair["access_token"]),
+    )
+    assert response.status_code == 401
+    assert store.find_user("john").password_hash == before
+    assert (await client.get("/me", headers=kit.bearer(pair["access_token"]))).status_code == 200
+
+
+async def test_password_change_rejects_a_short_password(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """New passwords under 8 characters are a 400."""
+    await kit.add_user(app)
+    pair = await kit.login(client)
+    response = await client.post(
+        "/password",
+        json={"current_password": "password123", "new_password": "short"},
+        headers=kit.bearer(pair["access_token"]),
+    )
+    assert response.status_code == 400
+
+
+async def test_feed_requires_a_service_credential(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """No token, a wrong secret or a user token without revocations:read: 401."""
+    await kit.add_user(app)
+    user_token = (await kit.login(client))["access_token"]
+    for headers in ({}, {"Authorization": "Bearer wrong"}, kit.bearer(user_token)):
+        response = await client.get("/revocations", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_token"
+
+
+async def test_feed_accepts_an_access_token_with_the_scope(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """A service account whose token has revocations:read may read the feed."""
+    await kit.add_user(app, "svc", "service-password", permissions={"revocations": ["read"]})
+    token = (await kit.login(client, "svc", "service-password"))["access_token"]
+    response = await client.get("/revocations", headers=kit.bearer(token))
+    assert response.status_code == 200
+
+
+async def test_feed_publishes_logouts_users_and_keys(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Events come in order with a cursor; a guard's RevocationView applies them."""
+    await kit.add_user(app)
+    first = await client.get("/revocations", headers=FEED)
+    assert first.json() == {"cursor": "0", "poll_interval": 5, "events": []}
+    a, b = await kit.login(client), await kit.login(client)
+    await client.post("/logout", headers=kit.bearer(a["access_token"]))
+    page = (await client.get("/revocations", headers=FEED, params={"after": "0"})).json()
+    assert [e["type"] for e in page["events"]] == ["token"]
+    claims_a = _claims(a["access_token"])
+    assert page["events"][0] == {"type": "token", "jti": claims_a["jti"], "exp": claims_a["exp"]}
+    await client.post("/logout-all", headers=kit.bearer(b["access_token"]))
+    kid = app.state.auth.ring.view().records[0].kid
+    app.state.auth.ring.revoke(kid)
+    more = (await client.get("/revocations", headers=FEED, params={"after": page["cursor"]})).json()
+    assert [e["type"] for e in more["events"]] == ["user", "key"]
+    assert more["events"][0]["sub"] == "1"
+    assert more["events"][1] == {"type": "key", "kid": kid}
+    empty = (
+        await client.get("/revocations", headers=FEED, params={"after": more["cursor"]})
+    ).json()
+    assert empty["events"] == []
+    assert empty["cursor"] == more["cursor"]
+    view = RevocationView()
+    everything = (await client.get("/revocations", headers=FEED)).json()
+    assert view.apply(everything["events"]) == 3
+
+
+async def test_feed_leaves_out_expired_token_events(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any
+) -> None:
+    """A new client is not sent denylist entries whose tokens have expired anyway."""
+    await kit.add_user(app)
+    pair = await kit.login(client)
+    await client.post("/logout", headers=kit.bearer(pair["access_token"]))
+    clock.advance(901)
+    assert (await client.get("/revocations", headers=FEED)).json()["events"] == []
+
+
+async def test_feed_rejects_a_bad_cursor(client: httpx.AsyncClient) -> None:
+    """A cursor that this server did not hand out is a 400."""
+    response = await client.get("/revocations", headers=FEED, params={"after": "abc"})
+    assert response.status_code == 400
+
+
+def _claims(token: str) -> dict[str, Any]:
+    from jotauth import jose
+
+    return jose.peek_claims(token)
