@@ -278,3 +278,31 @@ def test_claims_returned_unchanged(key: jose.Key) -> None:
         "n": None,
     }
     assert jose.decode(_token(key, claims), key, now=NOW) == claims
+
+
+HUGE = 10**400  # an integer beyond float range; 401 digits fit easily in an 8 KiB token
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="core bug (reported): jose.errors.format_time falls back to f'{t:.0f}', which raises "
+    "OverflowError for integers beyond float range, so the error message itself crashes",
+)
+@pytest.mark.parametrize(
+    ("payload", "kwargs", "expected"),
+    [
+        ({"exp": -HUGE}, {}, jose.ExpiredTokenError),
+        ({"exp": HUGE, "nbf": HUGE}, {}, jose.ImmatureTokenError),
+        ({"exp": HUGE, "iat": HUGE}, {}, jose.ImmatureTokenError),
+        ({"exp": HUGE, "iat": -HUGE}, {"max_age": 10}, jose.ExpiredTokenError),
+    ],
+    ids=["exp-negative", "nbf", "iat", "max_age"],
+)
+def test_huge_integer_dates_end_in_claim_errors(
+    payload: dict[str, Any], kwargs: dict[str, Any], expected: type[Exception], key: jose.Key
+) -> None:
+    """A date beyond float range still gives the right ClaimError, not an OverflowError."""
+    token = forge(key, {"alg": "HS256"}, payload)
+    with pytest.raises(expected):
+        jose.decode(token, key, now=NOW, **kwargs)
