@@ -12,10 +12,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from jotauth.issuer.errors import ConfigurationError
 from jotauth.issuer.settings import Settings, decode_master_key
+from jotauth.store.sql.engine import sqlite_file
 
 __all__ = [
     "DEMO_PASSWORD",
@@ -38,10 +37,8 @@ def new_master_key() -> str:
 
 def master_key_file(settings: Settings) -> Path:
     """Where demo/dev mode keeps its master key: beside the SQLite file, else the cwd."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).expanduser().resolve().parent / MASTER_FILE
-    return Path.cwd() / MASTER_FILE
+    database = sqlite_file(settings.database_url)
+    return (database.parent if database else Path.cwd()) / MASTER_FILE
 
 
 def resolve_master_key(settings: Settings) -> Settings:

@@ -1,0 +1,125 @@
+"""The admin API: only for tokens with the admin permission; users, sessions, keys."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from jotauth import jose
+
+pytestmark = pytest.mark.anyio
+
+ADMIN = {"admin": ["*"]}
+
+
+async def _admin(app: Any, client: httpx.AsyncClient, kit: Any) -> dict[str, str]:
+    await kit.add_user(app, "root", "root-password", roles=["admin"], permissions=ADMIN)
+    return kit.bearer((await kit.login(client, "root", "root-password"))["access_token"])
+
+
+async def test_admin_routes_need_the_admin_permission(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Without a token 401; with a user token 403 insufficient_scope."""
+    await kit.add_user(app)
+    user = kit.bearer((await kit.login(client))["access_token"])
+    assert (await client.get("/admin/users")).status_code == 401
+    for method, path in (("GET", "/admin/users"), ("POST", "/admin/keys/rotate")):
+        response = await client.request(method, path, headers=user)
+        assert response.status_code == 403
+        assert response.json()["error"] == "insufficient_scope"
+
+
+async def test_read_only_admin_cannot_change(app: Any, client: httpx.AsyncClient, kit: Any) -> None:
+    """admin:read lists users but may not create one."""
+    await kit.add_user(app, "auditor", "auditor-pass", permissions={"admin": ["read"]})
+    headers = kit.bearer((await kit.login(client, "auditor", "auditor-pass"))["access_token"])
+    assert (await client.get("/admin/users", headers=headers)).status_code == 200
+    create = await client.post(
+        "/admin/users", json={"username": "x1", "password": "password123"}, headers=headers
+    )
+    assert create.status_code == 403
+
+
+async def test_admin_manages_users(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """Create, list, set roles and permissions, disable (tokens die) and enable again."""
+    headers = await _admin(app, client, kit)
+    created = await client.post(
+        "/admin/users",
+        json={"username": "ann", "password": "ann-password", "roles": ["editor"]},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    uid = created.json()["id"]
+    assert "password_hash" not in created.json()
+    names = [
+        u["username"] for u in (await client.get("/admin/users", headers=headers)).json()["users"]
+    ]
+    assert names == ["root", "ann"]
+    perms = await client.put(
+        f"/admin/users/{uid}/permissions",
+        json={"permissions": {"articles": ["read"]}},
+        headers=headers,
+    )
+    assert perms.json()["permissions"] == {"articles": ["read"]}
+    roles = await client.put(
+        f"/admin/users/{uid}/roles", json={"roles": ["a", "b"]}, headers=headers
+    )
+    assert roles.json()["roles"] == ["a", "b"]
+    ann = await kit.login(client, "ann", "ann-password")
+    assert (await client.post(f"/admin/users/{uid}/disable", headers=headers)).status_code == 200
+    assert (await client.get("/me", headers=kit.bearer(ann["access_token"]))).status_code == 401
+    assert (await client.post(f"/admin/users/{uid}/enable", headers=headers)).status_code == 200
+    await kit.login(client, "ann", "ann-password")
+    actions = {e.detail.get("action") for e in store.list_audit_events(type="admin_action")}
+    assert {"create_user", "set_permissions", "set_roles", "disable", "enable"} <= actions
+
+
+async def test_admin_rejects_bad_user_data(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """Bad roles or permissions are 400 and change nothing; unknown ids are 404."""
+    headers = await _admin(app, client, kit)
+    bad = await client.put(
+        "/admin/users/1/permissions", json={"permissions": {"x": "read"}}, headers=headers
+    )
+    assert bad.status_code == 400
+    assert store.get_user(1).permissions == ADMIN
+    assert (await client.post("/admin/users/999/disable", headers=headers)).status_code == 404
+    assert (await client.post("/admin/users/abc/disable", headers=headers)).status_code == 404
+
+
+async def test_admin_lists_and_revokes_sessions(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """A revoked session's refresh token stops working."""
+    headers = await _admin(app, client, kit)
+    await kit.add_user(app)
+    pair = await kit.login(client)
+    sessions = (await client.get("/admin/sessions?user_id=2", headers=headers)).json()["sessions"]
+    assert len(sessions) == 1
+    sid = sessions[0]["id"]
+    assert (await client.delete(f"/admin/sessions/{sid}", headers=headers)).status_code == 200
+    refresh = await client.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refresh.status_code == 401
+    assert (await client.delete(f"/admin/sessions/{sid}", headers=headers)).status_code == 404
+
+
+async def test_admin_rotates_and_revokes_keys(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """Key list, rotate and emergency revoke through HTTP, each recorded."""
+    headers = await _admin(app, client, kit)
+    keys = (await client.get("/admin/keys", headers=headers)).json()["keys"]
+    assert sorted(k["state"] for k in keys) == ["active", "next"]
+    rotated = await client.post("/admin/keys/rotate", headers=headers)
+    new_kid = rotated.json()["active"]
+    token = (await kit.login(client, "root", "root-password"))["access_token"]
+    assert jose.peek_header(token)["kid"] == new_kid
+    revoked = await client.post(f"/admin/keys/{new_kid}/revoke", headers=headers)
+    assert revoked.json()["state"] == "revoked"
+    assert (await client.post("/admin/keys/nope/revoke", headers=headers)).status_code == 404
+    assert [e.type for e in store.list_audit_events(type="key_revoked")] == ["key_revoked"]
+    assert [e.type for e in store.list_audit_events(type="key_rotated")] == ["key_rotated"]
