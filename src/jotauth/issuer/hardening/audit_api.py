@@ -3,10 +3,10 @@
 The events are those the issuer records in its ``audit_events`` table (every login, refresh,
 reuse detection, logout, password change, key event and admin action, with time, user, IP,
 user agent and outcome). Filters: ``type``, ``user_id``, ``outcome``, ``since``/``until`` (ISO
-8601 or Unix seconds) and ``limit`` (1-1000, newest first). The caller needs the admin
-permission, checked by the issuer's own guard (``app.state.guard``), the same way as every
-other admin route. Details are scrubbed again on the way out, in case a secret was ever
-stored.
+8601 or Unix seconds) and ``limit`` (1-1000, newest first). The caller needs the
+``admin:read`` permission, checked by the issuer's own ``require_admin`` (its guard plus the
+revocation check), exactly as every other admin route. Details are scrubbed again on the
+way out, in case a secret was ever stored.
 """
 
 import dataclasses
@@ -16,18 +16,17 @@ import inspect
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from jotauth.errors import JotauthError
+from jotauth.issuer.api.deps import require_admin
+from jotauth.issuer.api.errors import error_json
 from jotauth.issuer.hardening.audit_log import event_record
 from jotauth.issuer.hardening.redact import scrub
 
-__all__ = ["ADMIN_REQUIREMENTS", "parse_time", "router", "serialize_event"]
+__all__ = ["parse_time", "router", "serialize_event"]
 
-# Any one of these grants reading the audit trail (the issuer's admin permission).
-ADMIN_REQUIREMENTS: Final = ("admin:read", "audit:read")
 _OUTCOMES: Final = ("success", "failure")
 
 router = APIRouter(tags=["admin"])
@@ -78,29 +77,6 @@ class _Obj:
             self.at = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def _error(status: int, code: str, description: str) -> HTTPException:
-    return HTTPException(status, detail={"error": code, "error_description": description})
-
-
-async def _require_admin(request: Request) -> None:
-    guard = getattr(request.app.state, "guard", None)
-    if guard is None:
-        raise _error(503, "unavailable", "the admin API is not configured on this server")
-    headers = request.headers
-    try:
-        token = guard.extract(
-            headers.getlist("authorization"),
-            headers.get("cookie"),
-            request.method,
-            None,
-        )
-        principal = await guard.authenticate(token)
-    except JotauthError as exc:
-        raise _error(401, "invalid_token", "an admin access token is required") from exc
-    if not any(principal.has_scope(r) for r in ADMIN_REQUIREMENTS):
-        raise _error(403, "insufficient_scope", "reading the audit log needs the admin permission")
-
-
 @router.get("/admin/audit", summary="Query the audit trail (admin)")
 async def list_audit(
     request: Request,
@@ -112,20 +88,16 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     """Audit events matching every filter given, newest first."""
-    try:
-        await _require_admin(request)
-    except HTTPException as exc:
-        return JSONResponse(exc.detail, exc.status_code, headers={"Cache-Control": "no-store"})
+    await require_admin(request, "read")
     try:
         start = parse_time(since, "since")
         end = parse_time(until, "until")
     except ValueError as exc:
-        return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400)
+        return error_json(400, "invalid_request", str(exc))
+    if start is not None and end is not None and start > end:
+        return error_json(400, "invalid_request", "since is after until")
     if outcome is not None and outcome not in _OUTCOMES:
-        return JSONResponse(
-            {"error": "invalid_request", "error_description": "outcome is success or failure"},
-            400,
-        )
+        return error_json(400, "invalid_request", "outcome is success or failure")
     query = functools.partial(
         request.app.state.store.list_audit_events,
         type=type,
@@ -140,4 +112,6 @@ async def list_audit(
     if inspect.isawaitable(result):
         result = await result
     events = [serialize_event(item) for item in result]
-    return JSONResponse({"events": events, "count": len(events)})
+    return JSONResponse(
+        {"events": events, "count": len(events)}, headers={"Cache-Control": "no-store"}
+    )

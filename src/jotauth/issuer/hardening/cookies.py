@@ -19,7 +19,8 @@ theft), so in browser mode:
   ``X-Token-Delivery: cookie`` header, which a cross-site form cannot send and a cross-site
   script cannot send without passing CORS (``JOTAUTH_COOKIE_MODE=on``). With
   ``JOTAUTH_COOKIE_MODE=always`` every login answers with cookies.
-* Logout and logout-all clear the cookies; so does a refresh the server refuses.
+* Logout and logout-all clear the cookies; so does a refresh the server refuses. A password
+  change, which answers a fresh access token, puts it in the cookie.
 
 The names and the header match the guard's cookie mode, so services protected by the guard
 accept the same cookies: ``Guard(cookie="__Host-access_token", csrf_cookie="__Host-csrf_token")``.
@@ -77,11 +78,13 @@ class CookieModeMiddleware:
         *,
         login_paths: Collection[str] = ("/login",),
         logout_paths: Collection[str] = ("/logout", "/logout-all"),
+        reissue_paths: Collection[str] = ("/password",),
     ) -> None:
         self.app = app
         self.s = settings
         self.login_paths = frozenset(login_paths)
         self.logout_paths = frozenset(logout_paths)
+        self.reissue_paths = frozenset(reissue_paths)
         secure = "; Secure" if settings.cookie_secure else ""
         same_site = "Strict" if settings.cookie_samesite == "strict" else "Lax"
         self._attrs = f"{secure}; SameSite={same_site}"
@@ -189,6 +192,10 @@ class CookieModeMiddleware:
             ]
             if method == "POST" and path in self.logout_paths:
                 send = self._clearing(send, only_on_success=True)
+            elif method == "POST" and path in self.reissue_paths:
+                # A password change answers a fresh access token: keep it in the cookie.
+                csrf = jar.get(self.s.csrf_cookie) or secrets.token_urlsafe(32)
+                send = self._delivering(send, csrf, clear_on_error=False)
         await self.app(scope, receive, send)
 
     async def _cookie_refresh(
@@ -218,7 +225,7 @@ class CookieModeMiddleware:
 
     # -- response rewriting ------------------------------------------------------------------
 
-    def _delivering(self, send: Send, csrf: str) -> Send:
+    def _delivering(self, send: Send, csrf: str, *, clear_on_error: bool = True) -> Send:
         """Move tokens from a successful JSON body into cookies; clear cookies on a refusal."""
         start: Message | None = None
         chunks: list[bytes] = []
@@ -249,7 +256,7 @@ class CookieModeMiddleware:
                 headers += self._set_tokens(data, csrf)
                 kept = {k: v for k, v in data.items() if k not in _TOKEN_FIELDS}
                 body = json.dumps({**kept, "token_delivery": "cookie", "csrf_token": csrf}).encode()
-            elif status in (400, 401):
+            elif clear_on_error and status in (400, 401):
                 headers += self._clear()
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})
