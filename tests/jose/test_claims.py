@@ -283,12 +283,6 @@ def test_claims_returned_unchanged(key: jose.Key) -> None:
 HUGE = 10**400  # an integer beyond float range; 401 digits fit easily in an 8 KiB token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="core bug (reported): jose.errors.format_time falls back to f'{t:.0f}', which raises "
-    "OverflowError for integers beyond float range, so the error message itself crashes",
-)
 @pytest.mark.parametrize(
     ("payload", "kwargs", "expected"),
     [

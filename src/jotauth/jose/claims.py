@@ -141,8 +141,10 @@ class ClaimsPolicy:
         if self.max_age is not None:
             if iat is None:
                 raise MissingClaimError("iat")
-            if now - leeway >= iat + self.max_age:
-                raise ExpiredTokenError(iat + self.max_age, now, leeway)
+            if now - leeway - self.max_age >= iat:
+                # Integer arithmetic for integer dates: a float sum could overflow.
+                too_old_at = iat + (self.max_age if type(iat) is float else int(self.max_age))
+                raise ExpiredTokenError(too_old_at, now, leeway)
         self._check_strings(claims)
 
     def _check_strings(self, claims: dict[str, Any]) -> None:

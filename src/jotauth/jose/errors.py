@@ -47,12 +47,24 @@ __all__ = [
 ]
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
 def format_time(timestamp: float) -> str:
     """A NumericDate as ISO 8601 UTC, the way error messages show times."""
     try:
         return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, ValueError, OSError):
-        return f"{timestamp:.0f}"
+        # Beyond what a datetime holds; an int may be beyond float range too: no float format.
+        return _clip(str(timestamp) if isinstance(timestamp, int) else f"{timestamp:.0f}")
+
+
+def _seconds_ago(now: float, then: float) -> str:
+    try:
+        return f"{now - then:.0f}s ago"
+    except OverflowError:  # a float minus an integer beyond float range
+        return "out of range"
 
 
 class JoseError(JotauthError):
@@ -132,7 +144,7 @@ class ExpiredTokenError(ClaimError):
         super().__init__(
             "exp",
             "check_failed",
-            f"token expired at {format_time(expired_at)} ({now - expired_at:.0f}s ago; "
+            f"token expired at {format_time(expired_at)} ({_seconds_ago(now, expired_at)}; "
             f"now {format_time(now)}, leeway {leeway:g}s)",
         )
         self.expired_at = expired_at

@@ -156,8 +156,8 @@ class Key:
             secret = secret.encode("utf-8")
         if not isinstance(secret, bytes):
             raise InvalidKeyError("an HMAC secret must be bytes or str")
-        if not alg.startswith("HS"):
-            raise InvalidKeyError(f"a secret can only be used with HS256/384/512, not {alg}")
+        if type(alg) is not str or not alg.startswith("HS"):
+            raise InvalidKeyError(f"a secret can only be used with HS256/384/512, not {alg!r:.24}")
         return cls(secret, alg, kid=kid)
 
     @classmethod
