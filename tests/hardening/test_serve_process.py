@@ -1,0 +1,133 @@
+"""A real ``jotauth serve`` process with two workers on 127.0.0.1, limits shared through Redis.
+
+This is the deployment the brute-force policy promises to hold in: several workers, each its
+own process, answering one client in turn. The sixth failure is refused whichever worker gets
+it, because the counts live in Redis; headers, CORS, metrics and browser mode are checked over
+a real socket.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+APP_ORIGIN = "http://localhost:5173"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``jotauth serve --demo --workers 2`` with hardening configured through the environment."""
+    folder: Path = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
+        "JOTAUTH_RATELIMIT_REDIS_URL": redis_url,
+        "JOTAUTH_RATELIMIT_IP_BURST": "1000",
+        "JOTAUTH_CORS_ORIGINS": APP_ORIGIN,
+        "JOTAUTH_COOKIE_MODE": "on",
+        "JOTAUTH_ARGON2_MEMORY_COST": "1024",
+        "JOTAUTH_ARGON2_TIME_COST": "1",
+    }
+    for name in ("JOTAUTH_ISSUER", "JOTAUTH_RATELIMIT_ENABLED", "JOTAUTH_MODE"):
+        env.pop(name, None)
+    log = open(folder / "serve.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jotauth"), "serve", "--demo", "--port", str(port),
+         "--workers", "2"],
+        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("jotauth serve did not start:\n" + (folder / "serve.log").read_text())
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_two_workers_share_the_account_lockout(server: str) -> None:
+    """Five failures spread over two workers lock the account on both; new connections each."""
+    name = f"ghost-{uuid.uuid4().hex[:12]}"
+    codes = []
+    for _ in range(7):
+        # A new connection per attempt, so the kernel spreads them over both workers.
+        r = httpx.post(server + "/login", json={"username": name, "password": "x"}, timeout=10)
+        codes.append(r.status_code)
+    assert codes == [401] * 5 + [429, 429]
+
+
+def test_real_socket_headers_cors_and_metrics(server: str) -> None:
+    """Preflight granted for the configured origin; security headers and /metrics served."""
+    preflight = httpx.options(
+        server + "/login",
+        headers={
+            "Origin": APP_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-token-delivery",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == APP_ORIGIN
+    evil = httpx.options(
+        server + "/login",
+        headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in evil.headers
+    login = httpx.post(server + "/login", json={"username": "john", "password": "password123"})
+    assert login.status_code == 200
+    assert login.headers["cache-control"] == "no-store"
+    assert login.headers["x-content-type-options"] == "nosniff"
+    metrics = httpx.get(server + "/metrics")
+    assert metrics.status_code == 200
+    assert "jotauth_http_request_duration_seconds" in metrics.text
+
+
+def test_demo_browser_mode_over_plain_http(server: str) -> None:
+    """A demo server on http:// sets cookies a browser keeps there (no Secure, no prefix)."""
+    with httpx.Client(base_url=server) as c:
+        r = c.post(
+            "/login",
+            json={"username": "john", "password": "password123"},
+            headers={"X-Token-Delivery": "cookie"},
+        )
+        assert r.status_code == 200
+        access = next(h for h in r.headers.get_list("set-cookie") if h.startswith("access_token="))
+        assert "HttpOnly" in access
+        assert "Secure" not in access
+        assert c.get("/profile").json() == {"message": "Welcome, john!"}
+        csrf = r.json()["csrf_token"]
+        assert c.post("/logout").status_code == 403
+        assert c.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+        assert c.get("/profile").status_code == 401
