@@ -7,9 +7,14 @@ thing wrong with the token is the thing the test is about.
 
 import base64
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
 
 from jotauth import jose
+
+E = TypeVar("E", bound=BaseException)
 
 NOW = 1_900_000_000
 """The fixed "now" of the tests (2030-03-17): tokens never depend on the real clock."""
@@ -58,3 +63,20 @@ def _pieces(text: str) -> list[str]:
     # A token or key leaks if any long run of it appears; check every segment / line too.
     parts = [text, *text.split("."), *text.splitlines()]
     return [p for p in parts if len(p) >= 16 and not p.startswith("-----")]
+
+
+def key_material(key: jose.Key) -> list[str]:
+    """Every secret member of a key's private JWK (k, d, p, q, ...), to check errors against."""
+    if not key.is_private:
+        return []
+    jwk = key.to_jwk(private=True)
+    return [jwk[m] for m in ("k", "d", "p", "q", "dp", "dq", "qi") if m in jwk]
+
+
+def rejects(error: type[E], call: Callable[[], object], *secrets: str | bytes) -> E:
+    """Run ``call``; it must raise exactly ``error`` (not a subclass) with a clean message."""
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error, f"expected {error.__name__}, got {type(info.value).__name__}"
+    assert_no_leak(info.value, *secrets)
+    return info.value

@@ -4,7 +4,9 @@ The rules are those of DESIGN.md ("Security rules of the core") and issue 2's "S
 section. Every token here is built by hand (tests/jose/forge.py) so that the attack is the only
 thing wrong with it: the signature is real wherever that matters, which proves the rejection
 comes from the rule and not from a broken signature. Each test asserts the exact error class
-and that the message echoes neither the token nor any key material.
+(``exactly``: a subclass does not count) and that the message echoes neither the token nor any
+key material; beyond the explicit checks, an autouse fixture records every jotauth error raised
+in the module and checks its message against every token verified and every key made.
 """
 
 import base64
@@ -13,6 +15,8 @@ import hashlib
 import hmac
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,11 +29,72 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.x509.oid import NameOID
-from tests.jose.forge import NOW, Segment, assert_no_leak, b64, claims, forge, segment
+from tests.jose.forge import (
+    NOW,
+    E,
+    Segment,
+    assert_no_leak,
+    b64,
+    claims,
+    forge,
+    key_material,
+    segment,
+)
 
 from jotauth import jose
+from jotauth.jose.errors import JoseError
 
 PUBLIC_PEM_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
+
+
+@contextmanager
+def exactly(error: type[E], match: str | None = None) -> Iterator[pytest.ExceptionInfo[E]]:
+    """``pytest.raises`` that also insists on the exact class, not a subclass of it."""
+    with pytest.raises(error, match=match) as info:
+        yield info
+    assert type(info.value) is error, f"expected {error.__name__}, got {type(info.value).__name__}"
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Check every jotauth error raised by a test against every token and key it used."""
+    errors: list[JoseError] = []
+    tokens: list[object] = []
+    keys: list[jose.Key] = []
+
+    def record_error(self: JoseError, *args: object) -> None:
+        Exception.__init__(self, *args)
+        errors.append(self)
+
+    key_init = jose.Key.__init__
+
+    def record_key(self: jose.Key, *args: Any, **kwargs: Any) -> None:
+        key_init(self, *args, **kwargs)
+        keys.append(self)
+
+    def recording(function: Any) -> Any:
+        def wrapper(token: object, *args: Any, **kwargs: Any) -> Any:
+            tokens.append(token)
+            return function(token, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(JoseError, "__init__", record_error, raising=False)
+    monkeypatch.setattr(jose.Key, "__init__", record_key)
+    monkeypatch.setattr(jose, "decode", recording(jose.decode))
+    monkeypatch.setattr(jose.jws, "verify", recording(jose.jws.verify))
+    verify = jose.Verifier.verify
+
+    def verifier_verify(self: jose.Verifier, token: str, now: float | None = None) -> Any:
+        tokens.append(token)
+        return verify(self, token, now)
+
+    monkeypatch.setattr(jose.Verifier, "verify", verifier_verify)
+    yield
+    secrets = [t for t in tokens if isinstance(t, str | bytes)]
+    secrets += [m for k in keys for m in key_material(k)]
+    for error in errors:
+        assert_no_leak(error, *secrets)
 
 
 def _public_pem(key: jose.Key) -> bytes:
@@ -52,16 +117,16 @@ def test_alg_none_rejected_in_any_case(alg: str, verify_keys: dict[str, jose.Key
     unsigned = f"{segment({'alg': alg, 'typ': 'JWT'})}.{segment(claims())}."
     with_sig = unsigned + b64(b"\x00" * 32)
     for token in (unsigned, with_sig):
-        with pytest.raises(jose.UnsupportedAlgorithmError) as info:
+        with exactly(jose.UnsupportedAlgorithmError) as info:
             jose.decode(token, key, now=NOW)
         assert_no_leak(info.value, token)
-        with pytest.raises(jose.UnsupportedAlgorithmError):
+        with exactly(jose.UnsupportedAlgorithmError):
             jose.jws.verify(token, key)
-        with pytest.raises(jose.UnsupportedAlgorithmError):
+        with exactly(jose.UnsupportedAlgorithmError):
             jose.decode(token, jose.KeySet([key]), now=NOW)
-    with pytest.raises(jose.UnsupportedAlgorithmError):
+    with exactly(jose.UnsupportedAlgorithmError):
         jose.Verifier(key, algorithms=[alg])
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.Key.generate(alg)
 
 
@@ -76,16 +141,16 @@ def test_hs256_with_rsa_public_pem_as_secret_rejected(
     for material in (pem, pem.replace(b"\n", b"\r\n"), b"  \n" + pem, jwk_text):
         token = _hs256(material, {"alg": "HS256", "kid": public.kid}, claims())
         # The classic confusion: the verifier holds the public key; the token says HS256.
-        with pytest.raises(jose.AlgorithmNotAllowedError) as info:
+        with exactly(jose.AlgorithmNotAllowedError) as info:
             jose.decode(token, public, now=NOW)
         assert_no_leak(info.value, token, pem.decode())
-        with pytest.raises(jose.AlgorithmNotAllowedError):
+        with exactly(jose.AlgorithmNotAllowedError):
             jose.decode(token, jose.KeySet([public]), now=NOW)
         # And nobody can even make an HMAC key out of public key text.
-        with pytest.raises(jose.InvalidKeyError) as key_info:
+        with exactly(jose.InvalidKeyError) as key_info:
             jose.Key.from_secret(material, "HS256")
         assert_no_leak(key_info.value, pem.decode(), jwk_text.decode())
-        with pytest.raises(jose.InvalidKeyError):
+        with exactly(jose.InvalidKeyError):
             jose.Key.from_jwk({"kty": "oct", "k": b64(material), "alg": "HS256"})
 
 
@@ -95,7 +160,7 @@ def test_hmac_algorithm_not_allowed_for_asymmetric_verifier(
     """Naming HS256 in the allowlist does not let a public key be used as an HMAC secret."""
     public = verify_keys["RS256"]
     token = _hs256(_public_pem(public), {"alg": "HS256"}, claims())
-    with pytest.raises(jose.AlgorithmNotAllowedError):
+    with exactly(jose.AlgorithmNotAllowedError):
         jose.decode(token, public, algorithms=["HS256", "RS256"], now=NOW)
 
 
@@ -125,10 +190,10 @@ def test_embedded_jwk_not_used(verify_keys: dict[str, jose.Key]) -> None:
             header["kid"] = kid
         token = forge(attacker, header, claims())
         expected = jose.NoMatchingKeyError if kid == attacker.kid else jose.BadSignatureError
-        with pytest.raises(expected) as info:
+        with exactly(expected) as info:
             jose.decode(token, jose.KeySet([victim]), now=NOW)
         assert_no_leak(info.value, token)
-        with pytest.raises(jose.BadSignatureError):
+        with exactly(jose.BadSignatureError):
             jose.decode(token, victim, now=NOW)
 
 
@@ -168,10 +233,10 @@ def test_jku_x5u_x5c_ignored(verify_keys: dict[str, jose.Key]) -> None:
     ]
     for extra in headers:
         token = forge(attacker, {"alg": "ES256", "kid": victim.kid, **extra}, claims())
-        with pytest.raises(jose.BadSignatureError) as info:
+        with exactly(jose.BadSignatureError) as info:
             jose.decode(token, jose.KeySet([victim]), now=NOW)
         assert_no_leak(info.value, token)
-        with pytest.raises(jose.BadSignatureError):
+        with exactly(jose.BadSignatureError):
             jose.Verifier(victim).verify(token, now=NOW)
 
 
@@ -194,7 +259,7 @@ def test_kid_path_traversal_is_only_a_lookup(kid: str, verify_keys: dict[str, jo
     """A ``kid`` with path, SQL or URL fragments is only a dictionary lookup, and it misses."""
     private = jose.Key.generate("HS256", kid="real-key")
     token = forge(private, {"alg": "HS256", "kid": kid}, claims())
-    with pytest.raises(jose.NoMatchingKeyError) as info:
+    with exactly(jose.NoMatchingKeyError) as info:
         jose.decode(token, jose.KeySet([private]), now=NOW)
     assert_no_leak(info.value, token, private.to_jwk(private=True)["k"])
     # A key whose kid is literally that string is found by exact equality, and only then.
@@ -208,7 +273,7 @@ def test_non_string_kid_rejected(verify_keys: dict[str, jose.Key]) -> None:
     private = jose.Key.generate("HS256", kid="k")
     for kid in ({"$ne": None}, 1, ["k"], True):
         token = forge(private, {"alg": "HS256", "kid": kid}, claims())
-        with pytest.raises(jose.MalformedTokenError):
+        with exactly(jose.MalformedTokenError):
             jose.decode(token, jose.KeySet([private]), now=NOW)
 
 
@@ -228,11 +293,11 @@ def test_unknown_crit_rejected(extra: dict[str, Any], private_keys: dict[str, jo
     """A ``crit`` naming an extension we do not implement is rejected (RFC 7515 4.1.11)."""
     key = private_keys["HS256"]
     token = forge(key, {"alg": "HS256", **extra}, claims())
-    with pytest.raises(jose.CriticalHeaderError) as info:
+    with exactly(jose.CriticalHeaderError) as info:
         jose.decode(token, key, now=NOW)
     assert info.value.code == "unsupported_critical_header"
     assert_no_leak(info.value, token)
-    with pytest.raises(jose.CriticalHeaderError):
+    with exactly(jose.CriticalHeaderError):
         jose.jws.verify(token, key)
 
 
@@ -241,7 +306,7 @@ def test_malformed_crit_rejected(crit: object, private_keys: dict[str, jose.Key]
     """``crit`` must be a non-empty array of strings; anything else is a malformed header."""
     key = private_keys["HS256"]
     token = forge(key, {"alg": "HS256", "crit": crit}, claims())
-    with pytest.raises(jose.MalformedTokenError):
+    with exactly(jose.MalformedTokenError):
         jose.decode(token, key, now=NOW)
 
 
@@ -249,7 +314,7 @@ def test_b64_header_without_crit_rejected(private_keys: dict[str, jose.Key]) -> 
     """``b64`` (RFC 7797 unencoded payload) is refused even when ``crit`` forgets to list it."""
     key = private_keys["HS256"]
     token = forge(key, {"alg": "HS256", "b64": False}, claims())
-    with pytest.raises(jose.CriticalHeaderError):
+    with exactly(jose.CriticalHeaderError):
         jose.jws.verify(token, key)
 
 
@@ -278,7 +343,7 @@ def test_padded_b64_rejected(private_keys: dict[str, jose.Key]) -> None:
     sig = good.rsplit(".", 1)[1]
     tokens.append(good + "=" * (-len(sig) % 4))
     for token in tokens:
-        with pytest.raises(jose.MalformedTokenError) as info:
+        with exactly(jose.MalformedTokenError) as info:
             jose.decode(token, key, now=NOW)
         assert_no_leak(info.value, token)
     assert jose.decode(good, key, now=NOW)["sub"] == "42"
@@ -297,9 +362,9 @@ def test_whitespace_b64_rejected(junk: str, private_keys: dict[str, jose.Key]) -
     good = forge(key, Segment(header), Segment(payload))
     tokens.append(good[:-6] + junk + good[-6:])
     for token in tokens:
-        with pytest.raises(jose.MalformedTokenError):
+        with exactly(jose.MalformedTokenError):
             jose.decode(token, key, now=NOW)
-        with pytest.raises(jose.MalformedTokenError):
+        with exactly(jose.MalformedTokenError):
             jose.jws.verify(token, key)
 
 
@@ -328,7 +393,7 @@ def test_noncanonical_trailing_bits_rejected(private_keys: dict[str, jose.Key]) 
         f"{signing_input}.{_noncanonical(sig)}",
     ]
     for token in tokens:
-        with pytest.raises(jose.MalformedTokenError) as info:
+        with exactly(jose.MalformedTokenError) as info:
             jose.decode(token, key, now=NOW)
         assert "base64url" in str(info.value)
 
@@ -350,7 +415,7 @@ def test_duplicate_member_names_rejected(private_keys: dict[str, jose.Key]) -> N
     ]
     for head, body in cases:
         token = forge(key, Segment(b64(head)), Segment(b64(body)))
-        with pytest.raises(jose.MalformedTokenError) as info:
+        with exactly(jose.MalformedTokenError) as info:
             jose.decode(token, key, now=NOW)
         assert "duplicate" in str(info.value)
         assert_no_leak(info.value, token)
@@ -370,10 +435,10 @@ def test_nan_infinity_rejected(body: bytes, private_keys: dict[str, jose.Key]) -
     """NaN and Infinity (literal or by overflow) are not JSON and never reach a date comparison."""
     key = private_keys["HS256"]
     token = forge(key, {"alg": "HS256"}, Segment(b64(body)))
-    with pytest.raises(jose.MalformedTokenError):
+    with exactly(jose.MalformedTokenError):
         jose.decode(token, key, now=NOW)
     head_token = forge(key, Segment(b64(b'{"alg":"HS256","x":NaN}')), claims())
-    with pytest.raises(jose.MalformedTokenError):
+    with exactly(jose.MalformedTokenError):
         jose.decode(head_token, key, now=NOW)
 
 
@@ -385,7 +450,7 @@ def test_string_and_bool_dates_rejected(
     """A NumericDate must be a JSON number: strings, booleans, null, arrays and objects fail."""
     key = private_keys["HS256"]
     token = forge(key, {"alg": "HS256"}, claims(**{claim: value}))
-    with pytest.raises(jose.InvalidClaimError) as info:
+    with exactly(jose.InvalidClaimError) as info:
         jose.decode(token, key, now=NOW)
     assert info.value.claim == claim
     assert info.value.code == "invalid_claim"
@@ -399,12 +464,12 @@ def test_non_object_header_payload_rejected(
     key = private_keys["HS256"]
     value = Segment(b64(json.dumps(value)))
     for token in (forge(key, value, claims()), forge(key, {"alg": "HS256"}, value)):
-        with pytest.raises(jose.MalformedTokenError) as info:
+        with exactly(jose.MalformedTokenError) as info:
             jose.decode(token, key, now=NOW)
         assert "object" in str(info.value)
-    with pytest.raises(jose.MalformedTokenError):
+    with exactly(jose.MalformedTokenError):
         jose.peek_header(forge(key, value, claims()))
-    with pytest.raises(jose.MalformedTokenError):
+    with exactly(jose.MalformedTokenError):
         jose.peek_claims(forge(key, {"alg": "HS256"}, value))
 
 
@@ -415,7 +480,7 @@ def test_invalid_utf8_rejected(private_keys: dict[str, jose.Key]) -> None:
         forge(key, Segment(b64(b'{"alg":"HS256","x":"\xff"}')), claims()),
         forge(key, {"alg": "HS256"}, Segment(b64(b'{"sub":"\xc3\x28","exp":2000000000}'))),
     ):
-        with pytest.raises(jose.MalformedTokenError):
+        with exactly(jose.MalformedTokenError):
             jose.decode(token, key, now=NOW)
 
 
@@ -429,10 +494,10 @@ def test_wrong_segment_count_rejected(private_keys: dict[str, jose.Key]) -> None
     header, payload, sig = good.split(".")
     cases = ["", ".", header, f"{header}.{payload}", f"{good}.", f"{good}.{sig}", "a.b.c.d.e.f"]
     for token in cases:
-        with pytest.raises(jose.MalformedTokenError) as info:
+        with exactly(jose.MalformedTokenError) as info:
             jose.decode(token, key, now=NOW)
         assert_no_leak(info.value, good)
-    with pytest.raises(jose.MalformedTokenError, match="JWE"):
+    with exactly(jose.MalformedTokenError, match="JWE"):
         jose.decode("a.b.c.d.e", key, now=NOW)
 
 
@@ -440,7 +505,7 @@ def test_non_string_token_rejected(private_keys: dict[str, jose.Key]) -> None:
     """A token that is not a string (None, a number, a dict) is a malformed token."""
     key = private_keys["HS256"]
     for token in (None, 1, {"alg": "HS256"}, ["a", "b", "c"]):
-        with pytest.raises(jose.MalformedTokenError):
+        with exactly(jose.MalformedTokenError):
             jose.decode(token, key, now=NOW)  # type: ignore[arg-type]
 
 
@@ -453,22 +518,22 @@ def test_oversized_token_rejected_before_decoding(private_keys: dict[str, jose.K
         lambda t: jose.jws.verify(t, key),
         lambda t: jose.Verifier(key).verify(t, now=NOW),
     ):
-        with pytest.raises(jose.TokenTooLargeError) as info:
+        with exactly(jose.TokenTooLargeError) as info:
             call(garbage)
         assert info.value.code == "token_too_large"
-        with pytest.raises(jose.TokenTooLargeError):
+        with exactly(jose.TokenTooLargeError):
             call(garbage.encode())
-    with pytest.raises(jose.TokenTooLargeError):
+    with exactly(jose.TokenTooLargeError):
         jose.decode("\u00e9" * 9000, key, now=NOW)
     # A valid token just over a custom limit is refused; a larger limit accepts it.
     token = jose.encode(claims(blob="x" * 300), key)
-    with pytest.raises(jose.TokenTooLargeError):
+    with exactly(jose.TokenTooLargeError):
         jose.decode(token, key, max_size=len(token) - 1, now=NOW)
     assert jose.decode(token, key, max_size=len(token), now=NOW)["sub"] == "42"
-    with pytest.raises(jose.TokenTooLargeError):
+    with exactly(jose.TokenTooLargeError):
         jose.jws.verify(token, key, max_size=100)
     big = jose.encode(claims(blob="x" * 9000), key)
-    with pytest.raises(jose.TokenTooLargeError):
+    with exactly(jose.TokenTooLargeError):
         jose.decode(big, key, now=NOW)
     assert jose.decode(big, key, max_size=16384, now=NOW)["blob"] == "x" * 9000
 
@@ -485,11 +550,11 @@ def test_short_hmac_secret_refused(alg: str, size: int) -> None:
         lambda: jose.Key.from_jwk({"kty": "oct", "k": b64(short), "alg": alg}),
         lambda: jose.Key.from_jwk({"kty": "oct", "k": b64(short)}, alg=alg),
     ):
-        with pytest.raises(jose.InvalidKeyError) as info:
+        with exactly(jose.InvalidKeyError) as info:
             make()
         assert_no_leak(info.value, short, b64(short))
         assert str(size) in str(info.value)
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.Key.from_secret(b"", alg)
     assert jose.Key.from_secret(b"s" * size, alg).alg == alg
 
@@ -524,7 +589,7 @@ def test_small_rsa_refused(alg: str, rsa_1024: rsa.RSAPrivateKey) -> None:
         lambda: jose.Key.from_jwk(jwk),
         lambda: jose.Key.generate(alg, size=1024),
     ):
-        with pytest.raises(jose.InvalidKeyError) as info:
+        with exactly(jose.InvalidKeyError) as info:
             make()
         assert "2048" in str(info.value)
         assert_no_leak(info.value, private_pem.decode(), jwk["n"])
@@ -555,12 +620,12 @@ def test_ec_curve_alg_mismatch_refused(curve: ec.EllipticCurve, wrong_alg: str) 
         lambda: jose.Key.from_jwk(jwk),
         lambda: jose.Key.from_jwk({k: v for k, v in jwk.items() if k != "alg"}, alg=wrong_alg),
     ):
-        with pytest.raises(jose.InvalidKeyError) as info:
+        with exactly(jose.InvalidKeyError) as info:
             make()
         assert wrong_alg in str(info.value)
     # A token claiming the other curve's algorithm is not verified with this key.
     token = forge(right, {"alg": wrong_alg}, claims())
-    with pytest.raises(jose.AlgorithmNotAllowedError):
+    with exactly(jose.AlgorithmNotAllowedError):
         jose.decode(token, right.public(), now=NOW)
 
 
@@ -572,11 +637,11 @@ def test_unsupported_curve_refused() -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.Key.from_pem(pem)
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.Key.from_pem(pem, alg="ES256")
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.Key.from_jwk({"kty": "OKP", "crv": "X25519", "x": b64(b"\x09" * 32)})
 
 
@@ -613,7 +678,7 @@ def test_der_ecdsa_signature_rejected(alg: str) -> None:
     raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
     assert jose.decode(f"{signing_input}.{b64(raw)}", public, now=NOW)["sub"] == "42"
     token = f"{signing_input}.{b64(der)}"
-    with pytest.raises(jose.BadSignatureError) as info:
+    with exactly(jose.BadSignatureError) as info:
         jose.decode(token, public, now=NOW)
     assert_no_leak(info.value, token)
 
@@ -634,7 +699,7 @@ def test_wrong_length_ecdsa_signature_rejected(alg: str) -> None:
     if len(minimal) != len(raw):
         bad.append(minimal)
     for signature in bad:
-        with pytest.raises(jose.BadSignatureError):
+        with exactly(jose.BadSignatureError):
             jose.decode(f"{signing_input}.{b64(signature)}", public, now=NOW)
 
 
@@ -662,11 +727,11 @@ def test_psychic_signature_rejected(alg: str) -> None:
         if rr.bit_length() > size * 8:
             continue
         signature = rr.to_bytes(size, "big") + ss.to_bytes(size, "big")
-        with pytest.raises(jose.BadSignatureError):
+        with exactly(jose.BadSignatureError):
             jose.decode(f"{signing_input}.{b64(signature)}", public, now=NOW)
     # The zero signature is also refused through a Verifier and a key set.
     zero = f"{signing_input}.{b64(bytes(2 * size))}"
-    with pytest.raises(jose.BadSignatureError):
+    with exactly(jose.BadSignatureError):
         jose.Verifier(jose.KeySet([public])).verify(zero, now=NOW)
     assert encode_dss_signature(r, s)  # the real signature was well formed
 
@@ -687,24 +752,24 @@ def test_signature_from_other_kid_not_accepted_under_wrong_kid(alg: str, rsa_pem
     honest = forge(b, {"alg": alg, "kid": "b"}, claims())
     assert jose.decode(honest, key_set, now=NOW)["sub"] == "42"
     lying = forge(b, {"alg": alg, "kid": "a"}, claims())
-    with pytest.raises(jose.BadSignatureError) as info:
+    with exactly(jose.BadSignatureError) as info:
         jose.decode(lying, key_set, now=NOW)
     assert_no_leak(info.value, lying)
-    with pytest.raises(jose.BadSignatureError):
+    with exactly(jose.BadSignatureError):
         jose.Verifier(key_set).verify(lying, now=NOW)
     # Without a kid, a set with two keys for the algorithm does not guess.
     anonymous = forge(b, {"alg": alg}, claims())
-    with pytest.raises(jose.NoMatchingKeyError):
+    with exactly(jose.NoMatchingKeyError):
         jose.decode(anonymous, key_set, now=NOW)
 
 
 def test_duplicate_kid_in_key_set_refused() -> None:
     """Two keys may not share a kid: a lookup must have exactly one answer."""
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.KeySet([jose.Key.generate("HS256", kid="x"), jose.Key.generate("HS256", kid="x")])
 
 
 def test_key_set_mixing_secrets_and_public_keys_refused(verify_keys: dict[str, jose.Key]) -> None:
     """A set holding an HMAC secret beside public keys invites confusion and is refused."""
-    with pytest.raises(jose.InvalidKeyError):
+    with exactly(jose.InvalidKeyError):
         jose.KeySet([verify_keys["HS256"], verify_keys["ES256"]])
