@@ -347,3 +347,26 @@ def _client() -> Any:
     from jotauth.issuer.services.auth import Client
 
     return Client("127.0.0.1", "tests")
+
+
+async def test_verification_failures_are_counted_by_reason_on_the_real_server(
+    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+) -> None:
+    """Malformed, tampered and revoked tokens each count under the guard's own reason code."""
+    env(ratelimit_enabled="false")
+    app = build()
+    await users(app)
+    async with http(app) as c:
+        token = (await login(c, "john", "password123")).json()["access_token"]
+        head, payload, signature = token.split(".")
+        tampered = f"{head}.{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+        assert (await c.get("/me", headers=bearer("not-a-jwt"))).status_code == 401
+        assert (await c.get("/me", headers=bearer(tampered))).status_code == 401
+        assert (await c.post("/logout", headers=bearer(token))).status_code == 200
+        assert (await c.get("/me", headers=bearer(token))).status_code == 401
+        text = (await c.get("/metrics")).text
+    name = "jotauth_token_verification_failures_total"
+    assert f'{name}{{reason="malformed_token"}} 1.0' in text
+    assert f'{name}{{reason="bad_signature"}} 1.0' in text
+    assert f'{name}{{reason="token_revoked"}} 1.0' in text
+    assert 'jotauth_tokens_revoked_total{reason="logout"} 1.0' in text

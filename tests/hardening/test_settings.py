@@ -1,5 +1,7 @@
 """HardeningSettings: what the operator configures, and what the server refuses to start with."""
 
+from pathlib import Path
+
 import pytest
 
 from jotauth.issuer.hardening import HardeningSettings, HardeningSettingsError
@@ -125,3 +127,18 @@ def test_dev_server_on_plain_http_gets_cookies_browsers_keep(
         FastAPI(), SimpleNamespace(mode="demo", issuer="http://127.0.0.1:8000")
     )
     assert forced.settings.cookie_secure
+
+
+def test_config_file_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JOTAUTH_CONFIG_FILE feeds the hardening settings too; a set variable overrides it."""
+    config = tmp_path / "jotauth.env"
+    config.write_text(
+        "JOTAUTH_CORS_ORIGINS=https://from-file.example\nJOTAUTH_COOKIE_MODE=always\n"
+    )
+    monkeypatch.setenv("JOTAUTH_CONFIG_FILE", str(config))
+    monkeypatch.setenv("JOTAUTH_COOKIE_MODE", "on")
+    s = HardeningSettings.from_env()
+    assert s.cors_origins == ("https://from-file.example",)
+    assert s.cookie_mode == "on"

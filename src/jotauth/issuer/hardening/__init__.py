@@ -16,7 +16,6 @@ query route ``GET /admin/audit``. Everything it built is on ``app.state.hardenin
 import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,11 @@ from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
 from jotauth.issuer.hardening.metrics import HardeningMetrics, MetricsMiddleware
 from jotauth.issuer.hardening.ratelimit import RateLimiter
 from jotauth.issuer.hardening.ratelimit_middleware import RateLimitMiddleware, observe_event
-from jotauth.issuer.hardening.settings import HardeningSettings, HardeningSettingsError
+from jotauth.issuer.hardening.settings import (
+    HardeningSettings,
+    HardeningSettingsError,
+    environment,
+)
 
 __all__ = [
     "Alert",
@@ -78,10 +81,11 @@ def _settings_for(settings: Any, hardening: HardeningSettings | None) -> Hardeni
     nested = getattr(settings, "hardening", None)
     if isinstance(nested, HardeningSettings):
         return nested
-    config = HardeningSettings.from_env()
+    env = environment()
+    config = HardeningSettings.from_env(env)
     dev = getattr(settings, "mode", None) in ("dev", "demo")
     plain_http = str(getattr(settings, "issuer", "")).startswith("http://")
-    if dev and plain_http and "JOTAUTH_COOKIE_INSECURE_DEV" not in os.environ:
+    if dev and plain_http and "JOTAUTH_COOKIE_INSECURE_DEV" not in env:
         config = dataclasses.replace(config, cookie_insecure_dev=True)
     return config
 

@@ -41,7 +41,7 @@ import limits
 
 from jotauth.errors import JotauthError
 
-__all__ = ["HardeningSettings", "HardeningSettingsError"]
+__all__ = ["HardeningSettings", "HardeningSettingsError", "environment"]
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
@@ -54,6 +54,17 @@ class HardeningSettingsError(JotauthError):
     """A JOTAUTH_* hardening variable has a value the server refuses to start with."""
 
     code = "invalid_settings"
+
+
+def environment() -> dict[str, str]:
+    """``os.environ`` over the optional JOTAUTH_CONFIG_FILE, as the issuer's settings read it."""
+    source = dict(os.environ)
+    config_file = source.get("JOTAUTH_CONFIG_FILE")
+    if not config_file:
+        return source
+    from jotauth.issuer.settings import load_env_file
+
+    return {**load_env_file(config_file), **source}
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -177,8 +188,8 @@ class HardeningSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "HardeningSettings":
-        """Read the JOTAUTH_* variables (``os.environ`` by default); raise on bad values."""
-        env = os.environ if env is None else env
+        """Read the JOTAUTH_* variables (default: the environment plus JOTAUTH_CONFIG_FILE)."""
+        env = environment() if env is None else env
         mode = env.get("JOTAUTH_COOKIE_MODE", "off").strip().lower()
         samesite = env.get("JOTAUTH_COOKIE_SAMESITE", "strict").strip().lower()
         redis_url = env.get("JOTAUTH_RATELIMIT_REDIS_URL") or env.get("JOTAUTH_REDIS_URL")
