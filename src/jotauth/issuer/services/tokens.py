@@ -204,11 +204,11 @@ class TokenService:
         now = self.clock()
         if not 20 <= len(token) <= 128:
             raise InvalidGrantError("the refresh token is not valid")
-        found = self.store.find_refresh(hash_refresh(token))
+        found = self.store.find_session(hash_refresh(token))
         if found is None:
             raise InvalidGrantError("the refresh token is not valid")
-        record, family = found
-        user = self._check_family(family, now)
+        record, family, owner = found
+        user = self._check_family(family, owner, now)
         if record.used_at is None:
             successor = _new_refresh()
             sealed = seal(_successor_key(token), successor.encode(), str(record.id).encode())
@@ -220,11 +220,11 @@ class TokenService:
                 now=now,
             ):
                 return self._issue(user, family, successor, now)
-            found = self.store.find_refresh(hash_refresh(token))
+            found = self.store.find_session(hash_refresh(token))
             if found is None:  # pragma: no cover - rows are never deleted while live
                 raise InvalidGrantError("the refresh token is not valid")
-            record, family = found
-            user = self._check_family(family, now)
+            record, family, owner = found
+            user = self._check_family(family, owner, now)
         grace = self.settings.refresh_grace
         used_at = record.used_at if record.used_at is not None else now
         if grace > 0 and now - used_at <= grace and record.successor is not None:
@@ -235,14 +235,15 @@ class TokenService:
             "the refresh token was already used; the session is revoked for safety", family
         )
 
-    def _check_family(self, family: FamilyRecord, now: float) -> UserRecord:
+    def _check_family(
+        self, family: FamilyRecord, user: UserRecord | None, now: float
+    ) -> UserRecord:
         if family.revoked_at is not None:
             raise InvalidGrantError("the session of this refresh token has ended")
         if family.expires_at <= now:
             raise InvalidGrantError("the refresh token expired (absolute lifetime); log in again")
         if family.last_used_at + self.settings.refresh_idle_ttl <= now:
             raise InvalidGrantError("the refresh token expired (unused for too long); log in again")
-        user = self.store.get_user(family.user_id)
         if user is None or user.disabled:
             raise InvalidGrantError("the account of this refresh token is disabled")
         return user
