@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from tests.jose.forge import NOW, assert_no_leak, claims
+from tests.jose.forge import NOW, assert_no_leak, b64, claims, forge
 
 from jotauth import jose
 
@@ -468,3 +468,146 @@ def test_from_secret_with_non_string_alg_is_invalid_key(alg: Any) -> None:
     """A non-string algorithm for a secret is an InvalidKeyError like any other bad alg."""
     with pytest.raises(jose.InvalidKeyError):
         jose.Key.from_secret(b"s" * 32, alg)
+
+
+# -- binding raw key objects, and the remaining refusals ---------------------------------------
+
+
+def _raw_objects(rsa_pem: bytes) -> dict[str, Any]:
+    return {
+        "oct": b"k" * 64,
+        "RSA": serialization.load_pem_private_key(rsa_pem, password=None),
+        "EC": ec.generate_private_key(ec.SECP256R1()),
+        "OKP": ed25519.Ed25519PrivateKey.generate(),
+    }
+
+
+_FAMILY = {"HS": "oct", "RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+@pytest.mark.parametrize("alg", jose.ALGORITHMS)
+def test_key_object_binds_only_to_its_family(alg: str, rsa_pem: bytes) -> None:
+    """Key(obj, alg) accepts a key of the algorithm's family and refuses every other family."""
+    family = _FAMILY[alg[:2]]
+    for kty, obj in _raw_objects(rsa_pem).items():
+        if kty == family and (kty != "EC" or alg == "ES256"):
+            assert jose.Key(obj, alg).alg == alg
+            continue
+        with pytest.raises(jose.InvalidKeyError) as info:
+            jose.Key(obj, alg)
+        assert_no_leak(info.value, "k" * 64)
+
+
+def test_key_kid_must_be_a_string() -> None:
+    """A kid that is not a string is refused at construction."""
+    with pytest.raises(jose.InvalidKeyError, match="kid"):
+        jose.Key(b"k" * 32, "HS256", kid=5)  # type: ignore[arg-type]
+    with pytest.raises(jose.InvalidKeyError, match="kid"):
+        jose.Key.generate("ES256", kid=b"bytes")  # type: ignore[arg-type]
+
+
+def test_generate_options_checked() -> None:
+    """Generation refuses secrets under the hash size and curves that are not Edwards curves."""
+    assert len(jose.Key.generate("HS384", size=96).to_jwk(private=True)["k"]) == 128
+    for alg, options in (
+        ("HS256", {"size": 16}),
+        ("HS512", {"size": "64"}),
+        ("EdDSA", {"crv": "X25519"}),
+        ("EdDSA", {"crv": "P-256"}),
+    ):
+        with pytest.raises(jose.InvalidKeyError):
+            jose.Key.generate(alg, **options)
+    assert jose.Key.generate("EdDSA", crv="Ed448").to_jwk()["crv"] == "Ed448"
+
+
+def test_oversized_rsa_modulus_refused_quickly() -> None:
+    """An RSA JWK with a modulus over 16384 bits is refused (verification cost is a DoS lever)."""
+    import time
+
+    n = (1 << 16400) | 1
+    jwk = {"kty": "RSA", "alg": "RS256", "n": b64(n.to_bytes(2051, "big")), "e": "AQAB"}
+    started = time.perf_counter()
+    with pytest.raises(jose.InvalidKeyError):
+        jose.Key.from_jwk(jwk)
+    assert time.perf_counter() - started < 1
+
+
+def test_pem_of_unsupported_key_types_refused() -> None:
+    """PEM keys of types no JWS algorithm uses (DSA, X25519, X448) are refused by name."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, x448, x25519
+
+    for private in (
+        dsa.generate_private_key(2048),
+        x25519.X25519PrivateKey.generate(),
+        x448.X448PrivateKey.generate(),
+    ):
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        with pytest.raises(jose.InvalidKeyError, match="unsupported key type"):
+            jose.Key.from_pem(pem)
+
+
+def test_certificate_pem_gives_its_public_key(private_keys: dict[str, jose.Key]) -> None:
+    """An X.509 certificate PEM loads as its public key (useful for x5c-style distribution)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    signer = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.example")])
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(signer.public_key())
+        .serial_number(7)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=30))
+        .sign(signer, hashes.SHA256())
+    )
+    key = jose.Key.from_pem(cert.public_bytes(serialization.Encoding.PEM))
+    assert (key.alg, key.is_private) == ("ES256", False)
+    pem = signer.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    _sign_verify(jose.Key.from_pem(pem), key)
+
+
+def test_sign_and_verify_need_jose_keys(private_keys: dict[str, jose.Key]) -> None:
+    """jws.sign and jws.verify refuse raw PEM, dicts and strings with an InvalidKeyError."""
+    key = private_keys["ES256"]
+    token = jose.jws.sign(b"p", key)
+    for wrong in (key.to_pem(private=True), key.to_jwk(private=True), "secret", None):
+        with pytest.raises(jose.InvalidKeyError):
+            jose.jws.sign(b"p", wrong)  # type: ignore[arg-type]
+        with pytest.raises(jose.InvalidKeyError):
+            jose.jws.verify(token, wrong)  # type: ignore[arg-type]
+    with pytest.raises(jose.InvalidKeyError):
+        jose.KeySet([key.to_jwk()])  # type: ignore[list-item]
+    assert "KeySet" in repr(jose.KeySet([key.public()]))
+
+
+@pytest.mark.parametrize("alg", [256, None, ["HS256"], {"HS256": 1}, True])
+def test_non_string_alg_header_is_unsupported(
+    alg: object, private_keys: dict[str, jose.Key]
+) -> None:
+    """An ``alg`` header that is not a string is an unsupported algorithm, not a crash."""
+    key = private_keys["HS256"]
+    token = forge(key, {"alg": alg}, claims())
+    with pytest.raises(jose.UnsupportedAlgorithmError):
+        jose.decode(token, key, now=NOW)
+
+
+def test_encode_refuses_non_mapping_claims_and_bad_dates(private_keys: dict[str, jose.Key]) -> None:
+    """encode takes a mapping of claims; a date that is a string is a programming error."""
+    key = private_keys["HS256"]
+    with pytest.raises(TypeError):
+        jose.encode([("sub", "1")], key)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="exp"):
+        jose.encode({"exp": "tomorrow"}, key)
