@@ -126,3 +126,21 @@ async def test_no_secret_reaches_any_log_in_a_full_flow(
     assert "login_failed" in text  # the flow really was logged
     for secret in secrets_seen:
         assert secret not in text
+
+
+def test_audit_lines_are_printed_when_nothing_configured_logging(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no handler anywhere (jotauth serve), a stderr handler is attached, once."""
+    from jotauth.issuer.hardening.audit_log import LOGGER_NAME, ensure_audit_handler
+
+    logger = logging.getLogger(LOGGER_NAME)
+    monkeypatch.setattr(logging.root, "handlers", [])
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    ensure_audit_handler()
+    ensure_audit_handler()
+    assert len(logger.handlers) == 1
+    AuditLogger()(Ev())
+    line = capsys.readouterr().err.strip()
+    assert json.loads(line)["event"] == "password_changed"

@@ -142,3 +142,16 @@ def test_config_file_is_read_and_the_environment_wins(
     s = HardeningSettings.from_env()
     assert s.cors_origins == ("https://from-file.example",)
     assert s.cookie_mode == "on"
+
+
+def test_repr_never_shows_secrets() -> None:
+    """Logging the settings cannot leak the webhook secret, metrics token or Redis password."""
+    s = HardeningSettings(
+        redis_url="redis://:redis-pass@127.0.0.1:6379/0",
+        alert_webhook_url="https://hooks.example/T0/secret-path",
+        alert_webhook_secret="hook-secret",
+        metrics_token="metrics-secret",
+    )
+    text = repr(s)
+    for secret in ("redis-pass", "secret-path", "hook-secret", "metrics-secret"):
+        assert secret not in text

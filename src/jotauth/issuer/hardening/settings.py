@@ -34,7 +34,7 @@ JOTAUTH_HSTS_SECONDS                   Strict-Transport-Security        31536000
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import limits
@@ -139,16 +139,16 @@ class HardeningSettings:
     account_limit: str = "5 per 15 minutes"
     ip_burst: float = 20
     ip_rate: float = 0.5
-    redis_url: str | None = None
-    alert_webhook_url: str | None = None
-    alert_webhook_secret: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    alert_webhook_url: str | None = field(default=None, repr=False)  # may hold a token
+    alert_webhook_secret: str | None = field(default=None, repr=False)
     alert_burst_account: str = "10 per 5 minutes"
     alert_burst_ip: str = "30 per 5 minutes"
     alert_retries: int = 5
     alert_backoff: float = 0.5
     alert_timeout: float = 5.0
     metrics_enabled: bool = True
-    metrics_token: str | None = None
+    metrics_token: str | None = field(default=None, repr=False)
     audit_log: bool = True
     hsts_seconds: int = 31_536_000
 
