@@ -85,3 +85,50 @@ def test_jose_imports_only_cryptography() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def _params(function: object) -> dict[str, object]:
+    return {
+        name: param.default
+        for name, param in inspect.signature(function).parameters.items()  # type: ignore[arg-type]
+        if name != "self"
+    }
+
+
+def test_signatures_match_the_contract() -> None:
+    """Parameter names and defaults of the contract's functions are what other parts call."""
+    assert _params(jose.decode) == {
+        "token": inspect.Parameter.empty,
+        "key_or_keyset": inspect.Parameter.empty,
+        "algorithms": None,
+        "issuer": None,
+        "audience": None,
+        "subject": None,
+        "leeway": 0,
+        "require": ("exp",),
+        "typ": None,
+        "max_age": None,
+        "max_size": 8192,
+        "now": None,
+    }
+    assert _params(jose.encode) == {
+        "claims": inspect.Parameter.empty,
+        "key": inspect.Parameter.empty,
+        "headers": None,
+    }
+    verifier = _params(jose.Verifier.__init__)
+    expected = {"algorithms": None, "issuer": None, "audience": None, "leeway": 0, "typ": None}
+    assert {k: verifier[k] for k in expected} == expected
+    assert (verifier["require"], verifier["max_size"]) == (("exp",), 8192)
+    assert _params(jose.Verifier.verify) == {"token": inspect.Parameter.empty, "now": None}
+    assert _params(jose.jws.sign)["headers"] is None
+    assert _params(jose.jws.verify) == {
+        "token": inspect.Parameter.empty,
+        "key_or_keyset": inspect.Parameter.empty,
+        "algorithms": None,
+        "max_size": 8192,
+    }
+    assert _params(jose.Key.from_jwk) == {"jwk": inspect.Parameter.empty, "alg": None}
+    assert {"alg", "password", "kid"} <= set(_params(jose.Key.from_pem))
+    assert _params(jose.Key.from_secret)["alg"] == "HS256"
+    assert "kid" in _params(jose.Key.generate)
