@@ -191,3 +191,19 @@ def _claims(token: str) -> dict[str, Any]:
     from jotauth import jose
 
     return jose.peek_claims(token)
+
+
+async def test_the_issuers_guard_follows_revocations(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Routes that trust app.state.guard alone (the audit API) also refuse a logged-out token."""
+    await kit.add_user(app, "root", "root-password", permissions={"admin": ["*"]})
+    pair = await kit.login(client, "root", "root-password")
+    headers = kit.bearer(pair["access_token"])
+    assert (await client.get("/admin/audit", headers=headers)).status_code == 200
+    await client.post("/logout", headers=headers)
+    response = await client.get("/admin/audit", headers=headers)
+    assert response.status_code == 401
+    guard = app.state.guard
+    claims = _claims(pair["access_token"])
+    assert guard.revocations.check(claims["jti"], claims["sub"], claims["iat"], None) is not None

@@ -18,6 +18,7 @@ from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
 from jotauth.issuer.hardening import install_hardening
 from jotauth.issuer.keysource import RingKeySource
+from jotauth.issuer.revocations import StoreRevocationSource
 from jotauth.issuer.runtime import build_runtime
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
@@ -40,12 +41,15 @@ def create_app(
     settings = settings or Settings.from_env()
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
+    revocations = StoreRevocationSource(runtime.store, clock=clock)
+    runtime.events.subscribe(revocations.observe)
     guard = Guard(
         key_source=RingKeySource(ring),
         issuer=settings.issuer,
         audience=settings.audience,
         algorithms=[settings.signing_alg],
         require=("exp", "sub", "iat", "jti"),
+        revocation=revocations,
         clock=clock,
     )
 

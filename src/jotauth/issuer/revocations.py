@@ -1,0 +1,62 @@
+"""Keeps the issuer's own guard in step with the revocation feed, without polling HTTP.
+
+The issuer's protected routes also ask the database on every request; this source serves
+everything else that authenticates through ``app.state.guard`` (the hardening layer's
+``/admin/audit``): on attach it loads the whole feed, and after every revoking event of this
+process it applies what is new. Revocations made by other workers arrive with the next
+revoking event here or at the next start.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+
+from jotauth.guard import RevocationView
+from jotauth.issuer.events import AuthEvent
+from jotauth.store.sql import SQLStore
+
+__all__ = ["StoreRevocationSource"]
+
+_REVOKING = frozenset({"logout", "logout_all", "password_changed", "user_disabled", "key_revoked"})
+
+
+class StoreRevocationSource:
+    """A ``jotauth.guard.RevocationSource`` reading the feed table directly."""
+
+    def __init__(self, store: SQLStore, *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._view: RevocationView | None = None
+        self._cursor = 0
+        self._lock = threading.Lock()
+
+    def attach(self, view: RevocationView) -> None:
+        """Load every revocation still relevant into ``view``."""
+        self._view = view
+        self.sync()
+        view.ready = True
+
+    def close(self) -> None:
+        """Nothing to release: no thread, no connection held."""
+        self._view = None
+
+    def sync(self) -> int:
+        """Apply the feed events after the last one applied; returns how many."""
+        view = self._view
+        if view is None:
+            return 0
+        applied = 0
+        with self._lock:
+            while True:
+                records = self.store.revocations_after(self._cursor, now=self.clock())
+                if not records:
+                    return applied
+                applied += view.apply(record.as_event() for record in records)
+                self._cursor = records[-1].seq
+
+    async def observe(self, event: AuthEvent) -> None:
+        """EventBus subscriber: after a revoking event, pull the new feed entries."""
+        if event.type in _REVOKING and self._view is not None:
+            await anyio.to_thread.run_sync(self.sync)
