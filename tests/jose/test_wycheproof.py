@@ -1,5 +1,9 @@
 """Wycheproof's JOSE vectors (C2SP/wycheproof testvectors_v1): every JWS and JWK case.
 
+Files: json_web_signature_test (401 cases) and json_web_key_test (26) in full, plus the 49 JWS
+cases of json_web_crypto_test (its 34 JWE cases and json_web_encryption_test are out of scope
+and not collected).
+
 How a case is read: the group's ``public`` key (or ``private`` when there is no public part, as
 for HMAC) is loaded with ``Key.from_jwk`` or, for a JWK Set, ``KeySet.from_jwks``; the ``jws``
 is checked with ``jose.jws.verify`` and no algorithm allowlist, so the key alone decides which
@@ -71,6 +75,22 @@ def test_json_web_key(group: dict[str, Any], case: dict[str, Any]) -> None:
     """Every Wycheproof JWK case (weak, mixed, modified, misused keys) has the expected outcome."""
     result, error = _outcome(group, case)
     assert result == _expected("json_web_key_test.json", case), repr(error)
+
+
+# json_web_crypto_test mixes JWS and JWE cases; the JWE ones (a "jwe" member) are not collected.
+CRYPTO_JWS = [p for p in wycheproof("json_web_crypto_test.json") if "jws" in p.values[1]]
+
+
+@pytest.mark.parametrize(("group", "case"), CRYPTO_JWS)
+def test_json_web_crypto_jws_cases(group: dict[str, Any], case: dict[str, Any]) -> None:
+    """The JWS cases of Wycheproof's mixed JOSE file (embedded jwk, none, JSON form...) pass too."""
+    result, error = _outcome(group, case)
+    assert result == case["result"], repr(error)
+
+
+def test_crypto_file_jws_cases_all_collected() -> None:
+    """All 49 JWS cases of json_web_crypto_test are collected; only its 34 JWE cases are not."""
+    assert len(CRYPTO_JWS) == 49
 
 
 def test_deviations_name_real_cases_that_differ() -> None:
