@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -225,7 +225,7 @@ def test_jku_x5u_x5c_ignored(verify_keys: dict[str, jose.Key]) -> None:
             serialization.NoEncryption(),
         )
     )
-    headers = [
+    headers: list[dict[str, Any]] = [
         {"jku": "https://attacker.example/jwks.json"},
         {"x5u": "https://attacker.example/cert.pem"},
         {"x5c": [_self_signed(attacker_raw)]},
@@ -545,11 +545,12 @@ def test_oversized_token_rejected_before_decoding(private_keys: dict[str, jose.K
 def test_short_hmac_secret_refused(alg: str, size: int) -> None:
     """An HMAC secret shorter than the hash output is refused at import, in every form."""
     short = b"s" * (size - 1)
-    for make in (
+    makers: list[Callable[[], object]] = [
         lambda: jose.Key.from_secret(short, alg),
         lambda: jose.Key.from_jwk({"kty": "oct", "k": b64(short), "alg": alg}),
         lambda: jose.Key.from_jwk({"kty": "oct", "k": b64(short)}, alg=alg),
-    ):
+    ]
+    for make in makers:
         with exactly(jose.InvalidKeyError) as info:
             make()
         assert_no_leak(info.value, short, b64(short))
@@ -583,12 +584,13 @@ def test_small_rsa_refused(alg: str, rsa_1024: rsa.RSAPrivateKey) -> None:
         "n": b64(numbers.n.to_bytes(128, "big")),
         "e": b64(numbers.e.to_bytes(3, "big")),
     }
-    for make in (
+    makers: list[Callable[[], object]] = [
         lambda: jose.Key.from_pem(private_pem, alg=alg),
         lambda: jose.Key.from_pem(public_pem, alg=alg),
         lambda: jose.Key.from_jwk(jwk),
         lambda: jose.Key.generate(alg, size=1024),
-    ):
+    ]
+    for make in makers:
         with exactly(jose.InvalidKeyError) as info:
             make()
         assert "2048" in str(info.value)
@@ -615,11 +617,12 @@ def test_ec_curve_alg_mismatch_refused(curve: ec.EllipticCurve, wrong_alg: str) 
     right = jose.Key.from_pem(pem)
     jwk = right.public().to_jwk()
     jwk["alg"] = wrong_alg
-    for make in (
+    makers: list[Callable[[], object]] = [
         lambda: jose.Key.from_pem(pem, alg=wrong_alg),
         lambda: jose.Key.from_jwk(jwk),
         lambda: jose.Key.from_jwk({k: v for k, v in jwk.items() if k != "alg"}, alg=wrong_alg),
-    ):
+    ]
+    for make in makers:
         with exactly(jose.InvalidKeyError) as info:
             make()
         assert wrong_alg in str(info.value)

@@ -311,13 +311,15 @@ def test_key_set_picks_by_alg_without_kid(private_keys: dict[str, jose.Key]) -> 
 
 def test_key_set_from_jwks_errors(private_keys: dict[str, jose.Key]) -> None:
     """Malformed JWK Sets are refused; RSA keys without alg need ``default_alg``."""
-    for bad in ({}, {"keys": {}}, [], "[]", b"\xff", {"keys": [1]}):
+    bad_sets: list[Any] = [{}, {"keys": {}}, [], "[]", b"\xff", {"keys": [1]}]
+    for bad in bad_sets:
         with pytest.raises(jose.InvalidKeyError):
-            jose.KeySet.from_jwks(bad)  # type: ignore[arg-type]
+            jose.KeySet.from_jwks(bad)
     rsa_jwk = {k: v for k, v in private_keys["RS256"].to_jwk().items() if k != "alg"}
     with pytest.raises(jose.InvalidKeyError):
         jose.KeySet.from_jwks({"keys": [rsa_jwk]})
-    assert jose.KeySet.from_jwks({"keys": [rsa_jwk]}, default_alg="RS256").get(rsa_jwk["kid"])
+    loaded = jose.KeySet.from_jwks({"keys": [rsa_jwk]}, default_alg="RS256")
+    assert loaded.get(rsa_jwk["kid"]).alg == "RS256"
     with pytest.raises(jose.InvalidKeyError):
         jose.KeySet([private_keys["ES256"], private_keys["EdDSA"].public()])
 
@@ -395,7 +397,7 @@ def test_error_codes_are_stable() -> None:
     """Each error class has its documented snake_case code and sits under JotauthError."""
     from jotauth.errors import JotauthError
 
-    expected = {
+    expected: dict[type[jose.JoseError], str] = {
         jose.MalformedTokenError: "malformed_token",
         jose.TokenTooLargeError: "token_too_large",
         jose.CriticalHeaderError: "unsupported_critical_header",
