@@ -35,7 +35,8 @@ def test_list_rotate_revoke(env: dict[str, str]) -> None:
     assert rotated.exit_code == 0
     assert nxt in rotated.output
     assert _states(runner, env)[nxt] == "active"
-    revoked = runner.invoke(main, ["keys", "revoke", nxt, "--yes"], env=env)
+    # "--" ends the options: a kid (a base64url thumbprint) may start with "-".
+    revoked = runner.invoke(main, ["keys", "revoke", "--yes", "--", nxt], env=env)
     assert revoked.exit_code == 0, revoked.output
     after = _states(runner, env)
     assert after[nxt] == "revoked"
@@ -44,7 +45,7 @@ def test_list_rotate_revoke(env: dict[str, str]) -> None:
 
 def test_revoke_unknown_kid(env: dict[str, str]) -> None:
     """An unknown kid is exit 1 with a message."""
-    result = CliRunner().invoke(main, ["keys", "revoke", "nope", "--yes"], env=env)
+    result = CliRunner().invoke(main, ["keys", "revoke", "--yes", "--", "-nope"], env=env)
     assert result.exit_code == 1
     assert "no revocable key" in result.output
 

@@ -40,7 +40,10 @@ def rotate() -> None:
 @click.argument("kid")
 @click.confirmation_option(prompt="Every token signed with this key stops working. Continue?")
 def revoke(kid: str) -> None:
-    """Emergency: unpublish KID at once and reject every token it signed."""
+    """Emergency: unpublish KID at once and reject every token it signed.
+
+    A kid may start with "-": write `jotauth keys revoke -- KID`.
+    """
     with open_runtime() as runtime, fail_cleanly():
         record = runtime.ring.revoke(kid)
         anyio.run(lambda: runtime.auth.emit("key_revoked", _CLI, kid=record.kid, by="cli"))
