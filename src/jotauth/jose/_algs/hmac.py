@@ -3,13 +3,19 @@
 Secrets shorter than the hash output are refused (RFC 7518 requires at least that much key
 material), and secrets that look like public keys are refused so that a public key can never be
 used as an HMAC secret (the RS256-to-HS256 confusion attack).
+
+The keyed HMAC state is built once per key and copied per message: the key schedule (hashing
+the padded key into the inner and outer states) is then paid once instead of on every call,
+which halves the cost of a MAC over a token-sized input.
 """
 
-import hmac as _hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from hmac import compare_digest
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes, hmac as crypto_hmac
 
 from jotauth.jose.errors import InvalidKeyError
 
@@ -27,7 +33,7 @@ def looks_like_public_key(secret: bytes) -> bool:
 @dataclass(frozen=True, slots=True)
 class HMACAlgorithm:
     name: str
-    hash_name: str
+    hash: hashes.HashAlgorithm
     size: int
     kty: str = "oct"
 
@@ -45,19 +51,24 @@ class HMACAlgorithm:
                 "a public key must never be used as an HMAC secret"
             )
 
+    def _mac(self, secret: Any) -> Callable[[bytes], bytes]:
+        copy = crypto_hmac.HMAC(secret, self.hash).copy  # keyed once; never updated itself
+
+        def mac(data: bytes) -> bytes:
+            context = copy()
+            context.update(data)
+            return context.finalize()
+
+        return mac
+
     def signer(self, private_key: Any) -> Callable[[bytes], bytes]:
-        digest, hash_name = _hmac.digest, self.hash_name
-
-        def sign(data: bytes) -> bytes:
-            return digest(private_key, data, hash_name)
-
-        return sign
+        return self._mac(private_key)
 
     def verifier(self, public_key: Any) -> Callable[[bytes, bytes], bool]:
-        digest, hash_name, equal = _hmac.digest, self.hash_name, _hmac.compare_digest
+        mac, equal = self._mac(public_key), compare_digest
 
         def verify(data: bytes, signature: bytes) -> bool:
-            return equal(digest(public_key, data, hash_name), signature)
+            return equal(mac(data), signature)
 
         return verify
 
@@ -69,7 +80,7 @@ class HMACAlgorithm:
 
 
 ALGORITHMS = (
-    HMACAlgorithm("HS256", "sha256", 32),
-    HMACAlgorithm("HS384", "sha384", 48),
-    HMACAlgorithm("HS512", "sha512", 64),
+    HMACAlgorithm("HS256", hashes.SHA256(), 32),
+    HMACAlgorithm("HS384", hashes.SHA384(), 48),
+    HMACAlgorithm("HS512", hashes.SHA512(), 64),
 )
