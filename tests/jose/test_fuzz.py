@@ -276,3 +276,39 @@ def test_dates_of_any_magnitude_end_in_claim_errors(
     except jose.ClaimError:
         return  # a typed rejection (its message was built without error)
     assert claims["exp"] > NOW - leeway  # accepted only when not expired
+
+
+MATERIAL = {"oct": ("k",), "RSA": ("n", "e"), "EC": ("x", "y"), "OKP": ("x",)}
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_jwk_never_verifies_the_original_token(
+    data: st.DataObject, private_keys: dict[str, jose.Key], valid_tokens: dict[str, str]
+) -> None:
+    """A JWK with key material changed, dropped or retyped fails to load or fails to verify."""
+    alg = data.draw(st.sampled_from(["HS256", "RS256", "ES256", "ES512", "EdDSA"]))
+    key = private_keys[alg]
+    jwk = key.to_jwk(private=key.kty == "oct")
+    member = data.draw(st.sampled_from(MATERIAL[key.kty]))
+    value = jwk[member]
+    action = data.draw(st.sampled_from(["replace", "drop", "retype", "truncate", "extend"]))
+    if action == "replace":
+        index = data.draw(st.integers(0, len(value) - 1))
+        char = data.draw(st.sampled_from(URL_ALPHABET).filter(lambda c: c != value[index]))
+        jwk[member] = value[:index] + char + value[index + 1 :]
+    elif action == "drop":
+        del jwk[member]
+    elif action == "retype":
+        jwk[member] = data.draw(st.none() | st.integers() | st.lists(st.text(max_size=3)))
+    elif action == "truncate":
+        jwk[member] = value[: data.draw(st.integers(0, len(value) - 1))]
+    else:
+        jwk[member] = value + data.draw(st.text(URL_ALPHABET, min_size=1, max_size=8))
+    try:
+        mutated = jose.Key.from_jwk(jwk)
+    except JotauthError:
+        return
+    token = valid_tokens[alg]
+    with pytest.raises(JotauthError):
+        jose.decode(token, mutated, now=NOW)
