@@ -112,6 +112,25 @@ class Rule:
 
 RULES = ["jose", "guard", "store", "cli", "private"]
 
+# The core is sans-I/O (STYLE.md 3.1, flask's sansio/): no network, files, processes or logging.
+IO_MODULES = frozenset(
+    {"socket", "ssl", "http", "urllib", "os", "io", "pathlib", "shutil", "tempfile", "subprocess"}
+    | {"asyncio", "logging", "threading", "multiprocessing", "select", "selectors", "sys"}
+    | {"httpx", "requests", "urllib3", "builtins"}
+)
+
+
+def test_jose_does_no_io() -> None:
+    """No jose module imports a module that does I/O, logs, or reads the environment."""
+    found = [
+        f"{path.relative_to(PACKAGE_ROOT.parent)}:{line}: {name}"
+        for path in _sources()
+        if _part(_module_name(path)) == "jose"
+        for line, name in _imports(path)
+        if name.split(".")[0] in IO_MODULES
+    ]
+    assert found == []
+
 
 @pytest.mark.parametrize("rule", RULES)
 def test_import_rule(rule: str) -> None:

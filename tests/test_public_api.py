@@ -47,6 +47,16 @@ def test_all_is_complete() -> None:
     assert public - set(jotauth.jose.__all__) == set()
 
 
+def test_jws_module_all() -> None:
+    """``jose.jws.__all__`` is sorted and names sign, verify and peek_header, all importable."""
+    names = jose.jws.__all__
+    assert names == sorted(names)
+    assert {"peek_header", "sign", "verify"} <= set(names)
+    for name in names:
+        assert hasattr(jose.jws, name), name
+    assert jose.jws.peek_header is jose.peek_header
+
+
 def test_contract_names_are_exported() -> None:
     """The names of the public contract (issue 2) are all exported."""
     assert set(jotauth.jose.__all__) >= CONTRACT
