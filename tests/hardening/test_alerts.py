@@ -216,3 +216,22 @@ async def test_the_alert_worker_stops_with_the_app(
     assert alerts._task is None
     assert task.done()
     assert len(receiver.posts) == 1
+
+
+async def test_the_webhook_url_never_reaches_a_log(
+    receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Webhook URLs often embed their secret (Slack, Teams): httpx's request log hides it."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    url = receiver.url + "/T000/B000/secret-path-123"
+    dispatcher = AlertDispatcher(url, backoff=0.01)
+    dispatcher.raise_alert(Alert("key_revoked", "x"))
+    with anyio.fail_after(5):
+        await dispatcher.drain()
+    assert len(receiver.posts) == 1
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP Request: POST" in text  # httpx did log the request ...
+    assert "secret-path-123" not in text  # ... without the URL's secret
+    await dispatcher.aclose()

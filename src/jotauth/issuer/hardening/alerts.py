@@ -60,6 +60,21 @@ class Alert:
         return data
 
 
+class _HideURL(logging.Filter):
+    """Keeps a webhook URL (Slack-style URLs embed their secret) out of httpx's request log."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parsed = httpx.URL(url)
+        self.url = str(parsed)
+        self.safe = f"{parsed.scheme}://{parsed.host}/[redacted]"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(str(a) == self.url for a in record.args):
+            record.args = tuple(self.safe if str(a) == self.url else a for a in record.args)
+        return True
+
+
 class AlertDispatcher:
     """Log every alert; deliver it to the webhook (if any) from a background task."""
 
@@ -86,6 +101,9 @@ class AlertDispatcher:
         self._queue: asyncio.Queue[Alert] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._hide = None if url is None else _HideURL(url)
+        if self._hide is not None:
+            logging.getLogger("httpx").addFilter(self._hide)
 
     def raise_alert(self, alert: Alert) -> None:
         """Log at WARNING and enqueue for delivery; never blocks, never raises."""
@@ -113,6 +131,8 @@ class AlertDispatcher:
 
     async def aclose(self) -> None:
         """Stop the worker of the current loop (undelivered alerts were logged already)."""
+        if self._hide is not None:
+            logging.getLogger("httpx").removeFilter(self._hide)
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
