@@ -370,3 +370,26 @@ async def test_verification_failures_are_counted_by_reason_on_the_real_server(
     assert f'{name}{{reason="bad_signature"}} 1.0' in text
     assert f'{name}{{reason="token_revoked"}} 1.0' in text
     assert 'jotauth_tokens_revoked_total{reason="logout"} 1.0' in text
+
+
+async def test_a_cross_site_form_cannot_log_a_browser_in(
+    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+) -> None:
+    """Login CSRF: a form post (the only cross-site POST without CORS) sets no cookie."""
+    env(cookie_mode="always")
+    app = build()
+    await users(app)
+    async with http(app) as c:
+        form = await c.post(
+            "/login",
+            data={"username": "john", "password": "password123"},
+            headers={"Origin": "https://evil.example"},
+        )
+        plain = await c.post(
+            "/login",
+            content=b'{"username": "john", "password": "password123"}',
+            headers={"Origin": "https://evil.example", "Content-Type": "text/plain"},
+        )
+    for r in (form, plain):
+        assert r.status_code == 415
+        assert not r.headers.get_list("set-cookie")
