@@ -698,7 +698,9 @@ def test_wrong_length_ecdsa_signature_rejected(alg: str) -> None:
             break
     raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
     minimal = r.to_bytes((r.bit_length() + 7) // 8, "big") + s.to_bytes(size, "big")
-    bad = [raw[:-1], raw + b"\x00", b"\x00" + raw, raw[: size * 2 - 2], raw * 2, b""]
+    # s with an extra leading zero byte keeps its value: only the length check refuses it.
+    zero_padded_s = raw[:size] + b"\x00" + raw[size:]
+    bad = [raw[:-1], raw + b"\x00", b"\x00" + raw, raw[: size * 2 - 2], raw * 2, b"", zero_padded_s]
     if len(minimal) != len(raw):
         bad.append(minimal)
     for signature in bad:
