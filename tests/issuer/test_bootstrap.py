@@ -1,0 +1,47 @@
+"""First start: the master key file of demo/dev mode and the demo accounts."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jotauth.issuer.bootstrap import master_key_file, resolve_master_key
+from jotauth.issuer.errors import ConfigurationError
+from jotauth.issuer.runtime import build_runtime, create_demo_accounts
+
+
+def test_demo_keeps_a_private_master_key_file(tmp_path: Path, kit: Any) -> None:
+    """Dev/demo mode makes a 0600 key file beside the database once and reuses it."""
+    settings = kit.make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", master_key=None, mode="dev")
+    first = resolve_master_key(settings)
+    path = master_key_file(settings)
+    assert path == tmp_path / "jotauth-master.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert first.master_key is not None
+    assert resolve_master_key(settings).master_key == first.master_key
+
+
+def test_production_needs_a_master_key(tmp_path: Path, kit: Any) -> None:
+    """Production refuses, naming the command that makes a key, and writes no file."""
+    settings = kit.make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", master_key=None)
+    with pytest.raises(ConfigurationError, match="jotauth keys master"):
+        resolve_master_key(settings)
+    assert not (tmp_path / "jotauth-master.key").exists()
+
+
+def test_demo_accounts_are_created_once(tmp_path: Path, kit: Any) -> None:
+    """john/password123 and an admin with a fresh password; a second run creates nothing."""
+    runtime = build_runtime(kit.make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    created = create_demo_accounts(runtime, "admin-password-1")
+    assert created.john_created
+    assert created.admin_password == "admin-password-1"
+    again = create_demo_accounts(runtime, "admin-password-2")
+    assert not again.john_created
+    assert again.admin_password is None
+    admin = runtime.store.find_user("admin")
+    assert admin is not None
+    assert admin.permissions["admin"] == ["*"]
+    john = runtime.store.find_user("john")
+    assert john is not None
+    assert john.permissions["articles"] == ["create", "read"]
+    runtime.store.close()
