@@ -778,3 +778,21 @@ def test_key_set_mixing_secrets_and_public_keys_refused(verify_keys: dict[str, j
     """A set holding an HMAC secret beside public keys invites confusion and is refused."""
     with exactly(jose.InvalidKeyError):
         jose.KeySet([verify_keys["HS256"], verify_keys["ES256"]])
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256"])
+def test_rsa_signature_of_wrong_length_rejected(alg: str, rsa_pem: bytes) -> None:
+    """An RSA signature must be exactly the modulus length: no extra or trimmed leading zeros."""
+    key = jose.Key.from_pem(rsa_pem, alg=alg)
+    public = key.public()
+    for n in range(4000):  # find a signature whose first byte is zero (about 1 in 256)
+        signing_input = f"{segment({'alg': alg})}.{segment(claims(n=n))}"
+        signature = key.sign(signing_input.encode())
+        if signature[0] == 0:
+            break
+    else:
+        pytest.fail("no signature with a leading zero byte found")
+    assert jose.decode(f"{signing_input}.{b64(signature)}", public, now=NOW)["n"] == n
+    for bad in (signature[1:], b"\x00" + signature, signature + b"\x00", signature[:-1]):
+        with exactly(jose.BadSignatureError):
+            jose.decode(f"{signing_input}.{b64(bad)}", public, now=NOW)
