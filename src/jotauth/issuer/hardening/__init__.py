@@ -67,6 +67,10 @@ class Hardening:
         await self.alerts.aclose()
         if self.limiter is not None:
             await self.limiter.aclose()
+        bridge: Any = getattr(self.rules.storage, "bridge", None)
+        aclose = getattr(getattr(bridge, "storage", None), "aclose", None)
+        if callable(aclose):
+            await aclose()
 
 
 def _settings_for(settings: Any, hardening: HardeningSettings | None) -> HardeningSettings:

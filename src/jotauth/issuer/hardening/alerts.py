@@ -212,6 +212,7 @@ class AlertRules:
         burst_ip: str = "30 per 5 minutes",
     ) -> None:
         self.dispatcher = dispatcher
+        self.storage = storage
         self._window = MovingWindowRateLimiter(storage)
         self._account = limits.parse(burst_account)
         self._ip = limits.parse(burst_ip)
