@@ -176,3 +176,19 @@ async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     """404 and 405 use the same error format."""
     assert (await client.get("/nope")).json()["error"] == "not_found"
     assert (await client.get("/login")).status_code == 405
+
+
+async def test_deeply_nested_json(client: httpx.AsyncClient) -> None:
+    """JSON nested deeper than the parser's recursion limit is a 400, not a 500."""
+    response = await client.post(
+        "/login", content=b"[" * 60_000, headers={"Content-Type": "application/json"}
+    )
+    _assert_error(response, 400)
+
+
+async def test_bearer_token_over_8_kib(client: httpx.AsyncClient) -> None:
+    """A bearer token over 8 KiB is refused before any decoding, with a clear code."""
+    token = "eyJhbGciOiJFZERTQSJ9." + "a" * 9000 + ".sig"
+    response = await client.get("/profile", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["jotauth_code"] == "token_too_large"

@@ -52,6 +52,8 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(f"the body is not valid JSON: {_short(exc)}") from None
+    except RecursionError:
+        raise InvalidRequestError("the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("the body must be a JSON object")
     return data
