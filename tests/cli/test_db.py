@@ -34,3 +34,22 @@ def test_upgrade_fails_cleanly_on_an_unreachable_database() -> None:
     )
     assert result.exit_code == 1
     assert "migration failed" in result.output
+
+
+def test_purge_removes_only_expired_rows(env: dict[str, str]) -> None:
+    """Expired denylist entries go; live ones stay."""
+    import time
+
+    from jotauth.store import open_store
+
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    now = time.time()
+    store.revoke_token("dead", int(now) - 10, now=now)
+    store.revoke_token("live", int(now) + 600, now=now)
+    store.close()
+    result = CliRunner().invoke(main, ["db", "purge"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "removed 1 expired row(s)" in result.output
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    assert [e.jti for e in store.revocations_after(0, now=0)] == ["live"]
+    store.close()

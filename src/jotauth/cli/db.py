@@ -1,9 +1,12 @@
-"""``jotauth db upgrade|current``: schema migrations of the configured database."""
+"""``jotauth db upgrade|current|purge``: schema migrations and housekeeping of the database."""
+
+import time
 
 import click
 
 from jotauth.cli._server import fail_cleanly
 from jotauth.issuer.settings import Settings
+from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.migrate import current_revision, head_revision, upgrade
 
@@ -45,3 +48,19 @@ def current_command() -> None:
         finally:
             engine.dispose()
     click.echo(f"current: {current or 'empty'}; newest: {head_revision()}")
+
+
+@db.command("purge")
+def purge_command() -> None:
+    """Delete expired denylist entries and the refresh tokens of long-dead sessions.
+
+    Safe at any time (run it daily from cron): only rows that can no longer affect a
+    decision are removed.
+    """
+    with fail_cleanly():
+        store = SQLStore.from_url(Settings.from_env().database_url)
+        try:
+            removed = store.purge(now=time.time())
+        finally:
+            store.close()
+    click.echo(f"removed {removed} expired row(s)")
