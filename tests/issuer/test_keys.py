@@ -126,3 +126,23 @@ async def test_hs256_with_a_secret_signs_and_publishes_nothing(
         assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 200
         assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}
     app.state.store.close()
+
+
+def test_a_key_revoked_by_another_worker_is_replaced(app: Any, store: Any) -> None:
+    """When another process revoked the active key, the next reload promotes the next key."""
+    import threading
+
+    ring = app.state.auth.ring
+    active = next(k for k in ring.list() if k.state == "active")
+    nxt = next(k for k in ring.list() if k.state == "next")
+    store.revoke_key(active.kid, now=kit_start())
+    ring.invalidate()
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(ring.signer().kid), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert result == [nxt.kid], "the reload deadlocked or did not promote the next key"
+
+
+def kit_start() -> float:
+    return 1_900_000_000.0

@@ -7,6 +7,7 @@ rest, all in the one error format, so bodies are read here and validated by hand
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 
@@ -61,8 +62,6 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
 
 async def read_form(request: Request, limit: int) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body (RFC 6749 token requests)."""
-    from urllib.parse import parse_qsl
-
     raw = await _read(request, limit)
     if _media_type(request) != "application/x-www-form-urlencoded":
         raise UnsupportedMediaError(

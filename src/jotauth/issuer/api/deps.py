@@ -8,6 +8,7 @@ its key), so a logout takes effect on this server immediately, in every worker.
 import anyio.to_thread
 from fastapi import Request
 
+from jotauth import jose
 from jotauth.guard import Guard, Principal, RevokedTokenError
 from jotauth.issuer.api.body import client_of
 from jotauth.issuer.errors import ForbiddenError
@@ -53,8 +54,6 @@ async def authenticate(request: Request) -> Principal:
 
 def guard_kid(token: str) -> str | None:
     """The kid of a token already verified (header only)."""
-    from jotauth import jose
-
     kid = jose.peek_header(token).get("kid")
     return kid if isinstance(kid, str) else None
 

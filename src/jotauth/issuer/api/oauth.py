@@ -4,12 +4,14 @@ Public clients only (no client secret); ``client_id`` is recorded in the token. 
 RFC 6749 section 5.2 codes: invalid_request, invalid_grant (400), unsupported_grant_type.
 """
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api.body import read_form
 from jotauth.issuer.api.deps import client, service
 from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
+from jotauth.issuer.services.users import scope_of
 
 __all__ = ["router"]
 
@@ -69,11 +71,7 @@ async def token(request: Request) -> JSONResponse:
     if grant == "password":
         username, password = _required(form, "username"), _required(form, "password")
         user = await auth.check_password(username, password, client(request))
-        from jotauth.issuer.services.users import scope_of
-
         scope = _scope(form.get("scope"), scope_of(user.permissions))
-        import anyio.to_thread
-
         pair = await anyio.to_thread.run_sync(
             lambda: auth.tokens.start_session(
                 user, client_id=client_id, scope=scope, ip=client(request).ip,

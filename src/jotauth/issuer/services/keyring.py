@@ -58,7 +58,7 @@ class KeyRing:
         self.clock = clock
         self.cache_seconds = cache_seconds
         self._view: RingView | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _load may rotate, which takes the lock again
         if settings.signing_alg.startswith("HS"):
             secret = settings.hmac_secret or b""
             self._hmac: jose.Key | None = jose.Key.from_secret(secret, settings.signing_alg)
