@@ -1,0 +1,55 @@
+"""The whole lifecycle on PostgreSQL: the same app, the other database."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from jotauth import jose
+from jotauth.issuer.app import create_app
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+FEED = {"Authorization": "Bearer feed-secret-0123456789"}
+
+
+async def test_lifecycle_on_postgres(pg_schema_url: str, kit: Any, clock: Any) -> None:
+    """Login, refresh, reuse detection, logout, logout-all, key rotation and revocation, feed."""
+    app = create_app(kit.make_settings(pg_schema_url), clock=clock)
+    await kit.add_user(app)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            first = await kit.login(c)
+            profile = await c.get("/profile", headers=kit.bearer(first["access_token"]))
+            assert profile.json() == {"message": "Welcome, john!"}
+            second = (
+                await c.post("/refresh", json={"refresh_token": first["refresh_token"]})
+            ).json()
+            clock.advance(11)
+            reuse = await c.post("/refresh", json={"refresh_token": first["refresh_token"]})
+            assert reuse.status_code == 401
+            dead = await c.post("/refresh", json={"refresh_token": second["refresh_token"]})
+            assert dead.status_code == 401
+
+            a = await kit.login(c)
+            await c.post("/logout", headers=kit.bearer(a["access_token"]))
+            assert (await c.get("/me", headers=kit.bearer(a["access_token"]))).status_code == 401
+
+            b, d = await kit.login(c), await kit.login(c)
+            await c.post("/logout-all", headers=kit.bearer(b["access_token"]))
+            assert (await c.get("/me", headers=kit.bearer(d["access_token"]))).status_code == 401
+
+            e = await kit.login(c)
+            old_kid = jose.peek_header(e["access_token"])["kid"]
+            app.state.auth.ring.rotate()
+            assert (await c.get("/me", headers=kit.bearer(e["access_token"]))).status_code == 200
+            app.state.auth.ring.revoke(old_kid)
+            assert (await c.get("/me", headers=kit.bearer(e["access_token"]))).status_code == 401
+
+            events = (await c.get("/revocations", headers=FEED)).json()["events"]
+            assert [ev["type"] for ev in events] == ["token", "user", "key"]
+            types = {ev.type for ev in app.state.store.list_audit_events(limit=1000)}
+            assert {"login_succeeded", "refresh_reuse_detected", "logout", "logout_all"} <= types
+    finally:
+        app.state.store.close()
