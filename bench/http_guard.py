@@ -371,6 +371,98 @@ def bench_alg(alg: str, args: argparse.Namespace, workdir: Path) -> list[dict[st
     return rows
 
 
+def asgi_request(token: str | None) -> tuple[dict[str, Any], Any, Any]:
+    """An ASGI scope for GET /articles and no-op receive/send, as uvicorn would hand them."""
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": "/articles", "raw_path": b"/articles",
+             "query_string": b"", "root_path": "", "headers": headers,
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}  # fmt: skip
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    return scope, receive, (send, status)
+
+
+def cpu_alg(alg: str, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """CPU time per request through each mode's ASGI app, in process: no network, no wrk.
+
+    The HTTP server's own cost (parsing, sockets) is the same in every mode, so the difference
+    to bare is exactly what authentication adds. Each round builds fresh apps (empty caches)
+    and sends ``--cpu-requests`` requests; fresh tokens are never repeated within an app.
+    """
+    import asyncio
+
+    keydir = workdir / f"cpu-{alg}"
+    keydir.mkdir()
+    n = args.cpu_requests
+    repeated, fresh_file, no_scope, forged = prepare(alg, keydir, n)
+    fresh = fresh_file.read_text().split()
+    modes = [m for m in MODES if m in args.modes]
+    times: dict[tuple[str, str], list[float]] = {(m, k): [] for m in modes for k in args.tokens}
+
+    async def drive(app: Any, tokens: list[str]) -> tuple[float, set[int]]:
+        seen: set[int] = set()
+        start = time.process_time()
+        for token in tokens:
+            scope, receive, (send, status) = asgi_request(token)
+            await app(scope, receive, send)
+            seen.update(status)
+        return (time.process_time() - start) / len(tokens), seen
+
+    async def main() -> None:
+        for mode in modes:  # prove each mode does the work
+            app = build_app(mode, alg, keydir)
+            if mode != "bare":
+                got = [(await drive(app, [t]))[1] for t in (repeated, no_scope, forged)]
+                if got != [{200}, {403}, {401}]:
+                    raise SystemExit(f"{mode}/{alg} answers {got} in process")
+        for _ in range(args.rounds):
+            for kind in args.tokens:
+                for mode in modes:
+                    app = build_app(mode, alg, keydir)
+                    await drive(app, [repeated] * 50)  # warm up imports and code paths
+                    per_request, seen = await drive(
+                        app, fresh if kind == "fresh" else [repeated] * n
+                    )
+                    if seen != {200}:
+                        raise SystemExit(f"{mode}/{alg}/{kind} answered {seen}")
+                    times[(mode, kind)].append(per_request * 1e6)
+
+    asyncio.run(main())
+    rows = []
+    for (mode, kind), runs in times.items():
+        cost = statistics.median(runs)
+        bare = statistics.median(times[("bare", kind)]) if ("bare", kind) in times else cost
+        rows.append({"alg": alg, "mode": mode, "token": kind, "cpu_us": cost,
+                     "overhead_us": cost - bare})  # fmt: skip
+    return rows
+
+
+def print_cpu(rows: list[dict[str, Any]], bare_rps: float | None) -> None:
+    """The in-process table; with --bare-rps, the throughput ratio each overhead implies."""
+    print("\n| alg | endpoint | token | CPU us/request | added us | projected x bare |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for row in rows:
+        projected = ""
+        if bare_rps:
+            projected = f"{1 / (1 + row['overhead_us'] * bare_rps / 1e6):.2f}"
+            if row["mode"].startswith("guard"):
+                projected += " " + verdict({**row, "paired_ratio": float(projected)})
+        print(
+            f"| {row['alg']} | {row['mode']} | {row['token']} | {row['cpu_us']:.1f} | "
+            f"{row['overhead_us']:.1f} | {projected} |"
+        )
+
+
 TARGETS = {("repeated", None): 0.9, ("fresh", "HS256"): 0.75, ("fresh", "EdDSA"): 0.6,
            ("fresh", "ES256"): 0.6}  # fmt: skip
 
@@ -400,15 +492,33 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--fresh-tokens", type=int, default=40_000)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--cpu", action="store_true", help="measure CPU per request in process instead of wrk"
+    )
+    parser.add_argument("--cpu-requests", type=int, default=3000)
+    parser.add_argument(
+        "--bare-rps", type=float, help="with --cpu: a bare req/s from wrk, to project ratios"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.command == "serve":
         serve(args.mode, args.alg, args.keydir, args.port)
         return
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     args.modes = args.modes.split(",")
     args.tokens = args.tokens.split(",")
+    if args.cpu:
+        cpu_rows: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory(prefix="jotauth-bench-") as tmp:
+            for alg in args.algs.split(","):
+                cpu_rows += cpu_alg(alg, args, Path(tmp))
+        rounds = f"median of {args.rounds} rounds of {args.cpu_requests} requests"
+        print(f"\nin process, CPU time per request, {rounds}")
+        print_cpu(cpu_rows, args.bare_rps)
+        if args.json is not None:
+            args.json.write_text(json.dumps(cpu_rows, indent=2))
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     rows: list[dict[str, Any]] = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="jotauth-bench-") as tmp:
