@@ -98,7 +98,7 @@ def resolve_key(
     return key
 
 
-_HEADER_MEMO: dict[tuple[Any, ...], bytes] = {}
+_HEADER_MEMO: dict[tuple[str, str, tuple[tuple[str, str], ...]], bytes] = {}
 _HEADER_MEMO_SIZE: Final = 256
 
 
@@ -118,19 +118,22 @@ def _encode_header(key: Key, headers: Mapping[str, Any] | None) -> bytes:
 
 
 def _header_segment(key: Key, headers: Mapping[str, Any] | None) -> bytes:
-    """The encoded header, memoized: it depends only on alg, kid and the extra members."""
-    try:
-        # The type is part of the key: 1, 1.0 and True are equal as dict keys, not as JSON.
-        memo_key = (key.alg, key.kid, *((n, type(v), v) for n, v in (headers or {}).items()))
-        return _HEADER_MEMO[memo_key]
-    except KeyError:
+    """The encoded header, memoized when every extra member is a string (the common case).
+
+    Only strings are memoized: 1, 1.0 and True are equal as dict keys (also inside tuples)
+    but not as JSON, so other values would let one header stand in for another.
+    """
+    items = tuple(headers.items()) if headers else ()
+    if not all(type(value) is str for _, value in items):
+        return _encode_header(key, headers)
+    memo_key = (key.alg, key.kid, items)
+    segment = _HEADER_MEMO.get(memo_key)
+    if segment is None:
         segment = _encode_header(key, headers)
         if len(_HEADER_MEMO) >= _HEADER_MEMO_SIZE:
             _HEADER_MEMO.clear()
         _HEADER_MEMO[memo_key] = segment
-        return segment
-    except TypeError:  # an unhashable header value: nothing to memoize
-        return _encode_header(key, headers)
+    return segment
 
 
 def sign(payload: bytes, key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
