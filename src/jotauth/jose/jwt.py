@@ -11,10 +11,11 @@ the memo cannot change an outcome.
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
+from hmac import compare_digest
 from typing import Any, Final
 
 from jotauth.jose import algorithms as _algorithms, jws
-from jotauth.jose._b64 import b64decode
+from jotauth.jose._b64 import b64decode, b64encode
 from jotauth.jose._json import dumps, loads_object
 from jotauth.jose.claims import ClaimsPolicy
 from jotauth.jose.errors import BadSignatureError, InvalidKeyError
@@ -98,22 +99,56 @@ class Verifier:
         header = jws.parse_header(header_segment)
         self._policy.check_typ(header)
         key = jws.resolve_key(header, self._keys, self._allowed)
+        check = _segment_verifier(key)
         if len(self._headers) >= _HEADER_MEMO_SIZE:
             self._headers.clear()
-        self._headers[header_segment] = key.verify_fn
-        return key.verify_fn
+        self._headers[header_segment] = check
+        return check
 
     def verify(self, token: str, now: float | None = None) -> dict[str, Any]:
         """The verified claims, or the JoseError that says what is wrong."""
-        raw, header_segment, payload_segment, signature_segment = jws.split(token, self._max_size)
-        verify_fn = self._headers.get(header_segment) or self._resolve(header_segment)
-        if not verify_fn(
-            raw[: len(header_segment) + 1 + len(payload_segment)], b64decode(signature_segment)
-        ):
+        # The fast path splits a well-formed str token; anything else gets jws.split's checks
+        # and messages.
+        if type(token) is str and len(token) <= self._max_size and token.isascii():
+            parts = token.encode("ascii").split(b".")
+        else:
+            parts = []
+        if len(parts) == 3:
+            header_segment, payload_segment, signature_segment = parts
+        else:
+            _, header_segment, payload_segment, signature_segment = jws.split(token, self._max_size)
+        check = self._headers.get(header_segment) or self._resolve(header_segment)
+        if not check(header_segment + b"." + payload_segment, signature_segment):
             raise BadSignatureError()
         claims = loads_object(b64decode(payload_segment), "payload")
         self._policy.validate(claims, time.time() if now is None else now)
         return claims
+
+
+def _segment_verifier(key: Key) -> Callable[[bytes, bytes], bool]:
+    """``check(signing_input, signature_segment)`` for ``key``.
+
+    An HMAC is deterministic, so its check compares the encoded MAC with the segment and skips
+    decoding it; base64url has one canonical spelling, so equal encodings mean equal bytes. A
+    segment that does not match is still decoded, so that malformed base64url stays a
+    MalformedTokenError rather than a bad signature.
+    """
+    verify_fn = key.verify_fn
+    if key.kty == "oct":
+        sign, equal = key.sign, compare_digest
+
+        def check_mac(data: bytes, segment: bytes) -> bool:
+            if equal(b64encode(sign(data)), segment):
+                return True
+            b64decode(segment)
+            return False
+
+        return check_mac
+
+    def check(data: bytes, segment: bytes) -> bool:
+        return verify_fn(data, b64decode(segment))
+
+    return check
 
 
 def decode(
@@ -148,7 +183,12 @@ def decode(
 
 
 def _numeric_dates(claims: Mapping[str, Any]) -> Mapping[str, Any]:
-    if all(type(claims.get(name)) in _PLAIN_DATE for name in ("exp", "nbf", "iat")):
+    get = claims.get
+    if (
+        type(get("exp")) in _PLAIN_DATE
+        and type(get("nbf")) in _PLAIN_DATE
+        and type(get("iat")) in _PLAIN_DATE
+    ):
         return claims
     result = dict(claims)
     for name in ("exp", "nbf", "iat"):
@@ -167,7 +207,7 @@ _PLAIN_DATE: Final = frozenset({int, float, type(None)})
 
 def encode(claims: Mapping[str, Any], key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
     """Sign ``claims`` as a JWT. ``typ`` is ``JWT`` unless ``headers`` says otherwise (or None)."""
-    if not isinstance(claims, Mapping):
+    if type(claims) is not dict and not isinstance(claims, Mapping):
         raise TypeError("claims must be a mapping")
     if headers is None:
         headers = _JWT_HEADERS
