@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -207,3 +208,53 @@ async def test_the_issuers_guard_follows_revocations(
     guard = app.state.guard
     claims = _claims(pair["access_token"])
     assert guard.revocations.check(claims["jti"], claims["sub"], claims["iat"], None) is not None
+
+
+@pytest.mark.redis
+async def test_revocations_are_pushed_over_redis(
+    redis_url: str, sqlite_url: str, kit: Any, clock: Any
+) -> None:
+    """With JOTAUTH_REDIS_URL a logout reaches a subscribed guard's view within a second."""
+    import time
+
+    from jotauth.guard.redis_source import RedisRevocationSource
+    from jotauth.issuer.app import create_app
+
+    app = create_app(kit.make_settings(sqlite_url, redis_url=redis_url), clock=clock)
+    source = RedisRevocationSource(redis_url)
+    view = RevocationView()
+    source.attach(view)
+    try:
+        assert source.subscribed.wait(5)
+        await kit.add_user(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            pair = await kit.login(c)
+            await c.post("/logout", headers=kit.bearer(pair["access_token"]))
+        claims = _claims(pair["access_token"])
+        deadline = time.monotonic() + 5
+        while view.check(claims["jti"], "1", claims["iat"], None) is None:
+            assert time.monotonic() < deadline, "the logout never arrived over Redis"
+            await anyio.sleep(0.02)
+    finally:
+        source.close()
+        app.state.store.close()
+
+
+async def test_redis_outage_does_not_break_logout(
+    sqlite_url: str, kit: Any, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unreachable Redis is logged; the logout still succeeds and the feed has the event."""
+    from jotauth.issuer.app import create_app
+
+    app = create_app(kit.make_settings(sqlite_url, redis_url="redis://127.0.0.1:1/0"), clock=clock)
+    await kit.add_user(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        pair = await kit.login(c)
+        out = await c.post("/logout", headers=kit.bearer(pair["access_token"]))
+        assert out.status_code == 200
+        feed = (await c.get("/revocations", headers=FEED)).json()
+    assert [e["type"] for e in feed["events"]] == ["token"]
+    assert "not pushed to Redis" in caplog.text
+    app.state.store.close()

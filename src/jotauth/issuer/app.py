@@ -41,7 +41,12 @@ def create_app(
     settings = settings or Settings.from_env()
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
-    revocations = StoreRevocationSource(runtime.store, clock=clock)
+    publisher = None
+    if settings.redis_url:
+        from jotauth.store.redis_pubsub import RedisPublisher  # redis only when configured
+
+        publisher = RedisPublisher(settings.redis_url)
+    revocations = StoreRevocationSource(runtime.store, clock=clock, publisher=publisher)
     runtime.events.subscribe(revocations.observe)
     guard = Guard(
         key_source=RingKeySource(ring),
@@ -52,11 +57,14 @@ def create_app(
         revocation=revocations,
         clock=clock,
     )
+    guard.start()  # load the revocations now, so the first revoking event can be pushed
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         guard.close()
+        if publisher is not None:
+            publisher.close()
 
     app = FastAPI(
         title="jotauth",

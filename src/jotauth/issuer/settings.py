@@ -107,6 +107,7 @@ class Settings:
     poll_interval: int = 5
     default_client_id: str = "jotauth"
     migrate_on_start: bool = True
+    redis_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -173,6 +174,7 @@ class Settings:
             "max_body_bytes": _int(merged, "JOTAUTH_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
             "poll_interval": _int(merged, "JOTAUTH_POLL_INTERVAL", cls.poll_interval, 1),
             "migrate_on_start": _bool(merged, "JOTAUTH_MIGRATE_ON_START", True),
+            "redis_url": merged.get("JOTAUTH_REDIS_URL") or None,
         }
         values.update(overrides)
         return cls(**values)
