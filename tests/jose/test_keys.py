@@ -310,14 +310,21 @@ def test_key_set_picks_by_alg_without_kid(private_keys: dict[str, jose.Key]) -> 
 
 
 def test_key_set_from_jwks_errors(private_keys: dict[str, jose.Key]) -> None:
-    """Malformed JWK Sets are refused; RSA keys without alg need ``default_alg``."""
-    bad_sets: list[Any] = [{}, {"keys": {}}, [], "[]", b"\xff", {"keys": [1]}]
+    """Malformed JWK Sets are refused; unusable keys are left out with the reason (RFC 7517 5)."""
+    bad_sets: list[Any] = [{}, {"keys": {}}, [], "[]", b"\xff"]
     for bad in bad_sets:
         with pytest.raises(jose.InvalidKeyError):
             jose.KeySet.from_jwks(bad)
+    with pytest.raises(jose.InvalidKeyError):
+        jose.KeySet.from_jwks({"keys": [1]}, strict=True)
+    assert jose.KeySet.from_jwks({"keys": [1]}).skipped == {"#0": "a JWK must be a JSON object"}
     rsa_jwk = {k: v for k, v in private_keys["RS256"].to_jwk().items() if k != "alg"}
     with pytest.raises(jose.InvalidKeyError):
-        jose.KeySet.from_jwks({"keys": [rsa_jwk]})
+        jose.KeySet.from_jwks({"keys": [rsa_jwk]}, strict=True)
+    lenient = jose.KeySet.from_jwks({"keys": [rsa_jwk]})
+    assert len(lenient) == 0
+    with pytest.raises(jose.NoMatchingKeyError, match=r"in the JWK Set but was not loaded: .*alg="):
+        lenient.get(rsa_jwk["kid"])
     loaded = jose.KeySet.from_jwks({"keys": [rsa_jwk]}, default_alg="RS256")
     assert loaded.get(rsa_jwk["kid"]).alg == "RS256"
     with pytest.raises(jose.InvalidKeyError):

@@ -24,10 +24,11 @@ class KeySet:
     Two keys may not share a kid, since a lookup must have exactly one answer.
     """
 
-    __slots__ = ("_by_kid", "_keys")
+    __slots__ = ("_by_kid", "_keys", "_skipped")
 
     def __init__(self, keys: Iterable[Key]) -> None:
         self._keys = tuple(keys)
+        self._skipped: dict[str, str] = {}
         self._by_kid: dict[str, Key] = {}
         for key in self._keys:
             if not isinstance(key, Key):
@@ -48,13 +49,19 @@ class KeySet:
 
     @classmethod
     def from_jwks(
-        cls, jwks: Mapping[str, Any] | str | bytes, *, default_alg: str | None = None
+        cls,
+        jwks: Mapping[str, Any] | str | bytes,
+        *,
+        default_alg: str | None = None,
+        strict: bool = False,
     ) -> "KeySet":
         """Import a JWK Set.
 
-        Keys meant for encryption (``"use": "enc"``) are skipped, since they are not for us;
-        every other key must load. ``default_alg`` binds RSA keys that carry no ``alg`` (some
-        issuers omit it); without it such a key is an error.
+        As RFC 7517 section 5 asks, keys that cannot be used (unknown ``kty``, missing members,
+        too weak, no algorithm) are left out rather than failing the whole set, and a lookup of
+        a left-out kid says why; ``strict=True`` raises instead. Keys meant for encryption
+        (``"use": "enc"``) are not for us and are skipped silently. ``default_alg`` binds RSA
+        keys that carry no ``alg`` (some issuers omit it).
         """
         if isinstance(jwks, str | bytes):
             try:
@@ -66,15 +73,34 @@ class KeySet:
         entries = jwks.get("keys")
         if not isinstance(entries, list):
             raise InvalidKeyError('a JWK Set needs a "keys" array')
-        keys = []
-        for entry in entries:
+        keys, skipped = [], {}
+        for index, entry in enumerate(entries):
             if isinstance(entry, Mapping) and entry.get("use") == "enc":
                 continue
             alg = None
             if isinstance(entry, Mapping) and "alg" not in entry and entry.get("kty") == "RSA":
                 alg = default_alg
-            keys.append(Key.from_jwk(entry, alg))
-        return cls(keys)
+            try:
+                keys.append(Key.from_jwk(entry, alg))
+            except InvalidKeyError as exc:
+                if strict:
+                    raise
+                kid = entry.get("kid") if isinstance(entry, Mapping) else None
+                kid = kid if type(kid) is str else f"#{index}"
+                if kid in skipped:
+                    raise InvalidKeyError(f"two keys share the kid {_describe_kid(kid)}") from None
+                skipped[kid] = str(exc)
+        if not skipped.keys().isdisjoint(key.kid for key in keys):
+            # A kid must have one answer even when one of its keys could not be loaded.
+            raise InvalidKeyError("two keys of the JWK Set share a kid")
+        key_set = cls(keys)
+        key_set._skipped = skipped
+        return key_set
+
+    @property
+    def skipped(self) -> Mapping[str, str]:
+        """Keys of the JWK Set that were left out, by kid (or ``#index``), with the reason."""
+        return dict(self._skipped)
 
     def to_jwks(self) -> dict[str, Any]:
         """The public JWK Set, as published at a ``jwks_uri``."""
@@ -85,6 +111,11 @@ class KeySet:
         try:
             return self._by_kid[kid]
         except (KeyError, TypeError):
+            if kid in self._skipped:
+                raise NoMatchingKeyError(
+                    f"key {_describe_kid(kid)} is in the JWK Set but was not loaded: "
+                    f"{self._skipped[kid]}"
+                ) from None
             raise NoMatchingKeyError(
                 f"no key with kid {_describe_kid(str(kid))} in the key set "
                 f"(known: {', '.join(_describe_kid(k) for k in list(self._by_kid)[:8])})"
