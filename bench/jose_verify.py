@@ -5,8 +5,8 @@ that promise as a ratio to the raw operation (``hmac`` / pyca ``cryptography`` o
 signing input, with the same key objects) for HS256, RS256, PS256, ES256 and EdDSA, next to
 PyJWT, joserfc, jwcrypto and python-jose doing the same job on the same token.
 
-How: the contenders of one (operation, algorithm) cell are timed in short batches, round-robin,
-for many rounds, with the starting contender rotated each round, so that clock drift, CPU boost
+How: the contenders of one (operation, algorithm) cell are timed in short batches, each round
+timing every contender once in a shuffled order, for many rounds, so that clock drift, CPU boost
 and the neighbours' load hit every contender alike. A contender's µs/op is the median of its
 batches, and its ratio the median over rounds of its batch divided by raw's batch of the same
 round (a fraction of a second apart), both less the cost of the timing loop itself (an empty
@@ -33,6 +33,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -498,14 +499,18 @@ def calibrate(op: Op, seconds: float) -> int:
 
 
 def run_cell(contenders: Sequence[Contender], rounds: int, seconds: float) -> None:
-    """Round-robin: each round times every contender once, starting one further along."""
+    """Each round times every contender once, in a fresh random order.
+
+    A fixed rotation can fall in step with a neighbour's periodic load and hand it to the same
+    contender round after round; a shuffled order (seeded, so runs are repeatable) cannot.
+    """
     live = [c for c in contenders if c.op is not None]
     for c in live:
         assert c.op is not None
         c.batch = calibrate(c.op, seconds)
-    for r in range(rounds):
-        for i in range(len(live)):
-            c = live[(r + i) % len(live)]
+    order = random.Random(len(live) * 7919 + rounds)
+    for _ in range(rounds):
+        for c in order.sample(live, len(live)):
             assert c.op is not None
             c.samples.append(time_batch(c.op, c.batch))
 
@@ -669,7 +674,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "us": (c.per_op - overhead) * 1e6,
                     "ratio": statistics.median(ratios),
                     "ratio_iqr": [ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]],
+                    "us_min": (min(c.samples) - overhead) * 1e6,
+                    "ratio_min": (min(c.samples) - overhead) / (min(base.samples) - overhead),
                     "batch": c.batch,
+                    "samples_us": [round(x * 1e6, 3) for x in c.samples],
                 }
             results["cells"].setdefault(op_name, {})[alg] = cell
             sys.stderr.write(f"  {op_name} {alg}: done ({time.perf_counter() - started:.0f} s)\n")
