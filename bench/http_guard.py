@@ -23,8 +23,12 @@ shared machine, and is what the target verdicts use. Ratios are to the bare endp
 the *same* wrk script (the bare server ignores the token): the Lua script that cycles tokens
 costs wrk CPU on a machine whose cores it shares with the server, and that cost must not be
 billed to the guard.
-Every server is checked before timing: the right token gets 200, a token without the scope
-403 and a forged one 401, so no mode is fast because it skips work. Needs wrk on PATH.
+"x bare by CPU" divides the server process's own CPU time per request (from /proc, user +
+system, over the timed run) of bare by that of the mode: a one-worker server is CPU-bound, so
+this is the throughput ratio the machine would show with nothing else running on it, and it is
+nearly immune to other load. Every server is checked before timing: the right token gets
+200, a token without the scope 403 and a forged one 401, so no mode is fast because it skips
+work. Needs wrk on PATH and Linux (/proc).
 """
 
 import argparse
@@ -271,6 +275,12 @@ class Server:
             self.process.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to cost each request."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, script: Path, duration: float, connections: int) -> dict[str, float]:
     """Requests/s and latency percentiles from one wrk run; non-2xx responses are an error."""
     result = subprocess.run(  # noqa: S603
@@ -331,7 +341,10 @@ def bench_alg(alg: str, args: argparse.Namespace, workdir: Path) -> list[dict[st
                 # Warm up with the repeated token only, so no fresh token is ever seen twice.
                 run_wrk(server.url, lua_script(workdir, repeated, None), 1, args.connections)
                 script = lua_script(workdir, repeated, fresh_file if kind == "fresh" else None)
+                cpu_before = cpu_seconds(server.process.pid)
                 figure = run_wrk(server.url, script, args.duration, args.connections)
+                spent = cpu_seconds(server.process.pid) - cpu_before
+                figure["cpu_us"] = spent / max(1, figure["requests"]) * 1e6
             finally:
                 server.stop()
             if kind == "fresh" and mode != "bare" and figure["requests"] > count:
@@ -363,6 +376,13 @@ def bench_alg(alg: str, args: argparse.Namespace, workdir: Path) -> list[dict[st
                 "rps": rps,
                 "ratio": rps / bare[kind] if kind in bare else float("nan"),
                 "paired_ratio": statistics.median(paired) if paired else float("nan"),
+                "cpu_us": statistics.median(f["cpu_us"] for f in runs),
+                "cpu_ratio": (
+                    statistics.median(f["cpu_us"] for f in bare_runs)
+                    / statistics.median(f["cpu_us"] for f in runs)
+                    if bare_runs
+                    else float("nan")
+                ),
                 "p50_ms": statistics.median(f["p50_ms"] for f in runs),
                 "p99_ms": statistics.median(f["p99_ms"] for f in runs),
                 "runs": [round(f["rps"]) for f in runs],
@@ -531,21 +551,25 @@ def main() -> None:
         f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     if args.markdown:
-        print("\n| alg | endpoint | token | req/s | x bare | paired | p50 ms | p99 ms | target |")
-        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        print(
+            "\n| alg | endpoint | token | req/s | x bare | paired | server CPU us/req "
+            "| x bare by CPU | p50 ms | p99 ms | target (paired / by CPU) |"
+        )
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for row in rows:
         if args.markdown:
             print(
                 f"| {row['alg']} | {row['mode']} | {row['token']} | {row['rps']:.0f} | "
-                f"{row['ratio']:.2f} | {row['paired_ratio']:.2f} | {row['p50_ms']:.2f} | "
-                f"{row['p99_ms']:.2f} | {verdict(row)} |"
+                f"{row['ratio']:.2f} | {row['paired_ratio']:.2f} | {row['cpu_us']:.0f} | "
+                f"{row['cpu_ratio']:.2f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+                f"{verdict(row)} / {verdict({**row, 'paired_ratio': row['cpu_ratio']})} |"
             )
         else:
             print(
                 f"{row['alg']:6} {row['mode']:14} {row['token']:8} {row['rps']:8.0f} req/s "
                 f"{row['ratio']:5.2f}x bare ({row['paired_ratio']:.2f} paired)  "
-                f"p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
-                f"  {verdict(row)}"
+                f"cpu {row['cpu_us']:.0f} us/req ({row['cpu_ratio']:.2f} by CPU)  "
+                f"p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  {verdict(row)}"
             )
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))
