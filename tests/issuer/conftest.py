@@ -84,7 +84,7 @@ def settings(sqlite_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, clock: ManualClock) -> Iterator[Any]:
-    application = create_app(settings, clock=clock)
+    application = create_app(settings, clock=clock, sleep=clock.advance)
     yield application
     application.state.store.close()
 

@@ -142,7 +142,9 @@ async def test_registration_can_be_closed(sqlite_url: str, kit: Any, clock: Any)
     """With registration closed, /register is 403 registration_closed."""
     from jotauth.issuer.app import create_app
 
-    app = create_app(kit.make_settings(sqlite_url, registration_open=False), clock=clock)
+    app = create_app(
+        kit.make_settings(sqlite_url, registration_open=False), clock=clock, sleep=clock.advance
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.post(

@@ -99,11 +99,11 @@ async def test_private_keys_are_sealed_at_rest(app: Any, store: Any) -> None:
 
 async def test_wrong_master_key_refuses_to_start(sqlite_url: str, kit: Any, clock: Any) -> None:
     """Opening the ring with another master key fails with a clear configuration error."""
-    first = create_app(kit.make_settings(sqlite_url), clock=clock)
+    first = create_app(kit.make_settings(sqlite_url), clock=clock, sleep=clock.advance)
     first.state.store.close()
     other = kit.make_settings(sqlite_url, master_key=os.urandom(32))
     with pytest.raises(ConfigurationError, match="MASTER_KEY"):
-        create_app(other, clock=clock)
+        create_app(other, clock=clock, sleep=clock.advance)
 
 
 async def test_hs256_needs_a_strong_secret(sqlite_url: str, kit: Any) -> None:
@@ -117,7 +117,7 @@ async def test_hs256_with_a_secret_signs_and_publishes_nothing(
 ) -> None:
     """With an explicit strong secret tokens are HS256 and the JWKS stays empty."""
     settings = kit.make_settings(sqlite_url, signing_alg="HS256", hmac_secret=os.urandom(32))
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, sleep=clock.advance)
     await kit.add_user(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -15,7 +15,7 @@ FEED = {"Authorization": "Bearer feed-secret-0123456789"}
 
 async def test_lifecycle_on_postgres(pg_schema_url: str, kit: Any, clock: Any) -> None:
     """Login, refresh, reuse detection, logout, logout-all, key rotation and revocation, feed."""
-    app = create_app(kit.make_settings(pg_schema_url), clock=clock)
+    app = create_app(kit.make_settings(pg_schema_url), clock=clock, sleep=clock.advance)
     await kit.add_user(app)
     transport = httpx.ASGITransport(app=app)
     try:

@@ -91,7 +91,9 @@ async def test_grace_follows_the_chain(
 
 async def test_grace_zero_disables_the_window(sqlite_url: str, kit: Any, clock: Any) -> None:
     """With JOTAUTH_REFRESH_GRACE=0 any second use is reuse."""
-    app = create_app(kit.make_settings(sqlite_url, refresh_grace=0), clock=clock)
+    app = create_app(
+        kit.make_settings(sqlite_url, refresh_grace=0), clock=clock, sleep=clock.advance
+    )
     await kit.add_user(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -134,7 +136,7 @@ async def test_concurrent_refreshes_converge_on_postgres(
     pg_schema_url: str, kit: Any, clock: Any
 ) -> None:
     """The same race on PostgreSQL: row locks pick one winner, the others get its successor."""
-    app = create_app(kit.make_settings(pg_schema_url), clock=clock)
+    app = create_app(kit.make_settings(pg_schema_url), clock=clock, sleep=clock.advance)
     try:
         results, store = await _race(app, kit, 8)
         assert [r.status_code for r in results] == [200] * 8

@@ -220,7 +220,9 @@ async def test_revocations_are_pushed_over_redis(
     from jotauth.guard.redis_source import RedisRevocationSource
     from jotauth.issuer.app import create_app
 
-    app = create_app(kit.make_settings(sqlite_url, redis_url=redis_url), clock=clock)
+    app = create_app(
+        kit.make_settings(sqlite_url, redis_url=redis_url), clock=clock, sleep=clock.advance
+    )
     source = RedisRevocationSource(redis_url)
     view = RevocationView()
     source.attach(view)
@@ -247,7 +249,11 @@ async def test_redis_outage_does_not_break_logout(
     """An unreachable Redis is logged; the logout still succeeds and the feed has the event."""
     from jotauth.issuer.app import create_app
 
-    app = create_app(kit.make_settings(sqlite_url, redis_url="redis://127.0.0.1:1/0"), clock=clock)
+    app = create_app(
+        kit.make_settings(sqlite_url, redis_url="redis://127.0.0.1:1/0"),
+        clock=clock,
+        sleep=clock.advance,
+    )
     await kit.add_user(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -258,3 +264,17 @@ async def test_redis_outage_does_not_break_logout(
     assert [e["type"] for e in feed["events"]] == ["token"]
     assert "not pushed to Redis" in caplog.text
     app.state.store.close()
+
+
+async def test_tokens_after_logout_all_are_never_issued_in_the_future(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any, store: Any
+) -> None:
+    """A login right after logout-all waits for the not-before second: iat <= now, >= not-before."""
+    await kit.add_user(app)
+    pair = await kit.login(client)
+    await client.post("/logout-all", headers=kit.bearer(pair["access_token"]))
+    fresh = await kit.login(client)
+    iat = _claims(fresh["access_token"])["iat"]
+    assert iat >= store.find_user("john").not_before
+    assert iat <= clock()
+    assert (await client.get("/me", headers=kit.bearer(fresh["access_token"]))).status_code == 200

@@ -36,10 +36,11 @@ def create_app(
     *,
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> FastAPI:
     """The auth server for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
-    runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock)
+    runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
     publisher = None
     if settings.redis_url:

@@ -35,6 +35,7 @@ def build_runtime(
     *,
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Runtime:
     """Open (and migrate) the store, make sure the key ring exists, wire the services."""
     if store is None:
@@ -48,7 +49,9 @@ def build_runtime(
         memory_cost=settings.argon2_memory_cost,
         parallelism=settings.argon2_parallelism,
     )
-    auth = AuthService(store, settings, ring=ring, passwords=passwords, events=events, clock=clock)
+    auth = AuthService(
+        store, settings, ring=ring, passwords=passwords, events=events, clock=clock, sleep=sleep
+    )
     return Runtime(settings, store, ring, events, auth)
 
 

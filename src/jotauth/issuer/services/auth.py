@@ -66,6 +66,7 @@ class AuthService:
         passwords: PasswordService,
         events: EventBus,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -73,7 +74,7 @@ class AuthService:
         self.passwords = passwords
         self.events = events
         self.clock = clock
-        self.tokens = TokenService(store, ring, settings, clock=clock)
+        self.tokens = TokenService(store, ring, settings, clock=clock, sleep=sleep)
 
     async def emit(
         self,

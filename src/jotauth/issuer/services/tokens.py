@@ -106,19 +106,29 @@ class TokenService:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.ring = ring
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep
 
     # -- access tokens -----------------------------------------------------------------------
 
     def access_token(
         self, user: UserRecord, *, family_id: str, client_id: str, scope: str | None, now: float
     ) -> tuple[str, dict[str, Any]]:
-        """A signed RFC 9068 access token for ``user``, refused when over 8 KiB."""
-        issued = max(int(now), user.not_before)
+        """A signed RFC 9068 access token for ``user``, refused when over 8 KiB.
+
+        Right after a user-wide revocation (not-before = the next whole second) the token waits
+        until that second: its ``iat`` is then both >= not-before and not in the future, which
+        verifiers with no leeway (PyJWT's default) would refuse.
+        """
+        if user.not_before > now:
+            self.sleep(min(user.not_before - now, 2.0))
+            now = max(self.clock(), float(user.not_before))
+        issued = int(now)
         claims: dict[str, Any] = {
             "iss": self.settings.issuer,
             "sub": user.sub,
