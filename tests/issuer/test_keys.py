@@ -146,3 +146,23 @@ def test_a_key_revoked_by_another_worker_is_replaced(app: Any, store: Any) -> No
 
 def kit_start() -> float:
     return 1_900_000_000.0
+
+
+@pytest.mark.postgres
+def test_instances_starting_together_make_one_ring(pg_schema_url: str, kit: Any) -> None:
+    """Four instances creating the ring at once on PostgreSQL leave one active, one next key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jotauth.issuer.services.keyring import KeyRing
+    from jotauth.store.sql import SQLStore
+
+    settings = kit.make_settings(pg_schema_url)
+    stores = [SQLStore.from_url(pg_schema_url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda s: KeyRing(s, settings).ensure(), stores))
+        states = sorted(k.state for k in stores[0].list_keys())
+        assert states == ["active", "next"]
+    finally:
+        for store in stores:
+            store.close()

@@ -30,6 +30,7 @@ __all__ = ["KeyRing", "RingView"]
 
 PUBLISHED = ("next", "active", "retiring")
 _RETIRE_MARGIN = 60.0
+_RING_LOCK = 74052  # advisory lock id: one instance at a time creates the first keys
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,18 @@ class KeyRing:
         """Make the first active and next keys on a fresh database (idempotent)."""
         if self.symmetric:
             return
+        with self.store.exclusive(_RING_LOCK):
+            self._ensure()
+
+    def _ensure(self) -> None:
         now = self.clock()
         records = self.store.list_keys(PUBLISHED)
         states = {r.state for r in records}
         if "active" not in states:
             if "next" in states:
-                self.rotate()
+                with self._lock:
+                    self._rotate_records(records, now)
+                    self._view = None
                 return
             self.store.add_key(self._new_record("active", now))
         if "next" not in states:

@@ -7,7 +7,8 @@ PostgreSQL row locks and SQLite's writer lock decide races, never a read made ea
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -186,6 +187,26 @@ class SQLStore:
         with self.engine.begin() as connection:
             Base.metadata.drop_all(connection)
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+    @contextmanager
+    def exclusive(self, lock_id: int) -> Iterator[None]:
+        """Hold a cluster-wide lock (PostgreSQL advisory lock) while the block runs.
+
+        Instances starting together on one PostgreSQL database use it so that only one makes
+        the first keys. SQLite needs none: ``jotauth serve`` prepares the file before it
+        starts its workers.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({int(lock_id)})")
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({int(lock_id)})")
+                connection.commit()
 
     def ping(self) -> bool:
         """Whether the database answers."""
