@@ -1,0 +1,103 @@
+"""The signing keys of the ring and their states."""
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from jotauth.store.records import KeyRecord
+from jotauth.store.sql._rows import key_row
+from jotauth.store.sql.models import Revocation, SigningKey
+
+__all__ = ["KeyQueries"]
+
+
+class KeyQueries:
+    """The signing keys of the ring and their states."""
+
+    engine: Engine
+
+    # -- signing keys ------------------------------------------------------------------------
+
+    def list_keys(self, states: Iterable[str] | None = None) -> list[KeyRecord]:
+        """Keys of the ring, oldest first."""
+        query = select(SigningKey).order_by(SigningKey.created_at, SigningKey.kid)
+        if states is not None:
+            query = query.where(SigningKey.state.in_(list(states)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [key_row(row) for row in rows]
+
+    def add_key(self, key: KeyRecord) -> None:
+        """Insert a key of the ring."""
+        with self.engine.begin() as connection:
+            self._insert_key(connection, key)
+
+    @staticmethod
+    def _insert_key(connection: Connection, key: KeyRecord) -> None:
+        connection.execute(
+            insert(SigningKey).values(
+                kid=key.kid,
+                alg=key.alg,
+                state=key.state,
+                public_jwk=key.public_jwk,
+                private_sealed=key.private_sealed,
+                created_at=key.created_at,
+                activated_at=key.activated_at,
+                retire_after=key.retire_after,
+            )
+        )
+
+    def rotate_keys(
+        self,
+        *,
+        next_kid: str,
+        active_kid: str | None,
+        new_next: KeyRecord,
+        now: float,
+        retire_after: float,
+    ) -> bool:
+        """Promote ``next_kid`` to active, the active key to retiring, add ``new_next``.
+
+        Guarded by the states it expects, so two workers rotating at once rotate once.
+        """
+        with self.engine.begin() as connection:
+            promoted = connection.execute(
+                update(SigningKey)
+                .where(SigningKey.kid == next_kid, SigningKey.state == "next")
+                .values(state="active", activated_at=now)
+            ).rowcount
+            if promoted != 1:
+                connection.rollback()
+                return False
+            if active_kid is not None:
+                connection.execute(
+                    update(SigningKey)
+                    .where(SigningKey.kid == active_kid, SigningKey.state == "active")
+                    .values(state="retiring", retire_after=retire_after)
+                )
+            self._insert_key(connection, new_next)
+        return True
+
+    def revoke_key(self, kid: str, *, now: float) -> KeyRecord | None:
+        """Mark a key revoked and publish it in the feed; None when unknown or already revoked."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                update(SigningKey)
+                .where(SigningKey.kid == kid, SigningKey.state != "revoked")
+                .values(state="revoked", revoked_at=now)
+                .returning(*SigningKey.__table__.c)
+            ).first()
+            if row is None:
+                return None
+            connection.execute(insert(Revocation).values(type="key", kid=kid, created_at=now))
+        return key_row(row)
+
+    def retire_keys(self, *, now: float) -> int:
+        """Retiring keys whose last token has expired become retired (unpublished)."""
+        with self.engine.begin() as connection:
+            count = connection.execute(
+                update(SigningKey)
+                .where(SigningKey.state == "retiring", SigningKey.retire_after <= now)
+                .values(state="retired")
+            ).rowcount
+        return int(count)
