@@ -23,7 +23,12 @@ from jotauth.issuer.errors import (
 from jotauth.issuer.events import AuthEvent, EventBus
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.passwords import PasswordService
-from jotauth.issuer.services.tokens import ReuseDetectedError, TokenPair, TokenService
+from jotauth.issuer.services.tokens import (
+    ReuseDetectedError,
+    SessionEndedError,
+    TokenPair,
+    TokenService,
+)
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     username_key,
@@ -156,6 +161,12 @@ class AuthService:
             await self.emit(
                 "refresh_reuse_detected", client, outcome="failure", user=user,
                 sid=exc.family.id,
+            )  # fmt: skip
+            raise
+        except SessionEndedError as exc:
+            await self.emit(
+                "token_refreshed", client, outcome="failure", user=exc.user,
+                sid=exc.family.id, reason=str(exc),
             )  # fmt: skip
             raise
         except InvalidGrantError as exc:

@@ -33,6 +33,7 @@ from jotauth.store.sql import SQLStore
 __all__ = [
     "MAX_TOKEN_BYTES",
     "ReuseDetectedError",
+    "SessionEndedError",
     "TokenPair",
     "TokenService",
     "TokenTooLargeError",
@@ -56,6 +57,19 @@ class ReuseDetectedError(InvalidGrantError):
     def __init__(self, message: str, family: FamilyRecord) -> None:
         super().__init__(message)
         self.family = family
+
+
+class SessionEndedError(InvalidGrantError):
+    """A known refresh token whose session cannot refresh (ended, expired, account disabled).
+
+    Carries the family and its user so that the failure is attributed to them (audit, the
+    per-account refresh limit); the message stays the same generic one.
+    """
+
+    def __init__(self, message: str, family: FamilyRecord, user: UserRecord | None) -> None:
+        super().__init__(message)
+        self.family = family
+        self.user = user
 
 
 @dataclass(frozen=True)
@@ -249,13 +263,17 @@ class TokenService:
         self, family: FamilyRecord, user: UserRecord | None, now: float
     ) -> UserRecord:
         if family.revoked_at is not None:
-            raise InvalidGrantError("the session of this refresh token has ended")
+            raise SessionEndedError("the session of this refresh token has ended", family, user)
         if family.expires_at <= now:
-            raise InvalidGrantError("the refresh token expired (absolute lifetime); log in again")
+            raise SessionEndedError(
+                "the refresh token expired (absolute lifetime); log in again", family, user
+            )
         if family.last_used_at + self.settings.refresh_idle_ttl <= now:
-            raise InvalidGrantError("the refresh token expired (unused for too long); log in again")
+            raise SessionEndedError(
+                "the refresh token expired (unused for too long); log in again", family, user
+            )
         if user is None or user.disabled:
-            raise InvalidGrantError("the account of this refresh token is disabled")
+            raise SessionEndedError("the account of this refresh token is disabled", family, user)
         return user
 
     def _follow(self, token: str, record: RefreshRecord) -> str:
