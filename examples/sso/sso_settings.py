@@ -29,7 +29,8 @@ def guard_options() -> dict[str, Any]:
     if service_token:
         interval = os.environ.get("JOTAUTH_POLL_INTERVAL")
         options["revocation"] = RevocationFeed(
-            os.environ.get("JOTAUTH_REVOCATIONS_URL", issuer.rstrip("/") + "/revocations"),
+            os.environ.get("JOTAUTH_REVOCATIONS_URL"),  # None: found by discovery
+            issuer=issuer,
             service_token=service_token,
             interval=None if interval is None else float(interval),
         )

@@ -84,5 +84,5 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOTAUTH_SERVICE_TOKEN", "s")
     monkeypatch.setenv("JOTAUTH_POLL_INTERVAL", "0.5")
     feed = module.guard_options()["revocation"]
-    assert (feed.url, feed.interval) == ("http://127.0.0.1:1/revocations", 0.5)
+    assert (feed.url, feed.issuer, feed.interval) == (None, "http://127.0.0.1:1", 0.5)
     feed.close()

@@ -191,3 +191,46 @@ def test_guard_follows_feed_in_background(issuer: LocalIssuer) -> None:
     guard.close()
     with pytest.raises(RuntimeError, match="already"):
         feed.attach(RevocationView())
+
+
+def test_feed_url_from_discovery() -> None:
+    """With issuer= and no url, the feed address comes from the discovery document."""
+    fake = FakeFeed()
+    fake.events = [{"type": "key", "kid": "k9"}]
+    documents: list[Any] = [
+        {"issuer": "https://other.test", "jotauth_revocations_endpoint": FEED},
+        ["not", "an", "object"],
+        {"issuer": "https://auth.test", "jotauth_revocations_endpoint": FEED},
+    ]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json=documents.pop(0))
+        return fake.handle(request)
+
+    feed = RevocationFeed(
+        issuer="https://auth.test",
+        service_token="svc-secret",
+        transport=httpx.MockTransport(handle),
+    )
+    view = RevocationView()
+    assert not feed.poll_once(view)  # another issuer's document is refused
+    assert not feed.poll_once(view)  # so is a document that is not an object
+    assert feed.poll_once(view)
+    assert feed.url == FEED
+    assert view.check(None, "u", 0, "k9") is not None
+    with pytest.raises(ValueError, match="url= or issuer="):
+        RevocationFeed(service_token="s")
+
+
+def test_feed_discovery_unreachable() -> None:
+    """An unreachable issuer during discovery is a failed poll, retried next tick."""
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    feed = RevocationFeed(
+        issuer="https://auth.test", service_token="s", transport=httpx.MockTransport(down)
+    )
+    assert not feed.poll_once(RevocationView())
+    assert feed.url is None

@@ -34,18 +34,26 @@ class RevocationFeed:
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         service_token: str | Callable[[], str],
+        issuer: str | None = None,
         interval: float | None = None,
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """``interval`` overrides the server's ``poll_interval`` (else 5 s until it sends one)."""
+        """``interval`` overrides the server's ``poll_interval`` (else 5 s until it sends one).
+
+        Without ``url``, the feed's address is read on the first poll from the ``issuer``'s
+        discovery document (``jotauth_revocations_endpoint``).
+        """
+        if url is None and issuer is None:
+            raise ValueError("RevocationFeed needs url= or issuer= (for discovery)")
         if interval is not None and not _MIN_INTERVAL <= interval <= _MAX_INTERVAL:
             raise ValueError(f"interval must be within [{_MIN_INTERVAL}, {_MAX_INTERVAL}] seconds")
         self.url = url
+        self.issuer = issuer
         self.cursor: str | None = None
         self.interval = 5.0 if interval is None else float(interval)
         self._fixed_interval = interval is not None
@@ -97,12 +105,32 @@ class RevocationFeed:
         target.ready = True
         return True
 
+    def _discover(self) -> str | None:
+        """The feed URL from the issuer's discovery document (which must name the issuer)."""
+        where = str(self.issuer).rstrip("/") + "/.well-known/openid-configuration"
+        try:
+            document = self._client.get(where).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("jotauth.guard: discovery at %s: %s", where, type(exc).__name__)
+            return None
+        if not isinstance(document, dict):
+            document = {}
+        url = document.get("jotauth_revocations_endpoint")
+        if document.get("issuer") != self.issuer or not isinstance(url, str):
+            logger.warning("jotauth.guard: %s names no revocation feed for this issuer", where)
+            return None
+        self.url = url
+        return url
+
     def _fetch(self) -> tuple[list[Any], bool] | None:
+        url = self.url or self._discover()
+        if url is None:
+            return None
         token = self._service_token() if callable(self._service_token) else self._service_token
         params = {} if self.cursor is None else {"after": self.cursor}
         try:
             response = self._client.get(
-                self.url, params=params, headers={"Authorization": f"Bearer {token}"}
+                url, params=params, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.HTTPError as exc:
             logger.warning("jotauth.guard: revocation feed %s: %s", self.url, type(exc).__name__)
