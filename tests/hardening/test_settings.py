@@ -155,3 +155,29 @@ def test_repr_never_shows_secrets() -> None:
     text = repr(s)
     for secret in ("redis-pass", "secret-path", "hook-secret", "metrics-secret"):
         assert secret not in text
+
+
+def test_registration_and_refresh_limits_default_and_read() -> None:
+    """5 per 15 minutes each by default; JOTAUTH_RATELIMIT_REGISTER / _REFRESH change them."""
+    default = HardeningSettings.from_env({})
+    assert (default.register_limit, default.refresh_limit) == ("5 per 15 minutes",) * 2
+    s = HardeningSettings.from_env(
+        {"JOTAUTH_RATELIMIT_REGISTER": "3 per hour", "JOTAUTH_RATELIMIT_REFRESH": "10/minute"}
+    )
+    assert (s.register_limit, s.refresh_limit) == ("3 per hour", "10/minute")
+
+
+@pytest.mark.parametrize("name", ["JOTAUTH_RATELIMIT_REGISTER", "JOTAUTH_RATELIMIT_REFRESH"])
+@pytest.mark.parametrize(
+    ("value", "says"), [("lots", "must read like"), ("0 per hour", "must allow at least 1")]
+)
+def test_bad_account_limits_stop_the_server(name: str, value: str, says: str) -> None:
+    """A limit that does not parse, or allows nothing, is refused at start, naming the variable."""
+    with pytest.raises(HardeningSettingsError, match=f"{name} {says}"):
+        HardeningSettings.from_env({name: value})
+
+
+def test_direct_construction_checks_limits_too() -> None:
+    """Settings built in code get the same check as the environment's."""
+    with pytest.raises(HardeningSettingsError, match="JOTAUTH_RATELIMIT_REFRESH"):
+        HardeningSettings(refresh_limit="whenever")

@@ -5,7 +5,8 @@
 1. ``MetricsMiddleware`` — latency per route, guard rejections by reason, ``GET /metrics``;
 2. ``SecurityHeadersMiddleware`` — nosniff, frame denial, CSP, HSTS, ``no-store`` on tokens;
 3. Starlette's ``CORSMiddleware`` — only with ``JOTAUTH_CORS_ORIGINS``;
-4. ``RateLimitMiddleware`` — per-IP buckets and per-account failure windows, 429;
+4. ``RateLimitMiddleware`` — per-IP buckets and per-account windows (login failures,
+   registration attempts, refresh failures per user and family), 429;
 5. ``CookieModeMiddleware`` — browser mode with CSRF double submit (``JOTAUTH_COOKIE_MODE``);
 
 then subscribes to the issuer's event bus (``app.state.events``): metrics, the failure
@@ -16,6 +17,7 @@ query route ``GET /admin/audit``. Everything it built is on ``app.state.hardenin
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
 from jotauth.issuer.hardening.metrics import HardeningMetrics, MetricsMiddleware
 from jotauth.issuer.hardening.ratelimit import RateLimiter
 from jotauth.issuer.hardening.ratelimit_middleware import RateLimitMiddleware, observe_event
+from jotauth.issuer.hardening.refresh_owner import store_owner_lookup
 from jotauth.issuer.hardening.settings import (
     HardeningSettings,
     HardeningSettingsError,
@@ -111,7 +114,13 @@ def install_hardening(
     """Wire every hardening piece into ``app`` (a FastAPI/Starlette app) and return them."""
     config = _settings_for(settings, hardening)
     metrics = HardeningMetrics() if config.metrics_enabled else None
-    limiter = RateLimiter(config) if config.ratelimit_enabled else None
+    # The issuer's clock (injectable in create_app) drives the registration and refresh windows.
+    issuer_clock = getattr(getattr(app.state, "auth", None), "clock", None)
+    limiter = (
+        RateLimiter(config, window_clock=issuer_clock if callable(issuer_clock) else time.time)
+        if config.ratelimit_enabled
+        else None
+    )
     dispatcher = AlertDispatcher(
         config.alert_webhook_url,
         secret=config.alert_webhook_secret,
@@ -152,7 +161,13 @@ def install_hardening(
     if config.cookie_mode != "off":
         app.add_middleware(CookieModeMiddleware, settings=config)
     if limiter is not None:
-        app.add_middleware(RateLimitMiddleware, limiter=limiter, metrics=metrics)
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=limiter,
+            metrics=metrics,
+            owner_of=store_owner_lookup(getattr(app.state, "store", None)),
+            refresh_cookie=config.refresh_cookie if config.cookie_mode != "off" else None,
+        )
     options = cors_options(config)
     if options is not None:
         app.add_middleware(CORSMiddleware, **options)

@@ -1,6 +1,6 @@
 """Brute-force limits for login, refresh and registration.
 
-Two independent limits, after OWASP's authentication cheat sheet:
+Per-account and per-IP limits, after OWASP's authentication cheat sheet:
 
 * **Per account** (login only): failed logins for one username are counted in a moving window
   (``limits``, default 5 per 15 minutes). Once the window is full the account answers 429
@@ -9,6 +9,15 @@ Two independent limits, after OWASP's authentication cheat sheet:
   attacker can slow a real user down but never lock them out for good. A successful login
   clears the count. The limit applies to any username, existing or not, so a 429 says nothing
   about which accounts exist.
+* **Per account, registration**: attempts to register one (normalized) username are counted,
+  whatever their outcome, and past the limit that name answers 429 for the rest of the
+  window, the same whether it is taken or not (see ``attempts``).
+* **Per account, refresh**: failed refreshes attributable to a user and refresh family
+  (reuse detected, session ended or expired, account disabled) are counted per user and per
+  family; past the limit further refreshes of that user or family answer 429 until the
+  window ends. A successful login clears the user's count (not the family's: a dead family
+  stays dead). Refresh tokens the store does not know cannot be attributed: the IP bucket
+  paces them.
 * **Per IP and action** (login, refresh, register): a token bucket allows a burst, then paces
   to a steady rate (see ``tokenbucket``). Every attempt costs a token, success or not.
 
@@ -31,6 +40,8 @@ import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from jotauth.issuer.hardening.attempts import AttemptStore, MemoryAttempts, RedisAttempts, Rule
+from jotauth.issuer.hardening.refresh_owner import Owner
 from jotauth.issuer.hardening.settings import HardeningSettings
 from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket, TokenBucket
 
@@ -61,8 +72,16 @@ def _redis_limits_url(url: str) -> str:
     return url if url.startswith("async+") else "async+" + url
 
 
+def _refused(wait: float, scope: str) -> Decision:
+    return Decision(False, max(1, math.ceil(wait)), scope)
+
+
 class RateLimiter:
-    """Both limits behind three calls: ``check``, ``record_failure``, ``record_success``."""
+    """Every limit behind ``check`` and the ``record_*`` calls fed by the issuer's events.
+
+    ``window_clock`` drives the registration and refresh windows (the issuer's clock, so tests
+    move time instead of sleeping); ``attempts`` replaces their store.
+    """
 
     def __init__(
         self,
@@ -70,10 +89,14 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.time,
         bucket: TokenBucket | None = None,
+        window_clock: Callable[[], float] = time.time,
+        attempts: AttemptStore | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._account = limits.parse(settings.account_limit)
+        self._register = Rule.parse(settings.register_limit)
+        self._refresh = Rule.parse(settings.refresh_limit)
         storage: Storage
         if settings.redis_url:
             storage = RedisStorage(
@@ -86,34 +109,73 @@ class RateLimiter:
             default_bucket: TokenBucket = RedisTokenBucket(
                 settings.redis_url, settings.ip_burst, settings.ip_rate
             )
+            default_attempts: AttemptStore = RedisAttempts(settings.redis_url, clock=window_clock)
         else:
             storage = MemoryStorage()
             default_bucket = MemoryTokenBucket(settings.ip_burst, settings.ip_rate)
+            default_attempts = MemoryAttempts(clock=window_clock)
         self._storage = storage
         self._window = MovingWindowRateLimiter(storage)
         self.bucket = bucket if bucket is not None else default_bucket
+        self.attempts = attempts if attempts is not None else default_attempts
 
     @property
     def shared(self) -> bool:
         """True when the counters are shared through Redis."""
         return self.settings.redis_url is not None
 
-    async def check(self, action: str, ip: str | None, username: str | None) -> Decision:
-        """Take the IP's token for ``action``, then test the account's failure window."""
+    async def check(
+        self,
+        action: str,
+        ip: str | None,
+        username: str | None,
+        *,
+        owner: Owner | None = None,
+    ) -> Decision:
+        """Take the IP's token for ``action``, then test the account's window.
+
+        ``username`` is the login or registration name (a registration attempt is counted
+        here, when allowed); ``owner`` the user and family of a presented refresh token.
+        """
         try:
             if ip:
                 wait = await self.bucket.take(f"{action}:{ip}")
                 if wait > 0:
-                    return Decision(False, max(1, math.ceil(wait)), "ip")
+                    return _refused(wait, "ip")
             if username is not None and action == "login":
                 key = account_key(username)
                 if not await self._window.test(self._account, "account", key):
                     stats = await self._window.get_window_stats(self._account, "account", key)
-                    retry = max(1, math.ceil(stats.reset_time - self._clock()))
-                    return Decision(False, retry, "account")
+                    return _refused(stats.reset_time - self._clock(), "account")
+            elif username is not None and action == "register":
+                wait = await self.attempts.attempt(
+                    "register:" + account_key(username), self._register
+                )
+                if wait > 0:
+                    return _refused(wait, "account")
+            elif owner is not None and action == "refresh":
+                for scope, key in _refresh_keys(owner.user_id, owner.family_id):
+                    wait = await self.attempts.blocked(key, self._refresh)
+                    if wait > 0:
+                        return _refused(wait, scope)
         except Exception as exc:  # noqa: BLE001 - fail open, loudly
             self._storage_failed(exc)
         return ALLOW
+
+    async def record_refresh_failure(self, user_id: str | None, family_id: str | None) -> None:
+        """Count one failed refresh against its user and its family (whichever is known)."""
+        try:
+            for _, key in _refresh_keys(user_id, family_id):
+                await self.attempts.attempt(key, self._refresh)
+        except Exception as exc:  # noqa: BLE001 - fail open, loudly
+            self._storage_failed(exc)
+
+    async def clear_refresh_failures(self, user_id: str) -> None:
+        """A successful login proves the user: forget the user's (not a family's) failures."""
+        try:
+            await self.attempts.clear(f"refresh-user:{user_id}")
+        except Exception as exc:  # noqa: BLE001 - fail open, loudly
+            self._storage_failed(exc)
 
     async def record_failure(self, username: str) -> None:
         """Count one failed login for ``username``."""
@@ -132,6 +194,7 @@ class RateLimiter:
     async def aclose(self) -> None:
         """Release connections (Redis) held by the limiter."""
         await self.bucket.aclose()
+        await self.attempts.aclose()
         bridge: Any = getattr(self._storage, "bridge", None)
         aclose = getattr(getattr(bridge, "storage", None), "aclose", None)
         if callable(aclose):
@@ -142,3 +205,12 @@ class RateLimiter:
         logger.error(
             "rate limit store unavailable, failing open: %s", type(exc).__name__, exc_info=False
         )
+
+
+def _refresh_keys(user_id: str | None, family_id: str | None) -> list[tuple[str, str]]:
+    keys = []
+    if user_id:
+        keys.append(("account", f"refresh-user:{user_id}"))
+    if family_id:
+        keys.append(("family", f"refresh-family:{family_id}"))
+    return keys

@@ -1,10 +1,12 @@
 """Apply the brute-force limits in front of login, refresh and registration (pure ASGI).
 
-The middleware reads the username from the login body (JSON or form) before the password is
-ever checked, so a locked account costs no hashing; it answers 429 with ``Retry-After`` and
-the usual ``{"error", "error_description"}`` body. Failures are counted from the issuer's
-``login_failed`` events (``RateLimiter.observe``), which know exactly when a password check
-failed, rather than guessed from status codes.
+The middleware reads the username from the login or registration body (JSON or form) before
+the password is ever checked, so a locked account costs no hashing, and finds the owner of a
+presented refresh token (body or refresh cookie) before it is rotated; it answers 429 with
+``Retry-After`` and the usual ``{"error", "error_description"}`` body. Failures are counted
+from the issuer's events (``observe_event``: ``login_failed``, failed ``token_refreshed``,
+``refresh_reuse_detected``), which know exactly what failed and whose it was, rather than
+guessed from status codes.
 """
 
 import logging
@@ -23,8 +25,10 @@ from jotauth.issuer.hardening._asgi import (
     json_response,
     replay,
 )
+from jotauth.issuer.hardening.cookies import parse_cookies
 from jotauth.issuer.hardening.metrics import HardeningMetrics
 from jotauth.issuer.hardening.ratelimit import RateLimiter
+from jotauth.issuer.hardening.refresh_owner import Owner, OwnerLookup
 
 __all__ = ["DEFAULT_PATHS", "RateLimitMiddleware", "observe_event"]
 
@@ -52,11 +56,15 @@ class RateLimitMiddleware:
         *,
         metrics: HardeningMetrics | None = None,
         paths: Mapping[str, str | None] = DEFAULT_PATHS,
+        owner_of: OwnerLookup | None = None,
+        refresh_cookie: str | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.metrics = metrics
         self.paths = dict(paths)
+        self.owner_of = owner_of
+        self.refresh_cookie = refresh_cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -71,9 +79,12 @@ class RateLimitMiddleware:
             grant = field_from_body(body, content_type, "grant_type") if complete else None
             action = _GRANTS.get(grant or "", "token")
         username = None
-        if action == "login" and complete:
+        if action in ("login", "register") and complete:
             username = field_from_body(body, content_type, "username")
-        decision = await self.limiter.check(action, client_ip(scope), username)
+        owner = None
+        if action == "refresh":
+            owner = await self._owner(scope, body if complete else b"", content_type)
+        decision = await self.limiter.check(action, client_ip(scope), username, owner=owner)
         if not decision.allowed:
             if self.metrics is not None:
                 self.metrics.rate_limited.labels(action=action, scope=decision.scope).inc()
@@ -93,12 +104,40 @@ class RateLimitMiddleware:
             return
         await self.app(scope, replay(body, receive, more=more), send)
 
+    async def _owner(self, scope: Scope, body: bytes, content_type: str | None) -> Owner | None:
+        """The user and family of the refresh token in the body or the refresh cookie."""
+        if self.owner_of is None:
+            return None
+        token = field_from_body(body, content_type, "refresh_token")
+        if token is None and self.refresh_cookie:
+            token = parse_cookies(get_header(scope, b"cookie")).get(self.refresh_cookie)
+        if not token:
+            return None
+        try:
+            return await self.owner_of(token)
+        except Exception as exc:  # noqa: BLE001 - fail open: the issuer answers for its store
+            # The type only: a driver's message may quote the query's parameters.
+            logger.error("refresh token owner lookup failed: %s", type(exc).__name__)
+            return None
+
 
 async def observe_event(limiter: RateLimiter, event: Any) -> None:
-    """Count a failed login against its account; forget the count after a success."""
+    """Count failed logins and refreshes against their account; a login forgets them."""
     kind = getattr(event, "type", "")
+    if kind in ("token_refreshed", "refresh_reuse_detected"):
+        if getattr(event, "outcome", "") == "failure":
+            detail = getattr(event, "detail", None) or {}
+            sid = detail.get("sid") if isinstance(detail, Mapping) else None
+            user_id = getattr(event, "user_id", None)
+            await limiter.record_refresh_failure(
+                user_id if isinstance(user_id, str) else None, sid if isinstance(sid, str) else None
+            )
+        return
     if kind not in ("login_failed", "login_succeeded"):
         return
+    user_id = getattr(event, "user_id", None)
+    if kind == "login_succeeded" and isinstance(user_id, str) and user_id:
+        await limiter.clear_refresh_failures(user_id)
     username = getattr(event, "username", None)
     if not username:
         detail = getattr(event, "detail", None) or {}

@@ -19,6 +19,9 @@ JOTAUTH_CSRF_COOKIE / _HEADER          double-submit pair (as guard)    __Host-c
                                                                         X-CSRF-Token
 JOTAUTH_RATELIMIT_ENABLED              brute-force limits on            true
 JOTAUTH_RATELIMIT_ACCOUNT              failed logins per account        5 per 15 minutes
+JOTAUTH_RATELIMIT_REGISTER             sign-up attempts per username    5 per 15 minutes
+JOTAUTH_RATELIMIT_REFRESH              failed refreshes per user and    5 per 15 minutes
+                                       per refresh family
 JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP token bucket              20 / 0.5 per second
 JOTAUTH_RATELIMIT_REDIS_URL            shared counters (else memory)    JOTAUTH_REDIS_URL
 JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (log only)
@@ -137,6 +140,8 @@ class HardeningSettings:
     refresh_path: str = "/refresh"
     ratelimit_enabled: bool = True
     account_limit: str = "5 per 15 minutes"
+    register_limit: str = "5 per 15 minutes"
+    refresh_limit: str = "5 per 15 minutes"
     ip_burst: float = 20
     ip_rate: float = 0.5
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
@@ -176,6 +181,14 @@ class HardeningSettings:
             # Browsers drop __Host-/__Secure- cookies that are not Secure: use plain names.
             for name in ("access_cookie", "refresh_cookie", "csrf_cookie"):
                 object.__setattr__(self, name, _plain(getattr(self, name)))
+        for name, variable in (
+            ("account_limit", "JOTAUTH_RATELIMIT_ACCOUNT"),
+            ("register_limit", "JOTAUTH_RATELIMIT_REGISTER"),
+            ("refresh_limit", "JOTAUTH_RATELIMIT_REFRESH"),
+        ):
+            raw = _limit({variable: getattr(self, name)}, variable, "")
+            if limits.parse(raw).amount < 1:
+                raise HardeningSettingsError(f"{variable} must allow at least 1, not {raw!r}")
         if self.ip_burst < 1 or self.ip_rate <= 0:
             raise HardeningSettingsError(
                 "JOTAUTH_RATELIMIT_IP_BURST must be >= 1 and JOTAUTH_RATELIMIT_IP_RATE > 0"
@@ -205,6 +218,8 @@ class HardeningSettings:
             csrf_header=env.get("JOTAUTH_CSRF_HEADER", "X-CSRF-Token"),
             ratelimit_enabled=_bool(env, "JOTAUTH_RATELIMIT_ENABLED", True),
             account_limit=_limit(env, "JOTAUTH_RATELIMIT_ACCOUNT", "5 per 15 minutes"),
+            register_limit=_limit(env, "JOTAUTH_RATELIMIT_REGISTER", "5 per 15 minutes"),
+            refresh_limit=_limit(env, "JOTAUTH_RATELIMIT_REFRESH", "5 per 15 minutes"),
             ip_burst=_number(env, "JOTAUTH_RATELIMIT_IP_BURST", 20, minimum=1),
             ip_rate=_number(env, "JOTAUTH_RATELIMIT_IP_RATE", 0.5, minimum=0.001),
             redis_url=redis_url or None,

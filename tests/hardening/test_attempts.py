@@ -1,0 +1,215 @@
+"""Attempt windows (registration and refresh limits): one behaviour in memory and in Redis."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from jotauth.guard.testing import ManualClock
+from jotauth.issuer.hardening import HardeningSettings, RateLimiter
+from jotauth.issuer.hardening.attempts import AttemptStore, MemoryAttempts, RedisAttempts, Rule
+from jotauth.issuer.hardening.ratelimit_middleware import observe_event
+from jotauth.issuer.hardening.refresh_owner import Owner, store_owner_lookup
+
+pytestmark = pytest.mark.anyio
+
+THREE_PER_MINUTE = Rule(3, 60)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_900_000_000.123456)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def store(request: pytest.FixtureRequest, clock: ManualClock) -> AsyncIterator[AttemptStore]:
+    """Each store kind, on the same manual clock."""
+    made: AttemptStore
+    if request.param == "memory":
+        made = MemoryAttempts(clock=clock)
+    else:
+        url = request.getfixturevalue("redis_url")
+        made = RedisAttempts(url, clock=clock, prefix=f"test:{uuid.uuid4().hex}:")
+    yield made
+    await made.aclose()
+
+
+def test_rule_reads_limits_strings() -> None:
+    """The settings' strings become an amount and a window in seconds."""
+    assert Rule.parse("5 per 15 minutes") == Rule(5, 900.0)
+    assert Rule.parse("10/hour") == Rule(10, 3600.0)
+    with pytest.raises(ValueError, match="couldn't parse"):
+        Rule.parse("often")
+
+
+async def test_attempts_are_allowed_up_to_the_amount(store: AttemptStore) -> None:
+    """Three attempts pass; the fourth waits for the rest of the window."""
+    assert [await store.attempt("k", THREE_PER_MINUTE) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert await store.attempt("k", THREE_PER_MINUTE) == pytest.approx(60.0)
+    assert await store.attempt("other", THREE_PER_MINUTE) == 0.0
+
+
+async def test_refusals_do_not_extend_the_window(store: AttemptStore, clock: ManualClock) -> None:
+    """However often a refused key is tried, it is free one window after its first attempt."""
+    for _ in range(3):
+        await store.attempt("k", THREE_PER_MINUTE)
+    clock.advance(45)
+    for _ in range(50):
+        wait = await store.attempt("k", THREE_PER_MINUTE)
+    assert wait == pytest.approx(15.0)
+    clock.advance(15)
+    assert await store.attempt("k", THREE_PER_MINUTE) == 0.0
+    assert [await store.attempt("k", THREE_PER_MINUTE) > 0 for _ in range(3)] == [
+        False,
+        False,
+        True,
+    ]
+
+
+async def test_blocked_looks_without_counting(store: AttemptStore) -> None:
+    """Checking a key never uses up its attempts."""
+    for _ in range(10):
+        assert await store.blocked("k", THREE_PER_MINUTE) == 0.0
+    assert [await store.attempt("k", THREE_PER_MINUTE) for _ in range(3)] == [0.0] * 3
+    assert await store.blocked("k", THREE_PER_MINUTE) == pytest.approx(60.0)
+
+
+async def test_clear_forgets_a_key(store: AttemptStore) -> None:
+    """A cleared key starts again from zero; other keys keep their counts."""
+    for key in ("a", "b"):
+        for _ in range(3):
+            await store.attempt(key, THREE_PER_MINUTE)
+    await store.clear("a")
+    assert await store.blocked("a", THREE_PER_MINUTE) == 0.0
+    assert await store.blocked("b", THREE_PER_MINUTE) > 0
+
+
+async def test_a_clock_set_far_back_does_not_prolong_a_lock(
+    store: AttemptStore, clock: ManualClock
+) -> None:
+    """A clock stepped back by more than a window starts afresh rather than locking for longer."""
+    for _ in range(3):
+        await store.attempt("k", THREE_PER_MINUTE)
+    clock.advance(-3600)
+    assert await store.attempt("k", THREE_PER_MINUTE) == 0.0
+
+
+@pytest.mark.redis
+async def test_redis_windows_are_shared_between_instances(
+    redis_url: str, clock: ManualClock
+) -> None:
+    """Two workers pointing at one Redis count into the same window."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    a = RedisAttempts(redis_url, clock=clock, prefix=prefix)
+    b = RedisAttempts(redis_url, clock=clock, prefix=prefix)
+    try:
+        assert await a.attempt("k", THREE_PER_MINUTE) == 0.0
+        assert await b.attempt("k", THREE_PER_MINUTE) == 0.0
+        assert await a.attempt("k", THREE_PER_MINUTE) == 0.0
+        assert await b.attempt("k", THREE_PER_MINUTE) == pytest.approx(60.0)
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+# -- the limiter's registration and refresh calls --------------------------------------------
+
+
+def limiter(clock: ManualClock, **settings: Any) -> RateLimiter:
+    return RateLimiter(HardeningSettings(**settings), window_clock=clock)
+
+
+async def test_limiter_counts_registrations_per_normalized_name(clock: ManualClock) -> None:
+    """check("register") counts each allowed attempt and refuses past the limit, by account."""
+    rl = limiter(clock, register_limit="2 per minute")
+    results = [await rl.check("register", None, name) for name in ("Ann", "ANN", "ann")]
+    assert [d.allowed for d in results] == [True, True, False]
+    assert (results[2].retry_after, results[2].scope) == (60, "account")
+    assert (await rl.check("register", None, "bob")).allowed
+    await rl.aclose()
+
+
+async def test_limiter_refuses_refreshes_by_user_or_family(clock: ManualClock) -> None:
+    """Failures count against the user and the family; either one full refuses the refresh."""
+    rl = limiter(clock, refresh_limit="2 per minute")
+    await rl.record_refresh_failure("7", "fam-a")
+    await rl.record_refresh_failure("7", "fam-b")
+    user_full = await rl.check("refresh", None, None, owner=Owner("7", "fam-c"))
+    assert (user_full.allowed, user_full.scope) == (False, "account")
+    await rl.clear_refresh_failures("7")
+    assert (await rl.check("refresh", None, None, owner=Owner("7", "fam-c"))).allowed
+    await rl.record_refresh_failure(None, "fam-c")
+    await rl.record_refresh_failure(None, "fam-c")
+    family_full = await rl.check("refresh", None, None, owner=Owner("8", "fam-c"))
+    assert (family_full.allowed, family_full.scope) == (False, "family")
+    assert (await rl.check("refresh", None, None, owner=Owner("8", "fam-d"))).allowed
+    assert (await rl.check("refresh", None, None)).allowed  # unknown owner: IP bucket only
+    await rl.aclose()
+
+
+async def test_new_limits_fail_open_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
+    """With the counter store unreachable, registrations and refreshes still go through."""
+    rl = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"))
+    assert (await rl.check("register", None, "ann")).allowed
+    assert (await rl.check("refresh", None, None, owner=Owner("1", "f"))).allowed
+    await rl.record_refresh_failure("1", "f")
+    await rl.clear_refresh_failures("1")
+    assert caplog.text.count("failing open") == 4
+    await rl.aclose()
+
+
+class Event:
+    def __init__(self, type: str, outcome: str, user_id: str | None, **detail: Any) -> None:
+        self.type, self.outcome, self.user_id = type, outcome, user_id
+        self.username = "ann"
+        self.detail = detail
+
+
+async def test_events_feed_the_refresh_counts(clock: ManualClock) -> None:
+    """Failed refreshes and reuse count; successes do not; a login clears the user's count."""
+    rl = limiter(clock, refresh_limit="2 per minute")
+    owner = Owner("5", "fam")
+    await observe_event(rl, Event("token_refreshed", "success", "5", sid="fam"))
+    await observe_event(rl, Event("token_refreshed", "failure", "5", sid="fam"))
+    assert (await rl.check("refresh", None, None, owner=owner)).allowed
+    await observe_event(rl, Event("refresh_reuse_detected", "failure", "5", sid="fam"))
+    assert not (await rl.check("refresh", None, None, owner=owner)).allowed
+    await observe_event(rl, Event("login_succeeded", "success", "5"))
+    still = await rl.check("refresh", None, None, owner=owner)
+    assert (still.allowed, still.scope) == (False, "family")
+    assert (await rl.check("refresh", None, None, owner=Owner("5", "new"))).allowed
+    await rl.aclose()
+
+
+class FakeStore:
+    def __init__(self, found: Any) -> None:
+        self.found = found
+        self.asked: list[str] = []
+
+    def find_refresh(self, token_hash: str) -> Any:
+        self.asked.append(token_hash)
+        return self.found
+
+
+async def test_owner_lookup_asks_by_hash_and_skips_impossible_tokens() -> None:
+    """The store sees only the token's hash; tokens of impossible length are never looked up."""
+
+    class Family:
+        id = "fam-1"
+        user_id = 42
+
+    store = FakeStore((object(), Family()))
+    lookup: Callable[[str], Any] | None = store_owner_lookup(store)
+    assert lookup is not None
+    token = "t" * 43
+    assert await lookup(token) == Owner("42", "fam-1")
+    assert token not in store.asked[0]
+    assert len(store.asked[0]) == 64
+    assert await lookup("short") is None
+    assert await lookup("x" * 129) is None
+    assert len(store.asked) == 1
+    empty = store_owner_lookup(FakeStore(None))
+    assert empty is not None
+    assert await empty(token) is None
+    assert store_owner_lookup(object()) is None
