@@ -129,6 +129,18 @@ def test_default_password_hash_uses_owasp_parameters() -> None:
     assert service.verify_sync("x", "not-a-hash") == (False, None)
 
 
+def test_unknown_user_check_never_hashes_at_request_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dummy hash exists from the start, so the first unknown user costs one verify, not two."""
+    service = PasswordService(time_cost=1, memory_cost=8, parallelism=1)
+
+    def no_hashing(password: str) -> str:
+        raise AssertionError("hashed during a login check")
+
+    monkeypatch.setattr(service._hash, "hash", no_hashing)
+    assert service.verify_sync("anything", None) == (False, None)
+    assert service.verify_sync("x", "not-a-hash") == (False, None)
+
+
 @pytest.mark.anyio
 async def test_event_bus_survives_a_failing_subscriber(caplog: pytest.LogCaptureFixture) -> None:
     """A subscriber that raises is logged; later subscribers still get the event."""

@@ -32,7 +32,9 @@ class PasswordService:
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
         )
         self._hash = PasswordHash((self.argon2, BcryptHasher()))
-        self._dummy: str | None = None
+        # Made now, not on the first unknown user: that login would otherwise pay two hashes
+        # and answer measurably slower than a wrong password.
+        self._dummy = self._hash.hash("jotauth-dummy-password")
 
     def hash_sync(self, password: str) -> str:
         """An Argon2id hash (blocking)."""
@@ -41,8 +43,6 @@ class PasswordService:
     def verify_sync(self, password: str, stored: str | None) -> tuple[bool, str | None]:
         """(valid, new hash or None); ``stored`` None runs a dummy check of equal cost."""
         if stored is None:
-            if self._dummy is None:
-                self._dummy = self._hash.hash("jotauth-dummy-password")
             self._hash.verify(password, self._dummy)
             return False, None
         try:
