@@ -58,6 +58,15 @@ def test_expired_message_shows_expiry_now_and_leeway(key: jose.Key) -> None:
     assert isinstance(error, jose.ClaimError)
 
 
+def test_missing_claim_named_in_the_callers_order(key: jose.Key) -> None:
+    """With several required claims absent, the first one the caller listed is reported."""
+    token = _token(key, {"exp": NOW + 60})
+    for require in (("exp", "iat", "sub"), ("exp", "sub", "iat")):
+        with pytest.raises(jose.MissingClaimError) as info:
+            jose.decode(token, key, require=require, now=NOW)
+        assert info.value.claim == require[1]
+
+
 def test_exp_required_by_default(key: jose.Key) -> None:
     """Without ``exp`` a token is refused unless the caller explicitly requires nothing."""
     token = _token(key, {"sub": "1"})

@@ -85,3 +85,12 @@ def test_header_memo_tells_json_types_apart_inside_tuples() -> None:
     for value in ((1,), (True,), (1.0,)):
         header = jose.peek_header(jose.jws.sign(b"p", key, headers={"v": value}))
         assert [type(v) for v in header["v"]] == [type(v) for v in value]
+
+
+def test_header_memo_tells_json_types_apart_in_member_names() -> None:
+    """Non-string header names (1 and True collide as dict keys) are encoded as their own JSON."""
+    key = jose.Key.generate("HS256")
+    first = jose.peek_header(jose.jws.sign(b"p", key, headers={1: "a"}))  # type: ignore[dict-item]
+    second = jose.peek_header(jose.jws.sign(b"p", key, headers={True: "a"}))  # type: ignore[dict-item]
+    assert first["1"] == "a"
+    assert second["true"] == "a"

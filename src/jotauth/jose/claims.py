@@ -7,7 +7,7 @@ clock-skew grace applied to every time comparison.
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jotauth.jose.errors import (
@@ -66,7 +66,8 @@ class ClaimsPolicy:
     audience: frozenset[str] | None = None
     subject: str | None = None
     leeway: float = 0
-    require: frozenset[str] = field(default_factory=lambda: frozenset({"exp"}))
+    # A tuple in the caller's order, so the claim a MissingClaimError names is reproducible.
+    require: tuple[str, ...] = ("exp",)
     max_age: float | None = None
     typ: str | None = None
 
@@ -94,7 +95,7 @@ class ClaimsPolicy:
             audience=_as_set(audience, "audience"),
             subject=subject,
             leeway=float(leeway),
-            require=frozenset(require),
+            require=tuple(dict.fromkeys(require)),
             max_age=None if max_age is None else float(max_age),
             typ=None if typ is None else normalize_typ(typ),
         )

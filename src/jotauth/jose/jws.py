@@ -118,13 +118,13 @@ def _encode_header(key: Key, headers: Mapping[str, Any] | None) -> bytes:
 
 
 def _header_segment(key: Key, headers: Mapping[str, Any] | None) -> bytes:
-    """The encoded header, memoized when every extra member is a string (the common case).
+    """The encoded header, memoized when every extra name and value is a string (the common case).
 
     Only strings are memoized: 1, 1.0 and True are equal as dict keys (also inside tuples)
-    but not as JSON, so other values would let one header stand in for another.
+    but not as JSON, so other names or values would let one header stand in for another.
     """
     items = tuple(headers.items()) if headers else ()
-    if not all(type(value) is str for _, value in items):
+    if not all(type(name) is str and type(value) is str for name, value in items):
         return _encode_header(key, headers)
     memo_key = (key.alg, key.kid, items)
     segment = _HEADER_MEMO.get(memo_key)
