@@ -213,3 +213,38 @@ async def test_owner_lookup_asks_by_hash_and_skips_impossible_tokens() -> None:
     assert empty is not None
     assert await empty(token) is None
     assert store_owner_lookup(object()) is None
+
+
+async def test_owner_lookups_are_needed_only_while_a_refusal_lasts(clock: ManualClock) -> None:
+    """No lookup before any refusal; one is needed while a window is full, and not after it."""
+    rl = limiter(clock, refresh_limit="2 per minute")
+    assert not await rl.refresh_locks_possible()
+    await rl.record_refresh_failure("5", None)
+    assert not await rl.refresh_locks_possible()  # counted, nobody refused yet
+    await rl.record_refresh_failure("5", None)
+    assert await rl.refresh_locks_possible()
+    clock.advance(59)
+    assert await rl.refresh_locks_possible()
+    clock.advance(1)
+    assert not await rl.refresh_locks_possible()
+    await rl.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_marker_is_seen_by_every_instance_and_never_shortened(
+    redis_url: str, clock: ManualClock
+) -> None:
+    """A marker raised by one worker is up for another; a shorter raise keeps the longer one."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    a = RedisAttempts(redis_url, clock=clock, prefix=prefix)
+    b = RedisAttempts(redis_url, clock=clock, prefix=prefix)
+    try:
+        assert not await b.marked("m")
+        await a.mark("m", 60)
+        await b.mark("m", 0.001)
+        assert await b.marked("m")
+        ttl = await b._redis.pttl(prefix + "m")
+        assert 60_000 < ttl <= 61_000
+    finally:
+        await a.aclose()
+        await b.aclose()

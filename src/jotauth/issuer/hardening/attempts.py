@@ -53,6 +53,15 @@ end
 return '0'
 """
 
+# KEYS[1] a marker, ARGV[1] milliseconds: keep it alive at least that long, never shorten it.
+_MARK_LUA: Final = """
+local ms = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ms then
+  redis.call('SET', KEYS[1], '1', 'PX', ms)
+end
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -83,6 +92,14 @@ class AttemptStore(Protocol):
         """Forget the window of ``key``."""
         ...
 
+    async def mark(self, name: str, seconds: float) -> None:
+        """Raise marker ``name`` for at least ``seconds`` (a cheap "some key is refused")."""
+        ...
+
+    async def marked(self, name: str) -> bool:
+        """Whether marker ``name`` is up."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -92,6 +109,7 @@ class MemoryAttempts:
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._windows: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._marks: dict[str, float] = {}
 
     def _step(self, key: str, rule: Rule, count: bool) -> float:
         now = self._clock()
@@ -118,8 +136,16 @@ class MemoryAttempts:
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
 
+    async def mark(self, name: str, seconds: float) -> None:
+        until = self._clock() + seconds
+        self._marks[name] = max(until, self._marks.get(name, until))
+
+    async def marked(self, name: str) -> bool:
+        return self._clock() < self._marks.get(name, -math.inf)
+
     async def aclose(self) -> None:
         self._windows.clear()
+        self._marks.clear()
 
 
 class RedisAttempts:
@@ -138,6 +164,7 @@ class RedisAttempts:
         self._clock = clock
         self._redis: Any = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._script: Any = self._redis.register_script(_LUA)
+        self._mark: Any = self._redis.register_script(_MARK_LUA)
 
     async def _run(self, key: str, rule: Rule, count: bool) -> float:
         args = [rule.amount, repr(rule.seconds), repr(float(self._clock())), "1" if count else "0"]
@@ -153,6 +180,12 @@ class RedisAttempts:
 
     async def clear(self, key: str) -> None:
         await self._redis.delete(self.prefix + key)
+
+    async def mark(self, name: str, seconds: float) -> None:
+        await self._mark(keys=[self.prefix + name], args=[math.ceil(seconds * 1000) + 1000])
+
+    async def marked(self, name: str) -> bool:
+        return bool(await self._redis.exists(self.prefix + name))
 
     async def aclose(self) -> None:
         await self._redis.aclose()

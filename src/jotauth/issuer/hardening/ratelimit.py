@@ -60,6 +60,7 @@ class Decision:
 
 
 ALLOW = Decision(True)
+_LOCK_MARKER = "refresh-locks"
 
 
 def account_key(username: str) -> str:
@@ -162,11 +163,27 @@ class RateLimiter:
             self._storage_failed(exc)
         return ALLOW
 
+    async def refresh_locks_possible(self) -> bool:
+        """False while no user or family is refused, so refreshes skip the owner lookup.
+
+        Looking up a refresh token's owner costs a database query; refusals are rare. Whoever
+        counts the failure that fills a window raises a marker for as long as that refusal
+        lasts (in Redis: seen by every instance), and only while it is up are owners looked up.
+        """
+        try:
+            return await self.attempts.marked(_LOCK_MARKER)
+        except Exception as exc:  # noqa: BLE001 - fail open, loudly
+            self._storage_failed(exc)
+            return False
+
     async def record_refresh_failure(self, user_id: str | None, family_id: str | None) -> None:
         """Count one failed refresh against its user and its family (whichever is known)."""
         try:
             for _, key in _refresh_keys(user_id, family_id):
                 await self.attempts.attempt(key, self._refresh)
+                wait = await self.attempts.blocked(key, self._refresh)
+                if wait > 0:
+                    await self.attempts.mark(_LOCK_MARKER, wait)
         except Exception as exc:  # noqa: BLE001 - fail open, loudly
             self._storage_failed(exc)
 

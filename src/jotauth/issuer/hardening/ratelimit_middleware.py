@@ -82,7 +82,7 @@ class RateLimitMiddleware:
         if action in ("login", "register") and complete:
             username = field_from_body(body, content_type, "username")
         owner = None
-        if action == "refresh":
+        if action == "refresh" and await self.limiter.refresh_locks_possible():
             owner = await self._owner(scope, body if complete else b"", content_type)
         decision = await self.limiter.check(action, client_ip(scope), username, owner=owner)
         if not decision.allowed:
