@@ -44,6 +44,7 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "JOTAUTH_COOKIE_MODE": "on",
         "JOTAUTH_ARGON2_MEMORY_COST": "1024",
         "JOTAUTH_ARGON2_TIME_COST": "1",
+        "JOTAUTH_REGISTRATION_OPEN": "true",
     }
     for name in ("JOTAUTH_ISSUER", "JOTAUTH_RATELIMIT_ENABLED", "JOTAUTH_MODE"):
         env.pop(name, None)
@@ -86,6 +87,34 @@ def test_two_workers_share_the_account_lockout(server: str) -> None:
         r = httpx.post(server + "/login", json={"username": name, "password": "x"}, timeout=10)
         codes.append(r.status_code)
     assert codes == [401] * 5 + [429, 429]
+
+
+def test_two_workers_share_registration_and_refresh_limits(server: str) -> None:
+    """Sign-ups for one name and failed refreshes of one user add up across both workers."""
+    name = f"newcomer-{uuid.uuid4().hex[:12]}"
+    codes = [
+        httpx.post(server + "/register", json={"username": name, "password": "x"}).status_code
+        for _ in range(7)
+    ]
+    assert codes == [400] * 5 + [429, 429]
+
+    user = {"username": f"member-{uuid.uuid4().hex[:12]}", "password": "member-password-1"}
+    assert httpx.post(server + "/register", json=user).status_code == 201
+    live = httpx.post(server + "/login", json=user).json()["refresh_token"]
+    dead = []
+    for _ in range(5):
+        pair = httpx.post(server + "/login", json=user).json()
+        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+        assert httpx.post(server + "/logout", headers=bearer).status_code == 200
+        dead.append(pair["refresh_token"])
+    replays = [
+        httpx.post(server + "/refresh", json={"refresh_token": token}).status_code for token in dead
+    ]
+    assert replays == [401] * 5
+    for _ in range(2):
+        r = httpx.post(server + "/refresh", json={"refresh_token": live})
+        assert r.status_code == 429
+        assert 1 <= int(r.headers["retry-after"]) <= 900
 
 
 def test_real_socket_headers_cors_and_metrics(server: str) -> None:
