@@ -433,3 +433,13 @@ async def test_a_failing_owner_lookup_fails_open_without_logging_the_token(
     assert r.status_code == 200
     assert "refresh token owner lookup failed: RuntimeError" in caplog.text
     assert pair["refresh_token"] not in caplog.text
+
+
+async def test_a_refresh_without_a_token_is_left_to_the_issuer(build: Callable[..., Any]) -> None:
+    """With a refusal in force, a body without refresh_token still gets the issuer's own 400."""
+    app = build()
+    await app.state.hardening.limiter.attempts.mark("refresh-locks", 60)
+    async with http(app) as c:
+        r = await c.post("/refresh", json={})
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"

@@ -155,7 +155,8 @@ async def test_new_limits_fail_open_when_redis_is_down(caplog: pytest.LogCapture
     assert (await rl.check("refresh", None, None, owner=Owner("1", "f"))).allowed
     await rl.record_refresh_failure("1", "f")
     await rl.clear_refresh_failures("1")
-    assert caplog.text.count("failing open") == 4
+    assert not await rl.refresh_locks_possible()
+    assert caplog.text.count("failing open") == 5
     await rl.aclose()
 
 
@@ -248,3 +249,30 @@ async def test_redis_marker_is_seen_by_every_instance_and_never_shortened(
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_memory_windows_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    """Under a flood of distinct names the least recently used windows are dropped."""
+    import jotauth.issuer.hardening.attempts as attempts
+
+    monkeypatch.setattr(attempts, "_MAX_MEMORY_KEYS", 2)
+    store = MemoryAttempts(clock=clock)
+    one = Rule(1, 60)
+    for key in ("a", "b", "c"):
+        await store.attempt(key, one)
+    assert await store.blocked("a", one) == 0.0  # dropped: the oldest
+    assert await store.blocked("c", one) == pytest.approx(60.0)
+
+
+async def test_apps_without_a_store_skip_the_owner_lookup(
+    make_app: Callable[..., Any], make_client: Callable[..., Any]
+) -> None:
+    """An app with no refresh-token store still refreshes while a refusal is in force."""
+    app = make_app(ip_burst=100)
+    await app.state.hardening.limiter.attempts.mark("refresh-locks", 60)
+    async with make_client(app) as c:
+        pair = (await c.post("/login", json={"username": "john", "password": "password123"})).json()
+        r = await c.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200
