@@ -3,7 +3,13 @@
 import pytest
 
 from jotauth import jose
-from jotauth.guard import Guard, RevokedTokenError, StaticKeySource
+from jotauth.guard import (
+    Guard,
+    InsufficientScopeError,
+    MissingTokenError,
+    RevokedTokenError,
+    StaticKeySource,
+)
 from jotauth.guard.testing import LocalIssuer, ManualClock as Clock, make_token
 
 NOW = 1_900_000_000
@@ -246,3 +252,34 @@ def test_cached_token_rechecks_nbf_when_clock_goes_back(issuer: LocalIssuer, clo
     clock.now = NOW - 100
     with pytest.raises(jose.ImmatureTokenError):
         guard.authenticate_sync(token)
+
+
+def test_stats_count_outcomes(issuer: LocalIssuer, clock: Clock) -> None:
+    """stats() counts verifications, cache use and refusals by error code."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(now=NOW, scope="articles:read")
+    principal = guard.authenticate_sync(token)
+    guard.authenticate_sync(token)
+    with pytest.raises(jose.MalformedTokenError):
+        guard.authenticate_sync("x.y")
+    with pytest.raises(InsufficientScopeError):
+        guard.authorize(principal, ["articles:delete"])
+    with pytest.raises(MissingTokenError):
+        guard.extract([])
+    stats = guard.stats()
+    assert (stats["verified"], stats["cache_hits"], stats["cache_entries"]) == (1, 1, 1)
+    assert stats["rejected"] == {
+        "malformed_token": 1,
+        "insufficient_scope": 1,
+        "missing_token": 1,
+    }
+    assert stats["jwks_fetches"] == 0
+
+
+@pytest.mark.anyio
+async def test_async_stats(issuer: LocalIssuer, clock: Clock) -> None:
+    """The async path counts refusals too."""
+    guard = issuer.guard(clock=clock)
+    with pytest.raises(jose.ExpiredTokenError):
+        await guard.authenticate(issuer.make_token(now=NOW - 3600))
+    assert guard.stats()["rejected"] == {"expired_token": 1}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from jotauth import jose
+from jotauth.errors import JotauthError
 from jotauth.guard.cache import CacheEntry, TokenCache
 from jotauth.guard.credentials import CookieSettings, extract_token
 from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
@@ -102,6 +103,8 @@ class Guard:
         self._verifier: tuple[jose.KeySet, jose.Verifier] | None = None
         self._roles = {role: tuple(grants) for role, grants in (roles or {}).items()}
         self._cache = TokenCache(cache_size)
+        self._verified = 0
+        self._rejected: dict[str, int] = {}
         self._kids: dict[str, str | None] = {}
         self.revocation = revocation
         self.revocations = RevocationView()
@@ -135,46 +138,56 @@ class Guard:
         if not self._started:
             self.start()
         now = self._clock()
-        entry = self._cache.get(token)
-        if entry is not None:
-            return self._recheck(token, entry, now)
-        source = self.key_source
-        keys = source.cached(now)
-        if keys is None:
-            keys = source.load(now)
         try:
-            return self._verify(token, keys, now)
-        except jose.NoMatchingKeyError:
-            fresh = source.load_unknown(self._kid(token), now)
-            if fresh is keys:
-                raise
-            return self._verify(token, fresh, now)
+            entry = self._cache.get(token)
+            if entry is not None:
+                return self._recheck(token, entry, now)
+            source = self.key_source
+            keys = source.cached(now)
+            if keys is None:
+                keys = source.load(now)
+            try:
+                return self._verify(token, keys, now)
+            except jose.NoMatchingKeyError:
+                fresh = source.load_unknown(self._kid(token), now)
+                if fresh is keys:
+                    raise
+                return self._verify(token, fresh, now)
+        except JotauthError as exc:
+            self._count(exc)
+            raise
 
     async def authenticate(self, token: str) -> Principal:
         """Async twin of ``authenticate_sync``: key fetches run in a worker thread."""
         if not self._started:
             self.start()
         now = self._clock()
-        entry = self._cache.get(token)
-        if entry is not None:
-            return self._recheck(token, entry, now)
-        source = self.key_source
-        keys = source.cached(now)
-        if keys is None:
-            keys = await _in_thread(source.load, now)
         try:
-            return self._verify(token, keys, now)
-        except jose.NoMatchingKeyError:
-            fresh = await _in_thread(source.load_unknown, self._kid(token), now)
-            if fresh is keys:
-                raise
-            return self._verify(token, fresh, now)
+            entry = self._cache.get(token)
+            if entry is not None:
+                return self._recheck(token, entry, now)
+            source = self.key_source
+            keys = source.cached(now)
+            if keys is None:
+                keys = await _in_thread(source.load, now)
+            try:
+                return self._verify(token, keys, now)
+            except jose.NoMatchingKeyError:
+                fresh = await _in_thread(source.load_unknown, self._kid(token), now)
+                if fresh is keys:
+                    raise
+                return self._verify(token, fresh, now)
+        except JotauthError as exc:
+            self._count(exc)
+            raise
 
     def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
         """Raise InsufficientScopeError unless ``principal`` meets every requirement."""
         missing = principal.missing(requirements)
         if missing:
-            raise InsufficientScopeError(missing)
+            error = InsufficientScopeError(missing)
+            self._count(error)
+            raise error
 
     def extract(
         self,
@@ -184,7 +197,31 @@ class Guard:
         csrf_value: str | None = None,
     ) -> str:
         """The token of a request (see ``jotauth.guard.credentials.extract_token``)."""
-        return extract_token(authorization, cookie_header, method, csrf_value, self.cookie)
+        try:
+            return extract_token(authorization, cookie_header, method, csrf_value, self.cookie)
+        except JotauthError as exc:
+            self._count(exc)
+            raise
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for monitoring (the tutorial's "collect metrics on token validation").
+
+        ``verified``: signatures checked and accepted; ``cache_hits``/``cache_misses``;
+        ``rejected``: refusals by error code (``expired_token``, ``bad_signature``,
+        ``missing_token``, ``insufficient_scope``, ...); ``jwks_fetches``; ``cache_entries``.
+        Plain integers, so keeping them costs nothing; ``jotauth.guard.metrics`` exports them.
+        """
+        return {
+            "verified": self._verified,
+            "cache_hits": self._cache.hits,
+            "cache_misses": self._cache.misses,
+            "rejected": dict(self._rejected),
+            "jwks_fetches": int(getattr(self.key_source, "fetches", 0)),
+            "cache_entries": len(self._cache),
+        }
+
+    def _count(self, exc: JotauthError) -> None:
+        self._rejected[exc.code] = self._rejected.get(exc.code, 0) + 1
 
     @staticmethod
     def check_requirements(requirements: Iterable[str]) -> tuple[str, ...]:
@@ -237,6 +274,7 @@ class Guard:
             self._kid(token),
         )
         self._cache.put(token, entry, now)
+        self._verified += 1
         return self._recheck(token, entry, now)
 
     def _kid(self, token: str) -> str | None:
