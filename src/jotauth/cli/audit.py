@@ -16,22 +16,9 @@ from typing import Any
 
 import click
 
-__all__ = ["audit"]
+from jotauth.issuer.events import EVENT_TYPES
 
-_TYPES = (
-    "login_succeeded",
-    "login_failed",
-    "token_refreshed",
-    "refresh_reuse_detected",
-    "logout",
-    "logout_all",
-    "password_changed",
-    "user_registered",
-    "user_disabled",
-    "key_rotated",
-    "key_revoked",
-    "admin_action",
-)
+__all__ = ["audit"]
 
 
 def _open_store() -> Any:
@@ -85,7 +72,7 @@ def _table(events: Iterable[dict[str, Any]]) -> str:
 
 
 @click.command()
-@click.option("--type", "type_", type=click.Choice(_TYPES), help="Only this event type.")
+@click.option("--type", "type_", type=click.Choice(EVENT_TYPES), help="Only this event type.")
 @click.option("--user", "user_id", help="Only events of this user id.")
 @click.option("--outcome", type=click.Choice(("success", "failure")), help="Only this outcome.")
 @click.option("--since", help="From this time (ISO 8601, e.g. 2026-11-29T00:00:00Z, or Unix s).")
