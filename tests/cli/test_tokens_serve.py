@@ -4,69 +4,24 @@ The tutorial's troubleshooting loop on a live server: a token from POST /login v
 server's published JWKS, and the wrong audience or a tampered token gives the exact reason.
 """
 
-import importlib.util
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from tests.serve_process import CHEAP_ARGON2, running_serve
 
 from jotauth.cli.main import main
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``jotauth serve --demo`` on a free port, in an empty folder, with a cheap Argon2 cost."""
-    if importlib.util.find_spec("jotauth.cli.serve") is None:
-        pytest.skip("`jotauth serve` is not part of this checkout yet (jotauth.cli.serve missing)")
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "JOTAUTH_ARGON2_TIME_COST": "1", "JOTAUTH_ARGON2_MEMORY_COST": "1024"}
-    env.pop("JOTAUTH_ISSUER", None)
-    env.pop("JOTAUTH_DATABASE_URL", None)
-    log = (folder / "serve.log").open("wb")
-    executable = Path(sys.executable).with_name("jotauth")
-    process = subprocess.Popen(
-        [str(executable), "serve", "--demo", "--port", str(port)],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("jotauth serve did not start:\n" + (folder / "serve.log").read_text())
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+    with running_serve(tmp_path_factory.mktemp("serve"), "--demo", env=CHEAP_ARGON2) as served:
+        yield served.base
 
 
 @pytest.fixture(scope="module")

@@ -6,76 +6,34 @@ it, because the counts live in Redis; headers, CORS, metrics and browser mode ar
 a real socket.
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.serve_process import CHEAP_ARGON2, running_serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 APP_ORIGIN = "http://localhost:5173"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``jotauth serve --demo --workers 2`` with hardening configured through the environment."""
     folder: Path = tmp_path_factory.mktemp("serve")
-    port = _free_port()
     env = {
-        **os.environ,
+        **CHEAP_ARGON2,
         "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
         "JOTAUTH_RATELIMIT_REDIS_URL": redis_url,
         "JOTAUTH_RATELIMIT_IP_BURST": "1000",
         "JOTAUTH_CORS_ORIGINS": APP_ORIGIN,
         "JOTAUTH_COOKIE_MODE": "on",
-        "JOTAUTH_ARGON2_MEMORY_COST": "1024",
-        "JOTAUTH_ARGON2_TIME_COST": "1",
         "JOTAUTH_REGISTRATION_OPEN": "true",
     }
-    for name in ("JOTAUTH_ISSUER", "JOTAUTH_RATELIMIT_ENABLED", "JOTAUTH_MODE"):
-        env.pop(name, None)
-    log = open(folder / "serve.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jotauth"), "serve", "--demo", "--port", str(port),
-         "--workers", "2"],
-        cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("jotauth serve did not start:\n" + (folder / "serve.log").read_text())
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with running_serve(folder, "--demo", "--workers", "2", env=env) as served:
+        yield served.base
 
 
 def test_two_workers_share_the_account_lockout(server: str) -> None:

@@ -1,0 +1,95 @@
+"""``jotauth serve`` as a user runs it: a real process on a free 127.0.0.1 port, for tests.
+
+Several suites (issuer, hardening, token tools, browser pages) drive the real server over real
+sockets; they share this one way to start it, wait for ``/healthz`` and stop it cleanly. The
+server never inherits the developer's ``JOTAUTH_*`` settings: each test says what it runs with.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+__all__ = ["CHEAP_ARGON2", "ServeProcess", "free_port", "jotauth_executable", "running_serve"]
+
+# Argon2id at its cheapest, for tests that are not about password hashing.
+CHEAP_ARGON2 = {"JOTAUTH_ARGON2_TIME_COST": "1", "JOTAUTH_ARGON2_MEMORY_COST": "1024"}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def jotauth_executable() -> str:
+    """The ``jotauth`` script of the interpreter running the tests."""
+    return str(Path(sys.executable).with_name("jotauth"))
+
+
+@dataclass(frozen=True)
+class ServeProcess:
+    """A started server: its base URL and the folder it runs in (database, key, log)."""
+
+    base: str
+    folder: Path
+    log: Path
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def running_serve(
+    folder: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    timeout: float = 60.0,
+) -> Iterator[ServeProcess]:
+    """Run ``jotauth serve --host 127.0.0.1 --port P ARGS`` in ``folder`` until the block ends."""
+    port = free_port() if port is None else port
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("JOTAUTH_")}
+    log_path = folder / f"serve-{port}.log"
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [jotauth_executable(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=folder,
+            env={**clean, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = ServeProcess(base, folder, log_path)
+        try:
+            deadline = time.monotonic() + timeout
+            while not _healthy(base):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jotauth serve did not start:\n{server.output()}")
+                time.sleep(0.1)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(base + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
