@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from tests.serve_process import free_port
 
 CHROMIUM = os.environ.get("JOTAUTH_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -26,13 +27,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
@@ -177,15 +171,3 @@ def run_demo_flow(watched: Watched, origin: str, username: str, password: str) -
 def demo_flow() -> Any:
     """The demo flow driver, as a fixture so test modules need no import from conftest."""
     return run_demo_flow
-
-
-@pytest.fixture(scope="session")
-def free_port_factory() -> Any:
-    """free_port, as a fixture so test modules need no import from conftest."""
-    return free_port
-
-
-@pytest.fixture(scope="session")
-def wait_port() -> Any:
-    """wait_for_port, as a fixture so test modules need no import from conftest."""
-    return wait_for_port
