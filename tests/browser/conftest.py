@@ -6,38 +6,13 @@ and so does any request to another origin than the server under test (tokens and
 never leave the page).
 """
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from tests.serve_process import free_port
-
-CHROMIUM = os.environ.get("JOTAUTH_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+from tests.browser_support import ThreadServer, launch_chromium
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +22,8 @@ def browser() -> Iterator[Any]:
     Not per session: the sync Playwright API keeps an event loop running in the main thread
     while it is started, which would break every anyio test collected after the browser tests.
     """
-    if not os.path.exists(CHROMIUM):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + "; JOTAUTH_REQUIRE_SERVICES=1 makes this a failure")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @dataclass
@@ -100,30 +66,6 @@ def watched(browser: Any) -> Iterator[Watched]:
     yield watched
     context.close()
     assert watched.errors == []
-
-
-class ThreadServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 in a thread, as a user would run it."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws="none", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "ThreadServer":
-        self.thread.start()
-        wait_for_port(self.port)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -5,74 +5,21 @@ and the cookie + CSRF flow with the browser's own cookie rules (HttpOnly hidden 
 cookies sent with ``credentials: "include"``).
 """
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from tests.browser_support import ThreadServer, launch_chromium
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("JOTAUTH_CHROMIUM", "/usr/bin/chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Served:
-    """An ASGI app under uvicorn on 127.0.0.1, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = _free_port()
-        self.origin = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws="none", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "Served":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + "; JOTAUTH_REQUIRE_SERVICES=1 makes this a failure")
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -84,7 +31,7 @@ def app_page(chromium: Any) -> Iterator[tuple[Any, str]]:
     def index() -> HTMLResponse:
         return HTMLResponse("<!doctype html><title>app</title><p>app</p>")
 
-    with Served(site) as served:
+    with ThreadServer(site) as served:
         context = chromium.new_context()
         page = context.new_page()
         page.set_default_timeout(10_000)
@@ -112,7 +59,7 @@ def test_postman_works_but_the_browser_is_refused_without_cors(
     import httpx
 
     page, _ = app_page
-    with Served(make_app()) as auth:
+    with ThreadServer(make_app()) as auth:
         direct = httpx.post(
             auth.origin + "/login", json={"username": "john", "password": "password123"}
         )
@@ -126,7 +73,7 @@ def test_the_configured_origin_passes_in_the_browser(
 ) -> None:
     """With the app's origin listed, the same fetch gets the tokens."""
     page, origin = app_page
-    with Served(make_app(cors_origins=(origin,))) as auth:
+    with ThreadServer(make_app(cors_origins=(origin,))) as auth:
         result = page.evaluate(LOGIN_JS, [auth.origin, {}])
     assert result["status"] == 200
     assert result["body"]["token_type"] == "Bearer"
@@ -138,7 +85,7 @@ def test_browser_mode_cookies_and_csrf_in_chromium(
     """Login sets cookies scripts cannot read; /me works with them; logout needs the CSRF token."""
     page, origin = app_page
     app = make_app(cors_origins=(origin,), cookie_mode="on", cookie_insecure_dev=True)
-    with Served(app) as auth:
+    with ThreadServer(app) as auth:
         login = page.evaluate(LOGIN_JS, [auth.origin, {"X-Token-Delivery": "cookie"}])
         assert login["status"] == 200
         assert "access_token" not in login["body"]
