@@ -8,9 +8,14 @@ thing wrong with the token is the thing the test is about.
 import base64
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from jotauth import jose
 
@@ -80,3 +85,19 @@ def rejects(error: type[E], call: Callable[[], object], *secrets: str | bytes) -
     assert type(info.value) is error, f"expected {error.__name__}, got {type(info.value).__name__}"
     assert_no_leak(info.value, *secrets)
     return info.value
+
+
+def self_signed_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    """A self-signed certificate for ``key``: what an attacker would put in ``x5c``."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.example")])
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )

@@ -17,18 +17,15 @@ import json
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from cryptography.x509.oid import NameOID
 from tests.jose.forge import (
     NOW,
     E,
@@ -39,6 +36,7 @@ from tests.jose.forge import (
     forge,
     key_material,
     segment,
+    self_signed_certificate,
 )
 
 from jotauth import jose
@@ -198,19 +196,8 @@ def test_embedded_jwk_not_used(verify_keys: dict[str, jose.Key]) -> None:
 
 
 def _self_signed(key: ec.EllipticCurvePrivateKey) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.example")])
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    der = self_signed_certificate(key).public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(der).decode()
 
 
 @pytest.mark.usefixtures("no_io")

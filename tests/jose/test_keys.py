@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from tests.jose.forge import NOW, assert_no_leak, b64, claims, forge
+from tests.jose.forge import NOW, assert_no_leak, b64, claims, forge, self_signed_certificate
 
 from jotauth import jose
 
@@ -561,25 +561,8 @@ def test_pem_of_unsupported_key_types_refused() -> None:
 
 def test_certificate_pem_gives_its_public_key(private_keys: dict[str, jose.Key]) -> None:
     """An X.509 certificate PEM loads as its public key (useful for x5c-style distribution)."""
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
     signer = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.example")])
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(signer.public_key())
-        .serial_number(7)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=30))
-        .sign(signer, hashes.SHA256())
-    )
+    cert = self_signed_certificate(signer)
     key = jose.Key.from_pem(cert.public_bytes(serialization.Encoding.PEM))
     assert (key.alg, key.is_private) == ("ES256", False)
     pem = signer.private_bytes(
