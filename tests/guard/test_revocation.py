@@ -234,3 +234,25 @@ def test_feed_discovery_unreachable() -> None:
     )
     assert not feed.poll_once(RevocationView())
     assert feed.url is None
+
+
+def test_revoked_token_stays_revoked_through_the_leeway(issuer: LocalIssuer) -> None:
+    """A purge must not resurrect a revoked token the guard still accepts within its leeway.
+
+    The guard accepts a token until ``exp + leeway``; if the view dropped the jti at ``exp``, a
+    revoked (signed-out) token would be accepted again for the leeway's length.
+    """
+    fake = FakeFeed()
+    clock = ManualClock(NOW)
+    feed = fake.feed(clock=clock)
+    guard = issuer.guard(clock=clock, leeway=30)
+    token = issuer.make_token(sub="9", jti="gone", now=NOW, expires_in=60)
+    fake.events.append({"type": "token", "jti": "gone", "exp": NOW + 60})
+    assert feed.poll_once(guard.revocations)
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(token)
+    clock.advance(70)  # past exp, still inside the leeway: the guard would accept it
+    assert feed.poll_once(guard.revocations)  # purges at the feed's clock
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(token)
+    guard.close()

@@ -107,7 +107,7 @@ class Guard:
         self._rejected: dict[str, int] = {}
         self._kids: dict[str, str | None] = {}
         self.revocation = revocation
-        self.revocations = RevocationView()
+        self.revocations = RevocationView(leeway=self._leeway)
         self._started = revocation is None
         self._start_lock = threading.Lock()
         self.cookie = None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header)

@@ -34,11 +34,14 @@ class RevocationSource(Protocol):
 class RevocationView:
     """In-memory revoked jtis (until exp), per-user not-before times, and revoked kids."""
 
-    def __init__(self, *, user_retention: float = _USER_RETENTION) -> None:
+    def __init__(self, *, user_retention: float = _USER_RETENTION, leeway: float = 0) -> None:
+        """``leeway``: how long past its ``exp`` a token is still accepted (the guard's leeway),
+        so a revoked jti is kept that much longer and a purge never revives a revoked token."""
         self._tokens: dict[str, float] = {}
         self._users: dict[str, float] = {}
         self._keys: set[str] = set()
         self._user_retention = user_retention
+        self._leeway = leeway
         self._lock = threading.Lock()
         self.version = 0
         """Bumped on every change, so a cache can tell when to recheck."""
@@ -95,9 +98,10 @@ class RevocationView:
         return None
 
     def purge(self, now: float) -> None:
-        """Drop token entries past their exp and user entries older than the retention."""
+        """Drop token entries past their exp (and the leeway) and user entries past retention."""
         with self._lock:
-            self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > now}
+            horizon = now - self._leeway
+            self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > horizon}
             horizon = now - self._user_retention
             self._users = {sub: nb for sub, nb in self._users.items() if nb > horizon}
 
