@@ -136,3 +136,26 @@ async def test_lifespan_passes_through(issuer: LocalIssuer) -> None:
 
     await GuardMiddleware(inner, issuer.guard())({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan"]
+
+
+async def test_cross_site_websocket_cannot_ride_the_cookie(issuer: LocalIssuer) -> None:
+    """Cross-site WebSocket hijacking: a page on another origin opens a socket and the browser
+    attaches the cookie. Browsers cannot add the CSRF header to a handshake, so a cookie-borne
+    token on a handshake whose Origin is not this host is refused; same origin still works."""
+    app = app_for(issuer.guard(cookie="access_token"))
+    token = issuer.make_token(sub="ws").encode()
+    cookie = (b"cookie", b"access_token=" + token + b"; csrf_token=c")
+    evil = await websocket_handshake(
+        app, [(b"host", b"api.test"), (b"origin", b"https://evil.test"), cookie]
+    )
+    assert evil == [{"type": "websocket.close", "code": 1008, "reason": "csrf_failed"}]
+    same = await websocket_handshake(
+        app, [(b"host", b"api.test"), (b"origin", b"https://api.test"), cookie]
+    )
+    assert same[0]["type"] == "websocket.accept"
+    bearer = await websocket_handshake(
+        app,
+        [(b"host", b"api.test"), (b"origin", b"https://evil.test"),
+         (b"authorization", b"Bearer " + token)],
+    )  # fmt: skip
+    assert bearer[0]["type"] == "websocket.accept"  # no ambient credential: nothing to forge

@@ -39,6 +39,12 @@ def excluded(path: str, prefixes: Collection[str]) -> bool:
     return False
 
 
+def _cross_origin(origin: bytes, host: bytes | None) -> bool:
+    """Whether a handshake's ``Origin`` names another host than the one it was sent to."""
+    _, sep, netloc = origin.partition(b"://")
+    return not sep or host is None or netloc.lower() != host.lower()
+
+
 class GuardMiddleware:
     """Authenticate every HTTP and WebSocket request before it reaches the app.
 
@@ -75,8 +81,14 @@ class GuardMiddleware:
         cookie: str | None = None
         csrf: str | None = None
         csrf_header = self._csrf_header
+        origin: bytes | None = None
+        host: bytes | None = None
         for name, value in scope["headers"]:
-            if name == b"authorization":
+            if name == b"origin":
+                origin = value
+            elif name == b"host":
+                host = value
+            elif name == b"authorization":
                 authorization.append(value.decode("latin-1"))
             elif name == b"cookie":
                 cookie = (
@@ -87,9 +99,14 @@ class GuardMiddleware:
             elif csrf_header is not None and name == csrf_header:
                 csrf = value.decode("latin-1")
         guard = self.guard
+        method = scope.get("method", "GET")
+        if kind == "websocket" and origin is not None and _cross_origin(origin, host):
+            # A browser sends cookies on a cross-site handshake and can add no CSRF header to it
+            # (cross-site WebSocket hijacking): treat it as unsafe, so a cookie token is refused.
+            method = "WEBSOCKET"
         principal: Principal | None
         try:
-            token = guard.extract(authorization, cookie, scope.get("method", "GET"), csrf)
+            token = guard.extract(authorization, cookie, method, csrf)
             principal = await guard.authenticate(token)
             if self.scopes:
                 guard.authorize(principal, self.scopes)
