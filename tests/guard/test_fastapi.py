@@ -124,6 +124,29 @@ async def test_reuses_principal_from_middleware(issuer: LocalIssuer) -> None:
     assert guard.cache.misses == 1
 
 
+async def test_principal_of_another_guard_is_not_reused(issuer: LocalIssuer) -> None:
+    """Token confusion: a middleware guard for one audience must not vouch for a dependency
+    guard of another. A token for "articles" must not open an "admin" route."""
+    outer = issuer.guard(cls=Guard)  # audience "articles"
+    admin = issuer.guard(cls=Guard, audience="admin")
+    inner = FastAPI()
+
+    @inner.get("/admin")
+    async def admin_route(user: Annotated[Principal, Depends(admin.require())]) -> Any:
+        return {"sub": user.sub}
+
+    app = GuardMiddleware(inner, outer)
+    token = issuer.make_token(sub="m", scope="articles:read")
+    async with client(app) as c:
+        response = await c.get("/admin", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["detail"]["jotauth_code"] == "invalid_claim"
+    good = issuer.make_token(sub="a", audience=["articles", "admin"])
+    async with client(app) as c:
+        response = await c.get("/admin", headers={"Authorization": f"Bearer {good}"})
+    assert response.json() == {"sub": "a"}
+
+
 def test_bad_requirement_fails_at_definition(issuer: LocalIssuer) -> None:
     """A malformed requirement string is refused when the route is declared."""
     guard = issuer.guard(cls=Guard)

@@ -15,7 +15,7 @@ from jotauth.guard.guard import Guard
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import error_response
 
-__all__ = ["GuardMiddleware", "principal_from_scope"]
+__all__ = ["GUARD_KEY", "GuardMiddleware", "principal_from_scope"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -24,9 +24,19 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def principal_from_scope(scope: Scope) -> Principal | None:
-    """The principal the middleware stored, if the request was authenticated."""
+GUARD_KEY = "jotauth.guard"
+"""The scope key naming the guard that verified ``scope["auth"]``."""
+
+
+def principal_from_scope(scope: Scope, guard: Guard | None = None) -> Principal | None:
+    """The principal the middleware stored, if the request was authenticated.
+
+    With ``guard``, only a principal that this very guard verified (its issuer, audience,
+    ``typ`` and revocations): another guard's principal is not evidence for this one.
+    """
     principal = scope.get("auth")
+    if guard is not None and scope.get(GUARD_KEY) is not guard:
+        return None
     return principal if isinstance(principal, Principal) else None
 
 
@@ -120,6 +130,7 @@ class GuardMiddleware:
             return
         scope["auth"] = principal
         scope["user"] = principal
+        scope[GUARD_KEY] = guard
         await self.app(scope, receive, send)
 
     async def _refuse(self, kind: str, exc: JotauthError, send: Send) -> None:

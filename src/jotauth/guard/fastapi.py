@@ -22,7 +22,7 @@ from fastapi.security.base import SecurityBase
 
 from jotauth.errors import JotauthError
 from jotauth.guard import guard as _core
-from jotauth.guard.asgi import principal_from_scope
+from jotauth.guard.asgi import GUARD_KEY, principal_from_scope
 from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import ErrorResponse, error_response
@@ -71,7 +71,7 @@ class Requirement(SecurityBase):
     async def __call__(self, request: Request) -> Principal | None:
         guard = self.guard
         try:
-            principal = principal_from_scope(request.scope)
+            principal = principal_from_scope(request.scope, guard)
             if principal is None:
                 headers = request.headers
                 cookie = guard.cookie
@@ -83,6 +83,7 @@ class Requirement(SecurityBase):
                 )
                 principal = await guard.authenticate(token)
                 request.scope["auth"] = principal
+                request.scope[GUARD_KEY] = guard
             if self.needed:
                 guard.authorize(principal, self.needed)
         except MissingTokenError as exc:
