@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jotauth import jose
 from jotauth.guard import RevocationFeed, RevocationView, RevokedTokenError
 from jotauth.guard.revocation import RevocationSource
 from jotauth.guard.testing import LocalIssuer, ManualClock
@@ -256,3 +257,18 @@ def test_revoked_token_stays_revoked_through_the_leeway(issuer: LocalIssuer) -> 
     with pytest.raises(RevokedTokenError):
         guard.authenticate_sync(token)
     guard.close()
+
+
+def test_revoked_key_cannot_sign_without_a_kid(issuer: LocalIssuer) -> None:
+    """Whoever holds a revoked (stolen) key must not slip past the key revocation by leaving
+    ``kid`` out: the guard still picks that key (the only one for the alg), so the revocation
+    must be checked against the key that verified the token, not the header's kid."""
+    guard = issuer.guard()
+    guard.revocations.revoke_key(str(issuer.key.kid))
+    claims = jose.peek_claims(issuer.make_token(sub="thief"))
+    kidless = jose.encode(claims, issuer.key, headers={"typ": "at+jwt", "kid": None})
+    assert "kid" not in jose.peek_header(kidless)
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(kidless)
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(issuer.make_token(sub="thief"))

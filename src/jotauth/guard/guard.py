@@ -271,7 +271,7 @@ class Guard:
             _number(claims.get("iat")),
             jti if isinstance(jti, str) else None,
             principal.sub,
-            self._kid(token),
+            self._signer_kid(token, keys),
         )
         self._cache.put(token, entry, now)
         self._verified += 1
@@ -287,6 +287,19 @@ class Guard:
             self._kids.clear()
         self._kids[segment] = kid
         return kid
+
+    def _signer_kid(self, token: str, keys: jose.KeySet) -> str | None:
+        """The kid of the key that verified ``token``: the header's, or for a token that names
+        none, the key the set chose for its alg (so a key revocation cannot be dodged by
+        leaving ``kid`` out)."""
+        kid = self._kid(token)
+        if kid is not None:
+            return kid
+        alg = jose.peek_header(token).get("alg")
+        try:
+            return keys.select(str(alg), None).kid
+        except jose.JoseError:
+            return None
 
     @property
     def cache(self) -> TokenCache:
