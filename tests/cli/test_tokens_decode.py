@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -217,3 +218,24 @@ def test_token_pasted_across_lines(key: jose.Key) -> None:
     result = run("token", "decode", "-", input=wrapped)
     assert result.exit_code == 0, result.output
     assert '"sub": "wrapped"' in result.output
+
+
+def test_token_text_cannot_drive_the_terminal(key: jose.Key, tmp_path: Any) -> None:
+    """A token is attacker input: its claim names and values must not reach a terminal as
+    control sequences (ESC in a hint, C1 CSI or a bidi override in a value), which could erase
+    the NOT VERIFIED warning or forge output. They are shown escaped instead."""
+    evil = "secret\x1b[1A\x1b[2K"
+    token = make(key, exp=2_000_000_000, **{evil: "x", "name": "a\x9b2Jb\u202ec"})
+    out = run("token", "decode", "--color", token).output
+    assert "\x1b[1A" not in out
+    assert "\x1b[2K" not in out
+    assert "\x9b" not in out
+    assert "\u202e" not in out
+    assert "\\u009b" in out
+    assert "\\u202e" in out
+    public = tmp_path / "k.jwk"
+    public.write_text(json.dumps(key.public().to_jwk()))
+    verified = run("token", "verify", "--key", str(public), "--color", token)
+    assert verified.exit_code == 0
+    assert "\x1b[1A" not in verified.output
+    assert "\x9b" not in verified.output

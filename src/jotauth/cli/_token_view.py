@@ -15,7 +15,7 @@ import click
 from jotauth import jose
 from jotauth.cli._token_time import format_date, time_status
 
-__all__ = ["Inspection", "explain", "inspect", "render"]
+__all__ = ["Inspection", "explain", "inspect", "pretty", "printable", "render"]
 
 DEFAULT_MAX_SIZE: Final = 8192
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat", "auth_time")
@@ -137,16 +137,24 @@ def _claim_hints(inspection: Inspection, claims: dict[str, Any], now: float) -> 
         )
 
 
-def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+def printable(text: str) -> str:
+    """``text`` with every character a terminal could act on (C0/C1 controls such as ESC or
+    CSI, bidi overrides, other format characters) written as a JSON ``\\uXXXX`` escape;
+    newlines are kept. Token text is attacker input and must never drive the terminal."""
+    return "".join(c if c == "\n" or c.isprintable() else json.dumps(c)[1:-1] for c in text)
+
+
+def pretty(value: Any) -> str:
+    """Indented JSON for a terminal: readable Unicode, but no control characters."""
+    return printable(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
 
 
 def render(inspection: Inspection) -> str:
     """The human-readable decode output, with colour styles (dropped when piped)."""
     lines = [click.style(WARNING, fg="yellow", bold=True), ""]
-    lines += [click.style("Header", bold=True), _pretty(inspection.header), ""]
+    lines += [click.style("Header", bold=True), pretty(inspection.header), ""]
     lines += [click.style("Claims", bold=True)]
-    lines += [_pretty(inspection.claims) if inspection.claims is not None else "(not JSON)", ""]
+    lines += [pretty(inspection.claims) if inspection.claims is not None else "(not JSON)", ""]
     if inspection.times:
         lines.append(click.style("Times", bold=True))
         for name, value, phrase, problem in inspection.times:
@@ -157,7 +165,7 @@ def render(inspection: Inspection) -> str:
         lines.append("")
     if inspection.hints:
         lines.append(click.style("Hints", bold=True))
-        lines += [click.style(f"  ! {hint}", fg="magenta") for hint in inspection.hints]
+        lines += [click.style(f"  ! {printable(hint)}", fg="magenta") for hint in inspection.hints]
         lines.append("")
     lines.append(f"size: {inspection.size} bytes")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from jotauth.cli._token_keys import (
     read_token,
 )
 from jotauth.cli._token_time import format_date, parse_duration, relative
-from jotauth.cli._token_view import explain, inspect, render
+from jotauth.cli._token_view import explain, inspect, pretty, printable, render
 
 __all__ = ["keygen", "token"]
 
@@ -207,9 +207,9 @@ def decode(token_text: str | None, as_json: bool, color: bool | None) -> None:
     try:
         inspection = inspect(raw, time.time())
     except jose.JoseError as exc:
-        raise click.ClickException(f"not a readable JWT: {exc}") from None
+        raise click.ClickException(printable(f"not a readable JWT: {exc}")) from None
     if as_json:
-        click.echo(json.dumps(inspection.to_json(), indent=2, ensure_ascii=False))
+        click.echo(pretty(inspection.to_json()))
     else:
         click.echo(render(inspection), color=color)
 
@@ -273,7 +273,9 @@ def verify(
         )
     except jose.JoseError as exc:
         click.echo(
-            click.style("INVALID ", fg="red", bold=True) + explain(exc), err=True, color=color
+            click.style("INVALID ", fg="red", bold=True) + printable(explain(exc)),
+            err=True,
+            color=color,
         )
         if isinstance(exc, jose.ExpiredTokenError):
             click.echo(f"  expired {relative(exc.expired_at, now)}", err=True)
@@ -282,5 +284,5 @@ def verify(
     status = f"VALID: {header['alg']} signature by kid {header.get('kid', '(none)')}"
     if type(claims.get("exp")) in (int, float):
         status += f"; expires {relative(claims['exp'], now)} ({format_date(claims['exp'])})"
-    click.echo(click.style(status, fg="green", bold=True), err=True, color=color)
-    click.echo(json.dumps(claims, indent=2, ensure_ascii=False))
+    click.echo(click.style(printable(status), fg="green", bold=True), err=True, color=color)
+    click.echo(pretty(claims))
