@@ -194,3 +194,22 @@ async def test_bearer_token_over_8_kib(client: httpx.AsyncClient) -> None:
     response = await client.get("/profile", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert response.json()["jotauth_code"] == "token_too_large"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/login", b'{"username": "\\ud800", "password": "password123"}'),
+        ("/login", b'{"username": "john", "password": "\\udfff"}'),
+        ("/refresh", b'{"refresh_token": "\\ud800aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}'),
+        ("/register", b'{"username": "john", "password": "long enough \\ud83d"}'),
+        ("/login", b'{"\\ud800": 1, "username": "john", "password": "password123"}'),
+    ],
+)
+async def test_lone_surrogates_are_a_400(
+    client: httpx.AsyncClient, app: Any, kit: Any, path: str, body: bytes
+) -> None:
+    """JSON may escape a lone surrogate, which no UTF-8 database or hash can take: 400, not 500."""
+    await kit.add_user(app)
+    response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+    _assert_error(response, 400)

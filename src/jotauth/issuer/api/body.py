@@ -57,6 +57,10 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
         raise InvalidRequestError("the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("the body must be a JSON object")
+    try:  # "\ud800" is valid JSON but no valid Unicode: UTF-8 databases and hashes refuse it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError("the body is not valid JSON: a lone surrogate") from None
     return data
 
 
