@@ -7,6 +7,7 @@ revocation view. The cache is bounded; when full it drops the oldest entries fir
 short-lived, so insertion order is close to expiry order) and expired entries on the way.
 """
 
+import threading
 from typing import Final, NamedTuple
 
 from jotauth.guard.principal import Principal
@@ -29,15 +30,21 @@ class CacheEntry(NamedTuple):
 
 
 class TokenCache:
-    """A bounded map from token string to CacheEntry. Thread-safe under the GIL."""
+    """A bounded map from token string to CacheEntry.
 
-    __slots__ = ("_entries", "hits", "maxsize", "misses")
+    Lookups take no lock (one dict read); ``put`` runs only after a signature check, so it
+    takes a lock: eviction walks the dict, and two threads evicting at once must not trip on
+    each other (a ``RuntimeError``/``KeyError`` there would turn a valid token into a 500).
+    """
+
+    __slots__ = ("_entries", "_lock", "hits", "maxsize", "misses")
 
     def __init__(self, maxsize: int = 10_000) -> None:
         if maxsize < 0:
             raise ValueError("cache_size must be >= 0 (0 disables the cache)")
         self.maxsize = maxsize
         self._entries: dict[str, CacheEntry] = {}
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -54,10 +61,11 @@ class TokenCache:
         """Remember a verified token, evicting expired and then the oldest entries when full."""
         if self.maxsize == 0:
             return
-        entries = self._entries
-        if len(entries) >= self.maxsize and token not in entries:
-            self._evict(now)
-        entries[token] = entry
+        with self._lock:
+            entries = self._entries
+            if len(entries) >= self.maxsize and token not in entries:
+                self._evict(now)
+            entries[token] = entry
 
     def discard(self, token: str) -> None:
         """Forget one token (it expired or was revoked)."""
@@ -65,12 +73,13 @@ class TokenCache:
 
     def _evict(self, now: float) -> None:
         entries = self._entries
-        expired = [token for token, entry in entries.items() if entry.exp <= now]
+        # list() copies in one step, so a concurrent discard() cannot break the walk.
+        expired = [token for token, entry in list(entries.items()) if entry.exp <= now]
         for token in expired:
-            del entries[token]
+            entries.pop(token, None)
         if len(entries) >= self.maxsize:
             for token in list(entries)[: max(1, self.maxsize // _EVICT_FRACTION)]:
-                del entries[token]
+                entries.pop(token, None)
 
     def __len__(self) -> int:
         return len(self._entries)
