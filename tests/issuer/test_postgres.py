@@ -53,3 +53,25 @@ async def test_lifecycle_on_postgres(pg_schema_url: str, kit: Any, clock: Any) -
             assert {"login_succeeded", "refresh_reuse_detected", "logout", "logout_all"} <= types
     finally:
         app.state.store.close()
+
+
+async def test_nul_in_login_username_is_a_401_on_postgres(
+    pg_schema_url: str, kit: Any, clock: Any
+) -> None:
+    """PostgreSQL text refuses NUL: a username with one is an unknown user (401), not a 500."""
+    app = create_app(kit.make_settings(pg_schema_url), clock=clock, sleep=clock.advance)
+    await kit.add_user(app)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            response = await c.post(
+                "/login", json={"username": "jo\x00hn", "password": "password123"}
+            )
+            assert response.status_code == 401, response.text
+            assert response.json()["error"] == "invalid_grant"
+        failed = [
+            ev for ev in app.state.store.list_audit_events(limit=100) if ev.type == "login_failed"
+        ]
+        assert [ev.username for ev in failed] == ["jo\ufffdhn"]
+    finally:
+        app.state.store.close()

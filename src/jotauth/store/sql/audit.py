@@ -13,6 +13,11 @@ from jotauth.store.sql.models import Audit
 __all__ = ["AuditQueries"]
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """A caller-supplied string cut to ``limit``; NUL, which PostgreSQL text refuses, as U+FFFD."""
+    return None if value is None else value[:limit].replace("\x00", "\ufffd")
+
+
 class AuditQueries:
     """The audit trail of auth events."""
 
@@ -40,9 +45,9 @@ class AuditQueries:
                     "type": type,
                     "outcome": outcome,
                     "user_id": user_id,
-                    "username": None if username is None else username[:256],
-                    "ip": None if ip is None else ip[:64],
-                    "user_agent": None if user_agent is None else user_agent[:256],
+                    "username": _text(username, 256),
+                    "ip": _text(ip, 64),
+                    "user_agent": _text(user_agent, 256),
                     "detail": detail,
                     "at": at,
                 },

@@ -60,6 +60,8 @@ class UserQueries:
 
     def find_user(self, username_key: str) -> UserRecord | None:
         """The user whose normalized username is ``username_key``, or None."""
+        if "\x00" in username_key:  # no stored name has one, and PostgreSQL text refuses NUL
+            return None
         with self.engine.connect() as connection:
             row = connection.execute(select(User).where(User.username_key == username_key)).first()
         return None if row is None else user_row(row)
