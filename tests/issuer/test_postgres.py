@@ -75,3 +75,28 @@ async def test_nul_in_login_username_is_a_401_on_postgres(
         assert [ev.username for ev in failed] == ["jo\ufffdhn"]
     finally:
         app.state.store.close()
+
+
+async def test_nul_in_oauth_client_id_is_a_400_on_postgres(
+    pg_schema_url: str, kit: Any, clock: Any
+) -> None:
+    """RFC 6749 client_id is VSCHAR only: a NUL is refused as a 400, never sent to PostgreSQL."""
+    app = create_app(kit.make_settings(pg_schema_url), clock=clock, sleep=clock.advance)
+    await kit.add_user(app)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            response = await c.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "password",
+                    "username": "john",
+                    "password": "password123",
+                    "client_id": "app\x00",
+                },
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "invalid_request"
+        assert app.state.store.list_families() == []
+    finally:
+        app.state.store.close()

@@ -68,6 +68,8 @@ async def token(request: Request) -> JSONResponse:
     client_id = form.get("client_id") or None
     if client_id is not None and len(client_id) > 128:
         raise InvalidRequestError("client_id is longer than 128 characters")
+    if client_id is not None and not all(" " <= char <= "~" for char in client_id):
+        raise InvalidRequestError("client_id may contain printable ASCII only (RFC 6749 A.1)")
     if grant == "password":
         username, password = _required(form, "username"), _required(form, "password")
         user = await auth.check_password(username, password, client(request))
