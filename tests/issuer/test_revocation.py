@@ -188,6 +188,15 @@ async def test_feed_rejects_a_bad_cursor(client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("cursor", ["\u00b2", "\u0663", "9" * 32])
+async def test_feed_rejects_odd_digits_and_huge_cursors(
+    client: httpx.AsyncClient, cursor: str
+) -> None:
+    """str.isdigit() takes superscripts, which int() refuses; SQLite takes 64 bits: 400, not 500."""
+    response = await client.get("/revocations", headers=FEED, params={"after": cursor})
+    assert response.status_code == 400, response.text
+
+
 def _claims(token: str) -> dict[str, Any]:
     from jotauth import jose
 

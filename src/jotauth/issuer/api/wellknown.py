@@ -98,7 +98,7 @@ async def revocations(
     await _service_caller(request)
     if after is None or after == "":
         position = 0
-    elif after.isdigit():
+    elif after.isascii() and after.isdigit() and len(after) <= 18:
         position = int(after)
     else:
         raise InvalidRequestError("after must be a cursor returned by this endpoint")
