@@ -123,3 +123,15 @@ async def test_admin_rotates_and_revokes_keys(
     assert (await client.post("/admin/keys/nope/revoke", headers=headers)).status_code == 404
     assert [e.type for e in store.list_audit_events(type="key_revoked")] == ["key_revoked"]
     assert [e.type for e in store.list_audit_events(type="key_rotated")] == ["key_rotated"]
+
+
+@pytest.mark.parametrize("user_id", ["\u00b2", "\u0663", "1\u00b9"])
+async def test_admin_user_id_with_odd_digits_is_a_404(
+    app: Any, client: httpx.AsyncClient, kit: Any, user_id: str
+) -> None:
+    """str.isdigit() takes superscripts and other scripts' digits; an id is ASCII: 404, not 500."""
+    headers = await _admin(app, client, kit)
+    response = await client.post(f"/admin/users/{user_id}/disable", headers=headers)
+    assert response.status_code == 404, response.text
+    listed = await client.get("/admin/sessions", headers=headers, params={"user_id": user_id})
+    assert listed.status_code == 404, listed.text

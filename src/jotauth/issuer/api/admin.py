@@ -62,7 +62,7 @@ def key_json(key: KeyRecord) -> dict[str, Any]:
 
 
 def _user_id(value: str) -> int:
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise NotFoundError(f"no user with id {value[:20]!r}")
     return int(value)
 
