@@ -135,3 +135,23 @@ async def test_admin_user_id_with_odd_digits_is_a_404(
     assert response.status_code == 404, response.text
     listed = await client.get("/admin/sessions", headers=headers, params={"user_id": user_id})
     assert listed.status_code == 404, listed.text
+
+
+async def test_withdrawn_permission_leaves_the_scope_at_the_next_refresh(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """The guard grants by scope too: a refresh must not keep a scope the user no longer has."""
+    headers = await _admin(app, client, kit)
+    deputy = await kit.add_user(app, "deputy", "deputy-password", permissions=ADMIN)
+    pair = await kit.login(client, "deputy", "deputy-password")
+    withdrawn = await client.put(
+        f"/admin/users/{deputy.sub}/permissions",
+        json={"permissions": {"articles": ["read"]}},
+        headers=headers,
+    )
+    assert withdrawn.status_code == 200
+    fresh = (await client.post("/refresh", json={"refresh_token": pair["refresh_token"]})).json()
+    assert fresh["scope"] == ""
+    assert "admin:*" not in jose.peek_claims(fresh["access_token"])["scope"]
+    denied = await client.get("/admin/users", headers=kit.bearer(fresh["access_token"]))
+    assert denied.status_code == 403

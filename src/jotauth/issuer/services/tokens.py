@@ -295,8 +295,11 @@ class TokenService:
     def _issue(
         self, user: UserRecord, family: FamilyRecord, refresh: str, now: float, raced: bool = False
     ) -> TokenPair:
+        # The session's scope, less what the user has lost since: guards grant by scope too.
+        held = set(scope_of(user.permissions).split())
+        scope = " ".join(s for s in family.scope.split() if s in held)
         access, claims = self.access_token(
-            user, family_id=family.id, client_id=family.client_id, scope=family.scope, now=now
+            user, family_id=family.id, client_id=family.client_id, scope=scope, now=now
         )
         return self._pair(access, claims, refresh, user, family, now, raced)
 
