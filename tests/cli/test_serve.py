@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from jotauth.cli.main import main
@@ -42,3 +43,35 @@ def test_bad_setting_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--demo"], env={"JOTAUTH_ACCESS_TTL": "soon"})
     assert result.exit_code == 1
     assert "JOTAUTH_ACCESS_TTL" in result.output
+
+
+def test_start_up_line_hides_the_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "is migrated" line goes to logs: a PostgreSQL URL's password must not."""
+    import base64
+    import secrets
+    import types
+
+    import uvicorn
+
+    from jotauth.cli import serve as serve_module
+
+    fake = types.SimpleNamespace(
+        ring=types.SimpleNamespace(list=list), store=types.SimpleNamespace(close=lambda: None)
+    )
+    monkeypatch.setattr(serve_module, "build_runtime", lambda settings: fake)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    for name in ("JOTAUTH_MODE", "JOTAUTH_ISSUER", "JOTAUTH_MASTER_KEY"):
+        monkeypatch.setenv(name, "")  # recorded, so what serve writes there is undone afterwards
+        monkeypatch.delenv(name)
+    master = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    result = CliRunner().invoke(
+        main,
+        ["serve"],
+        env={
+            "JOTAUTH_DATABASE_URL": "postgresql+psycopg://jot:s3cret-db-pw@127.0.0.1:5432/jot",
+            "JOTAUTH_MASTER_KEY": master,
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert "is migrated" in result.output
+    assert "s3cret-db-pw" not in result.output

@@ -9,6 +9,7 @@ import os
 import secrets
 
 import click
+from sqlalchemy import make_url
 
 from jotauth.cli._server import fail_cleanly, load_settings
 from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER
@@ -42,7 +43,8 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
         runtime = build_runtime(settings)
     base = settings.issuer
     active: list[KeyRecord] = [k for k in runtime.ring.list() if k.state == "active"]
-    click.echo(f"jotauth: database {settings.database_url} is migrated")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"jotauth: database {shown} is migrated")
     if active:
         click.echo(f"jotauth: signing with {active[-1].alg} key {active[-1].kid}")
     if demo:
