@@ -100,3 +100,21 @@ async def test_nul_in_oauth_client_id_is_a_400_on_postgres(
         assert app.state.store.list_families() == []
     finally:
         app.state.store.close()
+
+
+async def test_nul_in_admin_path_ids_is_a_404_on_postgres(
+    pg_schema_url: str, kit: Any, clock: Any
+) -> None:
+    """A session id or kid with a NUL names nothing: 404, never a PostgreSQL DataError (500)."""
+    app = create_app(kit.make_settings(pg_schema_url), clock=clock, sleep=clock.advance)
+    await kit.add_user(app, "root", "root-password", permissions={"admin": ["*"]})
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            headers = kit.bearer((await kit.login(c, "root", "root-password"))["access_token"])
+            session = await c.delete("/admin/sessions/a%00b", headers=headers)
+            assert session.status_code == 404, session.text
+            key = await c.post("/admin/keys/a%00b/revoke", headers=headers)
+            assert key.status_code == 404, key.text
+    finally:
+        app.state.store.close()

@@ -158,6 +158,8 @@ async def list_sessions(request: Request, user_id: str | None = None) -> JSONRes
 async def revoke_session(request: Request, session_id: str) -> JSONResponse:
     """Revoke one session: its refresh token stops working."""
     admin = await require_admin(request, "write")
+    if "\x00" in session_id:  # names no session; PostgreSQL text refuses NUL
+        raise NotFoundError("no live session with this id")
     auth = service(request)
     now = auth.clock()
     done = await anyio.to_thread.run_sync(
@@ -191,6 +193,8 @@ async def rotate_key(request: Request) -> JSONResponse:
 async def revoke_key(request: Request, kid: str) -> JSONResponse:
     """Emergency: unpublish the key now; every token it signed is rejected."""
     admin = await require_admin(request, "write")
+    if "\x00" in kid:  # names no key; PostgreSQL text refuses NUL
+        raise NotFoundError("no revocable key with this kid")
     auth = service(request)
     record = await anyio.to_thread.run_sync(lambda: auth.ring.revoke(kid[:128]))
     await auth.emit("key_revoked", client(request), kid=record.kid, by=admin.sub)
