@@ -3,7 +3,8 @@
 DESIGN.md and STYLE.md 3.2: ``jose`` imports only the standard library, ``cryptography``, its
 JSON library (``orjson``) and ``jotauth.errors``; the guard never imports the issuer, the store
 or the CLI; the store never imports the layers above it; nothing imports the CLI; and no package
-reaches into another package's ``_private`` module. A violation names the file, the line and the import.
+reaches into another package's ``_private`` module. A violation names the file, the line and
+the import.
 """
 
 import ast

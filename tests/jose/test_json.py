@@ -67,7 +67,8 @@ def test_fast_and_strict_parsers_agree_on_mutated_json(value: dict[str, Any], da
     """Bytes deleted, doubled or replaced: both paths reach the same value or the same error."""
     text = _spellings(value)[0]
     at = data.draw(st.integers(0, len(text)))
-    junk = data.draw(st.sampled_from([b"", b",", b'"', b"}", b"{", b"NaN", b"\xff", b" ", b"1e999"]))
+    junks = [b"", b",", b'"', b"}", b"{", b"NaN", b"\xff", b" ", b"1e999"]
+    junk = data.draw(st.sampled_from(junks))
     cut = data.draw(st.integers(0, 3))
     mutated = text[:at] + junk + text[at + cut :]
     assert _verdict(_json.loads_object, mutated) == _verdict(_json._judge, mutated)
@@ -134,7 +135,7 @@ def test_dumps_writes_what_the_standard_encoder_writes(value: dict[str, Any]) ->
 )
 def test_dumps_refuses_nan_and_infinity(value: dict[str, Any]) -> None:
     """orjson writes NaN as null; we refuse to emit what we would reject on the way in."""
-    with pytest.raises(MalformedTokenError, match="NaN|Infinity|JSON"):
+    with pytest.raises(MalformedTokenError, match=r"NaN and Infinity|float values are not JSON"):
         _json.dumps(value)
 
 
@@ -175,5 +176,5 @@ def test_dumps_of_a_cycle_is_a_clear_error() -> None:
     """A value that contains itself cannot be written, whichever encoder tries."""
     cycle: dict[str, Any] = {}
     cycle["self"] = cycle
-    with pytest.raises(MalformedTokenError, match="nested too deeply|contains itself"):
+    with pytest.raises(MalformedTokenError, match=r"nested too deeply, or it contains itself"):
         _json.dumps(cycle)

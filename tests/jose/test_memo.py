@@ -66,7 +66,7 @@ def test_header_memo_past_its_bound() -> None:
 def test_header_memo_tells_json_types_apart() -> None:
     """1, 1.0 and true are different JSON values in a header, though equal as Python dict keys."""
     key = jose.Key.generate("HS256")
-    for value in (1, True, 1.0, 0, False):
+    for value in ("1", 1, True, 1.0, "true", 0, False):
         header = jose.peek_header(jose.jws.sign(b"p", key, headers={"v": value}))
         assert header["v"] == value
         assert type(header["v"]) is type(value)

@@ -40,7 +40,9 @@ _fast_dumps = orjson.dumps
 # serialize them its own way) and from there to the standard library, so a value serializes
 # the same whichever encoder writes it.
 _FAST_OPTIONS: Any = (
-    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 
 
@@ -119,7 +121,7 @@ def loads_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = _fast_loads(data)
         if type(value) is dict and _fast_dumps(value) == data:
-            return value  # type: ignore[no-any-return]
+            return value
     except (ValueError, TypeError):  # orjson.JSONDecodeError, JSONEncodeError (nesting)
         pass
     return _judge(data, what)

@@ -121,18 +121,22 @@ def _header_segment(key: Key, headers: Mapping[str, Any] | None) -> bytes:
     """The encoded header, memoized when every extra name and value is a string (the common case).
 
     Only strings are memoized: 1, 1.0 and True are equal as dict keys (also inside tuples)
-    but not as JSON, so other names or values would let one header stand in for another.
+    but not as JSON, so other names or values would let one header stand in for another. The
+    types are checked before an entry is stored, not on every lookup: a stored key holds only
+    strings, and a string is never equal to an int, a float or a bool, so only a header of
+    strings can find it.
     """
-    items = tuple(headers.items()) if headers else ()
-    if not all(type(name) is str and type(value) is str for name, value in items):
+    memo_key = (key.alg, key.kid, tuple(headers.items()) if headers else ())
+    try:
+        segment = _HEADER_MEMO.get(memo_key)
+    except TypeError:  # an unhashable member (a list, a dict): encoded every time
         return _encode_header(key, headers)
-    memo_key = (key.alg, key.kid, items)
-    segment = _HEADER_MEMO.get(memo_key)
     if segment is None:
         segment = _encode_header(key, headers)
-        if len(_HEADER_MEMO) >= _HEADER_MEMO_SIZE:
-            _HEADER_MEMO.clear()
-        _HEADER_MEMO[memo_key] = segment
+        if all(type(name) is str and type(value) is str for name, value in memo_key[2]):
+            if len(_HEADER_MEMO) >= _HEADER_MEMO_SIZE:
+                _HEADER_MEMO.clear()
+            _HEADER_MEMO[memo_key] = segment
     return segment
 
 
