@@ -272,3 +272,29 @@ def test_revoked_key_cannot_sign_without_a_kid(issuer: LocalIssuer) -> None:
         guard.authenticate_sync(kidless)
     with pytest.raises(RevokedTokenError):
         guard.authenticate_sync(issuer.make_token(sub="thief"))
+
+
+def test_user_revocation_outlives_the_longest_token_through_the_leeway(
+    issuer: LocalIssuer,
+) -> None:
+    """A purge must not drop a user's not-before while a token it revoked is still accepted.
+
+    The issuer's longest access token lives 24 h (``JOTAUTH_ACCESS_TTL`` is capped there) and
+    the guard accepts it until ``exp + leeway``; if the view dropped the not-before 24 h after
+    it was set, a token issued just before a logout-everywhere would be accepted again for
+    the leeway's length.
+    """
+    fake = FakeFeed()
+    clock = ManualClock(NOW)
+    feed = fake.feed(clock=clock)
+    guard = issuer.guard(clock=clock, leeway=30)
+    token = issuer.make_token(sub="9", now=NOW - 1, expires_in=86400)
+    fake.events.append({"type": "user", "sub": "9", "not_before": NOW})
+    assert feed.poll_once(guard.revocations)
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(token)
+    clock.advance(86400 + 10)  # past the 24 h retention and the exp, inside the leeway
+    assert feed.poll_once(guard.revocations)  # purges at the feed's clock
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(token)
+    guard.close()

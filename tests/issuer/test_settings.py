@@ -1,16 +1,18 @@
 """Settings from JOTAUTH_* variables and a config file; the OWASP password defaults."""
 
 import base64
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import extract_parameters
 
+from jotauth.guard import RevocationView
 from jotauth.issuer.errors import ConfigurationError
 from jotauth.issuer.events import AuthEvent, EventBus
 from jotauth.issuer.services.passwords import PasswordService
-from jotauth.issuer.settings import Settings
+from jotauth.issuer.settings import MAX_ACCESS_TTL, Settings
 
 KEY = base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
 
@@ -164,3 +166,22 @@ async def test_event_bus_survives_a_failing_subscriber(caplog: pytest.LogCapture
 @pytest.fixture
 def anyio_backend() -> Any:
     return "asyncio"
+
+
+def test_access_ttl_is_capped_at_a_day() -> None:
+    """JOTAUTH_ACCESS_TTL above 24 h is refused, naming the variable and the limit.
+
+    Guards keep a user's not-before (logout everywhere, password change, disabling) for 24 h
+    only; a longer-lived access token issued before it would be accepted again afterwards.
+    """
+    assert Settings.from_env({"JOTAUTH_ACCESS_TTL": "86400"}).access_ttl == 86400
+    with pytest.raises(ConfigurationError, match=r"JOTAUTH_ACCESS_TTL.*86400"):
+        Settings.from_env({"JOTAUTH_ACCESS_TTL": "86401"})
+    with pytest.raises(ConfigurationError, match=r"JOTAUTH_ACCESS_TTL.*86400"):
+        Settings(access_ttl=7 * 86400)
+
+
+def test_access_ttl_cap_fits_the_guards_retention() -> None:
+    """The cap is no longer than a guard keeps a user's not-before by default."""
+    retention = inspect.signature(RevocationView).parameters["user_retention"].default
+    assert retention >= MAX_ACCESS_TTL

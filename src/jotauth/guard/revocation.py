@@ -35,8 +35,11 @@ class RevocationView:
     """In-memory revoked jtis (until exp), per-user not-before times, and revoked kids."""
 
     def __init__(self, *, user_retention: float = _USER_RETENTION, leeway: float = 0) -> None:
-        """``leeway``: how long past its ``exp`` a token is still accepted (the guard's leeway),
-        so a revoked jti is kept that much longer and a purge never revives a revoked token."""
+        """``user_retention``: how long a user's not-before is kept, at least the longest access
+        token lifetime (the jotauth issuer caps ``JOTAUTH_ACCESS_TTL`` at the 24 h default).
+        ``leeway``: how long past its ``exp`` a token is still accepted (the guard's leeway),
+        so revoked jtis and not-befores are kept that much longer and a purge never revives a
+        revoked token."""
         self._tokens: dict[str, float] = {}
         self._users: dict[str, float] = {}
         self._keys: set[str] = set()
@@ -98,11 +101,11 @@ class RevocationView:
         return None
 
     def purge(self, now: float) -> None:
-        """Drop token entries past their exp (and the leeway) and user entries past retention."""
+        """Drop token entries past their exp and user entries past retention (plus the leeway)."""
         with self._lock:
             horizon = now - self._leeway
             self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > horizon}
-            horizon = now - self._user_retention
+            horizon = now - self._user_retention - self._leeway
             self._users = {sub: nb for sub, nb in self._users.items() if nb > horizon}
 
     def __len__(self) -> int:

@@ -15,9 +15,13 @@ from typing import Any, Final
 
 from jotauth.issuer.errors import ConfigurationError
 
-__all__ = ["MODES", "Settings", "decode_master_key", "load_env_file"]
+__all__ = ["MAX_ACCESS_TTL", "MODES", "Settings", "decode_master_key", "load_env_file"]
 
 MODES: Final = ("production", "dev", "demo")
+MAX_ACCESS_TTL: Final = 86400
+"""The longest access token lifetime, seconds. Guards keep a user's not-before (logout
+everywhere, password change, disabling) 24 h (``jotauth.guard.RevocationView``): a token
+living longer and issued before it would be accepted again once the entry is dropped."""
 _ASYMMETRIC: Final = (
     "EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
 )  # fmt: skip
@@ -121,6 +125,13 @@ class Settings:
             )
         if self.access_ttl < 1 or self.refresh_ttl < 1 or self.refresh_idle_ttl < 1:
             raise ConfigurationError("token lifetimes must be at least one second")
+        if self.access_ttl > MAX_ACCESS_TTL:
+            raise ConfigurationError(
+                f"JOTAUTH_ACCESS_TTL must be at most {MAX_ACCESS_TTL} (24 h), not "
+                f"{self.access_ttl}: guards forget a user's logout-everywhere after 24 h, so a "
+                "longer-lived access token would come back to life; keep access tokens short "
+                "and let refresh tokens (JOTAUTH_REFRESH_TTL) carry long sessions"
+            )
         if self.argon2_memory_cost < 8 or self.argon2_time_cost < 1 or self.argon2_parallelism < 1:
             raise ConfigurationError("Argon2 parameters are too small")
 
