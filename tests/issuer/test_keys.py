@@ -166,3 +166,33 @@ def test_instances_starting_together_make_one_ring(pg_schema_url: str, kit: Any)
     finally:
         for store in stores:
             store.close()
+
+
+async def test_an_emergency_revocation_stops_every_instance_signing_at_once(
+    sqlite_url: str, kit: Any, clock: Any
+) -> None:
+    """Two instances over one database: after one revokes the signing key, the other signs its
+    very next token with the replacement, not with the revoked key until its cache expires
+    (a login there would hand out a token every verifier refuses)."""
+    settings = kit.make_settings(sqlite_url)
+    one = create_app(settings, clock=clock, sleep=clock.advance)
+    two = create_app(settings, clock=clock, sleep=clock.advance)
+    try:
+        await kit.add_user(one)
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=one), base_url="http://a") as a,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=two), base_url="http://b") as b,
+        ):
+            kid = jose.peek_header((await kit.login(b))["access_token"])["kid"]  # two caches it
+            one.state.auth.ring.revoke(kid)
+            clock.advance(1)  # well inside the other instance's 5 s ring cache
+            fresh = await kit.login(b)
+            assert jose.peek_header(fresh["access_token"])["kid"] != kid
+            refreshed = await b.post("/refresh", json={"refresh_token": fresh["refresh_token"]})
+            assert jose.peek_header(refreshed.json()["access_token"])["kid"] != kid
+            for client in (a, b):
+                me = await client.get("/me", headers=kit.bearer(fresh["access_token"]))
+                assert me.status_code == 200, me.text
+    finally:
+        one.state.store.close()
+        two.state.store.close()

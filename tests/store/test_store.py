@@ -160,6 +160,11 @@ def test_key_rotation_is_guarded(store: SQLStore) -> None:
     assert store.retire_keys(now=NOW + 5) == 1
     assert store.revoke_key("a", now=NOW) is not None
     assert store.revoke_key("a", now=NOW) is None
+    assert (store.key_state("a"), store.key_state("n"), store.key_state("none")) == (
+        "revoked",
+        "active",
+        None,
+    )
 
 
 def test_audit_filters(store: SQLStore) -> None:

@@ -9,7 +9,9 @@
   guards reject its tokens even before their JWKS cache refreshes.
 
 Private keys are stored AES-GCM sealed under the master key, with the kid as associated data.
-Every worker re-reads the ring at most ``cache_seconds`` after a change by another worker.
+Every worker re-reads the ring at most ``cache_seconds`` after a change by another worker, and
+before each signature it confirms that its signing key is still the active one (one primary-key
+read), so no worker signs with a key another worker revoked (or rotated out) in the meantime.
 """
 
 import json
@@ -204,7 +206,22 @@ class KeyRing:
         return view.published
 
     def signer(self) -> jose.Key:
-        """The private key that signs new tokens."""
+        """The private key that signs new tokens, confirmed active in the database.
+
+        The cached view may be up to ``cache_seconds`` old: another instance may have
+        emergency-revoked its signing key since, and every token signed with it would be
+        refused. So a cached signer's state is read back first; if it is no longer active the
+        ring is reloaded now (which promotes the next key when the active one was revoked).
+        """
+        before = self._view
+        view = self.view()
+        if self._hmac is not None or view is not before:
+            return view.signer  # HMAC has no ring; a view loaded just now is current
+        if self.store.key_state(view.signer.kid) == "active":
+            return view.signer
+        with self._lock:
+            if self._view is view:
+                self._view = None
         return self.view().signer
 
     def verification_keys(self) -> jose.KeySet:

@@ -27,6 +27,14 @@ class KeyQueries:
             rows = connection.execute(query).all()
         return [key_row(row) for row in rows]
 
+    def key_state(self, kid: str) -> str | None:
+        """The state of one key (``next``, ``active``, ...), None when there is no such key."""
+        with self.engine.connect() as connection:
+            state = connection.execute(
+                select(SigningKey.state).where(SigningKey.kid == kid)
+            ).scalar_one_or_none()
+        return None if state is None else str(state)
+
     def add_key(self, key: KeyRecord) -> None:
         """Insert a key of the ring."""
         with self.engine.begin() as connection:
