@@ -283,3 +283,23 @@ async def test_async_stats(issuer: LocalIssuer, clock: Clock) -> None:
     with pytest.raises(jose.ExpiredTokenError):
         await guard.authenticate(issuer.make_token(now=NOW - 3600))
     assert guard.stats()["rejected"] == {"expired_token": 1}
+
+
+class _ClearedBetweenCheckAndRead(dict[str, str | None]):
+    """A kid memo that another thread empties right after a membership test says yes."""
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        self.clear()
+        return found
+
+
+def test_kid_memo_cleared_by_another_thread_is_not_a_500(issuer: LocalIssuer, clock: Clock) -> None:
+    """The kid memo is read once: a clear between "in" and "[]" would raise KeyError (a 500)."""
+    guard = issuer.guard(clock=clock)
+    first = issuer.make_token(sub="1", now=NOW)
+    guard.authenticate_sync(first)
+    memo = _ClearedBetweenCheckAndRead(guard._kids)
+    guard._kids = memo
+    second = issuer.make_token(sub="2", now=NOW)  # same header segment: a memo hit
+    assert guard.authenticate_sync(second).sub == "2"

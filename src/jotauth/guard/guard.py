@@ -24,6 +24,7 @@ from jotauth.guard.revocation import RevocationSource, RevocationView
 __all__ = ["Guard"]
 
 _KID_MEMO_SIZE: Final = 256
+_UNSEEN: Final = object()
 
 
 def _number(value: Any) -> float | None:
@@ -279,8 +280,10 @@ class Guard:
 
     def _kid(self, token: str) -> str | None:
         segment = token[: token.find(".")]
-        if segment in self._kids:
-            return self._kids[segment]
+        # One read, not "in" then "[]": another thread may clear the memo between the two.
+        known = self._kids.get(segment, _UNSEEN)
+        if known is not _UNSEEN:
+            return known  # type: ignore[return-value]
         value = jose.peek_header(token).get("kid")
         kid = value if isinstance(value, str) else None
         if len(self._kids) >= _KID_MEMO_SIZE:
