@@ -112,3 +112,28 @@ def test_lazy_claims_from_the_verified_token() -> None:
     assert lazy.can("a", "b")
     with pytest.raises(ValueError, match="claims or the verified token"):
         type(lazy)(sub="x", scopes=frozenset(), roles=frozenset(), claims=None)
+
+
+def test_principals_share_equal_scope_and_role_sets() -> None:
+    """Equal scope strings and role lists give one shared set: fewer objects per cached token."""
+    first = principal(scope="articles:read comments:read", roles=["reader"])
+    second = principal(scope="articles:read comments:read", roles=["reader"])
+    assert first.scopes is second.scopes
+    assert first.roles is second.roles
+    listed = principal(scp=["articles:read", "comments:read"], roles="reader")
+    assert listed.scopes == first.scopes
+    assert listed.roles == first.roles
+
+
+def test_shared_sets_stay_bounded_and_exact() -> None:
+    """Thousands of distinct scopes: the table starts over when full and every set stays exact."""
+    from jotauth.guard import principal as module
+
+    for n in range(3000):
+        made = principal(scope=f"s{n}:read other", roles=[f"r{n}", "all"])
+        assert made.scopes == {f"s{n}:read", "other"}
+        assert made.roles == {f"r{n}", "all"}
+        assert len(module._SHARED_SETS) <= module._SHARED_SETS_SIZE
+    # A scope string that looks like a role tuple's member never borrows the tuple's set.
+    assert principal(scope="r1 all").scopes == {"r1", "all"}
+    assert principal(scope="a b", roles=["a b"]).roles == {"a b"}

@@ -23,6 +23,7 @@ __all__ = ["Grants", "Principal", "build_principal", "parse_requirement"]
 
 Grants = Mapping[str, frozenset[str]]
 _WILDCARD: Final = "*"
+_EMPTY: Final[frozenset[str]] = frozenset()
 
 
 def parse_requirement(requirement: str) -> tuple[str, str] | None:
@@ -39,32 +40,51 @@ def _invalid(claim: str, message: str) -> jose.InvalidClaimError:
     return jose.InvalidClaimError(claim, "invalid", message)
 
 
+# Principals with the same scope string or roles share one frozenset. A cached principal then
+# adds two objects for the garbage collector to walk (itself and its cache entry) instead of
+# four, which matters when thousands of distinct tokens are cached: each full collection walks
+# every one of them. Keys are strings or tuples of strings, so no two different values can
+# share an entry; the table is bounded and simply starts over when full.
+_SHARED_SETS: dict[str | tuple[str, ...], frozenset[str]] = {}
+_SHARED_SETS_SIZE: Final = 1024
+
+
+def _shared_set(key: str | tuple[str, ...], members: Iterable[str]) -> frozenset[str]:
+    found = _SHARED_SETS.get(key)
+    if found is None:
+        found = frozenset(members)
+        if len(_SHARED_SETS) >= _SHARED_SETS_SIZE:
+            _SHARED_SETS.clear()
+        _SHARED_SETS[key] = found
+    return found
+
+
 def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     scope = claims.get("scope")
     if scope is not None:
         if type(scope) is not str:
             raise _invalid("scope", '"scope" must be a space-separated string')
-        return frozenset(scope.split())
+        return _shared_set(scope, scope.split())
     scp = claims.get("scp")
     if scp is None:
-        return frozenset()
+        return _EMPTY
     if type(scp) is not list or not all(type(s) is str for s in scp):
         raise _invalid("scp", '"scp" must be an array of strings')
-    return frozenset(scp)
+    return _shared_set(tuple(scp), scp)
 
 
 def _roles(claims: Mapping[str, Any]) -> frozenset[str]:
     roles = claims.get("roles")
     if roles is None:
-        return frozenset()
+        return _EMPTY
     if type(roles) is str:
-        return frozenset((roles,))
+        return _shared_set((roles,), (roles,))
     if type(roles) is not list:
         raise _invalid("roles", '"roles" must be an array of strings')
     for role in roles:
         if type(role) is not str:
             raise _invalid("roles", '"roles" must be an array of strings')
-    return frozenset(roles)
+    return _shared_set(tuple(roles), roles)
 
 
 def _check_permissions(value: Any, path: str, depth: int = 0) -> None:
