@@ -429,6 +429,23 @@ def test_nan_infinity_rejected(body: bytes, private_keys: dict[str, jose.Key]) -
         jose.decode(head_token, key, now=NOW)
 
 
+def test_lone_surrogate_escape_rejected(private_keys: dict[str, jose.Key]) -> None:
+    """A claim holding half a surrogate pair is no text: it would break the service that logs or
+    stores it (a 500 far from the token), so the token is malformed, in payload and header."""
+    key = private_keys["HS256"]
+    token = forge(key, {"alg": "HS256"}, Segment(b64(b'{"sub":"\\ud800","exp":2000000000}')))
+    with exactly(jose.MalformedTokenError) as info:
+        jose.decode(token, key, now=NOW)
+    assert "surrogate" in str(info.value)
+    head_token = forge(key, Segment(b64(b'{"alg":"HS256","kid":"\\udfff"}')), claims())
+    with exactly(jose.MalformedTokenError):
+        jose.decode(head_token, key, now=NOW)
+    paired = forge(
+        key, {"alg": "HS256"}, Segment(b64(b'{"sub":"\\ud83d\\ude00","exp":2000000000}'))
+    )
+    assert jose.decode(paired, key, now=NOW)["sub"] == "\U0001f600"
+
+
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
 @pytest.mark.parametrize("value", ["2000000000", True, False, None, [2000000000], {"t": 1}])
 def test_string_and_bool_dates_rejected(

@@ -83,6 +83,9 @@ def test_fast_and_strict_parsers_agree_on_mutated_json(value: dict[str, Any], da
         b'{"exp":1e999}',
         b'{"exp":-Infinity}',
         b'{"s":"\xff"}',
+        b'{"s":"\\ud800"}',  # a lone surrogate, high half
+        b'{"\\udc00":1}',  # a lone low half, in a member name
+        b'{"s":"x\\uDBFFy"}',
         b'["not an object"]',
         b'{"a":1} x',
     ],
@@ -178,3 +181,15 @@ def test_dumps_of_a_cycle_is_a_clear_error() -> None:
     cycle["self"] = cycle
     with pytest.raises(MalformedTokenError, match=r"nested too deeply, or it contains itself"):
         _json.dumps(cycle)
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_characters() -> None:
+    """A pair of escapes is one character, and an escaped backslash before "ud800" is text."""
+    assert _json.loads_object(b'{"s":"\\ud83d\\ude00"}', "payload") == {"s": "\U0001f600"}
+    assert _json.loads_object(b'{"s":"\\\\ud800"}', "payload") == {"s": "\\ud800"}
+
+
+def test_lone_surrogate_error_says_what_is_wrong() -> None:
+    """The message names the problem, not just "invalid JSON"."""
+    with pytest.raises(MalformedTokenError, match="half a surrogate pair"):
+        _json.loads_object(b'{"sub": "\\ud800"}', "payload")

@@ -19,6 +19,7 @@ the standard library's encoder for its verdict.
 import enum
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -127,6 +128,13 @@ def loads_object(data: bytes, what: str) -> dict[str, Any]:
     return _judge(data, what)
 
 
+# Text decoded from UTF-8 holds no surrogates, but a \u escape can name one. A pair is one
+# character; a lone half is not, and breaks whatever later encodes the claim (a log line, a
+# database). orjson refuses it, and so does the judge. The pattern may also match an escaped
+# backslash followed by "ud8..": that only costs the check.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _judge(data: bytes, what: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
@@ -138,8 +146,15 @@ def _judge(data: bytes, what: str) -> dict[str, Any]:
                 value = _decode(text)
         else:
             value = _decode(text)
+        if _SURROGATE_ESCAPE.search(text):
+            _encode(value).encode("utf-8")  # a lone surrogate cannot be encoded
     except MalformedTokenError:
         raise
+    except UnicodeEncodeError:
+        raise MalformedTokenError(
+            f"invalid JSON in the {what}: a \\u escape names half a surrogate pair "
+            "(not a character; RFC 7493)"
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError, StopIteration):
         raise MalformedTokenError(f"invalid JSON in the {what}") from None
     if type(value) is not dict:
