@@ -196,3 +196,34 @@ async def test_an_emergency_revocation_stops_every_instance_signing_at_once(
     finally:
         one.state.store.close()
         two.state.store.close()
+
+
+async def test_signing_key_is_confirmed_at_most_twice_a_second(
+    sqlite_url: str, kit: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The revocation check before signing is one read per half second, not one per token (a
+    read per token cost a quarter of refresh throughput), and resumes once the interval ends."""
+    app = create_app(kit.make_settings(sqlite_url), clock=clock, sleep=clock.advance)
+    try:
+        ring = app.state.auth.ring
+        store = ring.store
+        reads: list[str] = []
+        real = store.key_state
+
+        def counted(kid: str) -> str | None:
+            reads.append(kid)
+            return real(kid)
+
+        monkeypatch.setattr(store, "key_state", counted)
+        first = ring.signer()  # loads the view: current, nothing to confirm
+        clock.advance(0.6)
+        assert [ring.signer() for _ in range(20)] == [first] * 20
+        assert len(reads) == 1  # confirmed once, then trusted for half a second
+        clock.advance(0.4)
+        ring.signer()
+        assert len(reads) == 1
+        clock.advance(0.2)
+        ring.signer()
+        assert reads == [first.kid, first.kid]
+    finally:
+        app.state.store.close()

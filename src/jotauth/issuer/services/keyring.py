@@ -10,11 +10,13 @@
 
 Private keys are stored AES-GCM sealed under the master key, with the kid as associated data.
 Every worker re-reads the ring at most ``cache_seconds`` after a change by another worker, and
-before each signature it confirms that its signing key is still the active one (one primary-key
-read), so no worker signs with a key another worker revoked (or rotated out) in the meantime.
+before signing it confirms, at most every half second, that its signing key is still the
+active one (one primary-key read), so no worker signs with a key another worker revoked (or
+rotated out) for longer than that.
 """
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ __all__ = ["KeyRing", "RingView"]
 
 PUBLISHED = ("next", "active", "retiring")
 _RETIRE_MARGIN = 60.0
+_CONFIRM_SECONDS = 0.5  # how stale "the signing key is still active" may be
 _RING_LOCK = 74052  # advisory lock id: one instance at a time creates the first keys
 
 
@@ -61,6 +64,7 @@ class KeyRing:
         self.clock = clock
         self.cache_seconds = cache_seconds
         self._view: RingView | None = None
+        self._confirmed_at = -math.inf
         self._lock = threading.RLock()  # _load may rotate, which takes the lock again
         if settings.signing_alg.startswith("HS"):
             secret = settings.hmac_secret or b""
@@ -210,14 +214,19 @@ class KeyRing:
 
         The cached view may be up to ``cache_seconds`` old: another instance may have
         emergency-revoked its signing key since, and every token signed with it would be
-        refused. So a cached signer's state is read back first; if it is no longer active the
+        refused. So a cached signer's state is read back, at most every ``_CONFIRM_SECONDS``
+        (a read per token cost a quarter of refresh throughput); if it is no longer active the
         ring is reloaded now (which promotes the next key when the active one was revoked).
         """
         before = self._view
         view = self.view()
         if self._hmac is not None or view is not before:
             return view.signer  # HMAC has no ring; a view loaded just now is current
+        now = self.clock()
+        if now - max(view.loaded_at, self._confirmed_at) < _CONFIRM_SECONDS:
+            return view.signer  # confirmed a moment ago: one read per interval, not per token
         if self.store.key_state(view.signer.kid) == "active":
+            self._confirmed_at = now
             return view.signer
         with self._lock:
             if self._view is view:
