@@ -1,6 +1,9 @@
 """Token extraction and the HTTP error mapping, without any framework."""
 
+import re
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from jotauth import jose
 from jotauth.guard import (
@@ -25,7 +28,18 @@ def test_bearer_forms() -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["Bearer", "Bearer ", "Bearer a b", 'Bearer "a.b.c"', "Bearer a,b", "Bearer é"]
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        'Bearer "a.b.c"',
+        "Bearer a,b",
+        "Bearer é",
+        "Bearer ==",
+        "Bearer a=b",
+        "Bearer a.b\x00",
+    ],
 )
 def test_malformed_bearer_is_invalid_request(header: str) -> None:
     """A Bearer header that is not exactly one b64token is a 400."""
@@ -93,3 +107,19 @@ def test_error_response_mapping() -> None:
     assert "internal" not in error_response(KeySourceError("http://internal")).body_bytes().decode()
     with pytest.raises(TypeError, match="not a guard error"):
         error_response(GuardError("?"))
+
+
+_RFC6750_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+@settings(max_examples=400, database=None, deadline=None)
+@given(
+    st.text(alphabet="AZaz09-._~+/=", max_size=12)
+    | st.text(alphabet=st.sampled_from('Ab9.=_ ,"é\x00\t;'), max_size=12)
+    | st.text(max_size=12)
+)
+def test_b64token_check_is_the_rfc_grammar(value: str) -> None:
+    """The fast check accepts exactly what RFC 6750's b64token grammar (as a regex) accepts."""
+    from jotauth.guard.credentials import _is_b64token
+
+    assert _is_b64token(value) == (_RFC6750_B64TOKEN.fullmatch(value) is not None)
