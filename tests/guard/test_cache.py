@@ -3,7 +3,14 @@
 import sys
 import threading
 
-from jotauth.guard.cache import CacheEntry, TokenCache
+from jotauth.guard.cache import TokenCache
+from jotauth.guard.principal import Principal
+
+
+def _principal(exp: float) -> Principal:
+    principal = Principal(sub="s", scopes=frozenset(), roles=frozenset(), claims={})
+    principal._exp = exp
+    return principal
 
 
 def test_concurrent_puts_on_a_full_cache_never_raise() -> None:
@@ -17,7 +24,7 @@ def test_concurrent_puts_on_a_full_cache_never_raise() -> None:
         try:
             for i in range(5000):
                 exp = 10.0 if i % 2 else 1e12  # half of them expired: both eviction passes run
-                cache.put(f"{n}-{i}", CacheEntry(None, exp, None, None, None, "s", None), 100.0)  # type: ignore[arg-type]
+                cache.put(f"{n}-{i}", _principal(exp), 100.0)
         except BaseException as exc:  # noqa: BLE001 - any escape is the failure under test
             errors.append(exc)
 

@@ -1,36 +1,25 @@
 """The verified-token cache: a client that sends the same token pays for its signature once.
 
 Entries are keyed by the exact token string (never by a claim, so two tokens can never share
-an entry) and hold the Principal plus the few fields the guard re-checks on every hit:
-``exp`` and ``nbf`` against the clock, and ``jti``/``sub``/``iat``/``kid`` against the
-revocation view. The cache is bounded; when full it drops the oldest entries first (tokens are
+an entry) and hold the token's Principal, which carries the few facts the guard re-checks on
+every hit: ``exp`` and ``nbf`` against the clock, and ``jti``/``sub``/``iat``/kid against the
+revocation view. One object per token keeps a large cache light for memory and for the garbage
+collector. The cache is bounded; when full it drops the oldest entries first (tokens are
 short-lived, so insertion order is close to expiry order) and expired entries on the way.
 """
 
 import threading
-from typing import Final, NamedTuple
+from typing import Final
 
 from jotauth.guard.principal import Principal
 
-__all__ = ["CacheEntry", "TokenCache"]
+__all__ = ["TokenCache"]
 
 _EVICT_FRACTION: Final = 8
 
 
-class CacheEntry(NamedTuple):
-    """A verified token's principal and what must be re-checked on each use."""
-
-    principal: Principal
-    exp: float
-    nbf: float | None
-    iat: float | None
-    jti: str | None
-    sub: str
-    kid: str | None
-
-
 class TokenCache:
-    """A bounded map from token string to CacheEntry.
+    """A bounded map from token string to the Principal it was verified as.
 
     Lookups take no lock (one dict read); ``put`` runs only after a signature check, so it
     takes a lock: eviction walks the dict, and two threads evicting at once must not trip on
@@ -43,13 +32,13 @@ class TokenCache:
         if maxsize < 0:
             raise ValueError("cache_size must be >= 0 (0 disables the cache)")
         self.maxsize = maxsize
-        self._entries: dict[str, CacheEntry] = {}
+        self._entries: dict[str, Principal] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, token: str) -> CacheEntry | None:
-        """The entry for exactly this token string, if cached."""
+    def get(self, token: str) -> Principal | None:
+        """The principal of exactly this token string, if cached."""
         entry = self._entries.get(token)
         if entry is None:
             self.misses += 1
@@ -57,7 +46,7 @@ class TokenCache:
             self.hits += 1
         return entry
 
-    def put(self, token: str, entry: CacheEntry, now: float) -> None:
+    def put(self, token: str, entry: Principal, now: float) -> None:
         """Remember a verified token, evicting expired and then the oldest entries when full."""
         if self.maxsize == 0:
             return
@@ -74,7 +63,7 @@ class TokenCache:
     def _evict(self, now: float) -> None:
         entries = self._entries
         # list() copies in one step, so a concurrent discard() cannot break the walk.
-        expired = [token for token, entry in list(entries.items()) if entry.exp <= now]
+        expired = [token for token, entry in list(entries.items()) if entry._exp <= now]
         for token in expired:
             entries.pop(token, None)
         if len(entries) >= self.maxsize:

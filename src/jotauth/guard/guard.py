@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from jotauth import jose
 from jotauth.errors import JotauthError
-from jotauth.guard.cache import CacheEntry, TokenCache
+from jotauth.guard.cache import TokenCache
 from jotauth.guard.credentials import CookieSettings, extract_token
 from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
 from jotauth.guard.keysource import KeySource, StaticKeySource
@@ -25,10 +25,6 @@ __all__ = ["Guard"]
 
 _KID_MEMO_SIZE: Final = 256
 _UNSEEN: Final = object()
-
-
-def _number(value: Any) -> float | None:
-    return value if type(value) in (int, float) else None
 
 
 class Guard:
@@ -140,9 +136,9 @@ class Guard:
             self.start()
         now = self._clock()
         try:
-            entry = self._cache.get(token)
-            if entry is not None:
-                return self._recheck(token, entry, now)
+            cached = self._cache.get(token)
+            if cached is not None:
+                return self._recheck(token, cached, now)
             source = self.key_source
             keys = source.cached(now)
             if keys is None:
@@ -164,9 +160,9 @@ class Guard:
             self.start()
         now = self._clock()
         try:
-            entry = self._cache.get(token)
-            if entry is not None:
-                return self._recheck(token, entry, now)
+            cached = self._cache.get(token)
+            if cached is not None:
+                return self._recheck(token, cached, now)
             source = self.key_source
             keys = source.cached(now)
             if keys is None:
@@ -236,21 +232,23 @@ class Guard:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _recheck(self, token: str, entry: CacheEntry, now: float) -> Principal:
+    def _recheck(self, token: str, principal: Principal, now: float) -> Principal:
         leeway = self._leeway
-        if now - leeway >= entry.exp:
+        exp = principal._exp
+        if now - leeway >= exp:
             self._cache.discard(token)
-            raise jose.ExpiredTokenError(entry.exp, now, leeway)
-        if entry.nbf is not None and entry.nbf > now + leeway:
+            raise jose.ExpiredTokenError(exp, now, leeway)
+        nbf = principal._nbf
+        if nbf is not None and nbf > now + leeway:
             raise jose.ImmatureTokenError(
                 "nbf", "check_failed", "token is not valid yet (nbf is in the future)"
             )
         view = self.revocations
         if view.version:
-            verdict = view.check(entry.jti, entry.sub, entry.iat, entry.kid)
+            verdict = view.check(principal._jti, principal.sub, principal._iat, principal._kid)
             if verdict is not None:
                 raise RevokedTokenError(*verdict)
-        return entry.principal
+        return principal
 
     def _verifier_for(self, keys: jose.KeySet) -> jose.Verifier:
         current = self._verifier
@@ -263,20 +261,10 @@ class Guard:
     def _verify(self, token: str, keys: jose.KeySet, now: float) -> Principal:
         claims = self._verifier_for(keys).verify(token, now)
         principal = build_principal(claims, self._roles, token)
-        exp = _number(claims.get("exp"))
-        jti = claims.get("jti")
-        entry = CacheEntry(
-            principal,
-            float("inf") if exp is None else exp,
-            _number(claims.get("nbf")),
-            _number(claims.get("iat")),
-            jti if isinstance(jti, str) else None,
-            principal.sub,
-            self._signer_kid(token, keys),
-        )
-        self._cache.put(token, entry, now)
+        principal._kid = self._signer_kid(token, keys)
+        self._cache.put(token, principal, now)
         self._verified += 1
-        return self._recheck(token, entry, now)
+        return self._recheck(token, principal, now)
 
     def _kid(self, token: str) -> str | None:
         segment = token[: token.find(".")]

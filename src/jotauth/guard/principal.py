@@ -14,6 +14,7 @@ Resources are dotted paths and a grant on a parent covers its children, so ``art
 allows ``can("articles.comments", "delete")``.
 """
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -24,6 +25,7 @@ __all__ = ["Grants", "Principal", "build_principal", "parse_requirement"]
 Grants = Mapping[str, frozenset[str]]
 _WILDCARD: Final = "*"
 _EMPTY: Final[frozenset[str]] = frozenset()
+_NUMBERS: Final = (int, float)
 
 
 def parse_requirement(requirement: str) -> tuple[str, str] | None:
@@ -145,7 +147,7 @@ def build_principal(
     if permissions is not None:
         _check_permissions(permissions, "")
     sub = claims.get("sub")
-    return Principal(
+    principal = Principal(
         sub="" if sub is None else str(sub),
         scopes=scopes,
         roles=roles,
@@ -153,14 +155,34 @@ def build_principal(
         token=token,
         role_grants=role_grants,
     )
+    exp: Any = claims.get("exp")
+    nbf: Any = claims.get("nbf")
+    iat: Any = claims.get("iat")
+    jti: Any = claims.get("jti")
+    principal._exp = exp if type(exp) in _NUMBERS else math.inf
+    principal._nbf = nbf if type(nbf) in _NUMBERS else None
+    principal._iat = iat if type(iat) in _NUMBERS else None
+    principal._jti = jti if type(jti) is str else None
+    return principal
 
 
 class Principal:
-    """The authenticated caller. Immutable; one instance per distinct token (cached)."""
+    """The authenticated caller. Immutable; one instance per distinct token (cached).
+
+    Besides what it grants, a principal built from a token carries the few facts the guard
+    re-checks each time the token comes back (``exp``, ``nbf``, and ``jti``/``iat``/the signing
+    kid for the revocation view): the token cache then holds one object per token, which keeps
+    its memory and the garbage collector's walks over it small.
+    """
 
     __slots__ = (
         "_claims",
+        "_exp",
         "_grants",
+        "_iat",
+        "_jti",
+        "_kid",
+        "_nbf",
         "_permissions",
         "_role_grants",
         "_token",
@@ -189,6 +211,11 @@ class Principal:
         self._role_grants = role_grants
         self._permissions: Grants | None = None
         self._grants: Grants | None = None
+        self._exp: float = math.inf
+        self._nbf: float | None = None
+        self._iat: float | None = None
+        self._jti: str | None = None
+        self._kid: str | None = None
 
     @property
     def claims(self) -> Mapping[str, Any]:
