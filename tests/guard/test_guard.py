@@ -6,6 +6,7 @@ from jotauth import jose
 from jotauth.guard import (
     Guard,
     InsufficientScopeError,
+    InvalidRequestError,
     MissingTokenError,
     RevokedTokenError,
     StaticKeySource,
@@ -303,3 +304,56 @@ def test_kid_memo_cleared_by_another_thread_is_not_a_500(issuer: LocalIssuer, cl
     guard._kids = memo
     second = issuer.make_token(sub="2", now=NOW)  # same header segment: a memo hit
     assert guard.authenticate_sync(second).sub == "2"
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer {t}", "bearer {t}", "BEARER {t}", "Bearer  {t}", " Bearer {t} "]
+)
+def test_cached_token_extracts_like_any_other(
+    header: str, issuer: LocalIssuer, clock: Clock
+) -> None:
+    """The shortcut for a cached token gives what the full header parse gives."""
+    from jotauth.guard.credentials import extract_token
+
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(sub="1", now=NOW)
+    guard.authenticate_sync(token)
+    value = header.format(t=token)
+    assert guard.extract([value]) == extract_token([value], None, "GET", None, None) == token
+
+
+def test_cached_token_still_obeys_the_header_rules(issuer: LocalIssuer, clock: Clock) -> None:
+    """A cached token does not excuse two Authorization headers or another scheme."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(sub="1", now=NOW)
+    guard.authenticate_sync(token)
+    with pytest.raises(InvalidRequestError):
+        guard.extract([f"Bearer {token}", f"Bearer {token}"])
+    with pytest.raises(MissingTokenError):
+        guard.extract([f"Basic {token}"])
+    with pytest.raises(InvalidRequestError):
+        guard.extract([f"Bearer {token} extra"])
+
+
+def test_cached_token_is_still_rechecked(issuer: LocalIssuer, clock: Clock) -> None:
+    """Found in the cache by the extraction shortcut, an expired token is still refused."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(sub="1", now=NOW, expires_in=60)
+    guard.authenticate_sync(token)
+    clock.advance(120)
+    with pytest.raises(jose.ExpiredTokenError):
+        guard.authenticate_sync(guard.extract([f"Bearer {token}"]))
+
+
+def test_authorize_decides_plain_scopes_and_grants_alike(issuer: LocalIssuer, clock: Clock) -> None:
+    """Listed scopes pass at once; wildcards and permissions still count; a gap is a 403."""
+    guard = issuer.guard(clock=clock)
+    token = issuer.make_token(
+        sub="1", now=NOW, scope="articles:read comments:*", permissions={"users": ["read"]}
+    )
+    principal = guard.authenticate_sync(token)
+    guard.authorize(principal, ("articles:read",))
+    guard.authorize(principal, ("articles:read", "comments:delete", "users:read"))
+    with pytest.raises(InsufficientScopeError) as info:
+        guard.authorize(principal, ("articles:read", "articles:delete"))
+    assert "articles:delete" in str(info.value)

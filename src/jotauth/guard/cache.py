@@ -70,5 +70,9 @@ class TokenCache:
             for token in list(entries)[: max(1, self.maxsize // _EVICT_FRACTION)]:
                 entries.pop(token, None)
 
+    def __contains__(self, token: object) -> bool:
+        """Whether exactly this token string is cached (not counted as a hit or a miss)."""
+        return token in self._entries
+
     def __len__(self) -> int:
         return len(self._entries)

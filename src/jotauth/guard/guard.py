@@ -180,6 +180,12 @@ class Guard:
 
     def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
         """Raise InsufficientScopeError unless ``principal`` meets every requirement."""
+        scopes = principal.scopes
+        for requirement in requirements:
+            if requirement not in scopes:
+                break
+        else:
+            return  # every requirement is a scope the token lists: the common case, decided here
         missing = principal.missing(requirements)
         if missing:
             error = InsufficientScopeError(missing)
@@ -194,6 +200,14 @@ class Guard:
         csrf_value: str | None = None,
     ) -> str:
         """The token of a request (see ``jotauth.guard.credentials.extract_token``)."""
+        if len(authorization) == 1:
+            # A token this guard has verified and cached is known to be well-formed, and the
+            # header wins over any cookie: skip the grammar check that costs most of a hit.
+            header = authorization[0]
+            if header[:7].lower() == "bearer ":
+                token = header[7:]
+                if token in self._cache:
+                    return token
         try:
             return extract_token(authorization, cookie_header, method, csrf_value, self.cookie)
         except JotauthError as exc:
