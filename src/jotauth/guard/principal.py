@@ -43,10 +43,10 @@ def _invalid(claim: str, message: str) -> jose.InvalidClaimError:
 
 
 # Principals with the same scope string or roles share one frozenset. A cached principal then
-# adds two objects for the garbage collector to walk (itself and its cache entry) instead of
-# four, which matters when thousands of distinct tokens are cached: each full collection walks
-# every one of them. Keys are strings or tuples of strings, so no two different values can
-# share an entry; the table is bounded and simply starts over when full.
+# adds one object for the garbage collector to walk (itself) instead of three, which matters
+# when thousands of distinct tokens are cached: each full collection walks every one of them.
+# Keys are strings or tuples of strings, so no two different values can share an entry; the
+# table is bounded and simply starts over when full.
 _SHARED_SETS: dict[str | tuple[str, ...], frozenset[str]] = {}
 _SHARED_SETS_SIZE: Final = 1024
 
