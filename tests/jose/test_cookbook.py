@@ -1,7 +1,7 @@
 """RFC 7520 (JOSE cookbook) JWS and JWK examples, the RFC 8037 Ed25519 example and RFC 7797.
 
 Only each file's ``input`` and ``output`` are used (the ``signing`` sections contradict
-``output`` in places; see ../shared/vectors/README.md). Signatures are compared byte for byte
+``output`` in places; see tests/jose/vectors/README.md). Signatures are compared byte for byte
 only where the file says ``reproducible``; elsewhere (RSA-PSS, ECDSA are randomized) the given
 output must verify and our own signature must round-trip.
 

@@ -14,16 +14,18 @@ verification never needs it (and in the rfc7520WithKeyOps groups its ``key_ops``
 malformed string "sign, verify", which our strict import would refuse).
 """
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.jose.vectors import load, shared_root, wycheproof
+from tests.jose import vectors
+from tests.jose.vectors import load, wycheproof
 
 from jotauth import jose
 from jotauth.errors import JotauthError
 
-# Where the data is wrong, not us (see ../shared/vectors/README.md). Keyed by (file, tcId); the
+# Where the data is wrong, not us (see tests/jose/vectors/README.md). Keyed by (file, tcId); the
 # value is the outcome jotauth must produce instead of the file's, with the reason.
 DEVIATIONS: dict[tuple[str, str], tuple[str, str]] = {
     # Byte-identical to the valid tcId 357 (no padding anywhere) but marked invalid.
@@ -111,8 +113,33 @@ def test_signature_file_has_401_cases() -> None:
     assert len(list(wycheproof("json_web_signature_test.json"))) == 401
 
 
-def test_missing_vectors_folder_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A missing vectors folder is an error that fails collection, never a silent skip."""
-    monkeypatch.setenv("JOTAUTH_VECTORS", str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="JOTAUTH_VECTORS"):
-        shared_root()
+def test_every_vendored_file_is_pinned_and_intact() -> None:
+    """The manifest names exactly the vendored files, and each one matches its checksum."""
+    on_disk = {
+        str(path.relative_to(vectors.ROOT))
+        for folder in ("wycheproof", "jose-cookbook")
+        for path in (vectors.ROOT / folder).rglob("*")
+        if path.is_file()
+    }
+    pinned = vectors.manifest()
+    assert on_disk == set(pinned)
+    for name, digest in pinned.items():
+        assert hashlib.sha256((vectors.ROOT / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_edited_or_missing_vector_fails(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A vendored file that was edited or removed is an error, never a silent skip."""
+    copy = tmp_path / "vectors"
+    (copy / "wycheproof").mkdir(parents=True)
+    name = "wycheproof/json_web_key_test.json"
+    original = (vectors.ROOT / name).read_bytes()
+    (copy / name).write_bytes(original.replace(b'"valid"', b'"invalid"', 1))
+    (copy / "SHA256SUMS").write_text(vectors.MANIFEST.read_text(encoding="utf-8"))
+    monkeypatch.setattr(vectors, "ROOT", copy)
+    monkeypatch.setattr(vectors, "MANIFEST", copy / "SHA256SUMS")
+    with pytest.raises(ValueError, match="does not match its SHA256SUMS entry"):
+        load(name)
+    with pytest.raises(FileNotFoundError):
+        load("wycheproof/json_web_signature_test.json")
+    with pytest.raises(FileNotFoundError, match="not listed"):
+        load("wycheproof/made_up.json")

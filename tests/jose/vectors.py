@@ -1,41 +1,51 @@
 """The one loader of conformance data, feeding ``pytest.mark.parametrize``.
 
-Shared vectors are read in place from ``$JOTAUTH_VECTORS`` or ``<project root>/../shared/vectors``.
-A missing folder is an error at collection time, never a skip: conformance that silently stops
-running is worse than none. Our own transcriptions of RFC examples live in ``tests/jose/vectors/``.
+Everything lives in ``tests/jose/vectors/`` inside the repository: the vendored upstream files
+(``wycheproof/``, ``jose-cookbook/``, with their licences, provenance and known defects in
+``README.md``) and our own transcriptions of RFC examples (``rfc.json``). ``SHA256SUMS`` pins
+every vendored file, so a missing, truncated or edited file fails the suite at collection time;
+it never skips, because conformance that silently stops running is worse than none.
 """
 
+import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-LOCAL = Path(__file__).resolve().parent / "vectors"
+ROOT = Path(__file__).resolve().parent / "vectors"
+MANIFEST = ROOT / "SHA256SUMS"
 
 
-def shared_root() -> Path:
-    """The shared vectors folder; raises (failing the suite) when it is missing."""
-    root = Path(os.environ.get("JOTAUTH_VECTORS") or PROJECT_ROOT.parent / "shared" / "vectors")
-    if not (root / "wycheproof").is_dir() or not (root / "jose-cookbook").is_dir():
-        raise FileNotFoundError(
-            f"conformance vectors not found at {root}; set JOTAUTH_VECTORS to the folder "
-            "holding wycheproof/ and jose-cookbook/"
-        )
-    return root
+def manifest() -> dict[str, str]:
+    """``relative path -> sha256`` for every vendored file, as pinned in SHA256SUMS."""
+    entries = {}
+    for line in MANIFEST.read_text(encoding="utf-8").splitlines():
+        digest, name = line.split(maxsplit=1)
+        entries[name.removeprefix("./")] = digest
+    return entries
+
+
+def _read(relative: str) -> bytes:
+    """A vendored file's bytes, refused unless they match the manifest."""
+    expected = manifest().get(relative)
+    if expected is None:
+        raise FileNotFoundError(f"{relative} is not listed in {MANIFEST}")
+    data = (ROOT / relative).read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ValueError(f"{ROOT / relative} does not match its SHA256SUMS entry (edited?)")
+    return data
 
 
 def load(relative: str) -> Any:
-    """A JSON file of the shared vectors folder."""
-    with (shared_root() / relative).open(encoding="utf-8") as handle:
-        return json.load(handle)
+    """A vendored JSON file, e.g. ``load("wycheproof/json_web_key_test.json")``."""
+    return json.loads(_read(relative))
 
 
 def load_local(name: str) -> Any:
-    """A JSON file of tests/jose/vectors/."""
-    with (LOCAL / name).open(encoding="utf-8") as handle:
+    """One of our own transcriptions (not vendored, so not in the manifest)."""
+    with (ROOT / name).open(encoding="utf-8") as handle:
         return json.load(handle)
 
 
@@ -52,7 +62,8 @@ def wycheproof(file: str) -> list[Any]:
 
 
 # Cookbook files in scope: JWS and JWK (RFC 7520 sections 3 and 4), the Ed25519 example and the
-# two RFC 7797 files. JWE (jwe/, curve25519/ecdh-es.json, 6.nesting...) is not collected at all.
+# two RFC 7797 files. JWE (jwe/, curve25519/ecdh-es.json, 6.nesting...) is vendored for the JWE
+# work but not collected yet.
 COOKBOOK_JWS = ("jws", "curve25519/jws.json")
 COOKBOOK_JWK = ("jwk",)
 COOKBOOK_REJECTED = ("rfc7797",)
@@ -60,14 +71,14 @@ COOKBOOK_REJECTED = ("rfc7797",)
 
 def cookbook(folders: tuple[str, ...]) -> list[Any]:
     """``pytest.param(name, case)`` for each cookbook JSON file under ``folders``."""
-    root = shared_root() / "jose-cookbook"
+    names = sorted(manifest())
     params = []
     for folder in folders:
-        path = root / folder
-        files = [path] if path.suffix == ".json" else sorted(path.glob("*.json"))
-        assert files, f"no cookbook files under {path}"
+        prefix = f"jose-cookbook/{folder}"
+        files = [n for n in names if n == prefix or n.startswith(prefix + "/")]
+        files = [n for n in files if n.endswith(".json")]
+        assert files, f"no cookbook files under {prefix}"
         for file in files:
-            name = str(file.relative_to(root))
-            with file.open(encoding="utf-8") as handle:
-                params.append(pytest.param(name, json.load(handle), id=name))
+            name = file.removeprefix("jose-cookbook/")
+            params.append(pytest.param(name, load(file), id=name))
     return params
