@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from jotauth.issuer.bootstrap import master_key_file, resolve_master_key
+from jotauth.issuer.bootstrap import master_key_file, resolve_master_key, service_token_file
 from jotauth.issuer.errors import ConfigurationError
 from jotauth.issuer.runtime import build_runtime, create_demo_accounts
 
@@ -19,6 +19,28 @@ def test_demo_keeps_a_private_master_key_file(tmp_path: Path, kit: Any) -> None:
     assert path.stat().st_mode & 0o777 == 0o600
     assert first.master_key is not None
     assert resolve_master_key(settings).master_key == first.master_key
+
+
+def test_demo_keeps_a_private_service_token_for_the_feed(tmp_path: Path, kit: Any) -> None:
+    """Demo/dev mode accepts one service token, kept owner-only beside the database, once."""
+    settings = kit.make_settings(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", mode="demo", service_tokens=()
+    )
+    first = resolve_master_key(settings)
+    path = service_token_file(settings)
+    assert path == tmp_path / "jotauth-service.token"
+    assert path.stat().st_mode & 0o777 == 0o600
+    token = path.read_text().strip()
+    assert len(token) >= 43
+    assert first.service_tokens == (token,)
+    assert resolve_master_key(first).service_tokens == (token,)  # resolving twice adds nothing
+
+
+def test_production_gets_no_local_service_token(tmp_path: Path, kit: Any) -> None:
+    """Production accepts only the service tokens the operator configured."""
+    settings = kit.make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", service_tokens=("op",))
+    assert resolve_master_key(settings).service_tokens == ("op",)
+    assert not (tmp_path / "jotauth-service.token").exists()
 
 
 def test_production_needs_a_master_key(tmp_path: Path, kit: Any) -> None:

@@ -12,7 +12,7 @@ import click
 from sqlalchemy import make_url
 
 from jotauth.cli._server import fail_cleanly, load_settings
-from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER
+from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER, service_token_file
 from jotauth.issuer.runtime import build_runtime, create_demo_accounts
 from jotauth.store.records import KeyRecord
 
@@ -63,6 +63,10 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
                 f"  created user admin / {accounts.admin_password} (admin permission)",
                 fg="yellow", err=True,
             )  # fmt: skip
+        click.secho(
+            f"  service token for guards' revocation feed: {service_token_file(settings)}",
+            err=True,
+        )
         click.secho(_BANNER, fg="yellow", err=True)
     runtime.store.close()
     click.echo("Next:")

@@ -3,12 +3,15 @@
 Production refuses to start without ``JOTAUTH_MASTER_KEY``: private signing keys are sealed
 with it, and a key stored beside the database would protect nothing. Demo and dev modes keep
 one in ``jotauth-master.key`` (mode 0600) next to the SQLite file, created on first start, so
-``jotauth serve --demo`` works in an empty folder and survives restarts.
+``jotauth serve --demo`` works in an empty folder and survives restarts. Beside it they keep
+``jotauth-service.token``: a service token for the revocation feed, so that a guard copied from
+the README honours logouts without the newcomer configuring ``JOTAUTH_SERVICE_TOKENS`` first.
 """
 
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +26,13 @@ __all__ = [
     "master_key_file",
     "new_master_key",
     "resolve_master_key",
+    "service_token_file",
 ]
 
 DEMO_USER = "john"
 DEMO_PASSWORD = "password123"  # noqa: S105 - the tutorial's demo user, --demo only
 MASTER_FILE = "jotauth-master.key"
+SERVICE_TOKEN_FILE = "jotauth-service.token"  # noqa: S105 - a file name, not a secret
 
 
 def new_master_key() -> str:
@@ -37,12 +42,42 @@ def new_master_key() -> str:
 
 def master_key_file(settings: Settings) -> Path:
     """Where demo/dev mode keeps its master key: beside the SQLite file, else the cwd."""
+    return _local_dir(settings) / MASTER_FILE
+
+
+def _local_dir(settings: Settings) -> Path:
     database = sqlite_file(settings.database_url)
-    return (database.parent if database else Path.cwd()) / MASTER_FILE
+    return database.parent if database else Path.cwd()
+
+
+def _read_or_create(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in ``path`` (owner-only), made by ``make`` on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first: read theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(make() + "\n")
+    return path.read_text().strip()
+
+
+def service_token_file(settings: Settings) -> Path:
+    """Where demo/dev mode keeps the revocation feed's service token."""
+    return _local_dir(settings) / SERVICE_TOKEN_FILE
 
 
 def resolve_master_key(settings: Settings) -> Settings:
-    """Settings with a master key, or ConfigurationError saying how to make one."""
+    """Settings with a master key, or ConfigurationError saying how to make one.
+
+    Outside production the local service token is added to ``service_tokens`` too.
+    """
+    if not settings.is_production:
+        local = _read_or_create(service_token_file(settings), lambda: secrets.token_urlsafe(32))
+        if local not in settings.service_tokens:
+            settings = settings.replace(service_tokens=(*settings.service_tokens, local))
     if settings.master_key is not None or settings.signing_alg.startswith("HS"):
         return settings
     if settings.is_production:
@@ -52,13 +87,8 @@ def resolve_master_key(settings: Settings) -> Settings:
             "manager and export JOTAUTH_MASTER_KEY=<value> (or use --demo / JOTAUTH_MODE=dev "
             "to try jotauth locally)."
         )
-    path = master_key_file(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(new_master_key() + "\n")
-    return settings.replace(master_key=decode_master_key(path.read_text().strip()))
+    key = _read_or_create(master_key_file(settings), new_master_key)
+    return settings.replace(master_key=decode_master_key(key))
 
 
 @dataclass(frozen=True)
