@@ -14,7 +14,11 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "==> creating $venv" >&2
     "$py" -m venv "$venv"
 fi
-if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
+# The dev lock pins everything the serve lock does (tests/test_readme.py checks), so a .venv made by
+# scripts/test also serves scripts/serve and scripts/jotauth without a second install.
+fresh() { [ -f "$venv/.installed-$1" ] && [ ! "$root/requirements/$1" -nt "$venv/.installed-$1" ] \
+    && [ ! "$root/pyproject.toml" -nt "$venv/.installed-$1" ]; }
+if ! fresh "$(basename "$lock")" && ! { [ "$(basename "$lock")" = serve.lock ] && fresh dev.lock; }; then
     echo "==> installing pinned dependencies from $(basename "$lock")" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$lock"
