@@ -99,15 +99,37 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert found.stdout.strip() == "scripts/test"  # what .ci/run runs is what the README says
 
 
-def test_readme_links_stay_inside_the_repository() -> None:
-    """Every relative link of the README names a file of this repository."""
-    text = README.read_text(encoding="utf-8")
-    targets = re.findall(r"\]\(((?!https?://)[^)#]+)", text)
-    assert targets
-    for target in targets:
-        path = (ROOT / target).resolve()
-        assert path.is_relative_to(ROOT), f"{target} points outside the repository"
-        assert path.exists(), f"{target} does not exist"
+def _tracked() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def test_doc_links_stay_inside_the_repository() -> None:
+    """Every relative link in the README and docs names a file of this repository."""
+    pages = [name for name in _tracked() if name.endswith(".md")]
+    assert "README.md" in pages
+    for page in pages:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(((?!https?://|mailto:)[^)#\s]+)", text):
+            path = ((ROOT / page).parent / target).resolve()
+            assert path.is_relative_to(ROOT), f"{page}: {target} points outside the repository"
+            assert path.exists(), f"{page}: {target} does not exist"
+
+
+def test_nothing_reads_the_folder_beside_the_repository() -> None:
+    """No test, script, CI step or doc names the developers' shared folder (a clone has none)."""
+    beside = "../" + "shared"  # spelled in two parts so this file does not name it
+    for name in _tracked():
+        if name.startswith("tests/jose/vectors/"):
+            continue  # vendored data
+        text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        assert beside not in text, f"{name} names {beside}"
+        assert "JOTAUTH_VECTORS" not in text or name == "tests/test_readme.py", name
 
 
 def test_guard_example_is_the_file_it_names() -> None:
@@ -141,17 +163,9 @@ def test_matches_reads_the_readme_conventions() -> None:
 
 def _checkout_copy(target: Path) -> None:
     """The checkout's files as git sees them (tracked and new), with this interpreter's venv."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
+    for name in _tracked():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name)
     # A .venv whose programs are this interpreter's: scripts/_venv.sh finds it ready (the stamp)
     # and installs nothing, and the real venv is never touched.
     venv = target / ".venv"
