@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
+from playwright.sync_api import expect
 
 from jotauth import jose
 from jotauth.tools.web import router
@@ -117,3 +118,21 @@ def test_wrong_password_is_shown(watched: Any, server: Any) -> None:
     assert page.text_content("#access-token") == ""
     page.click("#refresh")
     assert "Log in first" in page.text_content("#refresh-result")
+
+
+def test_enter_in_the_password_field_logs_in(watched: Any, server: Any) -> None:
+    """The login is a real form: Enter submits it, by script, without reloading the page."""
+    page = watched.page
+    page.goto(server.origin + "/demo")
+    page.wait_for_selector("body[data-ready=true]")
+    page.evaluate("window.__same_page = true")
+    page.fill("#password", "password123")
+    page.press("#password", "Enter")
+    page.wait_for_selector("#login-result[data-status=valid]")
+    page.wait_for_selector("#access-verified[data-status=valid]")
+    assert page.evaluate("window.__same_page") is True
+    assert page.url == server.origin + "/demo"
+    assert page.text_content("#log").count("POST /login") == 1
+    page.press("#username", "Enter")
+    expect(page.locator("#log li", has_text="POST /login")).to_have_count(2)
+    assert watched.requests_outside(server.origin) == []

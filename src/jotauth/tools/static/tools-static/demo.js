@@ -147,7 +147,18 @@
     };
   }
 
-  $("login").addEventListener("click", guard(login));
+  // A real form, so Enter in either field logs in as it does on any login page. The submit is
+  // handled here (no navigation: the CSP's form-action 'none' would refuse one anyway), and the
+  // button is disabled while a login is under way so a double press sends one request.
+  $("login-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    const button = $("login");
+    if (button.disabled) return;
+    button.disabled = true;
+    login()
+      .catch(function (e) { log("error", "", e.message); })
+      .finally(function () { button.disabled = false; });
+  });
   $("profile").addEventListener("click", guard(profile));
   $("refresh").addEventListener("click", guard(refresh));
   $("logout").addEventListener("click", guard(logout));

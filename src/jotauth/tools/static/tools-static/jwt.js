@@ -55,14 +55,53 @@
     return value;
   }
 
+  const BEARER = /^\s*bearer\s+/i;
+  const JWS_PARTS = ["header", "payload", "signature"];
+  const JWE_PARTS = ["header", "encrypted-key", "iv", "ciphertext", "tag"];
+
+  /** A JWS never contains whitespace: drop a "Bearer " prefix and line breaks from pasting. */
+  function clean(token) {
+    return token.replace(BEARER, "").replace(/\s+/g, "");
+  }
+
+  /** The pasted text cut into pieces for colouring: [{text, part}], where part names the
+   * segment ("header", "payload", "signature"; for a five-part JWE "header", "encrypted-key",
+   * "iv", "ciphertext", "tag"), "dot", or null for a Bearer prefix and text that is no segment.
+   * Concatenating the pieces' text gives the input back unchanged, whitespace included. */
+  function segments(text) {
+    const out = [];
+    const prefix = BEARER.exec(text);
+    const start = prefix ? prefix[0].length : 0;
+    if (start) out.push({ text: text.slice(0, start), part: null });
+    const pieces = text.slice(start).split(".");
+    const names = pieces.length === 3 ? JWS_PARTS : pieces.length === 5 ? JWE_PARTS : null;
+    pieces.forEach(function (piece, index) {
+      if (index) out.push({ text: ".", part: "dot" });
+      if (piece) out.push({ text: piece, part: names ? names[index] : null });
+    });
+    return { kind: names === JWS_PARTS ? "jws" : names === JWE_PARTS ? "jwe" : null, pieces: out };
+  }
+
+  /** What a five-part token's protected header says, for the message (it stays encrypted). */
+  function describeJWE(part) {
+    try {
+      const header = parseObject(b64urlDecode(part, "the header"), "the header");
+      const words = ["alg", "enc"].filter(function (name) { return typeof header[name] === "string"; })
+        .map(function (name) { return name + " " + header[name].slice(0, 40); });
+      return words.length ? " (" + words.join(", ") + ")" : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
   /** Split and decode a compact JWS without verifying anything. */
   function decode(token) {
-    // A JWS never contains whitespace: drop a "Bearer " prefix and line breaks from pasting.
-    token = token.trim().replace(/^bearer\s+/i, "").replace(/\s+/g, "");
+    token = clean(token);
     if (!token) throw new JoseError("malformed_token", "paste a token");
     const parts = token.split(".");
     if (parts.length === 5) {
-      throw new JoseError("malformed_token", "five parts: an encrypted JWE, unreadable without its key");
+      throw new JoseError("malformed_token", "five parts: an encrypted JWE" + describeJWE(parts[0]) +
+        ", unreadable without its key");
     }
     if (parts.length !== 3) {
       throw new JoseError("malformed_token",
@@ -71,17 +110,26 @@
     const header = parseObject(b64urlDecode(parts[0], "the header"), "the header");
     let claims = null;
     let claimsError = null;
+    let payloadText = "";
     try {
-      claims = parseObject(b64urlDecode(parts[1], "the payload"), "the payload");
+      const payload = b64urlDecode(parts[1], "the payload");
+      try {
+        payloadText = dec.decode(payload);
+      } catch (e) {
+        payloadText = "";
+      }
+      claims = parseObject(payload, "the payload");
     } catch (e) {
       claimsError = e.message;
     }
     return {
       token: token,
+      parts: parts,
       size: enc.encode(token).length,
       header: header,
       claims: claims,
       claimsError: claimsError,
+      payloadText: payloadText,
       signingInput: enc.encode(parts[0] + "." + parts[1]),
       signature: b64urlDecode(parts[2], "the signature"),
     };
@@ -369,26 +417,50 @@
     return { privateJwk: privateJwk, publicJwk: publicJwk };
   }
 
-  /** Sign claims with a private JWK (or PEM/secret text); header gets alg, kid and typ. */
-  async function sign(claims, keyText, alg, typ) {
+  /** One private key from pasted text, checked against alg: {jwk, key, kid}. */
+  async function signingKey(keyText, alg) {
     const keys = await parseKeys(keyText, alg);
     if (keys.length !== 1) throw new JoseError("invalid_key", "paste exactly one private key to sign");
     const jwk = keys[0];
     alg = alg || jwk.alg;
     if (!alg) throw new JoseError("invalid_key", "choose an algorithm");
+    if (ALGORITHMS.indexOf(alg) < 0) {
+      throw new JoseError("unsupported_algorithm", 'algorithm "' + String(alg).slice(0, 20) + '" cannot sign');
+    }
     if (jwk.alg !== undefined && jwk.alg !== alg) {
       throw new JoseError("algorithm_not_allowed", "the key is for " + jwk.alg + ", not " + alg);
     }
     checkFamily(alg, jwk);
     if (jwk.kty !== "oct" && jwk.d === undefined) throw new JoseError("invalid_key", "this is a public key; signing needs the private key");
     const key = await importJWK(jwk, alg, "sign");
-    const header = { alg: alg, typ: typ || "JWT" };
     const publicJwk = Object.assign({}, jwk);
     delete publicJwk.d;
-    header.kid = jwk.kid || await thumbprint(publicJwk);
+    return { jwk: jwk, key: key, alg: alg, kid: jwk.kid || await thumbprint(publicJwk) };
+  }
+
+  async function signInput(signer, header, claims) {
     const input = b64urlEncode(JSON.stringify(header)) + "." + b64urlEncode(JSON.stringify(claims));
-    const signature = await crypto.subtle.sign(params(alg, jwk)[1], key, enc.encode(input));
+    const signature = await crypto.subtle.sign(params(signer.alg, signer.jwk)[1], signer.key, enc.encode(input));
     return input + "." + b64urlEncode(signature);
+  }
+
+  /** Sign claims with a private JWK (or PEM/secret text); header gets alg, kid and typ. */
+  async function sign(claims, keyText, alg, typ) {
+    const signer = await signingKey(keyText, alg);
+    return signInput(signer, { alg: signer.alg, typ: typ || "JWT", kid: signer.kid }, claims);
+  }
+
+  /** Sign an edited header and claims as they are (the header is not rewritten), with the key
+   * the header's alg names. A header whose kid names another key is refused: the token would
+   * claim a key that did not sign it. */
+  async function resign(header, claims, keyText) {
+    if (typeof header.alg !== "string") throw new JoseError("unsupported_algorithm", "the header has no alg");
+    const signer = await signingKey(keyText, header.alg);
+    if (header.kid !== undefined && header.kid !== signer.kid) {
+      throw new JoseError("no_matching_key", "the header's kid " + JSON.stringify(String(header.kid).slice(0, 64)) +
+        " is not the builder key's kid " + JSON.stringify(signer.kid));
+    }
+    return { token: await signInput(signer, header, claims), kid: signer.kid };
   }
 
   global.JotauthJWT = {
@@ -399,6 +471,8 @@
     decode: decode,
     generate: generate,
     hints: hints,
+    resign: resign,
+    segments: segments,
     sign: sign,
     thumbprint: thumbprint,
     times: times,
