@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from playwright.sync_api import expect
 from tests.browser_support import ThreadServer, launch_chromium
+
+from jotauth import jose
+from jotauth.tools.web import router as tools_router
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +118,24 @@ def run_demo_flow(watched: Watched, origin: str, username: str, password: str) -
 def demo_flow() -> Any:
     """The demo flow driver, as a fixture so test modules need no import from conftest."""
     return run_demo_flow
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> jose.Key:
+    """The key the debugger tests sign with, published by ``server``'s JWKS."""
+    return jose.Key.generate("EdDSA")
+
+
+@pytest.fixture(scope="module")
+def server(signing_key: jose.Key, thread_server: type[ThreadServer]) -> Iterator[Any]:
+    """The tools router plus a JWKS, like the auth server publishes, on a free port."""
+    app = FastAPI()
+    app.include_router(tools_router)
+    jwks = jose.KeySet([signing_key.public()]).to_jwks()
+
+    @app.get("/.well-known/jwks.json")
+    def well_known() -> JSONResponse:
+        return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
+
+    with thread_server(app) as running:
+        yield running

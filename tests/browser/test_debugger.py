@@ -5,41 +5,17 @@ token flagged, sign in the builder, and prove the page talks to nothing but its 
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from playwright.sync_api import expect
 
 from jotauth import jose
-from jotauth.tools.web import router
 
 pytestmark = pytest.mark.browser
 
 STATIC = Path(jose.__file__).parents[1] / "tools" / "static"
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> jose.Key:
-    return jose.Key.generate("EdDSA")
-
-
-@pytest.fixture(scope="module")
-def server(signing_key: jose.Key, thread_server: Any) -> Iterator[Any]:
-    """The tools router plus a JWKS, like the auth server publishes, on a free port."""
-    app = FastAPI()
-    app.include_router(router)
-    jwks = jose.KeySet([signing_key.public()]).to_jwks()
-
-    @app.get("/.well-known/jwks.json")
-    def well_known() -> JSONResponse:
-        return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
-
-    with thread_server(app) as running:
-        yield running
 
 
 def make_token(key: jose.Key, **claims: Any) -> str:

@@ -7,40 +7,16 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from playwright.sync_api import expect
 
 from jotauth import jose
-from jotauth.tools.web import router
 
 pytestmark = pytest.mark.browser
 
 HAS_KID = re.compile('"kid"')
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> jose.Key:
-    return jose.Key.generate("EdDSA")
-
-
-@pytest.fixture(scope="module")
-def server(signing_key: jose.Key, thread_server: Any) -> Iterator[Any]:
-    """The tools router plus a JWKS, like the auth server publishes, on a free port."""
-    app = FastAPI()
-    app.include_router(router)
-    jwks = jose.KeySet([signing_key.public()]).to_jwks()
-
-    @app.get("/.well-known/jwks.json")
-    def well_known() -> JSONResponse:
-        return JSONResponse(jwks)
-
-    with thread_server(app) as running:
-        yield running
 
 
 def make_token(key: jose.Key, **claims: Any) -> str:
