@@ -6,7 +6,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from jotauth.store.records import KeyRecord
 from jotauth.store.sql._rows import key_row
-from jotauth.store.sql.models import Revocation, SigningKey
+from jotauth.store.sql.models import SigningKey
+from jotauth.store.sql.revocations import publish
 
 __all__ = ["KeyQueries"]
 
@@ -97,7 +98,7 @@ class KeyQueries:
             ).first()
             if row is None:
                 return None
-            connection.execute(insert(Revocation).values(type="key", kid=kid, created_at=now))
+            publish(connection, type="key", kid=kid, created_at=now)
         return key_row(row)
 
     def retire_keys(self, *, now: float) -> int:

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import UserRecord
 from jotauth.store.sql._rows import user_row
-from jotauth.store.sql.models import Family, Revocation, User
+from jotauth.store.sql.models import Family, User
+from jotauth.store.sql.revocations import publish
 
 __all__ = ["UserQueries"]
 
@@ -121,10 +122,8 @@ class UserQueries:
             connection.execute(
                 update(Family).where(families).values(revoked_at=now, revoke_reason=reason)
             )
-            connection.execute(
-                insert(Revocation).values(
-                    type="user", sub=str(user_id), not_before=row.not_before, created_at=now
-                )
+            publish(
+                connection, type="user", sub=str(user_id), not_before=row.not_before, created_at=now
             )
         return user_row(row)
 
