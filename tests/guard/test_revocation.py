@@ -124,6 +124,24 @@ def test_feed_follows_pages() -> None:
     assert len(fake.requests) == 3
 
 
+def test_feed_is_not_ready_until_the_backlog_is_read() -> None:
+    """A backlog longer than max_pages pages: the poll applies what it read, says it is not up
+    to date and leaves the view not ready; the next poll reads the rest and only then is it."""
+    fake = FakeFeed()
+    fake.page_size = 2
+    fake.events = [{"type": "token", "jti": f"j{n}", "exp": NOW + 60} for n in range(5)]
+    feed = fake.feed(max_pages=2)
+    view = RevocationView()
+    assert not feed.poll_once(view)
+    assert len(view) == 4
+    assert not view.ready
+    assert feed.poll_once(view)
+    assert len(view) == 5
+    assert view.ready
+    with pytest.raises(ValueError, match="max_pages"):
+        fake.feed(max_pages=0)
+
+
 @pytest.mark.parametrize(
     ("status", "body", "token"),
     [

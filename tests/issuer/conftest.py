@@ -133,6 +133,30 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def sync_transport(app: Any) -> httpx.MockTransport:
+    """A blocking httpx transport into ``app`` (the guard's JWKS client and feed are sync)."""
+    import anyio
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        async def forward() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport) as client:
+                response = await client.send(
+                    httpx.Request(
+                        request.method, request.url, headers=request.headers,
+                        content=request.read(),
+                    )
+                )  # fmt: skip
+                await response.aread()
+                return httpx.Response(
+                    response.status_code, headers=response.headers, content=response.content
+                )
+
+        return anyio.run(forward)
+
+    return httpx.MockTransport(handle)
+
+
 class Kit:
     """Helpers handed to tests as a fixture (tests cannot import conftest modules)."""
 
@@ -140,6 +164,7 @@ class Kit:
     add_user = staticmethod(add_user)
     login = staticmethod(login)
     bearer = staticmethod(bearer)
+    sync_transport = staticmethod(sync_transport)
     master = MASTER
     start = START
 

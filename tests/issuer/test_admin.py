@@ -155,3 +155,78 @@ async def test_withdrawn_permission_leaves_the_scope_at_the_next_refresh(
     assert "admin:*" not in jose.peek_claims(fresh["access_token"])["scope"]
     denied = await client.get("/admin/users", headers=kit.bearer(fresh["access_token"]))
     assert denied.status_code == 403
+
+
+async def test_the_last_admin_cannot_be_disabled_or_lose_admin(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """Disabling the only enabled admin, or withdrawing their admin permission, would leave
+    nobody able to manage the server through the API: 409 conflict, and nothing changes (the
+    admin stays enabled, their permissions and sessions stay)."""
+    headers = await _admin(app, client, kit)
+    root = store.find_user("root")
+    for response in (
+        await client.post(f"/admin/users/{root.sub}/disable", headers=headers),
+        await client.put(
+            f"/admin/users/{root.sub}/permissions",
+            json={"permissions": {"articles": ["read"]}},
+            headers=headers,
+        ),
+    ):
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == "conflict"
+        assert "admin:write" in response.json()["error_description"]
+    after = store.find_user("root")
+    assert (after.disabled, after.permissions, after.not_before) == (False, ADMIN, 0)
+    assert store.list_families(user_id=root.id, active_at=kit.start)
+    assert (await client.get("/admin/users", headers=headers)).status_code == 200
+    assert store.revocations_after(0, now=kit.start) == []
+
+
+async def test_an_admin_may_be_disabled_while_another_remains(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """With a second admin the first can be disabled; then the second is the last one."""
+    headers = await _admin(app, client, kit)
+    deputy = await kit.add_user(app, "deputy", "deputy-password", permissions={"admin": ["write"]})
+    plain = await kit.add_user(app)
+    assert (await client.post(f"/admin/users/{plain.sub}/disable", headers=headers)).is_success
+    deputy_headers = kit.bearer(
+        (await kit.login(client, "deputy", "deputy-password"))["access_token"]
+    )
+    root = store.find_user("root")
+    done = await client.post(f"/admin/users/{root.sub}/disable", headers=deputy_headers)
+    assert done.status_code == 200, done.text
+    last = await client.post(f"/admin/users/{deputy.sub}/disable", headers=deputy_headers)
+    assert last.status_code == 409, last.text
+    assert not store.find_user("deputy").disabled
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one(app: Any, kit: Any, store: Any) -> None:
+    """Two admins disable each other at the same moment: each alone is allowed, both would
+    leave none, so exactly one is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    import anyio
+
+    from jotauth.issuer.errors import ConflictError
+    from jotauth.issuer.services.auth import Client
+
+    auth = app.state.auth
+    ids = [
+        anyio.run(partial(kit.add_user, app, name, "password123", permissions=ADMIN)).id
+        for name in ("a", "b")
+    ]
+
+    def disable(user_id: int) -> str:
+        try:
+            anyio.run(partial(auth.set_disabled, user_id, True, Client(None, None), "test"))
+        except ConflictError:
+            return "refused"
+        return "disabled"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(disable, ids))
+    assert outcomes == ["disabled", "refused"]
+    assert [store.get_user(i).disabled for i in ids].count(False) == 1

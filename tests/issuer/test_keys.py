@@ -227,3 +227,194 @@ async def test_signing_key_is_confirmed_at_most_twice_a_second(
         assert reads == [first.kid, first.kid]
     finally:
         app.state.store.close()
+
+
+def _guarded(app: Any, kit: Any, clock: Any) -> tuple[Any, httpx.Client]:
+    """A Guard fetching this app's JWKS over HTTP, and a client logging john in."""
+    from jotauth.guard import Guard
+
+    guard = Guard(
+        issuer="http://testserver",
+        audience="jotauth",
+        transport=kit.sync_transport(app),
+        clock=clock,
+    )
+    http = httpx.Client(transport=kit.sync_transport(app), base_url="http://testserver")
+    return guard, http
+
+
+def _token(http: httpx.Client) -> str:
+    response = http.post("/login", json={"username": "john", "password": "password123"})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+@pytest.mark.parametrize("second", ["rotate", "revoke"])
+def test_two_key_changes_right_after_a_guards_fetch_lock_no_token_out(
+    app: Any, kit: Any, clock: Any, second: str
+) -> None:
+    """A guard fetched the JWKS; within a second the key changes twice (rotate + rotate, or
+    rotate + revoke of the new active key). Every token the issuer hands out must verify at
+    that guard at once, not after its 30 s unknown-kid cooldown; later the newest key signs
+    and the guard learns it by itself."""
+    import anyio
+
+    anyio.run(kit.add_user, app)
+    ring = app.state.auth.ring
+    guard, http = _guarded(app, kit, clock)
+    try:
+        guard.authenticate_sync(_token(http))  # the guard has fetched the JWKS now
+        clock.advance(0.3)
+        ring.rotate()
+        if second == "rotate":
+            ring.rotate()
+        else:
+            ring.revoke(next(k.kid for k in ring.list() if k.state == "active"))
+        newest = next(k.kid for k in ring.list() if k.state == "active")
+        clock.advance(0.3)
+        for _ in range(3):
+            guard.authenticate_sync(_token(http))
+        from jotauth.issuer.services.keyring import PUBLISH_LEAD
+
+        clock.advance(PUBLISH_LEAD)
+        ring.invalidate()
+        token = _token(http)
+        assert jose.peek_header(token)["kid"] == newest
+        guard.authenticate_sync(token)
+    finally:
+        http.close()
+        guard.close()
+
+
+async def test_revoking_the_last_key_services_know_is_refused_and_changes_nothing(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any
+) -> None:
+    """Revoke the next key, then the active one: only a key made a moment ago would be left,
+    which guards cannot know yet; 409, both states as before, tokens still issued and valid.
+    Once the replacement has been published long enough the revocation goes through."""
+    from jotauth.issuer.services.keyring import PUBLISH_LEAD
+
+    await kit.add_user(app, "root", "root-password", permissions={"admin": ["*"]})
+    headers = kit.bearer((await kit.login(client, "root", "root-password"))["access_token"])
+    states = _states(app)
+    active = next(k for k, s in states.items() if s == "active")
+    nxt = next(k for k, s in states.items() if s == "next")
+    clock.advance(1)
+    assert (await client.post(f"/admin/keys/{nxt}/revoke", headers=headers)).status_code == 200
+    before = _states(app)
+    refused = await client.post(f"/admin/keys/{active}/revoke", headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "conflict"
+    assert "retry in" in refused.json()["error_description"]
+    assert _states(app) == before
+    token = (await kit.login(client, "root", "root-password"))["access_token"]
+    assert jose.peek_header(token)["kid"] == active
+    assert (await client.get("/me", headers=kit.bearer(token))).status_code == 200
+    clock.advance(PUBLISH_LEAD)
+    app.state.auth.ring.invalidate()
+    done = await client.post(f"/admin/keys/{active}/revoke", headers=headers)
+    assert done.status_code == 200, done.text
+    assert _states(app)[active] == "revoked"
+    fresh = (await kit.login(client, "root", "root-password"))["access_token"]
+    assert jose.peek_header(fresh)["kid"] not in (active, nxt)
+
+
+def test_two_revocations_at_once_cannot_leave_no_key_to_sign(app: Any, kit: Any) -> None:
+    """Two instances revoke the active and the next key at the same moment: each alone is
+    allowed, together they would leave no key guards know, so exactly one is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jotauth.issuer.errors import ConflictError
+    from jotauth.issuer.services.keyring import KeyRing
+
+    store = app.state.store
+    settings, clock = app.state.settings, app.state.auth.clock
+    rings = [KeyRing(store, settings, clock=clock, sleep=lambda _: None) for _ in range(2)]
+    clock.advance(1)  # a moment after the ring was made
+    kids = [k.kid for k in store.list_keys() if k.state in ("active", "next")]
+
+    def revoke(pair: tuple[Any, str]) -> str:
+        try:
+            pair[0].revoke(pair[1])
+        except ConflictError:
+            return "refused"
+        return "revoked"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(revoke, zip(rings, kids, strict=True)))
+    assert outcomes == ["refused", "revoked"]
+
+
+async def test_no_instance_signs_with_a_key_once_its_revocation_returned(
+    sqlite_url: str, kit: Any, clock: Any
+) -> None:
+    """Instance two confirmed its signing key a moment ago; instance one revokes it. When the
+    revoke call returns, instance two's very next token already uses the replacement (revoke
+    waits out the half-second confirmation interval instead of leaving it to chance)."""
+    settings = kit.make_settings(sqlite_url)
+    one = create_app(settings, clock=clock, sleep=clock.advance)
+    two = create_app(settings, clock=clock, sleep=clock.advance)
+    try:
+        await kit.add_user(one)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=two), base_url="http://b"
+        ) as b:
+            kid = jose.peek_header((await kit.login(b))["access_token"])["kid"]
+            clock.advance(0.6)
+            await kit.login(b)  # two confirms its signing key now
+            clock.advance(0.05)
+            one.state.auth.ring.revoke(kid)
+            after = (await kit.login(b))["access_token"]
+            assert jose.peek_header(after)["kid"] != kid
+    finally:
+        one.state.store.close()
+        two.state.store.close()
+
+
+def test_guards_refuse_a_token_signed_with_a_key_after_its_revocation(
+    app: Any, kit: Any, clock: Any
+) -> None:
+    """A token signed with the revoked key after the revoke (a worker that stalled between
+    taking the key and signing) is refused by a guard that still has the key in its JWKS
+    cache: the key's revocation event in the feed decides, not the cache."""
+    import anyio
+
+    from jotauth.guard import RevocationFeed, RevokedTokenError
+
+    anyio.run(kit.add_user, app)
+    ring = app.state.auth.ring
+    feed = RevocationFeed(
+        "http://testserver/revocations",
+        service_token="feed-secret-0123456789",
+        transport=kit.sync_transport(app),
+        clock=clock,
+    )
+    from jotauth.guard import Guard
+
+    guard = Guard(
+        issuer="http://testserver",
+        audience="jotauth",
+        transport=kit.sync_transport(app),
+        revocation=feed,
+        clock=clock,
+    )
+    http = httpx.Client(transport=kit.sync_transport(app), base_url="http://testserver")
+    try:
+        token = _token(http)
+        guard.authenticate_sync(token)  # JWKS cached with the signing key in it
+        stalled = ring.signer()
+        ring.revoke(stalled.kid)
+        late = jose.encode(
+            {**jose.peek_claims(token), "jti": "signed-after-revoke", "iat": int(clock())},
+            stalled,
+            headers={"typ": "at+jwt"},
+        )
+        assert feed.poll_once()
+        with pytest.raises(RevokedTokenError):
+            guard.authenticate_sync(late)
+        me = http.get("/me", headers=kit.bearer(late))
+        assert me.status_code == 401
+    finally:
+        http.close()
+        guard.close()

@@ -147,7 +147,12 @@ async def test_feed_publishes_logouts_users_and_keys(
     """Events come in order with a cursor; a guard's RevocationView applies them."""
     await kit.add_user(app)
     first = await client.get("/revocations", headers=FEED)
-    assert first.json() == {"cursor": "0", "poll_interval": 5, "events": []}
+    assert first.json() == {
+        "cursor": "0",
+        "poll_interval": 5,
+        "events": [],
+        "has_more": False,
+    }
     a, b = await kit.login(client), await kit.login(client)
     await client.post("/logout", headers=kit.bearer(a["access_token"]))
     page = (await client.get("/revocations", headers=FEED, params={"after": "0"})).json()
@@ -169,6 +174,51 @@ async def test_feed_publishes_logouts_users_and_keys(
     view = RevocationView()
     everything = (await client.get("/revocations", headers=FEED)).json()
     assert view.apply(everything["events"]) == 3
+
+
+def test_a_guard_reads_a_backlog_of_several_pages_before_it_is_ready(
+    app: Any, store: Any, kit: Any, clock: Any
+) -> None:
+    """1,080 revocations (over a 1,000-event page): the feed says has_more, and a guard
+    polling it holds all of them, the newest included, when it first reports ready."""
+    from jotauth.guard import RevocationFeed
+    from jotauth.store.sql.revocations import publish
+
+    exp = int(clock()) + 600
+    with store.engine.begin() as connection:
+        for n in range(1080):
+            publish(connection, type="token", jti=f"j{n}", exp=exp, created_at=clock())
+    feed = RevocationFeed(
+        "http://testserver/revocations",
+        service_token="feed-secret-0123456789",
+        transport=kit.sync_transport(app),
+        clock=clock,
+    )
+    view = RevocationView()
+    try:
+        assert feed.poll_once(view)
+    finally:
+        feed.close()
+    assert view.ready
+    assert len(view) == 1080
+    assert view.check("j1079", "1", clock(), None) is not None
+    assert feed.polls == 2
+    assert feed.cursor == "1080"
+
+
+async def test_feed_pages_say_whether_more_is_waiting(
+    app: Any, client: httpx.AsyncClient, store: Any, clock: Any
+) -> None:
+    """A full page says has_more; the page after it, holding the rest, does not."""
+    from jotauth.store.sql.revocations import publish
+
+    with store.engine.begin() as connection:
+        for n in range(1001):
+            publish(connection, type="token", jti=f"j{n}", exp=int(clock()) + 600, created_at=0)
+    first = (await client.get("/revocations", headers=FEED)).json()
+    assert (len(first["events"]), first["has_more"], first["cursor"]) == (1000, True, "1000")
+    rest = (await client.get("/revocations", headers=FEED, params={"after": "1000"})).json()
+    assert (len(rest["events"]), rest["has_more"], rest["cursor"]) == (1, False, "1001")
 
 
 async def test_feed_leaves_out_expired_token_events(

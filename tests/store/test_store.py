@@ -1,6 +1,7 @@
 """The store contract, identical on SQLite and PostgreSQL."""
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -192,3 +193,28 @@ def test_audit_filters(store: SQLStore) -> None:
 def test_ping(store: SQLStore) -> None:
     """The database answers."""
     assert store.ping()
+
+
+def test_admin_check_sees_admins_before_and_after_and_can_refuse(store: SQLStore) -> None:
+    """update_user and revoke_user hand the check the enabled admin candidates before and after
+    the change, in its transaction; a check that raises leaves everything as it was."""
+    uid = _user(store)
+    store.update_user(uid, permissions={"admin": ["*"]})
+    seen: list[tuple[list[dict[str, list[str]]], list[dict[str, list[str]]]]] = []
+
+    def refuse(before: Any, after: Any) -> None:
+        seen.append((before, after))
+        raise LookupError("refused")
+
+    with pytest.raises(LookupError):
+        store.revoke_user(uid, not_before=5, now=NOW, reason="t", disable=True, check=refuse)
+    with pytest.raises(LookupError):
+        store.update_user(uid, permissions={"articles": ["read"]}, check=refuse)
+    assert seen == [
+        ([{"admin": ["*"]}], []),
+        ([{"admin": ["*"]}], []),  # a user with no admin-like grant is not even read
+    ]
+    user = store.get_user(uid)
+    assert user is not None
+    assert (user.disabled, user.not_before, user.permissions) == (False, 0, {"admin": ["*"]})
+    assert store.revocations_after(0, now=NOW) == []

@@ -1,10 +1,14 @@
 """Follow the issuer's revocation feed by polling, into a ``RevocationView``.
 
 ``GET <url>?after=<cursor>`` with ``Authorization: Bearer <service token>`` answers
-``{"cursor": str, "poll_interval": int, "events": [...]}``. The first request sends no
-cursor and receives every event still relevant; later ones send the last cursor and receive
-only what is new. A failed poll changes nothing (the view keeps what it knew) and is retried
-on the next tick, so an issuer outage never breaks verification.
+``{"cursor": str, "poll_interval": int, "events": [...], "has_more": bool}``. The first
+request sends no cursor and receives every event still relevant; later ones send the last
+cursor and receive only what is new. While ``has_more`` is true the same poll asks again
+(up to ``max_pages`` pages), and the view counts as ready only once a page says nothing more
+is waiting: a guard facing a backlog larger than one page must not report ready with the
+newest revocations still unread. When a backlog outlasts ``max_pages`` the next poll starts
+at once instead of after the interval. A failed poll changes nothing (the view keeps what it
+knew) and is retried on the next tick, so an issuer outage never breaks verification.
 
 Polling runs in one daemon thread (started by the guard on first use), so it serves sync and
 async applications alike and never blocks a request.
@@ -42,8 +46,12 @@ class RevocationFeed:
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        max_pages: int = _MAX_PAGES,
     ) -> None:
         """``interval`` overrides the server's ``poll_interval`` (else 5 s until it sends one).
+
+        ``max_pages`` bounds the pages read in one poll (a page holds up to 1,000 events), so
+        one poll never runs unbounded; a longer backlog continues in the next poll, at once.
 
         Without ``url``, the feed's address is read on the first poll from the ``issuer``'s
         discovery document (``jotauth_revocations_endpoint``).
@@ -60,6 +68,10 @@ class RevocationFeed:
         self._service_token = service_token
         self._client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
         self._clock = clock
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        self._max_pages = max_pages
+        self._behind = False
         self._view: RevocationView | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,26 +96,33 @@ class RevocationFeed:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.poll_once()
-            self._stop.wait(self.interval)
+            self._stop.wait(0.0 if self._behind else self.interval)
 
     def poll_once(self, view: RevocationView | None = None) -> bool:
-        """One poll (and its follow-up pages); True when the view is now up to date."""
+        """One poll and its follow-up pages; True when the view is now up to date.
+
+        False after a failed request, or when ``max_pages`` pages were read and the server
+        still says ``has_more`` (the view keeps what it applied; it is not marked ready).
+        """
         target = view if view is not None else self._view
         if target is None:
             raise RuntimeError("attach the feed to a view (or pass one) before polling")
-        for _ in range(_MAX_PAGES):
+        for _ in range(self._max_pages):
             page = self._fetch()
             self.polls += 1
             if page is None:
                 self.failures += 1
+                self._behind = False
                 return False
             events, more = page
             target.apply(events)
             if not more:
-                break
-        target.purge(self._clock())
-        target.ready = True
-        return True
+                self._behind = False
+                target.purge(self._clock())
+                target.ready = True
+                return True
+        self._behind = True
+        return False
 
     def _discover(self) -> str | None:
         """The feed URL from the issuer's discovery document (which must name the issuer)."""

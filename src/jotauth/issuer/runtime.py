@@ -40,7 +40,7 @@ def build_runtime(
     """Open (and migrate) the store, make sure the key ring exists, wire the services."""
     if store is None:
         store = SQLStore.from_url(settings.database_url, migrate_now=settings.migrate_on_start)
-    ring = KeyRing(store, settings, clock=clock)
+    ring = KeyRing(store, settings, clock=clock, sleep=sleep)
     ring.ensure()
     events = EventBus()
     events.subscribe(AuditRecorder(store))

@@ -94,7 +94,13 @@ async def _service_caller(request: Request) -> None:
 async def revocations(
     request: Request, after: Annotated[str | None, Query(max_length=32)] = None
 ) -> JSONResponse:
-    """Events since ``after`` (omit it to start from the beginning); poll every poll_interval s."""
+    """Events since ``after`` (omit it to start from the beginning); poll every poll_interval s.
+
+    A page holds at most 1,000 events; ``has_more: true`` says more are waiting, and a guard
+    must ask again with the new cursor before it counts as up to date. The cursor is a feed
+    position, which the store numbers in commit order, so it never passes an event that is
+    still being committed (``jotauth.store.sql.revocations``).
+    """
     await _service_caller(request)
     if after is None or after == "":
         position = 0
@@ -105,8 +111,10 @@ async def revocations(
     auth = service(request)
     now = auth.clock()
     records = await anyio.to_thread.run_sync(
-        lambda: auth.store.revocations_after(position, now=now, limit=_PAGE)
+        lambda: auth.store.revocations_after(position, now=now, limit=_PAGE + 1)
     )
+    more = len(records) > _PAGE
+    records = records[:_PAGE]
     cursor = records[-1].seq if records else position
     if not records and position == 0:
         cursor = 0
@@ -115,6 +123,7 @@ async def revocations(
             "cursor": str(cursor),
             "poll_interval": request.app.state.settings.poll_interval,
             "events": [record.as_event() for record in records],
+            "has_more": more,
         },
         headers={"Cache-Control": "no-store"},
     )

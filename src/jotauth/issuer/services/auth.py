@@ -31,6 +31,7 @@ from jotauth.issuer.services.tokens import (
 )
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
+    keep_an_admin,
     username_key,
     validate_new_password,
     validate_permissions,
@@ -285,10 +286,14 @@ class AuthService:
     async def set_disabled(
         self, user_id: int, disabled: bool, client: Client, actor: str | None
     ) -> UserRecord:
-        """Disable (every token dies) or re-enable a user."""
+        """Disable (every token dies) or re-enable a user; the last admin is not disabled."""
         if disabled:
             user = await _run(
-                self.tokens.end_all_sessions, user_id, reason="user_disabled", disable=True
+                self.tokens.end_all_sessions,
+                user_id,
+                reason="user_disabled",
+                disable=True,
+                check=keep_an_admin,
             )
         else:
             user = await _run(self.store.enable_user, user_id)
@@ -304,13 +309,17 @@ class AuthService:
     async def update_grants(
         self, user_id: int, client: Client, actor: str | None, **values: Any
     ) -> UserRecord:
-        """Replace a user's roles or permissions (effective from their next refresh)."""
+        """Replace a user's roles or permissions (effective from their next refresh).
+
+        Taking ``admin:write`` away from the last enabled admin is refused (ConflictError).
+        """
         clean: dict[str, Any] = {}
         if "roles" in values:
             clean["roles"] = validate_roles(values["roles"])
         if "permissions" in values:
             clean["permissions"] = validate_permissions(values["permissions"])
-        user = await _run(self.store.update_user, user_id, **clean)
+        check = keep_an_admin if "permissions" in clean else None
+        user = await _run(self.store.update_user, user_id, check=check, **clean)
         if user is None:
             raise NotFoundError(f"no user with id {user_id}")
         await self.emit(

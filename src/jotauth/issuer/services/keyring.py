@@ -11,8 +11,25 @@
 Private keys are stored AES-GCM sealed under the master key, with the kid as associated data.
 Every worker re-reads the ring at most ``cache_seconds`` after a change by another worker, and
 before signing it confirms, at most every half second, that its signing key is still the
-active one (one primary-key read), so no worker signs with a key another worker revoked (or
-rotated out) for longer than that.
+one it loaded (one primary-key read). ``revoke`` returns only after that half second (and a
+margin) has passed, so once it returns no worker of any instance starts signing with the
+revoked key; a token that was signed with it anyway (a worker stalled mid-signing) is still
+refused everywhere, by the key's revocation event.
+
+A key signs only once services can know it
+-------------------------------------------
+A guard that fetched the JWKS just before two key changes (rotate + rotate, rotate + revoke)
+does not know the key made by the first of them, and refetches for an unknown kid only once
+per cooldown (30 s by default, ``JWKSClient(cooldown=)``). So a key signs only after it has
+been published for ``PUBLISH_LEAD`` = that cooldown + the ring cache of other instances (5 s)
++ 1 s: any guard that lacks it then last fetched more than a cooldown ago and refetches at
+once. Until then the ring keeps signing with the newest key guards already know: the active
+key if it is old enough, else a retiring one whose tokens expire before it is unpublished.
+The keys made with a fresh ring count as known at once (no guard could have fetched an
+older set). A single rotation is unaffected: the next key was published at the previous
+rotation. ``revoke`` refuses (409) to remove the last key that could sign under this rule,
+so the server is never left without a signing key services know; the refusal says how long
+to wait.
 """
 
 import json
@@ -30,11 +47,13 @@ from jotauth.issuer.settings import Settings
 from jotauth.store.records import KeyRecord
 from jotauth.store.sql import SQLStore
 
-__all__ = ["KeyRing", "RingView"]
+__all__ = ["PUBLISH_LEAD", "KeyRing", "RingView"]
 
 PUBLISHED = ("next", "active", "retiring")
-_RETIRE_MARGIN = 60.0
-_CONFIRM_SECONDS = 0.5  # how stale "the signing key is still active" may be
+PUBLISH_LEAD = 30.0 + 5.0 + 1.0  # guards' unknown-kid cooldown + other instances' ring cache
+_RETIRE_MARGIN = 60.0  # > PUBLISH_LEAD: a retiring key may sign while the new one is too young
+_CONFIRM_SECONDS = 0.5  # how stale "the signing key is still the one loaded" may be
+_CONFIRM_MARGIN = 0.1  # revoke waits this much longer, for a signing already under way
 _RING_LOCK = 74052  # advisory lock id: one instance at a time creates the first keys
 
 
@@ -46,6 +65,7 @@ class RingView:
     published: jose.KeySet
     records: tuple[KeyRecord, ...]
     loaded_at: float
+    signer_state: str = "active"
 
 
 class KeyRing:
@@ -57,11 +77,13 @@ class KeyRing:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
         cache_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep
         self.cache_seconds = cache_seconds
         self._view: RingView | None = None
         self._confirmed_at = -math.inf
@@ -150,14 +172,43 @@ class KeyRing:
             self.ensure()
             records = self.store.list_keys(PUBLISHED)
             active = [r for r in records if r.state == "active"]
-        signer = active[-1]
-        due = (signer.activated_at or signer.created_at) + self.settings.rotation_period
+        due = (active[-1].activated_at or active[-1].created_at) + self.settings.rotation_period
         if due <= now:
             self._rotate_records(records, now)
             records = self.store.list_keys(PUBLISHED)
-            signer = [r for r in records if r.state == "active"][-1]
+            active = [r for r in records if r.state == "active"]
+        # The last resort (no key old enough) cannot arise through this ring: revoke refuses it.
+        signer = self._known_signer(self.store.list_keys(), now) or active[-1]
         public = jose.KeySet([jose.Key.from_jwk(r.public_jwk, alg=r.alg) for r in records])
-        return RingView(self._private(signer), public, tuple(records), now)
+        return RingView(self._private(signer), public, tuple(records), now, signer.state)
+
+    def _known_signer(self, every: list[KeyRecord], now: float) -> KeyRecord | None:
+        """The key to sign with: the newest that every guard can know by now (module doc).
+
+        ``every`` is the whole ring, revoked keys included: the keys made with the ring are the
+        oldest ones, and count as known at once.
+        """
+        if not every:
+            return None
+        birth = min(r.created_at for r in every)
+
+        def known(record: KeyRecord) -> bool:
+            return record.created_at <= birth or now - record.created_at >= PUBLISH_LEAD
+
+        active = [r for r in every if r.state == "active"]
+        if not active:  # the next key is promoted when a reload finds no active key
+            active = [r for r in every if r.state == "next"][:1]
+        if active and known(active[-1]):
+            return active[-1]
+        fallback = [
+            r
+            for r in every
+            if r.state == "retiring"
+            and known(r)
+            and (r.retire_after or 0.0) >= now + self.settings.access_ttl
+        ]
+        fallback.sort(key=lambda r: (r.activated_at or r.created_at, r.created_at))
+        return fallback[-1] if fallback else None
 
     def _rotate_records(self, records: list[KeyRecord], now: float) -> str:
         nexts = [r for r in records if r.state == "next"]
@@ -185,15 +236,34 @@ class KeyRing:
         return kid
 
     def revoke(self, kid: str) -> KeyRecord:
-        """Emergency revocation: unpublish ``kid`` now and replace it if it was signing."""
+        """Emergency revocation: unpublish ``kid`` now and replace it if it was signing.
+
+        Refused with ConflictError, changing nothing, when no key services already know would
+        be left to sign (see the module doc). Returns once no instance signs with the key any
+        more: after the half-second confirmation interval, and a margin, has passed.
+        """
         if self.symmetric:
             raise ConflictError("HMAC signing uses one configured secret; there is no ring")
+        now = self.clock()
+
+        def still_signable(remaining: list[KeyRecord]) -> None:
+            if self._known_signer(remaining, now) is not None:
+                return
+            young = [r.created_at for r in remaining if r.state in ("active", "next")]
+            wait = max(1, math.ceil(max(young, default=now) + PUBLISH_LEAD - now))
+            raise ConflictError(
+                f"revoking {kid!r} now would leave no signing key that services already know "
+                f"(the replacement was published less than {PUBLISH_LEAD:g} s ago, and guards "
+                f"refetch keys at most every 30 s); retry in {wait} s"
+            )
+
         with self._lock:
-            record = self.store.revoke_key(kid, now=self.clock())
+            record = self.store.revoke_key(kid, now=now, check=still_signable)
             if record is None:
                 raise NotFoundError(f"no revocable key with kid {kid!r}")
             self._view = None
         self.ensure()
+        self.sleep(_CONFIRM_SECONDS + _CONFIRM_MARGIN)
         return record
 
     def invalidate(self) -> None:
@@ -215,8 +285,9 @@ class KeyRing:
         The cached view may be up to ``cache_seconds`` old: another instance may have
         emergency-revoked its signing key since, and every token signed with it would be
         refused. So a cached signer's state is read back, at most every ``_CONFIRM_SECONDS``
-        (a read per token cost a quarter of refresh throughput); if it is no longer active the
-        ring is reloaded now (which promotes the next key when the active one was revoked).
+        (a read per token cost a quarter of refresh throughput); if it is no longer in the
+        state it was loaded in (active, or retiring while the new key is too young) the ring is
+        reloaded now (which promotes the next key when the active one was revoked).
         """
         before = self._view
         view = self.view()
@@ -225,7 +296,7 @@ class KeyRing:
         now = self.clock()
         if now - max(view.loaded_at, self._confirmed_at) < _CONFIRM_SECONDS:
             return view.signer  # confirmed a moment ago: one read per interval, not per token
-        if self.store.key_state(view.signer.kid) == "active":
+        if self.store.key_state(view.signer.kid) == view.signer_state:
             self._confirmed_at = now
             return view.signer
         with self._lock:

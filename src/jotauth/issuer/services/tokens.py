@@ -29,6 +29,7 @@ from jotauth.issuer.services.users import scope_of
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql import SQLStore
+from jotauth.store.sql.users import AdminCheck
 
 __all__ = [
     "MAX_TOKEN_BYTES",
@@ -327,6 +328,7 @@ class TokenService:
         keep_family: str | None = None,
         disable: bool | None = None,
         password_hash: str | None = None,
+        check: AdminCheck | None = None,
     ) -> UserRecord | None:
         """Every token of the user issued until now dies (per-user not-before)."""
         now = self.clock()
@@ -338,4 +340,5 @@ class TokenService:
             disable=disable,
             password_hash=password_hash,
             keep_family=keep_family,
+            check=check,
         )

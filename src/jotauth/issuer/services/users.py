@@ -8,11 +8,13 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
-from jotauth.issuer.errors import InvalidRequestError
+from jotauth.issuer.errors import ConflictError, InvalidRequestError
 
 __all__ = [
     "MAX_PASSWORD",
     "MAX_USERNAME",
+    "grants_admin",
+    "keep_an_admin",
     "scope_of",
     "username_key",
     "validate_new_password",
@@ -92,3 +94,24 @@ def scope_of(permissions: Mapping[str, list[str]]) -> str:
         for resource, actions in sorted(permissions.items())
         for action in actions
     )
+
+
+def grants_admin(permissions: Mapping[str, Any]) -> bool:
+    """Whether these permissions let a user change the server (``admin:write``), as the guard
+    reads them: ``admin`` or a wildcard resource, with ``write`` or a wildcard action."""
+    for resource in ("admin", "*"):
+        actions = permissions.get(resource)
+        if isinstance(actions, list) and ("write" in actions or "*" in actions):
+            return True
+    return False
+
+
+def keep_an_admin(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    """A store check (``AdminCheck``): refuse a change that removes the last enabled admin,
+    since nobody could then manage users or keys through the API (only the CLI, on the
+    server). A server that had no admin (managed from the CLI) is left as it is."""
+    if any(map(grants_admin, before)) and not any(map(grants_admin, after)):
+        raise ConflictError(
+            "this would leave no enabled user with the admin:write permission; "
+            "grant it to another user first"
+        )

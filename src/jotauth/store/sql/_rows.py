@@ -53,7 +53,7 @@ def key_row(row: Any) -> KeyRecord:
 
 def revocation_row(row: Any) -> RevocationRecord:
     return RevocationRecord(
-        seq=row.seq,
+        seq=row.position,
         type=row.type,
         jti=row.jti,
         sub=row.sub,

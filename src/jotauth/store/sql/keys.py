@@ -1,14 +1,17 @@
 """The signing keys of the ring and their states."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from jotauth.store.records import KeyRecord
 from jotauth.store.sql._rows import key_row
-from jotauth.store.sql.models import Revocation, SigningKey
+from jotauth.store.sql.models import SigningKey
+from jotauth.store.sql.revocations import publish
 
 __all__ = ["KeyQueries"]
+
+_REVOKE_LOCK = 74053  # advisory lock id: one key revocation at a time (not the ring's 74052)
 
 
 class KeyQueries:
@@ -86,9 +89,23 @@ class KeyQueries:
             self._insert_key(connection, new_next)
         return True
 
-    def revoke_key(self, kid: str, *, now: float) -> KeyRecord | None:
-        """Mark a key revoked and publish it in the feed; None when unknown or already revoked."""
+    def revoke_key(
+        self,
+        kid: str,
+        *,
+        now: float,
+        check: Callable[[list[KeyRecord]], None] | None = None,
+    ) -> KeyRecord | None:
+        """Mark a key revoked and publish it in the feed; None when unknown or already revoked.
+
+        ``check`` sees the whole ring as it would be, inside the transaction, and raises to
+        refuse (nothing changes). Revocations run one at a time (PostgreSQL: an advisory
+        transaction lock; SQLite: the writer lock the first update takes), so two made at once
+        cannot each pass the check and together leave the ring with no key to sign.
+        """
         with self.engine.begin() as connection:
+            if check is not None and self.engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_REVOKE_LOCK})")
             row = connection.execute(
                 update(SigningKey)
                 .where(SigningKey.kid == kid, SigningKey.state != "revoked")
@@ -97,7 +114,10 @@ class KeyQueries:
             ).first()
             if row is None:
                 return None
-            connection.execute(insert(Revocation).values(type="key", kid=kid, created_at=now))
+            if check is not None:
+                ring = select(SigningKey).order_by(SigningKey.created_at, SigningKey.kid)
+                check([key_row(r) for r in connection.execute(ring).all()])
+            publish(connection, type="key", kid=kid, created_at=now)
         return key_row(row)
 
     def retire_keys(self, *, now: float) -> int:

@@ -5,7 +5,16 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Audit", "Base", "Family", "RefreshToken", "Revocation", "SigningKey", "User"]
+__all__ = [
+    "Audit",
+    "Base",
+    "Family",
+    "FeedCounter",
+    "RefreshToken",
+    "Revocation",
+    "SigningKey",
+    "User",
+]
 
 # SQLite autoincrements only "INTEGER PRIMARY KEY"; PostgreSQL gets a bigint identity.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -71,10 +80,21 @@ class SigningKey(Base):
 
 
 class Revocation(Base):
+    """One feed event. ``seq`` is the row id (insert order); ``position`` is the feed order.
+
+    ``position`` has no default on purpose: a row inserted without
+    ``jotauth.store.sql.revocations.publish`` (which numbers it in commit order) fails loudly
+    instead of becoming an event the feed could skip.
+    """
+
     __tablename__ = "revocations"
-    __table_args__ = (Index("ix_revocations_jti", "jti"),)
+    __table_args__ = (
+        Index("ix_revocations_jti", "jti"),
+        Index("ix_revocations_position", "position", unique=True),
+    )
 
     seq: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    position: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(8))
     jti: Mapped[str | None] = mapped_column(String(128), nullable=True)
     sub: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -82,6 +102,15 @@ class Revocation(Base):
     exp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     not_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class FeedCounter(Base):
+    """The one row whose ``last`` numbers the feed: its row lock orders commits (see publish)."""
+
+    __tablename__ = "revocation_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(BigInteger)
 
 
 class Audit(Base):

@@ -1,17 +1,51 @@
 """Users: create, find, update, and user-wide revocation."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, String, and_, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import UserRecord
 from jotauth.store.sql._rows import user_row
-from jotauth.store.sql.models import Family, Revocation, User
+from jotauth.store.sql.models import Family, User
+from jotauth.store.sql.revocations import publish
 
-__all__ = ["UserQueries"]
+__all__ = ["AdminCheck", "UserQueries"]
+
+AdminCheck = Callable[[list[dict[str, Any]], list[dict[str, Any]]], None]
+"""Sees the permissions of every enabled user that may hold an admin grant before and after
+a change, inside its transaction; raises to refuse the change (nothing is written)."""
+
+_ADMIN_LOCK = 74054  # advisory lock id: changes that could remove the last admin, one at a time
+
+
+def _admins(connection: Connection) -> list[dict[str, Any]]:
+    """The permissions of the enabled users that may hold an admin grant (a cheap superset)."""
+    text = cast(User.permissions, String)
+    rows = connection.execute(
+        select(User.permissions).where(
+            User.disabled.is_(False), or_(text.like('%"admin%'), text.like('%"*"%'))
+        )
+    ).all()
+    return [dict(row.permissions or {}) for row in rows]
+
+
+def _admins_before(connection: Connection, check: AdminCheck | None) -> list[dict[str, Any]]:
+    """Serialize admin-affecting changes, then read the admins before this one.
+
+    Two admins disabling each other at once must not both pass the check (write skew), so
+    PostgreSQL takes an advisory transaction lock; on SQLite a dummy write takes the writer
+    lock before the read.
+    """
+    if check is None:
+        return []
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_ADMIN_LOCK})")
+    else:
+        connection.execute(update(User).where(User.id == -1).values(disabled=False))
+    return _admins(connection)
 
 
 class UserQueries:
@@ -74,15 +108,23 @@ class UserQueries:
             ).all()
         return [user_row(row) for row in rows]
 
-    def update_user(self, user_id: int, **values: Any) -> UserRecord | None:
-        """Set ``password_hash``, ``roles`` or ``permissions``; None when the user is gone."""
+    def update_user(
+        self, user_id: int, *, check: AdminCheck | None = None, **values: Any
+    ) -> UserRecord | None:
+        """Set ``password_hash``, ``roles`` or ``permissions``; None when the user is gone.
+
+        ``check`` may refuse the change by raising (see ``AdminCheck``).
+        """
         allowed = {"password_hash", "roles", "permissions"}
         if not values or set(values) - allowed:
             raise ValueError(f"update_user sets only {sorted(allowed)}")
         with self.engine.begin() as connection:
+            before = _admins_before(connection, check)
             row = connection.execute(
                 update(User).where(User.id == user_id).values(**values).returning(*User.__table__.c)
             ).first()
+            if row is not None and check is not None:
+                check(before, _admins(connection))
         return None if row is None else user_row(row)
 
     def revoke_user(
@@ -95,8 +137,9 @@ class UserQueries:
         disable: bool | None = None,
         password_hash: str | None = None,
         keep_family: str | None = None,
+        check: AdminCheck | None = None,
     ) -> UserRecord | None:
-        """Kill every older token of a user in one transaction.
+        """Kill every older token of a user in one transaction (``check``: see AdminCheck).
 
         Sets the user's not-before (never lowering it), revokes their refresh families but
         ``keep_family``, publishes a ``user`` feed event; optionally (dis)ables the user and
@@ -110,21 +153,22 @@ class UserQueries:
         if password_hash is not None:
             values["password_hash"] = password_hash
         with self.engine.begin() as connection:
+            before = _admins_before(connection, check)
             row = connection.execute(
                 update(User).where(User.id == user_id).values(**values).returning(*User.__table__.c)
             ).first()
             if row is None:
                 return None
+            if check is not None:
+                check(before, _admins(connection))
             families = and_(Family.user_id == user_id, Family.revoked_at.is_(None))
             if keep_family is not None:
                 families = and_(families, Family.id != keep_family)
             connection.execute(
                 update(Family).where(families).values(revoked_at=now, revoke_reason=reason)
             )
-            connection.execute(
-                insert(Revocation).values(
-                    type="user", sub=str(user_id), not_before=row.not_before, created_at=now
-                )
+            publish(
+                connection, type="user", sub=str(user_id), not_before=row.not_before, created_at=now
             )
         return user_row(row)
 
