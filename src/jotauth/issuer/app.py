@@ -84,23 +84,5 @@ def create_app(
     from jotauth.tools.web import router as tools_router
 
     app.include_router(tools_router)
-    _bearer_scheme(app)
     install_hardening(app, settings)
     return app
-
-
-def _bearer_scheme(app: FastAPI) -> None:
-    """Declare the bearer security scheme so /docs offers an "Authorize" button."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        schema = original()
-        components = schema.setdefault("components", {})
-        components.setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-        }
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
