@@ -14,6 +14,7 @@
   that declares it without a token, expecting 401, and every other route, expecting none.
 """
 
+import re
 from typing import Any, Final
 
 from fastapi import Security
@@ -81,6 +82,13 @@ def form_body(model: type[BaseModel]) -> dict[str, Any]:
     return _body(model, "application/x-www-form-urlencoded", required=True)
 
 
+def _example(description: str) -> dict[str, str]:
+    """The body a description names: its first `code`, and the rest as the text."""
+    code = re.search(r"`([a-z_]+)`", description)
+    text = description.partition(": ")[2] or description
+    return {"error": code.group(1) if code else "invalid_request", "error_description": text}
+
+
 def errors(
     *statuses: int,
     described: dict[int, str] | None = None,
@@ -98,14 +106,20 @@ def errors(
     own = described or {}
     responses: dict[int | str, Any] = {}
     for status in statuses:
+        description = own.get(status, _DESCRIPTIONS[status])
         entry: dict[str, Any] = {
             "model": BearerError if status == 401 and guard else OAuthError,
-            "description": own.get(status, _DESCRIPTIONS[status]),
+            "description": description,
+            "content": {"application/json": {"example": _example(description)}},
         }
         if status in _HEADERS and (status != 401 or challenge):
             entry["headers"] = _HEADERS[status]
         responses[status] = entry
-    responses["4XX"] = {"model": OAuthError, "description": "any other client error"}
+    responses["4XX"] = {
+        "model": OAuthError,
+        "description": "any other client error (`not_found`, `method_not_allowed`)",
+        "content": {"application/json": {"example": _example("`not_found`: Not Found")}},
+    }
     return responses
 
 
