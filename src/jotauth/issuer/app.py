@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from jotauth.guard import Guard
 from jotauth.issuer.api import admin, auth, oauth, wellknown
+from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
 from jotauth.issuer.hardening import install_hardening
@@ -71,6 +72,8 @@ def create_app(
         title="jotauth",
         summary="JWT authentication server: login, refresh rotation, revocation, JWKS.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs without a CDN (and no /redoc)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = runtime.store
@@ -78,6 +81,7 @@ def create_app(
     app.state.auth = service
     app.state.guard = guard
     install_error_handlers(app)
+    install_docs(app)
     for module in (auth, oauth, wellknown, admin):
         app.include_router(module.router)
 
