@@ -1,4 +1,4 @@
-"""/docs in Chromium, against the real auth server, with no other origin.
+"""The landing page and /docs in Chromium, against the real auth server, with no other origin.
 
 Every request that does not go to the server under test is aborted and recorded, so a page
 that still needed a CDN would show up twice: as a blank page (no operations rendered) and as
@@ -87,5 +87,29 @@ def test_docs_render_every_operation_with_no_other_origin(watched: Any, server: 
     expect(page.locator(".btn.authorize")).to_be_visible()  # the bearer scheme
     page.locator(".opblock-summary", has_text="/admin/users").first.click()
     page.wait_for_selector(".opblock.is-open .responses-table")
+    assert outside == []
+    assert watched.requests_outside(server.origin) == []
+
+
+def test_landing_page_links_the_pages(watched: Any, server: Served) -> None:
+    """/ says what the server is; its API docs link opens a rendered /docs."""
+    page = watched.page
+    outside = _cut_off_other_origins(page, server.origin)
+    page.goto(server.origin + "/")
+    expect(page.locator("h1")).to_have_text("jotauth")
+    expect(page.locator("p").first).to_contain_text("A JWT authentication server")
+    hrefs = page.locator("li a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert hrefs == [
+        "/docs",
+        "/demo",
+        "/debugger",
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    ]
+    # The inline stylesheet applied (its hash is in the policy): links are bold.
+    assert page.locator("li a").first.evaluate("a => getComputedStyle(a).fontWeight") == "600"
+    page.click("text=API docs")
+    page.wait_for_selector(".opblock")
+    assert page.url == server.origin + "/docs"
     assert outside == []
     assert watched.requests_outside(server.origin) == []

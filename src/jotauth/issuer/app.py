@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from jotauth.guard import Guard
-from jotauth.issuer.api import admin, auth, oauth, wellknown
+from jotauth.issuer.api import admin, auth, home, oauth, wellknown
 from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
@@ -82,7 +82,7 @@ def create_app(
     app.state.guard = guard
     install_error_handlers(app)
     install_docs(app)
-    for module in (auth, oauth, wellknown, admin):
+    for module in (home, auth, oauth, wellknown, admin):
         app.include_router(module.router)
 
     from jotauth.tools.web import router as tools_router
