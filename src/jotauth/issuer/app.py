@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from jotauth.guard import Guard
-from jotauth.issuer.api import admin, auth, oauth, wellknown
+from jotauth.issuer.api import admin, auth, home, oauth, wellknown
+from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
 from jotauth.issuer.hardening import install_hardening
@@ -71,6 +72,8 @@ def create_app(
         title="jotauth",
         summary="JWT authentication server: login, refresh rotation, revocation, JWKS.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs without a CDN (and no /redoc)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = runtime.store
@@ -78,29 +81,12 @@ def create_app(
     app.state.auth = service
     app.state.guard = guard
     install_error_handlers(app)
-    for module in (auth, oauth, wellknown, admin):
+    install_docs(app)
+    for module in (home, auth, oauth, wellknown, admin):
         app.include_router(module.router)
 
     from jotauth.tools.web import router as tools_router
 
     app.include_router(tools_router)
-    _bearer_scheme(app)
     install_hardening(app, settings)
     return app
-
-
-def _bearer_scheme(app: FastAPI) -> None:
-    """Declare the bearer security scheme so /docs offers an "Authorize" button."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        schema = original()
-        components = schema.setdefault("components", {})
-        components.setdefault("securitySchemes", {})["bearer"] = {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-        }
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

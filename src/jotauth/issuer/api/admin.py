@@ -10,15 +10,19 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from jotauth.issuer.api import models
 from jotauth.issuer.api.body import read_json
 from jotauth.issuer.api.deps import client, require_admin, service
+from jotauth.issuer.api.openapi import bearer, errors, json_body
 from jotauth.issuer.errors import InvalidRequestError, NotFoundError
 from jotauth.store.records import FamilyRecord, KeyRecord, UserRecord
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-_BEARER: dict[str, Any] = {"security": [{"bearer": []}]}
+_READ = bearer("admin:read")
+_WRITE = bearer("admin:write")
+_NO_USER = {404: "`not_found`: no user with this id"}
 
 
 def user_json(user: UserRecord) -> dict[str, Any]:
@@ -71,7 +75,13 @@ def _limit(request: Request) -> int:
     return int(request.app.state.settings.max_body_bytes)
 
 
-@router.get("/users", openapi_extra=_BEARER)
+@router.get(
+    "/users",
+    summary="List users",
+    dependencies=_READ,
+    response_model=models.UserList,
+    responses=errors(400, 401, 403),
+)
 async def list_users(request: Request, limit: int = 100, offset: int = 0) -> JSONResponse:
     """Users by id."""
     await require_admin(request)
@@ -83,7 +93,17 @@ async def list_users(request: Request, limit: int = 100, offset: int = 0) -> JSO
     return JSONResponse({"users": [user_json(u) for u in users]})
 
 
-@router.post("/users", status_code=201, openapi_extra=_BEARER)
+@router.post(
+    "/users",
+    summary="Create a user",
+    status_code=201,
+    dependencies=_WRITE,
+    response_model=models.User,
+    responses=errors(
+        400, 401, 403, 409, 413, 415, described={409: "`conflict`: the username is taken"}
+    ),
+    openapi_extra=json_body(models.CreateUserRequest),
+)
 async def create_user(request: Request) -> JSONResponse:
     """Create a user: {"username", "password", "roles"?, "permissions"?}."""
     admin = await require_admin(request, "write")
@@ -99,7 +119,13 @@ async def create_user(request: Request) -> JSONResponse:
     return JSONResponse(user_json(user), status_code=201)
 
 
-@router.post("/users/{user_id}/disable", openapi_extra=_BEARER)
+@router.post(
+    "/users/{user_id}/disable",
+    summary="Disable a user",
+    dependencies=_WRITE,
+    response_model=models.User,
+    responses=errors(400, 401, 403, 404, described=_NO_USER),
+)
 async def disable_user(request: Request, user_id: str) -> JSONResponse:
     """Disable a user: every token of theirs stops working."""
     admin = await require_admin(request, "write")
@@ -107,7 +133,13 @@ async def disable_user(request: Request, user_id: str) -> JSONResponse:
     return JSONResponse(user_json(user))
 
 
-@router.post("/users/{user_id}/enable", openapi_extra=_BEARER)
+@router.post(
+    "/users/{user_id}/enable",
+    summary="Enable a user",
+    dependencies=_WRITE,
+    response_model=models.User,
+    responses=errors(400, 401, 403, 404, described=_NO_USER),
+)
 async def enable_user(request: Request, user_id: str) -> JSONResponse:
     """Let a disabled user log in again."""
     admin = await require_admin(request, "write")
@@ -115,7 +147,14 @@ async def enable_user(request: Request, user_id: str) -> JSONResponse:
     return JSONResponse(user_json(user))
 
 
-@router.put("/users/{user_id}/roles", openapi_extra=_BEARER)
+@router.put(
+    "/users/{user_id}/roles",
+    summary="Replace a user's roles",
+    dependencies=_WRITE,
+    response_model=models.User,
+    responses=errors(400, 401, 403, 404, 413, 415, described=_NO_USER),
+    openapi_extra=json_body(models.RolesRequest),
+)
 async def set_roles(request: Request, user_id: str) -> JSONResponse:
     """Replace the roles: {"roles": [...]}; effective at the user's next refresh."""
     admin = await require_admin(request, "write")
@@ -128,7 +167,14 @@ async def set_roles(request: Request, user_id: str) -> JSONResponse:
     return JSONResponse(user_json(user))
 
 
-@router.put("/users/{user_id}/permissions", openapi_extra=_BEARER)
+@router.put(
+    "/users/{user_id}/permissions",
+    summary="Replace a user's permissions",
+    dependencies=_WRITE,
+    response_model=models.User,
+    responses=errors(400, 401, 403, 404, 413, 415, described=_NO_USER),
+    openapi_extra=json_body(models.PermissionsRequest),
+)
 async def set_permissions(request: Request, user_id: str) -> JSONResponse:
     """Replace the permissions: {"permissions": {"articles": ["read"]}}."""
     admin = await require_admin(request, "write")
@@ -141,7 +187,13 @@ async def set_permissions(request: Request, user_id: str) -> JSONResponse:
     return JSONResponse(user_json(user))
 
 
-@router.get("/sessions", openapi_extra=_BEARER)
+@router.get(
+    "/sessions",
+    summary="List live sessions",
+    dependencies=_READ,
+    response_model=models.SessionList,
+    responses=errors(400, 401, 403, 404, described=_NO_USER),
+)
 async def list_sessions(request: Request, user_id: str | None = None) -> JSONResponse:
     """Live sessions (refresh families), newest first, optionally of one user."""
     await require_admin(request)
@@ -154,7 +206,13 @@ async def list_sessions(request: Request, user_id: str | None = None) -> JSONRes
     return JSONResponse({"sessions": [session_json(f) for f in families]})
 
 
-@router.delete("/sessions/{session_id}", openapi_extra=_BEARER)
+@router.delete(
+    "/sessions/{session_id}",
+    summary="Revoke a session",
+    dependencies=_WRITE,
+    response_model=models.Status,
+    responses=errors(400, 401, 403, 404, described={404: "`not_found`: no live session"}),
+)
 async def revoke_session(request: Request, session_id: str) -> JSONResponse:
     """Revoke one session: its refresh token stops working."""
     admin = await require_admin(request, "write")
@@ -171,7 +229,13 @@ async def revoke_session(request: Request, session_id: str) -> JSONResponse:
     return JSONResponse({"status": "revoked"})
 
 
-@router.get("/keys", openapi_extra=_BEARER)
+@router.get(
+    "/keys",
+    summary="List the key ring",
+    dependencies=_READ,
+    response_model=models.KeyList,
+    responses=errors(400, 401, 403),
+)
 async def list_keys(request: Request) -> JSONResponse:
     """Every key of the ring with its state."""
     await require_admin(request)
@@ -179,7 +243,15 @@ async def list_keys(request: Request) -> JSONResponse:
     return JSONResponse({"keys": [key_json(k) for k in keys]})
 
 
-@router.post("/keys/rotate", openapi_extra=_BEARER)
+@router.post(
+    "/keys/rotate",
+    summary="Rotate the signing key",
+    dependencies=_WRITE,
+    response_model=models.RotatedKey,
+    responses=errors(
+        400, 401, 403, 409, described={409: "`conflict`: no next key, or HMAC (no ring)"}
+    ),
+)
 async def rotate_key(request: Request) -> JSONResponse:
     """Promote the published next key to signing now."""
     admin = await require_admin(request, "write")
@@ -189,7 +261,15 @@ async def rotate_key(request: Request) -> JSONResponse:
     return JSONResponse({"active": kid})
 
 
-@router.post("/keys/{kid}/revoke", openapi_extra=_BEARER)
+@router.post(
+    "/keys/{kid}/revoke",
+    summary="Revoke a key (emergency)",
+    dependencies=_WRITE,
+    response_model=models.Key,
+    responses=errors(
+        400, 401, 403, 404, 409, described={404: "`not_found`: no revocable key with this kid"}
+    ),
+)
 async def revoke_key(request: Request, kid: str) -> JSONResponse:
     """Emergency: unpublish the key now; every token it signed is rejected."""
     admin = await require_admin(request, "write")

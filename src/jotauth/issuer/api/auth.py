@@ -1,32 +1,28 @@
 """Login, refresh, logout, password change, sign-up and "who am I" (JSON API)."""
 
-from typing import Any
+from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from jotauth.issuer.api import models
 from jotauth.issuer.api.body import field, optional_field, read_json
 from jotauth.issuer.api.deps import authenticate, client, service
+from jotauth.issuer.api.openapi import bearer, errors, json_body
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _json_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    schema = {"type": "object", "properties": properties, "required": required}
-    return {
-        "requestBody": {
-            "required": bool(required),
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
-
-
-_STR = {"type": "string"}
-_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_BAD_LOGIN: Final = {401: "`invalid_grant`: wrong username or password (one answer for all)"}
+_BAD_REFRESH: Final = {
+    401: "`invalid_grant`: the refresh token is unknown, used up, expired or revoked",
+    403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong",
+}
+_CSRF: Final = {
+    403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong"
+}
 
 
 def _limit(request: Request) -> int:
@@ -36,7 +32,11 @@ def _limit(request: Request) -> int:
 @router.post(
     "/login",
     summary="Log in with a username and password",
-    openapi_extra=_json_body({"username": _STR, "password": _STR}, ["username", "password"]),
+    response_model=models.TokenResponse,
+    responses=errors(
+        400, 401, 413, 415, 422, 429, described=_BAD_LOGIN, guard=False, challenge=False
+    ),
+    openapi_extra=json_body(models.LoginRequest),
 )
 async def login(request: Request) -> JSONResponse:
     """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login)."""
@@ -50,7 +50,11 @@ async def login(request: Request) -> JSONResponse:
 @router.post(
     "/refresh",
     summary="Exchange a refresh token for a new pair",
-    openapi_extra=_json_body({"refresh_token": _STR}, ["refresh_token"]),
+    response_model=models.TokenResponse,
+    responses=errors(
+        400, 401, 403, 413, 415, 422, 429, described=_BAD_REFRESH, guard=False, challenge=False
+    ),
+    openapi_extra=json_body(models.RefreshRequest),
 )
 async def refresh(request: Request) -> JSONResponse:
     """Rotates the refresh token; the old one stops working (reuse revokes the session)."""
@@ -64,7 +68,10 @@ async def refresh(request: Request) -> JSONResponse:
 @router.post(
     "/logout",
     summary="End this session",
-    openapi_extra={**_json_body({"refresh_token": _STR}, []), "security": _BEARER},
+    dependencies=bearer(),
+    response_model=models.Status,
+    responses=errors(400, 401, 403, 413, 415, described=_CSRF),
+    openapi_extra=json_body(models.LogoutRequest, required=False),
 )
 async def logout(request: Request) -> JSONResponse:
     """Revokes the session's refresh tokens and denylists this access token until it expires."""
@@ -78,7 +85,9 @@ async def logout(request: Request) -> JSONResponse:
 @router.post(
     "/logout-all",
     summary="End every session of the user",
-    openapi_extra={"security": _BEARER},
+    dependencies=bearer(),
+    response_model=models.Status,
+    responses=errors(400, 401, 403, described=_CSRF),
 )
 async def logout_all(request: Request) -> JSONResponse:
     """Every access and refresh token of the user issued until now stops working."""
@@ -90,13 +99,24 @@ async def logout_all(request: Request) -> JSONResponse:
 @router.post(
     "/password",
     summary="Change the password",
-    openapi_extra={
-        **_json_body(
-            {"current_password": _STR, "new_password": _STR},
-            ["current_password", "new_password"],
-        ),
-        "security": _BEARER,
-    },
+    dependencies=bearer(),
+    response_model=models.AccessTokenResponse,
+    responses=errors(
+        400,
+        401,
+        403,
+        404,
+        413,
+        415,
+        422,
+        described={
+            **_CSRF,
+            401: "`missing_token` / `invalid_token` from the guard, or `invalid_grant`: "
+            "the current password is wrong",
+            404: "`not_found`: the token's user no longer exists",
+        },
+    ),
+    openapi_extra=json_body(models.PasswordChangeRequest),
 )
 async def change_password(request: Request) -> JSONResponse:
     """Ends every other session; answers a fresh access token for this one."""
@@ -116,7 +136,20 @@ async def change_password(request: Request) -> JSONResponse:
     "/register",
     summary="Create an account (when registration is open)",
     status_code=201,
-    openapi_extra=_json_body({"username": _STR, "password": _STR}, ["username", "password"]),
+    response_model=models.Registered,
+    responses=errors(
+        400,
+        403,
+        409,
+        413,
+        415,
+        429,
+        described={
+            403: "`registration_closed`: JOTAUTH_REGISTRATION_OPEN is off (the default)",
+            409: "`conflict`: the username is taken",
+        },
+    ),
+    openapi_extra=json_body(models.RegisterRequest),
 )
 async def register(request: Request) -> JSONResponse:
     """Creates a user without roles or permissions; 403 registration_closed by default."""
@@ -129,7 +162,13 @@ async def register(request: Request) -> JSONResponse:
     return JSONResponse({"id": user.sub, "username": user.username}, status_code=201)
 
 
-@router.get("/me", summary="Who the token says you are", openapi_extra={"security": _BEARER})
+@router.get(
+    "/me",
+    summary="Who the token says you are",
+    dependencies=bearer(),
+    response_model=models.Me,
+    responses=errors(400, 401),
+)
 async def me(request: Request) -> JSONResponse:
     """The token's subject, username, roles, permissions, scope and expiry."""
     principal = await authenticate(request)
@@ -148,7 +187,11 @@ async def me(request: Request) -> JSONResponse:
 
 
 @router.get(
-    "/profile", summary="The tutorial's protected route", openapi_extra={"security": _BEARER}
+    "/profile",
+    summary="The tutorial's protected route",
+    dependencies=bearer(),
+    response_model=models.Profile,
+    responses=errors(400, 401),
 )
 async def profile(request: Request) -> JSONResponse:
     """``{"message": "Welcome, <username>!"}``, exactly as the tutorial's demo server."""

@@ -4,12 +4,16 @@ Public clients only (no client secret); ``client_id`` is recorded in the token. 
 RFC 6749 section 5.2 codes: invalid_request, invalid_grant (400), unsupported_grant_type.
 """
 
+from typing import Final
+
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from jotauth.issuer.api import models
 from jotauth.issuer.api.body import read_form
 from jotauth.issuer.api.deps import client, service
+from jotauth.issuer.api.openapi import errors, form_body
 from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
 from jotauth.issuer.services.users import scope_of
 
@@ -17,26 +21,10 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["oauth"])
 
-_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
-                        "username": {"type": "string"},
-                        "password": {"type": "string"},
-                        "refresh_token": {"type": "string"},
-                        "client_id": {"type": "string"},
-                        "scope": {"type": "string"},
-                    },
-                    "required": ["grant_type"],
-                }
-            }
-        },
-    }
+_OAUTH_400: Final = {
+    400: "RFC 6749 5.2: `invalid_request`, `invalid_grant` (wrong credentials or refresh "
+    "token) or `unsupported_grant_type`",
+    415: "`invalid_request`: the body is not `application/x-www-form-urlencoded`",
 }
 
 
@@ -57,7 +45,13 @@ def _scope(requested: str | None, granted: str) -> str | None:
     return " ".join(wanted)
 
 
-@router.post("/oauth/token", summary="OAuth 2.0 token endpoint", openapi_extra=_FORM)
+@router.post(
+    "/oauth/token",
+    summary="OAuth 2.0 token endpoint",
+    response_model=models.TokenResponse,
+    responses=errors(400, 413, 415, 422, 429, described=_OAUTH_400),
+    openapi_extra=form_body(models.TokenRequest),
+)
 async def token(request: Request) -> JSONResponse:
     """Password grant (RFC 6749 4.3) and refresh (section 6)."""
     form = await read_form(request, int(request.app.state.settings.max_body_bytes))

@@ -4,10 +4,12 @@ import hmac
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
 
+from jotauth.issuer.api import models
 from jotauth.issuer.api.deps import authenticate, service
+from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
 from jotauth.issuer.settings import Settings
 
@@ -19,17 +21,30 @@ _JWKS_CACHE = "public, max-age=300"
 _PAGE = 1000
 
 
-@router.get("/.well-known/jwks.json", summary="Public signing keys (JWK Set)")
+class JWKSetResponse(JSONResponse):
+    """A JWK Set, as RFC 7517 section 8.5 names its media type."""
+
+    media_type = "application/jwk-set+json"
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    summary="Public signing keys (JWK Set)",
+    response_class=JWKSetResponse,
+    response_model=models.JWKSet,
+)
 async def jwks(request: Request) -> JSONResponse:
     """Next, active and retiring public keys; revoked keys leave at once."""
     ring = service(request).ring
     body = await anyio.to_thread.run_sync(ring.jwks)
-    return JSONResponse(
-        body, headers={"Cache-Control": _JWKS_CACHE}, media_type="application/jwk-set+json"
-    )
+    return JWKSetResponse(body, headers={"Cache-Control": _JWKS_CACHE})
 
 
-@router.get("/.well-known/openid-configuration", summary="Discovery document")
+@router.get(
+    "/.well-known/openid-configuration",
+    summary="Discovery document",
+    response_model=models.Discovery,
+)
 async def discovery(request: Request) -> JSONResponse:
     """Where the keys, token endpoint and revocation feed are (OpenID Connect Discovery)."""
     settings: Settings = request.app.state.settings
@@ -90,7 +105,24 @@ async def _service_caller(request: Request) -> None:
         raise InvalidTokenError("the access token lacks the revocations:read scope")
 
 
-@router.get("/revocations", summary="Revocation feed for services")
+@router.get(
+    "/revocations",
+    summary="Revocation feed for services",
+    # Either credential: a service secret, or an access token whose scope holds
+    # revocations:read (a missing scope is 401 here, as for a wrong secret).
+    dependencies=[Security(SERVICE_TOKEN), Security(BEARER)],
+    response_model=models.RevocationFeed,
+    responses=errors(
+        400,
+        401,
+        described={
+            400: "`invalid_request`: `after` is not a cursor from this endpoint",
+            401: "`invalid_token`: no service token, a wrong one, or an access token "
+            "without the revocations:read scope",
+        },
+        guard=False,
+    ),
+)
 async def revocations(
     request: Request, after: Annotated[str | None, Query(max_length=32)] = None
 ) -> JSONResponse:
@@ -129,7 +161,12 @@ async def revocations(
     )
 
 
-@router.get("/healthz", summary="Liveness and database check")
+@router.get(
+    "/healthz",
+    summary="Liveness and database check",
+    response_model=models.Health,
+    responses={503: {"model": models.Health, "description": "the database or key ring fails"}},
+)
 async def healthz(request: Request) -> JSONResponse:
     """200 when the database answers and a signing key is loaded, 503 otherwise."""
     auth = service(request)

@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from jotauth.issuer.api.deps import require_admin
 from jotauth.issuer.api.errors import error_json
+from jotauth.issuer.api.models import AuditList
+from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.hardening.audit_log import event_record
 from jotauth.issuer.hardening.redact import scrub
 
@@ -77,7 +79,13 @@ class _Obj:
             self.at = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
 
 
-@router.get("/admin/audit", summary="Query the audit trail (admin)")
+@router.get(
+    "/admin/audit",
+    summary="Query the audit trail (admin)",
+    dependencies=bearer("admin:read"),
+    response_model=AuditList,
+    responses=errors(400, 401, 403),
+)
 async def list_audit(
     request: Request,
     type: Annotated[str | None, Query(max_length=64)] = None,
