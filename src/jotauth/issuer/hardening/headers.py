@@ -6,8 +6,9 @@ no-cache`` (RFC 6749 5.1): a token must never sit in a proxy or browser cache. A
 response without a ``Cache-Control`` gets ``no-store`` too, because an auth server's answers
 are about someone.
 
-The API serves JSON only, so its Content-Security-Policy forbids everything; the OpenAPI
-pages (/docs, /redoc) load Swagger UI from a CDN and get a policy that allows exactly that.
+The API serves JSON only, so its Content-Security-Policy forbids everything. A page that needs
+more (the landing page, /docs with Swagger UI served from this origin) sets its own policy,
+which is kept; nothing ever allows another origin.
 """
 
 from collections.abc import Collection
@@ -18,13 +19,7 @@ from jotauth.issuer.hardening._asgi import ASGIApp, Message, Receive, Scope, Sen
 __all__ = ["TOKEN_PATHS", "SecurityHeadersMiddleware"]
 
 TOKEN_PATHS: Final = frozenset({"/login", "/refresh", "/register", "/oauth/token"})
-_DOC_PATHS: Final = ("/docs", "/redoc")
 _API_CSP: Final = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
-_DOCS_CSP: Final = (
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    b"https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'"
-)
 _ALWAYS: Final = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -56,7 +51,6 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope.get("path", "")
         is_token = path in self.token_paths
-        csp = _DOCS_CSP if path.startswith(_DOC_PATHS) else _API_CSP
         https = scope.get("scheme") == "https"
 
         async def _send(message: Message) -> None:
@@ -69,7 +63,7 @@ class SecurityHeadersMiddleware:
                 present = {k.lower() for k, _ in headers}
                 headers.extend(h for h in _ALWAYS if h[0] not in present)
                 if b"content-security-policy" not in present:
-                    headers.append((b"content-security-policy", csp))
+                    headers.append((b"content-security-policy", _API_CSP))
                 if is_token or b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 if is_token:
