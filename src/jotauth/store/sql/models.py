@@ -5,7 +5,16 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Audit", "Base", "Family", "RefreshToken", "Revocation", "SigningKey", "User"]
+__all__ = [
+    "Audit",
+    "Base",
+    "Family",
+    "Meta",
+    "RefreshToken",
+    "Revocation",
+    "SigningKey",
+    "User",
+]
 
 # SQLite autoincrements only "INTEGER PRIMARY KEY"; PostgreSQL gets a bigint identity.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -97,3 +106,13 @@ class Audit(Base):
     user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Meta(Base):
+    """Facts about the database itself, such as which kind of server created it."""
+
+    __tablename__ = "jotauth_meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    set_at: Mapped[float] = mapped_column(Float)
