@@ -108,7 +108,8 @@ def test_owner_only_database_opens_silently(
 def test_postgres_urls_use_psycopg_3(url: str) -> None:
     """`postgresql://` and `postgres://` use psycopg 3, the driver of jotauth[postgres].
 
-    SQLAlchemy alone would want psycopg2 (not installed) or not know `postgres://` at all.
+    SQLAlchemy 2.0 alone would want psycopg2 (not installed), and no SQLAlchemy knows
+    `postgres://`.
     """
     engine = make_engine(url)
     try:

@@ -78,8 +78,9 @@ def secure_sqlite_file(path: Path) -> None:
 def _postgres_url(parsed: URL) -> URL:
     """``postgresql://`` and ``postgres://`` mean psycopg 3, the driver of ``jotauth[postgres]``.
 
-    SQLAlchemy would pick psycopg2 for a bare ``postgresql://``, which jotauth does not install,
-    and it does not know ``postgres://`` at all (the form many hosting providers hand out).
+    SQLAlchemy before 2.1 picks psycopg2 for a bare ``postgresql://`` (jotauth allows 2.0 and
+    does not install psycopg2), and no version knows ``postgres://``, the form many hosting
+    providers hand out.
     """
     if parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
