@@ -7,6 +7,9 @@ reachable they skip with a message saying so, unless ``JOTAUTH_REQUIRE_SERVICES=
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -47,3 +50,29 @@ def postgres_url() -> str:
 def redis_url() -> str:
     """The URL of a real Redis server (skips, or fails in CI, when absent)."""
     return _require(REDIS_URL, 6379, "redis")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in tmp_path, or a fresh PostgreSQL schema (dropped after).
+
+    The PostgreSQL URL selects the schema with ``options=-csearch_path=...``, so everything that
+    connects with it (the store, ``jotauth db``, plain ``alembic``) lands in that schema.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    import sqlalchemy as sa
+
+    base: str = request.getfixturevalue("postgres_url")
+    schema = "s_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

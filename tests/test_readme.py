@@ -129,7 +129,8 @@ def test_nothing_reads_the_folder_beside_the_repository() -> None:
             continue  # vendored data
         text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
         assert beside not in text, f"{name} names {beside}"
-        assert "JOTAUTH_VECTORS" not in text or name == "tests/test_readme.py", name
+        # The old variable that pointed outside; only the changelog (history) and this file say it.
+        assert "JOTAUTH_VECTORS" not in text or name in ("CHANGELOG.md", "tests/test_readme.py")
 
 
 def test_guard_example_is_the_file_it_names() -> None:

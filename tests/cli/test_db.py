@@ -1,11 +1,17 @@
-"""``jotauth db upgrade|current`` against a configured database."""
+"""``jotauth db upgrade|downgrade|current|purge`` against a configured database."""
 
+import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from jotauth.cli.main import main
+from jotauth.store.sql import SQLStore
+from jotauth.store.sql.migrate import head_revision
+
+HEAD = head_revision()
 
 
 @pytest.fixture
@@ -18,11 +24,11 @@ def test_upgrade_creates_then_is_a_no_op(env: dict[str, str]) -> None:
     runner = CliRunner()
     first = runner.invoke(main, ["db", "upgrade"], env=env)
     assert first.exit_code == 0, first.output
-    assert "upgraded from empty to 0002" in first.output
+    assert f"upgraded from empty to {HEAD}" in first.output
     second = runner.invoke(main, ["db", "upgrade"], env=env)
-    assert "already at revision 0002" in second.output
+    assert f"already at revision {HEAD}" in second.output
     current = runner.invoke(main, ["db", "current"], env=env)
-    assert "current: 0002; newest: 0002" in current.output
+    assert f"current: {HEAD}; newest: {HEAD}" in current.output
 
 
 def test_upgrade_fails_cleanly_on_an_unreachable_database() -> None:
@@ -53,3 +59,120 @@ def test_purge_removes_only_expired_rows(env: dict[str, str]) -> None:
     store = open_store(env["JOTAUTH_DATABASE_URL"])
     assert [e.jti for e in store.revocations_after(0, now=0)] == ["live"]
     store.close()
+
+
+def test_current_fails_cleanly_on_an_unreachable_database() -> None:
+    """`db current` on a database that cannot be reached is one line, not a traceback."""
+    result = CliRunner().invoke(
+        main,
+        ["db", "current"],
+        env={"JOTAUTH_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot read the revision: OperationalError")
+    assert "Traceback" not in result.output
+
+
+def _tables(url: str) -> set[str]:
+    store = SQLStore.from_url(url, migrate_now=False)
+    try:
+        with store.engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+    finally:
+        store.close()
+
+
+def _usernames(url: str) -> list[str]:
+    store = SQLStore.from_url(url, migrate_now=False)
+    try:
+        return [user.username for user in store.list_users()]
+    finally:
+        store.close()
+
+
+def test_downgrade_then_upgrade_keeps_the_data(database_url: str) -> None:
+    """`db downgrade --yes` undoes the newest migration, `db upgrade` redoes it; users stay."""
+    env = {"JOTAUTH_DATABASE_URL": database_url}
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    store = SQLStore.from_url(database_url, migrate_now=False)
+    store.create_user(username="ann", username_key="ann", password_hash="$argon2id$x", now=1.0)
+    store.close()
+    down = runner.invoke(main, ["db", "downgrade", "--yes"], env=env)
+    assert down.exit_code == 0, down.output
+    assert f"database downgraded from {HEAD} to 0002" in down.output
+    assert "jotauth_meta" not in _tables(database_url)
+    assert _usernames(database_url) == ["ann"]
+    up = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert up.exit_code == 0, up.output
+    assert f"upgraded from 0002 to {HEAD}" in up.output
+    assert "jotauth_meta" in _tables(database_url)
+    assert _usernames(database_url) == ["ann"]
+
+
+def test_downgrade_to_base_removes_every_table(database_url: str) -> None:
+    """`db downgrade base` lists every migration it undoes and leaves no table behind."""
+    env = {"JOTAUTH_DATABASE_URL": database_url}
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    down = runner.invoke(main, ["db", "downgrade", "base", "--yes"], env=env)
+    assert down.exit_code == 0, down.output
+    assert "  0001  Initial schema" in down.output
+    assert _tables(database_url) == set()
+    again = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert f"upgraded from empty to {HEAD}" in again.output
+
+
+def test_downgrade_asks_first_and_no_keeps_everything(env: dict[str, str]) -> None:
+    """Without --yes the command asks; answering no drops nothing (exit 1, "Aborted")."""
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    refused = runner.invoke(main, ["db", "downgrade"], env=env, input="n\n")
+    assert refused.exit_code == 1
+    assert "Continue?" in refused.output
+    assert "Aborted" in refused.output
+    assert "jotauth_meta" in _tables(env["JOTAUTH_DATABASE_URL"])
+    accepted = runner.invoke(main, ["db", "downgrade", "-1"], env=env, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "jotauth_meta" not in _tables(env["JOTAUTH_DATABASE_URL"])
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("-99", f"only {int(HEAD)} revision(s) above base"),
+        ("0099", "'0099' is not a revision below"),
+        ("--bogus", "'--bogus' is not a revision below"),
+    ],
+)
+def test_downgrade_refuses_unreachable_targets(
+    env: dict[str, str], target: str, message: str
+) -> None:
+    """A target that is not below the current revision is exit 1 and changes nothing."""
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    result = runner.invoke(main, ["db", "downgrade", target, "--yes"], env=env)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "jotauth_meta" in _tables(env["JOTAUTH_DATABASE_URL"])
+
+
+def test_downgrade_of_an_empty_database(env: dict[str, str]) -> None:
+    """Nothing to undo on a database that was never migrated."""
+    result = CliRunner().invoke(main, ["db", "downgrade", "--yes"], env=env)
+    assert result.exit_code == 1
+    assert "nothing to downgrade" in result.output
+
+
+def test_opening_the_store_migrates_a_downgraded_database_again(env: dict[str, str]) -> None:
+    """The server's own migration on open brings a downgraded database back to head."""
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    runner.invoke(main, ["db", "downgrade", "--yes"], env=env)
+    store = SQLStore.from_url(env["JOTAUTH_DATABASE_URL"])
+    try:
+        assert store.revision() == HEAD
+        store.set_meta("k", "v", now=time.time())
+        assert store.get_meta("k") == "v"
+    finally:
+        store.close()

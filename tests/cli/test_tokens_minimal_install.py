@@ -5,8 +5,6 @@ the commands; ``--jwks URL`` must fall back to urllib.
 """
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,28 +13,15 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tests.missing_modules import run_jotauth
 
 from jotauth import jose
 
 BLOCKED = ("fastapi", "starlette", "sqlalchemy", "redis", "httpx", "uvicorn")
 
-RUNNER = f"""
-import sys
-for name in {BLOCKED!r}:
-    sys.modules[name] = None
-from jotauth.cli.main import main
-try:
-    main(sys.argv[1:])
-finally:
-    leaked = [name for name in {BLOCKED!r} if sys.modules.get(name) is not None]
-    assert not leaked, leaked
-"""
 
-
-def jotauth(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", RUNNER, *args], capture_output=True, text=True, timeout=60
-    )
+def jotauth(*args: str):
+    return run_jotauth(BLOCKED, *args)
 
 
 @pytest.fixture

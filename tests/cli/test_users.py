@@ -1,14 +1,19 @@
-"""``jotauth user add|list|disable|enable|import``."""
+"""``jotauth user add|list|set-password|disable|enable|import``."""
 
 import base64
 import json
 from pathlib import Path
 
+import anyio
 import bcrypt
 import pytest
 from click.testing import CliRunner
 
 from jotauth.cli.main import main
+from jotauth.issuer.errors import InvalidGrantError
+from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.services.auth import Client
+from jotauth.issuer.settings import Settings
 from jotauth.store import open_store
 
 
@@ -109,3 +114,104 @@ def test_import_unreadable_file(env: dict[str, str], tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["user", "import", str(bad)], env=env)
     assert result.exit_code == 1
     assert "cannot read" in result.output
+
+
+def _add(env: dict[str, str], name: str, password: str) -> None:
+    result = CliRunner().invoke(main, ["user", "add", name, "--password", password], env=env)
+    assert result.exit_code == 0, result.output
+
+
+def test_set_password_asks_twice_hidden_and_ends_every_session(env: dict[str, str]) -> None:
+    """The new password works, the old one does not, and a session from before is revoked."""
+    _add(env, "ann", "old-password-1")
+    settings = Settings.from_env(env)
+    runtime = build_runtime(settings)
+    web = Client(ip="127.0.0.1", user_agent="test")
+    try:
+        pair = anyio.run(lambda: runtime.auth.login("ann", "old-password-1", web))
+        result = CliRunner().invoke(
+            main,
+            ["user", "set-password", "ann"],
+            input="new-password-22\nnew-password-22\n",
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        assert "new-password-22" not in result.output  # hidden input is not echoed
+        assert result.output.count("assword") >= 2  # asked, then asked to repeat
+        assert "every session and token of theirs is revoked" in result.output
+        with pytest.raises(InvalidGrantError):
+            anyio.run(lambda: runtime.auth.refresh(pair.refresh_token, web))
+        with pytest.raises(InvalidGrantError):
+            anyio.run(lambda: runtime.auth.check_password("ann", "old-password-1", web))
+        user = anyio.run(lambda: runtime.auth.check_password("ann", "new-password-22", web))
+        assert user.not_before > pair.claims["iat"]
+        events = runtime.store.list_audit_events(user_id=user.sub, limit=10)
+    finally:
+        runtime.store.close()
+    changed = [e for e in events if e.type == "password_changed" and e.outcome == "success"]
+    assert changed
+    assert changed[0].detail == {"by": "cli"}
+    assert any(e.type == "admin_action" and e.detail["action"] == "set_password" for e in events)
+
+
+def test_set_password_from_stdin(env: dict[str, str]) -> None:
+    """--password-stdin reads one line (for scripts), without a prompt."""
+    _add(env, "bo", "old-password-1")
+    result = CliRunner().invoke(
+        main, ["user", "set-password", "BO", "--password-stdin"], input="from-a-pipe-99\n", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "password of bo set" in result.output
+    settings = Settings.from_env(env)
+    runtime = build_runtime(settings)
+    try:
+        anyio.run(lambda: runtime.auth.check_password("bo", "from-a-pipe-99", Client()))
+    finally:
+        runtime.store.close()
+
+
+def test_set_password_refuses_a_short_password_and_keeps_the_old(env: dict[str, str]) -> None:
+    """The server's password policy applies; a refused password changes nothing."""
+    _add(env, "cy", "old-password-1")
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    before = store.find_user("cy")
+    store.close()
+    result = CliRunner().invoke(
+        main, ["user", "set-password", "cy", "--password-stdin"], input="short\n", env=env
+    )
+    assert result.exit_code == 1
+    assert "password must be 8 to 1024 characters" in result.output
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    after = store.find_user("cy")
+    store.close()
+    assert before is not None
+    assert after == before
+
+
+@pytest.mark.parametrize("stdin", ["", "\n"])
+def test_set_password_stdin_needs_a_password(env: dict[str, str], stdin: str) -> None:
+    """Empty standard input is refused, not taken as an empty password."""
+    _add(env, "dee", "old-password-1")
+    result = CliRunner().invoke(
+        main, ["user", "set-password", "dee", "--password-stdin"], input=stdin, env=env
+    )
+    assert result.exit_code == 1
+    assert "no password on standard input" in result.output
+
+
+def test_set_password_of_an_unknown_user(env: dict[str, str]) -> None:
+    """An unknown username is exit 1 before any password is asked."""
+    result = CliRunner().invoke(main, ["user", "set-password", "ghost"], env=env, input="")
+    assert result.exit_code == 1
+    assert "no user named 'ghost'" in result.output
+    assert "assword" not in result.output
+
+
+def test_set_password_takes_no_password_argument(env: dict[str, str]) -> None:
+    """There is no --password option: a password on the command line would leak to ps."""
+    _add(env, "eve", "old-password-1")
+    result = CliRunner().invoke(
+        main, ["user", "set-password", "eve", "--password", "visible-in-ps"], env=env
+    )
+    assert result.exit_code == 2
+    assert "No such option" in result.output

@@ -47,7 +47,7 @@ def _backend_pid(store: SQLStore, pids: list[int]) -> Callable[..., None]:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_poll_never_moves_past_an_event_still_being_committed(store: SQLStore) -> None:
     """Event N's transaction stays open while N+1 commits: no poll may hand out N+1 before N.
 
@@ -105,7 +105,7 @@ def test_a_poll_never_moves_past_an_event_still_being_committed(store: SQLStore)
     assert feed.seen == ["first", "second"]
 
 
-@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_has_one_writer_so_insert_order_is_commit_order(store: SQLStore) -> None:
     """While event N's transaction is open no other connection can even write N+1, so on
     SQLite positions cannot commit out of order (the counter adds nothing but sameness)."""
@@ -162,7 +162,7 @@ def test_an_abandoned_event_leaves_no_gap(store: SQLStore) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_guard_following_many_concurrent_logouts_misses_none(store: SQLStore) -> None:
     """Eight writers publishing 400 events while a reader polls: the reader gets every one."""
     feed = Feed(store)

@@ -1,5 +1,6 @@
 """Shared by the server-side commands: settings from the environment, errors as exit 1."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -7,9 +8,9 @@ from typing import Any
 import click
 
 from jotauth.errors import JotauthError
-from jotauth.issuer.bootstrap import resolve_master_key
+from jotauth.issuer.bootstrap import demo_key_file, resolve_master_key
 from jotauth.issuer.runtime import Runtime, build_runtime
-from jotauth.issuer.settings import Settings
+from jotauth.issuer.settings import Settings, load_env_file
 
 __all__ = ["fail_cleanly", "load_settings", "open_runtime"]
 
@@ -23,10 +24,50 @@ def fail_cleanly() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from JOTAUTH_* (and JOTAUTH_CONFIG_FILE), with the master key resolved."""
+def _mode_configured() -> bool:
+    """Whether JOTAUTH_MODE is set (environment or JOTAUTH_CONFIG_FILE), even to production."""
+    if os.environ.get("JOTAUTH_MODE", "").strip():
+        return True
+    config_file = os.environ.get("JOTAUTH_CONFIG_FILE")
+    return bool(config_file and load_env_file(config_file).get("JOTAUTH_MODE", "").strip())
+
+
+def _beside_demo_server(settings: Settings) -> Settings:
+    """Demo mode for a database ``serve --demo`` created, when nothing else is configured.
+
+    Only where production mode would refuse for want of a master key; an explicit
+    JOTAUTH_MODE (production included) or JOTAUTH_MASTER_KEY always wins. One line on stderr
+    says what happened, so nobody mistakes a demo database for a protected one.
+    """
+    if (
+        not settings.is_production
+        or settings.master_key is not None
+        or settings.signing_alg.startswith("HS")
+        or _mode_configured()
+    ):
+        return settings
+    key_file = demo_key_file(settings)
+    if key_file is None:
+        return settings
+    click.echo(
+        f"jotauth: demo mode: this database was created by `jotauth serve --demo`; using "
+        f"{key_file.name} beside it (set JOTAUTH_MASTER_KEY or JOTAUTH_MODE to override)",
+        err=True,
+    )
+    return settings.replace(mode="demo")
+
+
+def load_settings(*, beside_demo_server: bool = True, **overrides: Any) -> Settings:
+    """Settings from JOTAUTH_* (and JOTAUTH_CONFIG_FILE), with the master key resolved.
+
+    ``beside_demo_server``: a database created by ``serve --demo`` needs no variable (the
+    management commands); ``serve`` itself passes False and asks for ``--demo``.
+    """
     with fail_cleanly():
-        return resolve_master_key(Settings.from_env(None, **overrides))
+        settings = Settings.from_env(None, **overrides)
+        if beside_demo_server and "mode" not in overrides:
+            settings = _beside_demo_server(settings)
+        return resolve_master_key(settings)
 
 
 @contextmanager

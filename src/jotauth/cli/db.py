@@ -1,16 +1,46 @@
-"""``jotauth db upgrade|current|purge``: schema migrations and housekeeping of the database."""
+"""``jotauth db upgrade|downgrade|current|purge``: schema migrations and database housekeeping."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from jotauth.cli._server import fail_cleanly
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import make_engine
-from jotauth.store.sql.migrate import current_revision, head_revision, upgrade
+from jotauth.store.sql.migrate import (
+    current_revision,
+    downgrade,
+    downgrade_plan,
+    head_revision,
+    upgrade,
+)
 
 __all__ = ["db"]
+
+
+@contextmanager
+def _database(what: str) -> Iterator[tuple[str, Engine]]:
+    """The configured database's URL (password hidden) and engine; failures as one line.
+
+    ``what`` starts the message of a database error ("migration failed: ...").
+    """
+    with fail_cleanly():
+        url = Settings.from_env().database_url
+        engine = make_engine(url)
+    try:
+        yield make_url(url).render_as_string(hide_password=True), engine
+    except (SQLAlchemyError, CommandError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        raise click.ClickException(f"{what}: {type(cause).__name__}: {detail}") from exc
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -21,32 +51,46 @@ def db() -> None:
 @db.command("upgrade")
 def upgrade_command() -> None:
     """Apply pending migrations to JOTAUTH_DATABASE_URL."""
-    with fail_cleanly():
-        settings = Settings.from_env()
-        engine = make_engine(settings.database_url)
-        try:
-            before = current_revision(engine)
-            upgrade(engine)
-            after = current_revision(engine)
-        except Exception as exc:
-            raise click.ClickException(f"migration failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            engine.dispose()
+    with _database("migration failed") as (_, engine):
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
     if before == after:
         click.echo(f"database already at revision {after}")
     else:
         click.echo(f"database upgraded from {before or 'empty'} to {after}")
 
 
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
+@click.argument("revision", default="-1")
+@click.option("--yes", is_flag=True, help="Do not ask before dropping tables.")
+def downgrade_command(revision: str, yes: bool) -> None:
+    """Undo migrations: one step (-1) by default, -N steps, down to REVISION, or to base.
+
+    The tables those migrations created are dropped with their data, so take a backup first;
+    `base` leaves no jotauth table at all. The server migrates up again when it starts.
+    """
+    with _database("downgrade failed") as (shown, engine):
+        current = current_revision(engine)
+        with fail_cleanly():
+            target, steps = downgrade_plan(current, revision)
+        click.echo(f"{shown} is at revision {current}; going to {target} undoes:")
+        for step in steps:
+            click.echo(f"  {step.revision}  {step.summary}")
+        if not yes:
+            click.confirm(
+                "The tables of these migrations and their data are dropped. Continue?",
+                abort=True,
+            )
+        downgrade(engine, target)
+    click.echo(f"database downgraded from {current} to {target}")
+
+
 @db.command("current")
 def current_command() -> None:
     """Show the database's revision and the newest one shipped."""
-    with fail_cleanly():
-        engine = make_engine(Settings.from_env().database_url)
-        try:
-            current = current_revision(engine)
-        finally:
-            engine.dispose()
+    with _database("cannot read the revision") as (_, engine):
+        current = current_revision(engine)
     click.echo(f"current: {current or 'empty'}; newest: {head_revision()}")
 
 

@@ -1,10 +1,13 @@
 """``jotauth serve``: run the auth server with uvicorn.
 
 In an empty folder it creates and migrates ``jotauth.db`` and a key ring, then says what to do
-next. ``--demo`` also creates the tutorial's john / password123 and an admin, and keeps a
-master key file beside the database; without it, production mode needs JOTAUTH_MASTER_KEY.
+next. ``--demo`` also creates the tutorial's john / password123 and an admin, keeps a master
+key file beside the database and marks a database it created as a demo one, so that the
+``jotauth user`` and ``jotauth keys`` commands work beside it without any variable; without
+``--demo``, production mode needs JOTAUTH_MASTER_KEY.
 """
 
+import importlib
 import os
 import secrets
 
@@ -12,7 +15,14 @@ import click
 from sqlalchemy import make_url
 
 from jotauth.cli._server import fail_cleanly, load_settings
-from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER, service_token_file
+from jotauth.errors import MissingDependencyError
+from jotauth.issuer.bootstrap import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    is_new_database,
+    mark_demo_database,
+    service_token_file,
+)
 from jotauth.issuer.runtime import build_runtime, create_demo_accounts
 from jotauth.store.records import KeyRecord
 
@@ -26,6 +36,15 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def _require_server_stack() -> None:
+    """FastAPI and uvicorn, checked before anything starts (workers import them later)."""
+    for module, what in (("fastapi", "FastAPI"), ("uvicorn", "uvicorn")):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise MissingDependencyError(f"jotauth serve needs {what}", "issuer", exc) from None
+
+
 @click.command()
 @click.option("--demo", is_flag=True, help="Create john/password123 and an admin (demo only).")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -33,14 +52,19 @@ def _base_url(host: str, port: int) -> str:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(demo: bool, host: str, port: int, workers: int) -> None:
     """Run the auth server (SQLite file by default; JOTAUTH_DATABASE_URL for PostgreSQL)."""
+    with fail_cleanly():
+        _require_server_stack()
     overrides: dict[str, object] = {}
     if demo:
         overrides["mode"] = "demo"
     if not os.environ.get("JOTAUTH_ISSUER"):
         overrides["issuer"] = _base_url(host, port)
-    settings = load_settings(**overrides)
+    settings = load_settings(beside_demo_server=False, **overrides)
     with fail_cleanly():
+        new_database = demo and is_new_database(settings.database_url)
         runtime = build_runtime(settings)
+        if new_database:
+            mark_demo_database(runtime.store)
     base = settings.issuer
     active: list[KeyRecord] = [k for k in runtime.ring.list() if k.state == "active"]
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -60,7 +84,8 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
             click.secho(f"  user {DEMO_USER} exists (password {DEMO_PASSWORD})", err=True)
         if accounts.admin_password:
             click.secho(
-                f"  created user admin / {accounts.admin_password} (admin permission)",
+                f"  created user admin / {accounts.admin_password} (admin permission; shown "
+                "once: `jotauth user set-password admin` sets a new one)",
                 fg="yellow", err=True,
             )  # fmt: skip
         click.secho(

@@ -1,7 +1,8 @@
-"""``jotauth user add|list|disable|enable|import``: accounts in the configured database."""
+"""``jotauth user add|list|set-password|disable|enable|import``: accounts in the database."""
 
 import csv
 import json
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,41 @@ def enable(username: str) -> None:
     """Let a disabled USERNAME log in again."""
     _set_disabled(username, False)
     click.echo(f"enabled {username}")
+
+
+def _new_password(from_stdin: bool) -> str:
+    if not from_stdin:
+        password: str = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        return password
+    line = sys.stdin.readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise click.ClickException("no password on standard input (one line is read)")
+    return password
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of asking.",
+)
+def set_password(username: str, password_stdin: bool) -> None:
+    """Set the password of USERNAME (any user, the demo admin too); their sessions end.
+
+    The password is asked twice with hidden input, or read with --password-stdin; it is never
+    a command-line argument, which other users could see in `ps` and shell history. The same
+    rules as the server apply, every session and token of the user is revoked, and the change
+    is in the audit trail.
+    """
+    with open_runtime() as runtime, fail_cleanly():
+        found = runtime.store.find_user(username_key(username))
+        if found is None:
+            raise click.ClickException(f"no user named {username!r}")
+        password = _new_password(password_stdin)
+        anyio.run(lambda: runtime.auth.set_password(found.id, password, _CLI, "cli"))
+    click.echo(f"password of {found.username} set; every session and token of theirs is revoked")
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:

@@ -15,17 +15,20 @@ authenticated the request, the dependency reuses its principal instead of verify
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
-from fastapi.responses import JSONResponse
-from fastapi.security.base import SecurityBase
-
-from jotauth.errors import JotauthError
+from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.guard import guard as _core
 from jotauth.guard.asgi import GUARD_KEY, principal_from_scope
 from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import ErrorResponse, error_response
+
+try:
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+    from fastapi.responses import JSONResponse
+    from fastapi.security.base import SecurityBase
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError("jotauth.guard.fastapi needs FastAPI", "fastapi", exc) from None
 
 __all__ = ["Guard", "GuardHTTPException", "Requirement"]
 

@@ -20,9 +20,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import httpx
-
+from jotauth.errors import MissingDependencyError
 from jotauth.guard.revocation import RevocationView
+
+try:
+    import httpx
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError("jotauth.guard needs httpx", "guard", exc) from None
 
 __all__ = ["RevocationFeed"]
 

@@ -16,13 +16,16 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, g, request
-
-from jotauth.errors import JotauthError
+from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.guard import guard as _core
 from jotauth.guard.errors import GuardError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import error_response
+
+try:
+    from flask import Flask, Response, g, request
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError("jotauth.guard.flask needs Flask", "flask", exc) from None
 
 __all__ = ["Guard", "current_principal"]
 

@@ -20,10 +20,14 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
-import httpx
-
 from jotauth import jose
+from jotauth.errors import MissingDependencyError
 from jotauth.guard.errors import KeySourceError
+
+try:
+    import httpx
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError("jotauth.guard needs httpx", "guard", exc) from None
 
 __all__ = ["JWKSClient", "cache_ttl"]
 

@@ -11,10 +11,16 @@ Prometheus pays nothing; the collector reads them when Prometheus scrapes.
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
-
+from jotauth.errors import MissingDependencyError
 from jotauth.guard.guard import Guard
+
+try:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.registry import Collector
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError(
+        "jotauth.guard.metrics needs prometheus-client", "metrics", exc
+    ) from None
 
 __all__ = ["GuardCollector"]
 

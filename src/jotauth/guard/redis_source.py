@@ -18,9 +18,15 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-import redis
-
+from jotauth.errors import MissingDependencyError
 from jotauth.guard.revocation import RevocationSource, RevocationView
+
+try:
+    import redis
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError(
+        "jotauth.guard.redis_source needs the redis client", "redis", exc
+    ) from None
 
 __all__ = ["DEFAULT_CHANNEL", "RedisRevocationSource", "RevocationSources"]
 

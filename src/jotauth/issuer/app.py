@@ -10,7 +10,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from jotauth.errors import MissingDependencyError
+
+try:  # first, so that a missing FastAPI is named before the modules that import it fail
+    from fastapi import FastAPI
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError("the jotauth auth server needs FastAPI", "issuer", exc) from None
 
 from jotauth.guard import Guard
 from jotauth.issuer.api import admin, auth, home, oauth, wellknown

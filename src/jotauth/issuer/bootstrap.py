@@ -6,23 +6,36 @@ one in ``jotauth-master.key`` (mode 0600) next to the SQLite file, created on fi
 ``jotauth serve --demo`` works in an empty folder and survives restarts. Beside it they keep
 ``jotauth-service.token``: a service token for the revocation feed, so that a guard copied from
 the README honours logouts without the newcomer configuring ``JOTAUTH_SERVICE_TOKENS`` first.
+
+A database that ``serve --demo`` created is marked so in the database itself
+(``jotauth_meta``): the CLI beside a demo server then manages its users and keys without any
+variable (``demo_key_file``). The mark is written only into a database the demo start found
+empty, so a production database, whose keys are sealed with a real master key, never gets it.
 """
 
 import base64
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from jotauth.issuer.errors import ConfigurationError
 from jotauth.issuer.settings import Settings, decode_master_key
+from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import sqlite_file
 
 __all__ = [
+    "DEMO_CREATOR",
     "DEMO_PASSWORD",
     "DEMO_USER",
+    "MASTER_FILE",
     "DemoAccounts",
+    "demo_key_file",
+    "is_new_database",
+    "mark_demo_database",
     "master_key_file",
     "new_master_key",
     "resolve_master_key",
@@ -31,8 +44,11 @@ __all__ = [
 
 DEMO_USER = "john"
 DEMO_PASSWORD = "password123"  # noqa: S105 - the tutorial's demo user, --demo only
-MASTER_FILE = "jotauth-master.key"
-SERVICE_TOKEN_FILE = "jotauth-service.token"  # noqa: S105 - a file name, not a secret
+MASTER_FILE: Final = "jotauth-master.key"
+SERVICE_TOKEN_FILE: Final = "jotauth-service.token"  # noqa: S105 - a file name, not a secret
+CREATED_BY: Final = "created_by"
+"""The ``jotauth_meta`` entry naming what created the database."""
+DEMO_CREATOR: Final = "jotauth serve --demo"
 
 
 def new_master_key() -> str:
@@ -97,3 +113,41 @@ class DemoAccounts:
 
     john_created: bool
     admin_password: str | None
+
+
+def is_new_database(url: str) -> bool:
+    """Whether ``url`` holds no jotauth schema yet (a SQLite file that does not exist is new)."""
+    database = sqlite_file(url)
+    if database is not None and not database.exists():
+        return True
+    store = SQLStore.from_url(url, migrate_now=False)
+    try:
+        return store.revision() is None
+    finally:
+        store.close()
+
+
+def mark_demo_database(store: SQLStore, now: float | None = None) -> None:
+    """Record in the database that ``serve --demo`` created it (call only for a new one)."""
+    store.set_meta(CREATED_BY, DEMO_CREATOR, now=time.time() if now is None else now)
+
+
+def demo_key_file(settings: Settings) -> Path | None:
+    """The master key file of the demo SQLite database ``settings`` name, else None.
+
+    All three must hold: the database file exists, ``serve --demo`` marked it as created in
+    demo mode, and its ``jotauth-master.key`` sits beside it. Nothing is created or migrated:
+    a production database or a missing key file gives None, and then the master key is needed.
+    """
+    database = sqlite_file(settings.database_url)
+    if database is None or not database.is_file():
+        return None
+    key_file = database.parent / MASTER_FILE
+    if not key_file.is_file():
+        return None
+    store = SQLStore.from_url(settings.database_url, migrate_now=False)
+    try:
+        created_by = store.get_meta(CREATED_BY)
+    finally:
+        store.close()
+    return key_file if created_by == DEMO_CREATOR else None

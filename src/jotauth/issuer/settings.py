@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from jotauth.issuer.errors import ConfigurationError
+from jotauth.store import DEFAULT_DATABASE_URL
 
 __all__ = ["MAX_ACCESS_TTL", "MODES", "Settings", "decode_master_key", "load_env_file"]
 
@@ -90,7 +91,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 class Settings:
     """Every knob of the auth server. Build with ``from_env`` or directly (tests)."""
 
-    database_url: str = "sqlite:///./jotauth.db"
+    database_url: str = DEFAULT_DATABASE_URL
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "jotauth"
     mode: str = "production"

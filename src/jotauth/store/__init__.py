@@ -4,8 +4,9 @@
 migrated to the newest schema. Records are plain frozen dataclasses (``jotauth.store.records``).
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from jotauth.errors import MissingDependencyError
 from jotauth.store.errors import DuplicateError, StoreError
 from jotauth.store.records import (
     AuditRecord,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from jotauth.store.sql import SQLStore
 
 __all__ = [
+    "DEFAULT_DATABASE_URL",
     "AuditRecord",
     "DuplicateError",
     "FamilyRecord",
@@ -31,9 +33,19 @@ __all__ = [
     "open_store",
 ]
 
+DEFAULT_DATABASE_URL: Final = "sqlite:///./jotauth.db"
+"""The database when ``JOTAUTH_DATABASE_URL`` is not set: ``jotauth.db`` in the current folder."""
+
 
 def open_store(url: str, *, migrate: bool = True) -> "SQLStore":
     """The store for ``url``; SQLAlchemy loads only when a store is opened."""
-    from jotauth.store.sql import SQLStore
+    try:
+        from jotauth.store.sql import SQLStore
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] == "jotauth":
+            raise
+        raise MissingDependencyError(
+            f"the jotauth store needs {exc.name.split('.')[0]}", "issuer", exc
+        ) from None
 
     return SQLStore.from_url(url, migrate_now=migrate)

@@ -12,7 +12,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-import redis
+from jotauth.errors import MissingDependencyError
+
+try:
+    import redis
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError("JOTAUTH_REDIS_URL needs the redis client", "redis", exc) from None
 
 __all__ = ["CHANNEL", "RedisPublisher"]
 

@@ -22,6 +22,8 @@ from typing import Any, Final, Protocol
 
 import limits
 
+from jotauth.errors import MissingDependencyError
+
 __all__ = ["AttemptStore", "MemoryAttempts", "RedisAttempts", "Rule"]
 
 # Keeps memory bounded under a flood of distinct names: the least recently used windows go.
@@ -158,7 +160,12 @@ class RedisAttempts:
         clock: Callable[[], float] = time.time,
         prefix: str = "jotauth:attempts:",
     ) -> None:
-        from redis.asyncio import Redis  # only deployments with Redis import it
+        try:
+            from redis.asyncio import Redis  # only deployments with Redis import it
+        except ModuleNotFoundError as exc:
+            raise MissingDependencyError(
+                "JOTAUTH_REDIS_URL needs the redis client", "redis", exc
+            ) from None
 
         self.prefix = prefix
         self._clock = clock

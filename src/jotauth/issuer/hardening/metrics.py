@@ -18,15 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.multiprocess import MultiProcessCollector
-
+from jotauth.errors import MissingDependencyError
 from jotauth.issuer.hardening._asgi import (
     ASGIApp,
     Message,
@@ -37,6 +29,20 @@ from jotauth.issuer.hardening._asgi import (
     json_response,
 )
 from jotauth.issuer.hardening.headers import TOKEN_PATHS
+
+try:
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        Counter,
+        Histogram,
+        generate_latest,
+    )
+    from prometheus_client.multiprocess import MultiProcessCollector
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError(
+        "the auth server's /metrics needs prometheus-client", "issuer", exc
+    ) from None
 
 __all__ = ["HardeningMetrics", "MetricsMiddleware"]
 

@@ -13,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+from jotauth.errors import MissingDependencyError
+
 __all__ = ["MemoryTokenBucket", "RedisTokenBucket", "TokenBucket"]
 
 # Keeps memory bounded under a flood of spoofed addresses: the least recently seen buckets go.
@@ -86,7 +88,12 @@ class RedisTokenBucket:
     def __init__(
         self, url: str, capacity: float, rate: float, *, prefix: str = "jotauth:bucket:"
     ) -> None:
-        from redis.asyncio import Redis  # only deployments with Redis import it
+        try:
+            from redis.asyncio import Redis  # only deployments with Redis import it
+        except ModuleNotFoundError as exc:
+            raise MissingDependencyError(
+                "JOTAUTH_REDIS_URL needs the redis client", "redis", exc
+            ) from None
 
         self.capacity = capacity
         self.rate = rate

@@ -306,6 +306,28 @@ class AuthService:
         )
         return user
 
+    async def set_password(
+        self, user_id: int, new: Any, client: Client, actor: str | None
+    ) -> UserRecord:
+        """An administrator sets a user's password (no current one needed).
+
+        The same policy as a change by the user (``validate_new_password``), and the same
+        consequence: every session and access token of theirs ends, so whoever knew the old
+        password is out. Audited as ``password_changed`` (with ``by``) and ``admin_action``.
+        """
+        password = validate_new_password(new)
+        if await _run(self.store.get_user, user_id) is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        new_hash = await self.passwords.hash(password)
+        user = await _run(
+            self.tokens.end_all_sessions, user_id, reason="password_set", password_hash=new_hash
+        )
+        if user is None:  # deleted while the hash was computed
+            raise NotFoundError(f"no user with id {user_id}")
+        await self.emit("password_changed", client, user=user, by=actor)
+        await self.emit("admin_action", client, user=user, action="set_password", by=actor)
+        return user
+
     async def update_grants(
         self, user_id: int, client: Client, actor: str | None, **values: Any
     ) -> UserRecord:

@@ -10,6 +10,7 @@ __all__ = [
     "Base",
     "Family",
     "FeedCounter",
+    "Meta",
     "RefreshToken",
     "Revocation",
     "SigningKey",
@@ -126,3 +127,13 @@ class Audit(Base):
     user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Meta(Base):
+    """Facts about the database itself, such as which kind of server created it."""
+
+    __tablename__ = "jotauth_meta"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    set_at: Mapped[float] = mapped_column(Float)

@@ -16,6 +16,7 @@ from jotauth.store.sql import migrate
 from jotauth.store.sql.audit import AuditQueries
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.keys import KeyQueries
+from jotauth.store.sql.meta import MetaQueries
 from jotauth.store.sql.models import Base
 from jotauth.store.sql.revocations import RevocationQueries
 from jotauth.store.sql.sessions import SessionQueries
@@ -24,7 +25,9 @@ from jotauth.store.sql.users import UserQueries
 __all__ = ["SQLStore"]
 
 
-class SQLStore(UserQueries, SessionQueries, RevocationQueries, KeyQueries, AuditQueries):
+class SQLStore(
+    UserQueries, SessionQueries, RevocationQueries, KeyQueries, AuditQueries, MetaQueries
+):
     """The store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -41,6 +44,10 @@ class SQLStore(UserQueries, SessionQueries, RevocationQueries, KeyQueries, Audit
     def upgrade(self) -> None:
         """Apply pending migrations."""
         migrate.upgrade(self.engine)
+
+    def revision(self) -> str | None:
+        """The schema revision of the database, None when it has never been migrated."""
+        return migrate.current_revision(self.engine)
 
     def close(self) -> None:
         """Release pooled connections."""

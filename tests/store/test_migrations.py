@@ -1,0 +1,214 @@
+"""Every shipped migration goes down and up again, through jotauth and through plain ``alembic``.
+
+Runs on SQLite and on PostgreSQL (a fresh schema per test, ``database_url`` in
+tests/conftest.py). Plain ``alembic`` is the venv's own script with the repository's
+``alembic.ini``, run in an empty folder, as a user would run it.
+"""
+
+import itertools
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from jotauth.store.sql import SQLStore
+from jotauth.store.sql.engine import make_engine
+from jotauth.store.sql.migrate import (
+    SCRIPT_LOCATION,
+    current_revision,
+    downgrade,
+    head_revision,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+ALEMBIC = str(Path(sys.executable).with_name("alembic"))
+ALL_TABLES = {
+    "users",
+    "refresh_families",
+    "refresh_tokens",
+    "signing_keys",
+    "revocations",
+    "revocation_counter",
+    "audit_events",
+    "jotauth_meta",
+}
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _revision(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def _scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    return ScriptDirectory.from_config(config)
+
+
+def _chain() -> list[str]:
+    """Revision ids, oldest first."""
+    scripts = _scripts()
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
+
+
+def _add_user(url: str) -> None:
+    store = SQLStore.from_url(url, migrate_now=False)
+    try:
+        store.create_user(
+            username="ann", username_key="ann", password_hash="$argon2id$x", now=time.time()
+        )
+    finally:
+        store.close()
+
+
+def _usernames(url: str) -> list[str]:
+    store = SQLStore.from_url(url, migrate_now=False)
+    try:
+        return [user.username for user in store.list_users()]
+    finally:
+        store.close()
+
+
+def test_every_migration_downgrades_one_step_at_a_time(database_url: str) -> None:
+    """From head, each step down removes exactly the tables its upgrade made, down to none."""
+    chain = _chain()
+    store = SQLStore.from_url(database_url)
+    store.close()
+    assert _tables(database_url) == ALL_TABLES
+    engine = make_engine(database_url)
+    try:
+        seen = [_tables(database_url)]
+        for below in [*reversed(chain[:-1]), "base"]:
+            downgrade(engine, below)
+            assert current_revision(engine) == (None if below == "base" else below)
+            seen.append(_tables(database_url))
+        assert seen[-1] == set()
+        assert all(later < earlier for earlier, later in itertools.pairwise(seen))
+    finally:
+        engine.dispose()
+    store = SQLStore.from_url(database_url)
+    store.close()
+    assert _tables(database_url) == ALL_TABLES
+    assert _revision(database_url) == head_revision()
+
+
+def test_data_survives_down_and_up_of_the_last_revision(database_url: str) -> None:
+    """Undoing and redoing the newest migration keeps the users (it only adds jotauth_meta)."""
+    store = SQLStore.from_url(database_url)
+    store.set_meta("created_by", "test", now=1.0)
+    store.close()
+    _add_user(database_url)
+    engine = make_engine(database_url)
+    try:
+        downgrade(engine, "-1")
+    finally:
+        engine.dispose()
+    assert "jotauth_meta" not in _tables(database_url)
+    assert _usernames(database_url) == ["ann"]
+    store = SQLStore.from_url(database_url)
+    try:
+        assert store.get_meta("created_by") is None  # the fact went with its table
+    finally:
+        store.close()
+    assert _usernames(database_url) == ["ann"]
+
+
+def alembic(*args: str, cwd: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The plain ``alembic`` command with the repository's alembic.ini, as a user runs it."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("JOTAUTH_")}
+    if url is not None:
+        env["JOTAUTH_DATABASE_URL"] = url
+    return subprocess.run(
+        [ALEMBIC, "-c", str(REPO / "alembic.ini"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_plain_alembic_upgrades_downgrades_and_upgrades(database_url: str, tmp_path: Path) -> None:
+    """`alembic upgrade head`, `downgrade -1`, `upgrade head`, `downgrade base` all work.
+
+    Before, env.py expected jotauth's connection and plain alembic died with KeyError.
+    """
+    up = alembic("upgrade", "head", cwd=tmp_path, url=database_url)
+    assert up.returncode == 0, up.stderr
+    assert _tables(database_url) == ALL_TABLES
+    assert _revision(database_url) == head_revision()
+    _add_user(database_url)
+    one = alembic("downgrade", "-1", cwd=tmp_path, url=database_url)
+    assert one.returncode == 0, one.stderr
+    assert _tables(database_url) == ALL_TABLES - {"jotauth_meta"}
+    assert _usernames(database_url) == ["ann"]
+    again = alembic("upgrade", "head", cwd=tmp_path, url=database_url)
+    assert again.returncode == 0, again.stderr
+    assert _tables(database_url) == ALL_TABLES
+    assert _usernames(database_url) == ["ann"]
+    base = alembic("downgrade", "base", cwd=tmp_path, url=database_url)
+    assert base.returncode == 0, base.stderr
+    assert _tables(database_url) == set()
+    assert _revision(database_url) is None
+
+
+@pytest.mark.slow
+def test_plain_alembic_takes_the_url_from_x_argument(tmp_path: Path) -> None:
+    """`-x url=...` wins over JOTAUTH_DATABASE_URL, so one command can target any database."""
+    chosen = tmp_path / "chosen.db"
+    other = tmp_path / "other.db"
+    result = alembic(
+        "-x", f"url=sqlite:///{chosen}", "upgrade", "head", cwd=tmp_path, url=f"sqlite:///{other}"
+    )
+    assert result.returncode == 0, result.stderr
+    assert _tables(f"sqlite:///{chosen}") == ALL_TABLES
+    assert not other.exists()
+
+
+@pytest.mark.slow
+def test_plain_alembic_defaults_to_jotauth_db_in_the_current_folder(tmp_path: Path) -> None:
+    """With no URL anywhere, plain alembic migrates ./jotauth.db, created owner-only."""
+    result = alembic("upgrade", "head", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    database = tmp_path / "jotauth.db"
+    assert _tables(f"sqlite:///{database}") == ALL_TABLES
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+@pytest.mark.slow
+def test_plain_alembic_prints_sql_offline(tmp_path: Path) -> None:
+    """`alembic upgrade head --sql` prints the DDL and touches no database."""
+    result = alembic("upgrade", "head", "--sql", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "CREATE TABLE jotauth_meta" in result.stdout
+    assert not (tmp_path / "jotauth.db").exists()
+
+
+@pytest.mark.parametrize("revision", _chain())
+def test_each_revision_has_a_downgrade(revision: str) -> None:
+    """No shipped migration leaves downgrade() empty (a `pass` would go down silently)."""
+    script = _scripts().get_revision(revision)
+    assert script is not None
+    source = Path(script.path).read_text()
+    body = source.split("def downgrade() -> None:", 1)[1]
+    assert "op." in body
