@@ -71,6 +71,10 @@ def create_app(
         title="jotauth",
         summary="JWT authentication server: login, refresh rotation, revocation, JWKS.",
         lifespan=lifespan,
+        # Starlette would answer "/login/" with a 307 to "http://<Host header>/login": a
+        # redirect built from the request's Host, which a client follows re-posting the
+        # credentials. Every route has exactly one spelling; the other is a 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.store = runtime.store
