@@ -186,11 +186,11 @@ async def test_429_is_counted_in_metrics(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """Each refusal shows up as jotauth_rate_limited_total{action,scope}."""
-    app = make_app(ip_burst=1, ip_rate=0.01)
+    app = make_app(ip_burst=1, ip_rate=0.01, metrics_token="scrape-me")
     async with make_client(app) as c:
         await c.post("/refresh", json={"refresh_token": "x"})
         await c.post("/refresh", json={"refresh_token": "x"})
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert 'jotauth_rate_limited_total{action="refresh",scope="ip"} 1.0' in text
     assert (
         'jotauth_http_request_duration_seconds_count{method="POST",route="/refresh",status="429"}'
