@@ -138,6 +138,63 @@ async def test_unicode_username_is_allowed(client: httpx.AsyncClient, kit: Any) 
         await kit.login(client, name)
 
 
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "\u0430dmin",  # Cyrillic a + Latin "dmin"
+        "adm\u0456n",  # Cyrillic (Ukrainian) i
+        "\u0391dmin",  # Greek Alpha
+        "admin\u200b",  # zero-width space
+        "ad\u2060min",  # word joiner
+        "\uff41dmin",  # full-width a: the same account as admin
+        "ADMIN",
+        "admi\u0144",  # n with acute is fine as a name, but a different one: 201
+    ],
+)
+async def test_lookalike_usernames_cannot_register_beside_admin(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any, lookalike: str
+) -> None:
+    """ "\\u0430dmin" (a Cyrillic a) registered beside "admin": names are now PRECIS
+    (RFC 8265) and of one script, so a look-alike is refused or is the same account."""
+    await kit.add_user(app, "admin", "admin-password")
+    response = await client.post(
+        "/register", json={"username": lookalike, "password": "password123"}
+    )
+    if lookalike == "admi\u0144":
+        assert response.status_code == 201
+        return
+    assert response.status_code in (400, 409), response.text
+    assert [u.username for u in store.list_users()] == ["admin"]
+
+
+async def test_one_normalization_for_registration_login_and_admin(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Full-width and upper-case forms log in as the same user; a padded name does not."""
+    await kit.add_user(app, "John", "password123")
+    for typed in ("john", "JOHN", "\uff2a\uff4f\uff48\uff4e"):
+        await kit.login(client, typed)
+    padded = await client.post("/login", json={"username": " john", "password": "password123"})
+    assert padded.status_code == 401
+
+
+async def test_users_made_before_precis_still_log_in(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """Users keyed by the old NFKC rule (here a name PRECIS refuses) keep logging in, and
+    their legacy key stays taken."""
+    store.create_user(
+        username="\u2168ramses",  # Roman numeral nine: NFKC made it "IX"
+        username_key="ixramses",
+        password_hash=await app.state.auth.passwords.hash("password123"),
+        now=1.0,
+    )
+    await kit.login(client, "\u2168ramses")
+    await kit.login(client, "IXramses")
+    again = await client.post("/register", json={"username": "IXRAMSES", "password": "x" * 12})
+    assert again.status_code == 409
+
+
 async def test_registration_can_be_closed(sqlite_url: str, kit: Any, clock: Any) -> None:
     """With registration closed, /register is 403 registration_closed."""
     from jotauth.issuer.app import create_app

@@ -12,7 +12,7 @@ import click
 from jotauth.cli._server import fail_cleanly, open_runtime
 from jotauth.issuer.errors import IssuerError
 from jotauth.issuer.services.auth import Client
-from jotauth.issuer.services.users import username_key
+from jotauth.issuer.services.users import username_keys
 
 __all__ = ["user"]
 
@@ -67,7 +67,7 @@ def list_users(limit: int) -> None:
 
 def _set_disabled(username: str, disabled: bool) -> None:
     with open_runtime() as runtime, fail_cleanly():
-        found = runtime.store.find_user(username_key(username))
+        found = runtime.store.find_user_any(username_keys(username))
         if found is None:
             raise click.ClickException(f"no user named {username!r}")
         anyio.run(lambda: runtime.auth.set_disabled(found.id, disabled, _CLI, "cli"))

@@ -32,6 +32,7 @@ from jotauth.issuer.services.tokens import (
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     username_key,
+    username_keys,
     validate_new_password,
     validate_permissions,
     validate_roles,
@@ -113,7 +114,7 @@ class AuthService:
             raise InvalidRequestError("username and password must be strings")
         user = None
         if 0 < len(username) <= 256 and len(password) <= MAX_PASSWORD:
-            user = await _run(self.store.find_user, username_key(username))
+            user = await _run(self.store.find_user_any, username_keys(username))
         valid, new_hash = await self.passwords.verify(
             password[:MAX_PASSWORD], None if user is None else user.password_hash
         )
@@ -261,6 +262,9 @@ class AuthService:
             password_hash = await self.passwords.hash(validate_new_password(password))
         elif not self.passwords.is_supported(password_hash):
             raise InvalidRequestError("the password hash is not Argon2 or bcrypt")
+        # A user made before PRECIS keys may hold this name's legacy key: it is taken too.
+        if await _run(self.store.find_user_any, username_keys(name)) is not None:
+            raise ConflictError("this username is taken")
         try:
             return await _run(
                 self.store.create_user,
