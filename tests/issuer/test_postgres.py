@@ -76,7 +76,8 @@ async def test_nul_in_login_username_is_a_401_on_postgres(
         failed = [
             ev for ev in app.state.store.list_audit_events(limit=100) if ev.type == "login_failed"
         ]
-        assert [ev.username for ev in failed] == ["jo\ufffdhn"]
+        # An unknown name is recorded as its keyed hash, never as typed (NUL or not).
+        assert [ev.username for ev in failed] == [app.state.auth.name_tag("jo\x00hn")]
 
 
 async def test_nul_in_oauth_client_id_is_a_400_on_postgres(

@@ -80,7 +80,10 @@ async def token(request: Request) -> JSONResponse:
                 user_agent=client(request).user_agent,
             )
         )  # fmt: skip
-        await auth.emit("login_succeeded", client(request), user=user, sid=pair.family_id)
+        await auth.emit(
+            "login_succeeded", client(request), user=user, login_name=username,
+            sid=pair.family_id,
+        )  # fmt: skip
     elif grant == "refresh_token":
         pair = await auth.refresh(_required(form, "refresh_token"), client(request))
     else:

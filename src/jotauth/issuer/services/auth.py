@@ -5,6 +5,8 @@ User-Agent, and turn the result or the IssuerError into a response. Database wor
 worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
 """
 
+import hmac
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from jotauth.issuer.errors import (
 from jotauth.issuer.events import AuthEvent, EventBus
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.passwords import PasswordService
+from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.tokens import (
     ReuseDetectedError,
     SessionEndedError,
@@ -81,6 +84,21 @@ class AuthService:
         self.events = events
         self.clock = clock
         self.tokens = TokenService(store, ring, settings, clock=clock, sleep=sleep)
+        secret = settings.master_key or settings.hmac_secret or os.urandom(32)
+        self._name_tag_key = derive_key(secret, b"jotauth unknown username tag")
+
+    def name_tag(self, username: str) -> str:
+        """How a login name no account has is recorded: ``unknown:`` and 96 bits of an
+        HMAC-SHA256 of its normalized form, under a key derived from the master key.
+
+        A password typed into the username field must not reach the logs or the audit
+        table. The tag cannot be reversed or tested against guesses without the server's
+        secret, yet the same name always gives the same tag, so bursts against one
+        (unknown) name still show as one in the audit trail.
+        """
+        normal = username_key(username).encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._name_tag_key, normal, "sha256").hexdigest()
+        return "unknown:" + digest[:24]
 
     async def emit(
         self,
@@ -90,9 +108,10 @@ class AuthService:
         outcome: str = "success",
         user: UserRecord | None = None,
         username: str | None = None,
+        login_name: str | None = None,
         **detail: Any,
     ) -> None:
-        """Publish one AuthEvent."""
+        """Publish one AuthEvent (``login_name``: the typed name, never recorded)."""
         await self.events.emit(
             AuthEvent(
                 type=type,
@@ -103,6 +122,7 @@ class AuthService:
                 user_agent=client.user_agent,
                 detail=detail,
                 at=self.clock(),
+                login_name=login_name,
             )
         )
 
@@ -122,7 +142,8 @@ class AuthService:
             reason = "unknown_user" if user is None else ("disabled" if valid else "bad_password")
             await self.emit(
                 "login_failed", client, outcome="failure", user=user,
-                username=username[:256], reason=reason,
+                username=None if user is not None else self.name_tag(username[:256]),
+                login_name=username[:256], reason=reason,
             )  # fmt: skip
             raise InvalidGrantError("invalid username or password")
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
@@ -148,7 +169,9 @@ class AuthService:
             ip=client.ip,
             user_agent=client.user_agent,
         )
-        await self.emit("login_succeeded", client, user=user, sid=pair.family_id)
+        await self.emit(
+            "login_succeeded", client, user=user, login_name=username, sid=pair.family_id
+        )
         return pair
 
     async def refresh(self, refresh_token: Any, client: Client) -> TokenPair:
