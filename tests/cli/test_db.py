@@ -18,11 +18,11 @@ def test_upgrade_creates_then_is_a_no_op(env: dict[str, str]) -> None:
     runner = CliRunner()
     first = runner.invoke(main, ["db", "upgrade"], env=env)
     assert first.exit_code == 0, first.output
-    assert "upgraded from empty to 0001" in first.output
+    assert "upgraded from empty to 0002" in first.output
     second = runner.invoke(main, ["db", "upgrade"], env=env)
-    assert "already at revision 0001" in second.output
+    assert "already at revision 0002" in second.output
     current = runner.invoke(main, ["db", "current"], env=env)
-    assert "current: 0001; newest: 0001" in current.output
+    assert "current: 0002; newest: 0002" in current.output
 
 
 def test_upgrade_fails_cleanly_on_an_unreachable_database() -> None:

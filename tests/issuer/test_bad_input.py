@@ -222,13 +222,29 @@ async def test_register_records_an_event(client: httpx.AsyncClient, store: Any) 
 async def test_token_over_8_kib_is_refused(
     app: Any, client: httpx.AsyncClient, kit: Any, store: Any
 ) -> None:
-    """A user whose permissions would make a token over 8 KiB gets a clear 422, no session."""
+    """Grants that cannot fit in a token are a 422 when an admin grants them, not an error at
+    login; a user stored with them anyway (an import) gets a clear 422 at login, no session."""
     permissions = {f"resource{i:02d}": [f"action{j:02d}" * 5 for j in range(20)] for i in range(50)}
-    await kit.add_user(app, permissions=permissions)
+    await kit.add_user(app, "root", "root-password", permissions={"admin": ["*"]})
+    admin = kit.bearer((await kit.login(client, "root", "root-password"))["access_token"])
+    created = await client.post(
+        "/admin/users",
+        json={"username": "john", "password": "password123", "permissions": permissions},
+        headers=admin,
+    )
+    _assert_error(created, 422, "token_too_large")
+    assert [u.username for u in store.list_users()] == ["root"]
+    john = await kit.add_user(app)
+    granted = await client.put(
+        f"/admin/users/{john.sub}/permissions", json={"permissions": permissions}, headers=admin
+    )
+    _assert_error(granted, 422, "token_too_large")
+    assert store.get_user(john.id).permissions == john.permissions
+    store.update_user(john.id, permissions=permissions)  # around the API, as an import could
     response = await client.post("/login", json={"username": "john", "password": "password123"})
     _assert_error(response, 422, "token_too_large")
     assert "8192" in response.json()["error_description"]
-    assert store.list_families() == []
+    assert [f.user_id for f in store.list_families()] == [1]  # root's session only
 
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:

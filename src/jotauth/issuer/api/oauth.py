@@ -10,8 +10,12 @@ from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api.body import read_form
 from jotauth.issuer.api.deps import client, service
-from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
-from jotauth.issuer.services.users import scope_of
+from jotauth.issuer.errors import (
+    InvalidRequestError,
+    InvalidScopeError,
+    UnsupportedGrantTypeError,
+)
+from jotauth.issuer.services.users import covers
 
 __all__ = ["router"]
 
@@ -47,13 +51,18 @@ def _required(form: dict[str, str], name: str) -> str:
     return value
 
 
-def _scope(requested: str | None, granted: str) -> str | None:
-    if requested is None:
+def _scope(requested: str | None, permissions: dict[str, list[str]]) -> str | None:
+    """The narrowed scope asked for, or None (no ``scope``: every grant the user holds).
+
+    A token grants exactly what was granted (RFC 6749 section 3.3), so a scope the user does
+    not hold is refused (``invalid_scope``, section 5.2) rather than silently dropped.
+    """
+    if requested is None or not requested.split():
         return None
-    have = set(granted.split())
-    wanted = [s for s in requested.split() if s in have]
-    if requested.split() and not wanted:
-        raise InvalidRequestError("none of the requested scopes is granted to this user")
+    wanted = list(dict.fromkeys(requested.split()))
+    for scope in wanted:
+        if not covers(permissions, scope):
+            raise InvalidScopeError(f"the scope {scope[:80]!r} is not granted to this user")
     return " ".join(wanted)
 
 
@@ -73,7 +82,7 @@ async def token(request: Request) -> JSONResponse:
     if grant == "password":
         username, password = _required(form, "username"), _required(form, "password")
         user = await auth.check_password(username, password, client(request))
-        scope = _scope(form.get("scope"), scope_of(user.permissions))
+        scope = _scope(form.get("scope"), user.permissions)
         pair = await anyio.to_thread.run_sync(
             lambda: auth.tokens.start_session(
                 user, client_id=client_id, scope=scope, ip=client(request).ip,

@@ -5,6 +5,7 @@ User-Agent, and turn the result or the IssuerError into a response. Database wor
 worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
 """
 
+import dataclasses
 import hmac
 import os
 import time
@@ -232,7 +233,9 @@ class AuthService:
             )
             raise InvalidGrantError("the current password is wrong")
         new_hash = await self.passwords.hash(password)
-        sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+        raw_sid = claims.get("sid")
+        sid = raw_sid if isinstance(raw_sid, str) and raw_sid else None
+        family = None if sid is None else await _run(self.store.get_family, sid)
         updated = await _run(
             self.tokens.end_all_sessions,
             user.id,
@@ -247,7 +250,7 @@ class AuthService:
             fresh,
             family_id=sid or "",
             client_id=str(claims.get("client_id") or self.settings.default_client_id),
-            scope=None,
+            scope=self.tokens.session_scope(fresh, family),  # a narrowed session stays narrow
             now=self.clock(),
         )
         return {
@@ -285,6 +288,10 @@ class AuthService:
             password_hash = await self.passwords.hash(validate_new_password(password))
         elif not self.passwords.is_supported(password_hash):
             raise InvalidRequestError("the password hash is not Argon2 or bcrypt")
+        probe = UserRecord(
+            id=10**18, username=name, password_hash="", roles=role_list, permissions=perms
+        )
+        await _run(self.tokens.check_fits, probe)  # a 422 now, not an error at every login
         # A user made before PRECIS keys may hold this name's legacy key: it is taken too.
         if await _run(self.store.find_user_any, username_keys(name)) is not None:
             raise ConflictError("this username is taken")
@@ -337,6 +344,10 @@ class AuthService:
             clean["roles"] = validate_roles(values["roles"])
         if "permissions" in values:
             clean["permissions"] = validate_permissions(values["permissions"])
+        current = await _run(self.store.get_user, user_id)
+        if current is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        await _run(self.tokens.check_fits, dataclasses.replace(current, **clean))
         user = await _run(self.store.update_user, user_id, **clean)
         if user is None:
             raise NotFoundError(f"no user with id {user_id}")
@@ -344,3 +355,13 @@ class AuthService:
             "admin_action", client, user=user, action="set_" + "_".join(clean), by=actor
         )
         return user
+
+    async def revoke_session(self, session_id: str, client: Client, actor: str | None) -> None:
+        """An admin ends one session: its refresh token and every access token it issued."""
+        if "\x00" in session_id or not await _run(
+            self.tokens.revoke_session, session_id[:64], reason="admin"
+        ):  # NUL names no session (PostgreSQL text refuses it)
+            raise NotFoundError("no live session with this id")
+        await self.emit(
+            "admin_action", client, action="revoke_session", by=actor, sid=session_id[:64]
+        )

@@ -25,6 +25,8 @@ from jotauth.issuer.errors import InvalidRequestError
 __all__ = [
     "MAX_PASSWORD",
     "MAX_USERNAME",
+    "covers",
+    "narrow_permissions",
     "scope_of",
     "username_key",
     "username_keys",
@@ -161,6 +163,34 @@ def validate_permissions(permissions: Any) -> dict[str, list[str]]:
             raise InvalidRequestError("each resource maps to a list of 1 to 20 actions")
         clean[resource] = sorted({_name(action, "an action") for action in actions})
     return clean
+
+
+def covers(permissions: Mapping[str, list[str]], scope: str) -> bool:
+    """Whether ``permissions`` hold the ``resource:action`` scope (or a wildcard or parent
+    resource that includes it), as a guard would grant it."""
+    resource, sep, action = scope.rpartition(":")
+    if not sep or not resource or not action:
+        return False
+    path = resource
+    while True:
+        actions = permissions.get(path)
+        if actions is not None and (action in actions or "*" in actions):
+            return True
+        cut = path.rfind(".")
+        if cut < 0:
+            break
+        path = path[:cut]
+    actions = permissions.get("*")
+    return actions is not None and (action in actions or "*" in actions)
+
+
+def narrow_permissions(scopes: list[str]) -> dict[str, list[str]]:
+    """The permissions object granting exactly ``scopes`` (``resource:action`` strings)."""
+    narrowed: dict[str, set[str]] = {}
+    for scope in scopes:
+        resource, _, action = scope.rpartition(":")
+        narrowed.setdefault(resource, set()).add(action)
+    return {resource: sorted(actions) for resource, actions in sorted(narrowed.items())}
 
 
 def scope_of(permissions: Mapping[str, list[str]]) -> str:
