@@ -100,12 +100,12 @@ def test_downgrade_then_upgrade_keeps_the_data(database_url: str) -> None:
     store.close()
     down = runner.invoke(main, ["db", "downgrade", "--yes"], env=env)
     assert down.exit_code == 0, down.output
-    assert f"database downgraded from {HEAD} to 0002" in down.output
+    assert f"database downgraded from {HEAD} to 0003" in down.output
     assert "jotauth_meta" not in _tables(database_url)
     assert _usernames(database_url) == ["ann"]
     up = runner.invoke(main, ["db", "upgrade"], env=env)
     assert up.exit_code == 0, up.output
-    assert f"upgraded from 0002 to {HEAD}" in up.output
+    assert f"upgraded from 0003 to {HEAD}" in up.output
     assert "jotauth_meta" in _tables(database_url)
     assert _usernames(database_url) == ["ann"]
 

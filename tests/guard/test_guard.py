@@ -35,8 +35,9 @@ def test_authenticate_sync_returns_principal(issuer: LocalIssuer, clock: Clock) 
     assert principal.roles == {"editor"}
     assert principal.permissions == {"articles": frozenset({"read", "create"})}
     assert principal.username == "john"
-    assert principal.can("articles", "create")
-    assert principal.can("comments", "delete")
+    assert principal.can("articles", "read")
+    assert not principal.can("articles", "create")  # the scope caps the permissions...
+    assert not principal.can("comments", "delete")  # ...and the permissions cap the scope
     assert not principal.can("users", "read")
 
 
@@ -349,11 +350,45 @@ def test_authorize_decides_plain_scopes_and_grants_alike(issuer: LocalIssuer, cl
     """Listed scopes pass at once; wildcards and permissions still count; a gap is a 403."""
     guard = issuer.guard(clock=clock)
     token = issuer.make_token(
-        sub="1", now=NOW, scope="articles:read comments:*", permissions={"users": ["read"]}
+        sub="1",
+        now=NOW,
+        scope="articles:read comments:*",
+        permissions={"articles": ["read"], "comments": ["*"], "users": ["read"]},
     )
     principal = guard.authenticate_sync(token)
     guard.authorize(principal, ("articles:read",))
-    guard.authorize(principal, ("articles:read", "comments:delete", "users:read"))
+    guard.authorize(principal, ("articles:read", "comments:delete"))
     with pytest.raises(InsufficientScopeError) as info:
         guard.authorize(principal, ("articles:read", "articles:delete"))
     assert "articles:delete" in str(info.value)
+    with pytest.raises(InsufficientScopeError):
+        guard.authorize(principal, ("users:read",))  # permitted, but outside the scope
+
+
+def test_a_narrowed_scope_does_not_pass_a_route_needing_more(
+    issuer: LocalIssuer, clock: Clock
+) -> None:
+    """john's scope=articles:read token still carrying {"articles": ["create", "read"]} passed a
+    route requiring articles:create; the guard now grants the intersection."""
+    guard = issuer.guard(clock=clock, roles={"admin": ["*"]})
+    john = guard.authenticate_sync(
+        issuer.make_token(
+            sub="1", now=NOW, scope="articles:read",
+            roles=["user"], permissions={"articles": ["create", "read"]},
+        )
+    )  # fmt: skip
+    guard.authorize(john, ("articles:read",))
+    with pytest.raises(InsufficientScopeError):
+        guard.authorize(john, ("articles:create",))
+    admin = guard.authenticate_sync(
+        issuer.make_token(
+            sub="2", now=NOW, scope="audit:read",
+            roles=["admin"], permissions={"admin": ["*"], "audit": ["read"]},
+        )
+    )  # fmt: skip
+    guard.authorize(admin, ("audit:read",))
+    for requirement in ("admin:read", "admin:write", "billing:refund"):
+        with pytest.raises(InsufficientScopeError):
+            guard.authorize(admin, (requirement,))
+    assert not admin.can("admin", "read")
+    assert admin.has_role("admin")  # the role is listed; it grants nothing past the scope

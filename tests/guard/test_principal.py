@@ -49,6 +49,26 @@ def test_hierarchical_permissions() -> None:
     assert principal(scope="projects:*").can("projects.billing.invoices", "delete")
 
 
+def test_scope_is_the_ceiling_of_permissions_and_roles() -> None:
+    """With a scope claim the grant is the intersection: scope and (permissions or roles)."""
+    narrowed = principal(scope="articles:read", permissions={"articles": ["read", "create"]})
+    assert narrowed.can("articles", "read")
+    assert not narrowed.can("articles", "create")
+    assert not narrowed.has_scope("articles:create")
+    assert narrowed.granted_scopes == {"articles:read"}
+    admin = principal(scope="audit:read", roles=["admin"])
+    assert admin.can("audit", "read")
+    assert not admin.can("users", "delete")
+    unbacked = principal(scope="articles:read comments:read", permissions={"articles": ["*"]})
+    assert unbacked.granted_scopes == {"articles:read"}
+    assert not unbacked.has_scope("comments:read")
+    scope_only = principal(scope="articles:read openid", roles=["unmapped"])
+    assert scope_only.can("articles", "read")  # nothing else claimed: the scope decides
+    assert scope_only.has_scope("openid")
+    no_scope = principal(scope="", permissions={"articles": ["read"]})
+    assert no_scope.can("articles", "read")  # an empty scope is no ceiling
+
+
 def test_roles_map_to_grants() -> None:
     """Roles grant what the guard's roles table says, and only listed roles count."""
     editor = principal(roles=["editor"])

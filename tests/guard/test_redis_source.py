@@ -61,6 +61,25 @@ def test_pushed_revocation_refuses_cached_token(
     guard.close()
 
 
+def test_pushed_session_revocation_refuses_its_tokens(
+    redis_url: str, channel: str, issuer: LocalIssuer
+) -> None:
+    """A session event pushed over Redis refuses every token of that session at once."""
+    source = RedisRevocationSource(redis_url, channel=channel)
+    guard = issuer.guard(revocation=source)
+    token = issuer.make_token(sub="7", sid="family-7")
+    assert guard.authenticate_sync(token).sub == "7"
+    assert source.subscribed.wait(5)
+    client = redis.Redis.from_url(redis_url)
+    event = {"type": "session", "sid": "family-7", "exp": int(time.time()) + 960}
+    assert RedisRevocationSource.publish(client, [event], channel) == 1
+    assert wait_for(lambda: source.received == 1)
+    with pytest.raises(RevokedTokenError):
+        guard.authenticate_sync(token)
+    client.close()
+    guard.close()
+
+
 def test_malformed_messages_are_skipped(redis_url: str, channel: str) -> None:
     """Non-JSON and non-event messages change nothing; later good ones still apply."""
     view = RevocationView()

@@ -316,3 +316,40 @@ def test_user_revocation_outlives_the_longest_token_through_the_leeway(
     with pytest.raises(RevokedTokenError):
         guard.authenticate_sync(token)
     guard.close()
+
+
+def test_a_session_event_refuses_every_token_of_the_session(issuer: LocalIssuer) -> None:
+    """A logout published as {"type": "session", "sid", "exp"} kills every access token whose
+    sid names the session (the one refreshed earlier too, already cached), and only those."""
+    clock = ManualClock(NOW)
+    fake = FakeFeed()
+    feed = fake.feed()
+    guard = issuer.guard(clock=clock)
+    first = issuer.make_token(sub="1", sid="family-1", now=NOW)
+    second = issuer.make_token(sub="1", sid="family-1", now=NOW + 1)
+    other = issuer.make_token(sub="1", sid="family-2", now=NOW)
+    for token in (first, second, other):
+        guard.authenticate_sync(token)
+    fake.events.append({"type": "session", "sid": "family-1", "exp": NOW + 960})
+    assert feed.poll_once(guard.revocations)
+    for token in (first, second):
+        with pytest.raises(RevokedTokenError) as info:
+            guard.authenticate_sync(token)
+        assert "session" in str(info.value)
+    assert guard.authenticate_sync(other).sub == "1"
+    guard.revocations.purge(NOW + 961 + 30)
+    assert guard.revocations.check(None, "1", NOW, None, "family-1") is None
+    feed.close()
+
+
+def test_an_event_type_the_guard_does_not_know_is_ignored() -> None:
+    """What a guard older than an event type does: skip it, apply the rest, keep serving."""
+    view = RevocationView()
+    applied = view.apply(
+        [
+            {"type": "a-future-kind", "sid": "s", "exp": NOW + 60},
+            {"type": "token", "jti": "ok", "exp": NOW + 5},
+        ]
+    )
+    assert applied == 1
+    assert view.check(None, "u", NOW, None, "s") is None

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.anyio
 MASTER = secrets.token_bytes(32)
 WINDOW = 15 * 60
 GOOD_PASSWORD = "correct-horse-battery-staple"
+SCRAPE = {"Authorization": "Bearer scrape-me"}
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def build(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "true")
     monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "false")
+    monkeypatch.setenv("JOTAUTH_METRICS_TOKEN", "scrape-me")
 
     def _build(database: str = "db.sqlite", **env: str) -> Any:
         values = {"RATELIMIT_IP_BURST": "1000", **env}
@@ -169,7 +171,7 @@ async def test_registration_limit_is_configurable_and_counted_in_metrics(
     async with http(app) as c:
         assert [(await register(c, "x-user")).status_code for _ in range(2)] == [400, 400]
         assert assert_rate_limited(await register(c, "x-user"), most=3600) == 3600
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=SCRAPE)).text
     assert 'jotauth_rate_limited_total{action="register",scope="account"} 1.0' in text
 
 
@@ -314,7 +316,7 @@ async def test_unknown_tokens_fall_back_to_the_ip_bucket(build: Callable[..., An
         ]
         pair = await login(c, "john")
         r = await refresh(c, pair["refresh_token"])
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=SCRAPE)).text
     assert guesses == [401] * 6 + [429]
     assert r.status_code == 200
     assert 'jotauth_rate_limited_total{action="refresh",scope="ip"} 1.0' in text
@@ -329,7 +331,7 @@ async def test_oauth_refresh_grant_is_limited_too(build: Callable[..., Any]) -> 
         form = {"grant_type": "refresh_token", "refresh_token": dead}
         codes = [(await c.post("/oauth/token", data=form)).status_code for _ in range(2)]
         refused = await c.post("/oauth/token", data=form)
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=SCRAPE)).text
     assert codes == [400, 400]  # RFC 6749 section 5.2: invalid_grant is a 400 here
     assert_rate_limited(refused)
     assert 'jotauth_rate_limited_total{action="refresh",scope="account"} 1.0' in text

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.anyio
 MASTER = secrets.token_bytes(32)
 ADMIN_GRANTS = {"admin": ["*"]}
 USER_GRANTS = {"articles": ["read"]}
+SCRAPE = {"Authorization": "Bearer scrape-me"}
 
 
 @pytest.fixture
@@ -44,9 +45,10 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 @pytest.fixture
-def build(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """create_app on a fresh SQLite database, cheap Argon2 unless asked otherwise."""
     apps: list[Any] = []
+    monkeypatch.setenv("JOTAUTH_METRICS_TOKEN", "scrape-me")
 
     def _build(**changes: Any) -> Any:
         values: dict[str, Any] = {
@@ -128,7 +130,7 @@ async def test_full_flow_feeds_metrics_audit_alerts_and_the_admin_api(
         assert revoked.status_code == 200, revoked.text
         admin2 = (await login(c, "root", "admin-pass-123")).json()
         secrets_seen += [admin2["access_token"], admin2["refresh_token"]]
-        metrics = (await c.get("/metrics")).text
+        metrics = (await c.get("/metrics", headers=SCRAPE)).text
         audit = await c.get("/admin/audit", headers=bearer(admin2["access_token"]))
         failed = await c.get(
             "/admin/audit",
@@ -141,7 +143,7 @@ async def test_full_flow_feeds_metrics_audit_alerts_and_the_admin_api(
     # metrics
     assert 'jotauth_tokens_issued_total{grant="password"} 3.0' in metrics
     assert "jotauth_tokens_refreshed_total 1.0" in metrics
-    assert 'jotauth_login_failures_total{reason="bad_password"} 1.0' in metrics
+    assert 'jotauth_login_failures_total{reason="invalid_credentials"} 1.0' in metrics
     assert "jotauth_refresh_reuse_detected_total 1.0" in metrics
     assert 'jotauth_tokens_revoked_total{reason="key_revoked"} 1.0' in metrics
 
@@ -207,6 +209,52 @@ async def test_admin_audit_api_requires_the_admin_permission(
     assert ok.headers["cache-control"] == "no-store"
     assert {e["user_id"] for e in ok.json()["events"]} == {"1"}
     assert {e["outcome"] for e in ok.json()["events"]} == {"success"}
+
+
+async def test_metrics_do_not_tell_unknown_users_from_wrong_passwords(
+    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+) -> None:
+    """An anonymous caller gets no /metrics, and even a scraper's counters merge an unknown
+    username and a wrong password into one reason: no oracle of which accounts exist."""
+    env(ratelimit_enabled="false")
+    app = build()
+    await users(app)
+    async with http(app) as c:
+        assert (await login(c, "nobody-here", "password123")).status_code == 401
+        assert (await login(c, "john", "wrong-password")).status_code == 401
+        anonymous = await c.get("/metrics")
+        text = (await c.get("/metrics", headers=SCRAPE)).text
+    assert anonymous.status_code == 401
+    assert "jotauth_login_failures" not in anonymous.text
+    assert 'jotauth_login_failures_total{reason="invalid_credentials"} 2.0' in text
+    assert "unknown_user" not in text
+    assert "bad_password" not in text
+    failed = app.state.store.list_audit_events(type="login_failed")
+    assert {e.detail["reason"] for e in failed} == {"unknown_user", "bad_password"}  # admins
+
+
+async def test_metrics_accept_an_access_token_granting_metrics_read(
+    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+) -> None:
+    """A scraper may log in as a user holding metrics:read; other users' tokens get a 403."""
+    env(ratelimit_enabled="false")
+    app = build()
+    await users(app)
+    await app.state.auth.create_user(
+        "scraper", "scraper-pass-123", permissions={"metrics": ["read"]}
+    )
+    async with http(app) as c:
+        scraper = (await login(c, "scraper", "scraper-pass-123")).json()["access_token"]
+        john = (await login(c, "john", "password123")).json()["access_token"]
+        allowed = await c.get("/metrics", headers=bearer(scraper))
+        forbidden = await c.get("/metrics", headers=bearer(john))
+        head, payload, signature = scraper.split(".")
+        tampered = f"{head}.{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+        forged = await c.get("/metrics", headers=bearer(tampered))
+    assert allowed.status_code == 200
+    assert "jotauth_tokens_issued_total" in allowed.text
+    assert forbidden.status_code == 403
+    assert forged.status_code == 401
 
 
 # -- brute force on the real endpoints ---------------------------------------------------
@@ -365,7 +413,7 @@ async def test_verification_failures_are_counted_by_reason_on_the_real_server(
         assert (await c.get("/me", headers=bearer(tampered))).status_code == 401
         assert (await c.post("/logout", headers=bearer(token))).status_code == 200
         assert (await c.get("/me", headers=bearer(token))).status_code == 401
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=SCRAPE)).text
     name = "jotauth_token_verification_failures_total"
     assert f'{name}{{reason="malformed_token"}} 1.0' in text
     assert f'{name}{{reason="bad_signature"}} 1.0' in text

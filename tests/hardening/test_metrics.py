@@ -13,6 +13,7 @@ from jotauth.issuer.hardening import HardeningMetrics
 pytestmark = pytest.mark.anyio
 
 LOGIN = {"username": "john", "password": "password123"}
+SCRAPE = {"Authorization": "Bearer scrape-me"}
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -28,12 +29,12 @@ async def test_metrics_count_the_token_lifecycle(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """Logins, refreshes, failures and logouts move their counters by exactly one each."""
-    async with make_client(make_app()) as c:
+    async with make_client(make_app(metrics_token="scrape-me")) as c:
         pair = (await c.post("/login", json=LOGIN)).json()
         await c.post("/login", json={"username": "john", "password": "x"})
         await c.post("/refresh", json={"refresh_token": pair["refresh_token"]})
         await c.post("/logout", headers={"Authorization": f"Bearer {pair['access_token']}"})
-        r = await c.get("/metrics")
+        r = await c.get("/metrics", headers=SCRAPE)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
@@ -49,11 +50,11 @@ async def test_latency_histogram_uses_route_templates(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """Each request lands in the histogram under its route and status, unknown paths bounded."""
-    async with make_client(make_app()) as c:
+    async with make_client(make_app(metrics_token="scrape-me")) as c:
         await c.post("/login", json=LOGIN)
         await c.get("/no/such/path/123")
         await c.get("/another/unknown")
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=SCRAPE)).text
     name = "jotauth_http_request_duration_seconds_count"
     assert sample(text, name, method="POST", route="/login", status="200") == 1
     assert sample(text, name, method="GET", route="unmatched", status="404") == 2
@@ -64,9 +65,9 @@ async def test_verification_failures_counted_by_reason(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """A 401 whose body names a jotauth_code counts under that reason."""
-    async with make_client(make_app()) as c:
+    async with make_client(make_app(metrics_token="scrape-me")) as c:
         await c.get("/me", headers={"Authorization": "Bearer nope"})
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=SCRAPE)).text
     assert sample(text, "jotauth_token_verification_failures_total", reason="bad_signature") == 1
 
 
@@ -99,20 +100,46 @@ async def test_metrics_token_protects_the_endpoint(
     assert "jotauth_tokens_issued_total" in right.text
 
 
+async def test_metrics_need_a_credential_by_default(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """Out of the box /metrics is no public page: without a credential it is a 401."""
+    async with make_client(make_app()) as c:
+        await c.post("/login", json={"username": "ghost", "password": "x"})
+        anonymous = await c.get("/metrics")
+        guessed = await c.get("/metrics", headers={"Authorization": "Bearer "})
+    assert anonymous.status_code == guessed.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="metrics"'
+    assert "jotauth_login_failures" not in anonymous.text
+
+
+async def test_metrics_public_is_an_explicit_opt_out(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """JOTAUTH_METRICS_PUBLIC=true serves /metrics to anyone, still without a reason label
+    that tells unknown usernames from wrong passwords."""
+    async with make_client(make_app(metrics_public=True)) as c:
+        await c.post("/login", json={"username": "ghost", "password": "x"})
+        await c.post("/login", json={"username": "john", "password": "x"})
+        r = await c.get("/metrics")
+    assert r.status_code == 200
+    assert sample(r.text, "jotauth_login_failures_total", reason="invalid_credentials") == 2
+
+
 async def test_metrics_can_be_turned_off(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """JOTAUTH_METRICS_ENABLED=false: /metrics is simply not there."""
     async with make_client(make_app(metrics_enabled=False)) as c:
-        assert (await c.get("/metrics")).status_code == 404
+        assert (await c.get("/metrics", headers=SCRAPE)).status_code == 404
 
 
 async def test_two_apps_in_one_process_do_not_collide(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """Each app has its own registry: counts of one never show in the other."""
-    a, b = make_app(), make_app()
+    a, b = make_app(metrics_token="scrape-me"), make_app(metrics_token="scrape-me")
     async with make_client(a) as ca, make_client(b) as cb:
         await ca.post("/login", json=LOGIN)
-        text_b = (await cb.get("/metrics")).text
+        text_b = (await cb.get("/metrics", headers=SCRAPE)).text
     assert sample(text_b, "jotauth_tokens_issued_total", grant="password") == 0

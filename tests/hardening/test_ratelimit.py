@@ -65,9 +65,19 @@ async def test_redis_bucket_is_shared_between_instances(redis_url: str) -> None:
 
 def test_account_key_is_opaque_and_case_insensitive() -> None:
     """Keys never hold the username and treat John, JOHN and its full-width form alike."""
-    assert account_key("John") == account_key(" JOHN ") == account_key("\uff4a\uff4f\uff48\uff4e")
+    assert account_key("John") == account_key("JOHN") == account_key("\uff4a\uff4f\uff48\uff4e")
     assert "john" not in account_key("john")
     assert account_key("john") != account_key("jane")
+
+
+def test_limits_and_login_compare_names_in_one_form() -> None:
+    """The limiter stripped spaces where the user lookup did not: " john" counted against
+    john's lock but could never log in as john. Both now use ``username_key``."""
+    from jotauth.issuer.services.users import username_key
+
+    assert account_key(" john") != account_key("john")
+    assert username_key(" john") != username_key("john")
+    assert account_key("\uff2a\uff4f\uff48\uff4e") == account_key("john")
 
 
 async def test_limiter_locks_account_for_at_most_one_window() -> None:
@@ -186,11 +196,11 @@ async def test_429_is_counted_in_metrics(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
     """Each refusal shows up as jotauth_rate_limited_total{action,scope}."""
-    app = make_app(ip_burst=1, ip_rate=0.01)
+    app = make_app(ip_burst=1, ip_rate=0.01, metrics_token="scrape-me")
     async with make_client(app) as c:
         await c.post("/refresh", json={"refresh_token": "x"})
         await c.post("/refresh", json={"refresh_token": "x"})
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert 'jotauth_rate_limited_total{action="refresh",scope="ip"} 1.0' in text
     assert (
         'jotauth_http_request_duration_seconds_count{method="POST",route="/refresh",status="429"}'

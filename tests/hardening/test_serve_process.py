@@ -31,6 +31,7 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "JOTAUTH_CORS_ORIGINS": APP_ORIGIN,
         "JOTAUTH_COOKIE_MODE": "on",
         "JOTAUTH_REGISTRATION_OPEN": "true",
+        "JOTAUTH_METRICS_TOKEN": "scrape-me",
     }
     with running_serve(folder, "--demo", "--workers", "2", env=env) as served:
         yield served.base
@@ -96,7 +97,8 @@ def test_real_socket_headers_cors_and_metrics(server: str) -> None:
     assert login.status_code == 200
     assert login.headers["cache-control"] == "no-store"
     assert login.headers["x-content-type-options"] == "nosniff"
-    metrics = httpx.get(server + "/metrics")
+    assert httpx.get(server + "/metrics").status_code == 401
+    metrics = httpx.get(server + "/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert metrics.status_code == 200
     assert "jotauth_http_request_duration_seconds" in metrics.text
 

@@ -138,6 +138,63 @@ async def test_unicode_username_is_allowed(client: httpx.AsyncClient, kit: Any) 
         await kit.login(client, name)
 
 
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "\u0430dmin",  # Cyrillic a + Latin "dmin"
+        "adm\u0456n",  # Cyrillic (Ukrainian) i
+        "\u0391dmin",  # Greek Alpha
+        "admin\u200b",  # zero-width space
+        "ad\u2060min",  # word joiner
+        "\uff41dmin",  # full-width a: the same account as admin
+        "ADMIN",
+        "admi\u0144",  # n with acute is fine as a name, but a different one: 201
+    ],
+)
+async def test_lookalike_usernames_cannot_register_beside_admin(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any, lookalike: str
+) -> None:
+    """ "\\u0430dmin" (a Cyrillic a) registered beside "admin": names are now PRECIS
+    (RFC 8265) and of one script, so a look-alike is refused or is the same account."""
+    await kit.add_user(app, "admin", "admin-password")
+    response = await client.post(
+        "/register", json={"username": lookalike, "password": "password123"}
+    )
+    if lookalike == "admi\u0144":
+        assert response.status_code == 201
+        return
+    assert response.status_code in (400, 409), response.text
+    assert [u.username for u in store.list_users()] == ["admin"]
+
+
+async def test_one_normalization_for_registration_login_and_admin(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Full-width and upper-case forms log in as the same user; a padded name does not."""
+    await kit.add_user(app, "John", "password123")
+    for typed in ("john", "JOHN", "\uff2a\uff4f\uff48\uff4e"):
+        await kit.login(client, typed)
+    padded = await client.post("/login", json={"username": " john", "password": "password123"})
+    assert padded.status_code == 401
+
+
+async def test_users_made_before_precis_still_log_in(
+    app: Any, client: httpx.AsyncClient, kit: Any, store: Any
+) -> None:
+    """Users keyed by the old NFKC rule (here a name PRECIS refuses) keep logging in, and
+    their legacy key stays taken."""
+    store.create_user(
+        username="\u2168ramses",  # Roman numeral nine: NFKC made it "IX"
+        username_key="ixramses",
+        password_hash=await app.state.auth.passwords.hash("password123"),
+        now=1.0,
+    )
+    await kit.login(client, "\u2168ramses")
+    await kit.login(client, "IXramses")
+    again = await client.post("/register", json={"username": "IXRAMSES", "password": "x" * 12})
+    assert again.status_code == 409
+
+
 async def test_registration_can_be_closed(sqlite_url: str, kit: Any, clock: Any) -> None:
     """With registration closed, /register is 403 registration_closed."""
     from jotauth.issuer.app import create_app
@@ -165,13 +222,29 @@ async def test_register_records_an_event(client: httpx.AsyncClient, store: Any) 
 async def test_token_over_8_kib_is_refused(
     app: Any, client: httpx.AsyncClient, kit: Any, store: Any
 ) -> None:
-    """A user whose permissions would make a token over 8 KiB gets a clear 422, no session."""
+    """Grants that cannot fit in a token are a 422 when an admin grants them, not an error at
+    login; a user stored with them anyway (an import) gets a clear 422 at login, no session."""
     permissions = {f"resource{i:02d}": [f"action{j:02d}" * 5 for j in range(20)] for i in range(50)}
-    await kit.add_user(app, permissions=permissions)
+    await kit.add_user(app, "root", "root-password", permissions={"admin": ["*"]})
+    admin = kit.bearer((await kit.login(client, "root", "root-password"))["access_token"])
+    created = await client.post(
+        "/admin/users",
+        json={"username": "john", "password": "password123", "permissions": permissions},
+        headers=admin,
+    )
+    _assert_error(created, 422, "token_too_large")
+    assert [u.username for u in store.list_users()] == ["root"]
+    john = await kit.add_user(app)
+    granted = await client.put(
+        f"/admin/users/{john.sub}/permissions", json={"permissions": permissions}, headers=admin
+    )
+    _assert_error(granted, 422, "token_too_large")
+    assert store.get_user(john.id).permissions == john.permissions
+    store.update_user(john.id, permissions=permissions)  # around the API, as an import could
     response = await client.post("/login", json={"username": "john", "password": "password123"})
     _assert_error(response, 422, "token_too_large")
     assert "8192" in response.json()["error_description"]
-    assert store.list_families() == []
+    assert [f.user_id for f in store.list_families()] == [1]  # root's session only
 
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:

@@ -197,3 +197,51 @@ def _cli() -> Any:
     from jotauth.issuer.services.auth import Client
 
     return Client(ip="10.0.0.1", user_agent="tests")
+
+
+async def test_a_password_typed_as_username_leaves_no_trace_in_logs_or_audit(
+    sqlite_url: str,
+    kit: Any,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Failed logins logged the typed username verbatim, so a password typed into the username
+    field reached the logs and the audit table. An unknown name is now a keyed hash of it; a
+    known account is named by its id (and its own name)."""
+    import logging
+
+    from jotauth.issuer.app import create_app
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "true")
+    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "true")
+    app = create_app(kit.make_settings(sqlite_url), clock=clock, sleep=clock.advance)
+    secret = "Tr0ub4dor&3-Correct-Horse"
+    try:
+        user = await kit.add_user(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            for _ in range(2):
+                response = await c.post("/login", json={"username": secret, "password": "x"})
+                assert response.status_code == 401
+            wrong = await c.post("/login", json={"username": "john", "password": secret})
+            assert wrong.status_code == 401
+            form = {"grant_type": "password", "username": secret, "password": "y"}
+            assert (await c.post("/oauth/token", data=form)).status_code == 400
+        rows = app.state.store.list_audit_events(type="login_failed")
+    finally:
+        await app.state.hardening.aclose()
+        app.state.store.close()
+    assert len(rows) == 4
+    everything = caplog.text + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    everything += repr(rows)
+    for form_of_it in (secret, secret.lower(), secret.casefold(), secret[:12]):
+        assert form_of_it not in everything
+    unknown = [r for r in rows if r.user_id is None]
+    assert len(unknown) == 3
+    assert len({r.username for r in unknown}) == 1  # one name, one tag: bursts still show
+    assert unknown[0].username.startswith("unknown:")
+    known = [r for r in rows if r.user_id is not None]
+    assert [(r.user_id, r.username) for r in known] == [(user.sub, "john")]
+    assert '"username": "unknown:' in caplog.text  # the JSON audit line was written

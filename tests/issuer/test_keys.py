@@ -418,3 +418,42 @@ def test_guards_refuse_a_token_signed_with_a_key_after_its_revocation(
     finally:
         http.close()
         guard.close()
+
+
+async def test_unknown_kids_do_not_reload_the_ring_on_every_request(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """60 tokens naming made-up kids cost one ring reload (a write, a read, an unsealing) per
+    cooldown, not 60; after the cooldown a new kid may force one reload again."""
+    await kit.add_user(app)
+    ring = app.state.auth.ring
+    loads: list[object] = []
+    real = ring._load
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(args)
+        return real(*args, **kwargs)
+
+    await client.get("/.well-known/jwks.json")  # the ring's view is loaded and fresh
+    monkeypatch.setattr(ring, "_load", counted)
+    for number in range(60):
+        stranger = jose.Key.generate("EdDSA", kid=f"made-up-{number}")
+        token = jose.encode(
+            {"iss": "http://testserver", "aud": "jotauth", "sub": "1", "iat": int(clock()),
+             "exp": int(clock()) + 60, "jti": str(number)},
+            stranger, headers={"typ": "at+jwt"},
+        )  # fmt: skip
+        response = await client.get("/profile", headers=kit.bearer(token))
+        assert response.status_code == 401
+        assert response.json()["jotauth_code"] == "no_matching_key"
+    assert len(loads) == 1
+    clock.advance(6)
+    for number in range(3):
+        stranger = jose.Key.generate("EdDSA", kid=f"later-{number}")
+        token = jose.encode(
+            {"iss": "http://testserver", "aud": "jotauth", "sub": "1", "iat": int(clock()),
+             "exp": int(clock()) + 60, "jti": f"l{number}"},
+            stranger, headers={"typ": "at+jwt"},
+        )  # fmt: skip
+        assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 401
+    assert len(loads) == 3  # the stale view's regular reload, and one forced reload

@@ -29,25 +29,81 @@ async def test_password_grant(app: Any, client: httpx.AsyncClient, kit: Any) -> 
     assert jose.peek_claims(body["access_token"])["client_id"] == "spa"
 
 
-async def test_password_grant_narrows_scope(app: Any, client: httpx.AsyncClient, kit: Any) -> None:
-    """A requested scope is granted only as far as the user holds it."""
+async def test_password_grant_refuses_a_scope_the_user_does_not_hold(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """A requested scope the user does not hold is invalid_scope (RFC 6749 5.2), not dropped."""
     await kit.add_user(app)
+    for scope in ("articles:read admin:write", "admin:write", "openid"):
+        refused = await client.post(
+            "/oauth/token",
+            data={"grant_type": "password", "username": "john", "password": "password123",
+                  "scope": scope},
+        )  # fmt: skip
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_scope"
+        assert "scope" in refused.json()["error_description"]
+
+
+async def _narrowed(client: httpx.AsyncClient, username: str, password: str, scope: str) -> Any:
     response = await client.post(
         "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": "john",
-            "password": "password123",
-            "scope": "articles:read admin:write",
-        },
-    )
-    assert response.json()["scope"] == "articles:read"
-    refused = await client.post(
-        "/oauth/token",
-        data={"grant_type": "password", "username": "john", "password": "password123",
-              "scope": "admin:write"},
+        data={"grant_type": "password", "username": username, "password": password,
+              "scope": scope},
     )  # fmt: skip
-    assert refused.status_code == 400
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_narrowed_scope_narrows_the_whole_token(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """An admin's scope=audit:read token still held {"admin": ["*"]} and opened /admin/users;
+    now permissions and roles match the scope, at login and at every refresh."""
+    await kit.add_user(
+        app, "root", "root-password", roles=["admin"],
+        permissions={"admin": ["*"], "audit": ["read"], "articles": ["*"]},
+    )  # fmt: skip
+    body = await _narrowed(client, "root", "root-password", "audit:read")
+    claims = jose.peek_claims(body["access_token"])
+    assert body["scope"] == claims["scope"] == "audit:read"
+    assert claims["permissions"] == {"audit": ["read"]}
+    assert claims["roles"] == []
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert (await client.get("/admin/users", headers=headers)).status_code == 403
+    assert (await client.get("/admin/audit", headers=headers)).status_code == 403
+    me = (await client.get("/me", headers=headers)).json()
+    assert me["permissions"] == {"audit": ["read"]}
+    refreshed = await client.post(
+        "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+    )
+    again = jose.peek_claims(refreshed.json()["access_token"])
+    assert again["scope"] == "audit:read"
+    assert again["permissions"] == {"audit": ["read"]}
+    assert again["roles"] == []
+    wildcard = await _narrowed(
+        client, "root", "root-password", "articles:read articles.comments:delete"
+    )
+    assert jose.peek_claims(wildcard["access_token"])["permissions"] == {
+        "articles": ["read"], "articles.comments": ["delete"]
+    }  # fmt: skip
+
+
+async def test_john_narrowed_to_read_cannot_create_at_a_guard(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """john's scope=articles:read token passes a guard's articles:read and not articles:create."""
+    from jotauth.guard import Guard, InsufficientScopeError
+
+    await kit.add_user(app)
+    body = await _narrowed(client, "john", "password123", "articles:read")
+    keys = jose.KeySet.from_jwks((await client.get("/.well-known/jwks.json")).json())
+    guard = Guard(keys=keys, issuer="http://testserver", audience="jotauth",
+                  clock=app.state.auth.clock)  # fmt: skip
+    principal = guard.authenticate_sync(body["access_token"])
+    guard.authorize(principal, ["articles:read"])
+    with pytest.raises(InsufficientScopeError):
+        guard.authorize(principal, ["articles:create"])
 
 
 async def test_refresh_grant(app: Any, client: httpx.AsyncClient, kit: Any) -> None:

@@ -59,7 +59,8 @@ async def test_lifecycle_on_postgres(pg_schema_url: str, kit: Any, clock: Any) -
         assert (await c.get("/me", headers=kit.bearer(e["access_token"]))).status_code == 401
 
         events = (await c.get("/revocations", headers=FEED)).json()["events"]
-        assert [ev["type"] for ev in events] == ["token", "user", "key"]
+        # reuse ends a session, logout a session and its token, logout-all a user, then the key
+        assert [ev["type"] for ev in events] == ["session", "session", "token", "user", "key"]
         types = {ev.type for ev in app.state.store.list_audit_events(limit=1000)}
         assert {"login_succeeded", "refresh_reuse_detected", "logout", "logout_all"} <= types
 
@@ -76,7 +77,8 @@ async def test_nul_in_login_username_is_a_401_on_postgres(
         failed = [
             ev for ev in app.state.store.list_audit_events(limit=100) if ev.type == "login_failed"
         ]
-        assert [ev.username for ev in failed] == ["jo\ufffdhn"]
+        # An unknown name is recorded as its keyed hash, never as typed (NUL or not).
+        assert [ev.username for ev in failed] == [app.state.auth.name_tag("jo\x00hn")]
 
 
 async def test_nul_in_oauth_client_id_is_a_400_on_postgres(
@@ -110,3 +112,19 @@ async def test_nul_in_admin_path_ids_is_a_404_on_postgres(
         assert session.status_code == 404, session.text
         key = await c.post("/admin/keys/a%00b/revoke", headers=headers)
         assert key.status_code == 404, key.text
+
+
+async def test_a_scope_past_2048_characters_logs_in_on_postgres(
+    pg_schema_url: str, kit: Any, clock: Any
+) -> None:
+    """refresh_families.scope was VARCHAR(2048): a user with more grants got a 500 at login.
+    The column is TEXT now; whatever fits in a token fits in the table."""
+    permissions = {f"resource-{i:02d}": [f"act-{j:02d}" for j in range(20)] for i in range(6)}
+    async with _pg_client(pg_schema_url, kit, clock) as (app, c):
+        await kit.add_user(app, permissions=permissions)
+        pair = await kit.login(c)
+        assert len(pair["scope"]) > 2048
+        assert len(pair["access_token"]) <= 8192
+        refreshed = await c.post("/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert refreshed.status_code == 200
+        assert refreshed.json()["scope"] == pair["scope"]

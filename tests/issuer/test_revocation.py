@@ -3,9 +3,11 @@
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import httpx
 import pytest
 
+from jotauth import jose
 from jotauth.guard import RevocationView
 
 pytestmark = pytest.mark.anyio
@@ -156,9 +158,11 @@ async def test_feed_publishes_logouts_users_and_keys(
     a, b = await kit.login(client), await kit.login(client)
     await client.post("/logout", headers=kit.bearer(a["access_token"]))
     page = (await client.get("/revocations", headers=FEED, params={"after": "0"})).json()
-    assert [e["type"] for e in page["events"]] == ["token"]
+    assert [e["type"] for e in page["events"]] == ["session", "token"]
     claims_a = _claims(a["access_token"])
-    assert page["events"][0] == {"type": "token", "jti": claims_a["jti"], "exp": claims_a["exp"]}
+    assert page["events"][0]["sid"] == claims_a["sid"]
+    assert page["events"][0]["exp"] >= claims_a["exp"]
+    assert page["events"][1] == {"type": "token", "jti": claims_a["jti"], "exp": claims_a["exp"]}
     await client.post("/logout-all", headers=kit.bearer(b["access_token"]))
     kid = app.state.auth.ring.view().records[0].kid
     app.state.auth.ring.revoke(kid)
@@ -173,7 +177,7 @@ async def test_feed_publishes_logouts_users_and_keys(
     assert empty["cursor"] == more["cursor"]
     view = RevocationView()
     everything = (await client.get("/revocations", headers=FEED)).json()
-    assert view.apply(everything["events"]) == 3
+    assert view.apply(everything["events"]) == 4
 
 
 def test_a_guard_reads_a_backlog_of_several_pages_before_it_is_ready(
@@ -229,6 +233,9 @@ async def test_feed_leaves_out_expired_token_events(
     pair = await kit.login(client)
     await client.post("/logout", headers=kit.bearer(pair["access_token"]))
     clock.advance(901)
+    events = (await client.get("/revocations", headers=FEED)).json()["events"]
+    assert [e["type"] for e in events] == ["session"]  # kept a minute past the last token
+    clock.advance(60)
     assert (await client.get("/revocations", headers=FEED)).json()["events"] == []
 
 
@@ -320,7 +327,7 @@ async def test_redis_outage_does_not_break_logout(
         out = await c.post("/logout", headers=kit.bearer(pair["access_token"]))
         assert out.status_code == 200
         feed = (await c.get("/revocations", headers=FEED)).json()
-    assert [e["type"] for e in feed["events"]] == ["token"]
+    assert [e["type"] for e in feed["events"]] == ["session", "token"]
     assert "not pushed to Redis" in caplog.text
     app.state.store.close()
 
@@ -337,3 +344,151 @@ async def test_tokens_after_logout_all_are_never_issued_in_the_future(
     assert iat >= store.find_user("john").not_before
     assert iat <= clock()
     assert (await client.get("/me", headers=kit.bearer(fresh["access_token"]))).status_code == 200
+
+
+class _AppTransport(httpx.BaseTransport):
+    """A synchronous transport into the in-process app, for a guard's RevocationFeed: the feed
+    polls from a worker thread, and each request is run on the test's event loop."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def send() -> httpx.Response:
+            response = await self.client.send(request)
+            await response.aread()
+            return response
+
+        response = anyio.from_thread.run(send)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content
+        )
+
+
+async def _follower(client: httpx.AsyncClient, app: Any) -> tuple[Any, Any]:
+    """A service's guard trusting the JWKS and following the feed (polled on demand)."""
+    from jotauth.guard import Guard, RevocationFeed
+
+    keys = jose.KeySet.from_jwks((await client.get("/.well-known/jwks.json")).json())
+    guard = Guard(keys=keys, issuer="http://testserver", audience="jotauth",
+                  clock=app.state.auth.clock)  # fmt: skip
+    feed = RevocationFeed(
+        "http://testserver/revocations",
+        service_token="feed-secret-0123456789",
+        transport=_AppTransport(client),
+    )
+    return guard, feed
+
+
+async def _refused_everywhere(
+    client: httpx.AsyncClient, app: Any, kit: Any, guard: Any, feed: Any, tokens: list[str]
+) -> None:
+    from jotauth.guard import RevokedTokenError
+
+    assert await anyio.to_thread.run_sync(feed.poll_once, guard.revocations)
+    for token in tokens:
+        profile = await client.get("/profile", headers=kit.bearer(token))
+        assert profile.status_code == 401, profile.text
+        assert profile.json()["jotauth_code"] == "token_revoked"
+        with pytest.raises(RevokedTokenError):
+            await guard.authenticate(token)
+        claims = _claims(token)
+        view = app.state.guard.revocations  # the issuer's own guard (the audit API's)
+        assert view.check(None, claims["sub"], claims["iat"], None, claims["sid"]) is not None
+
+
+async def test_logout_ends_every_access_token_of_the_session(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """Login -> AT1, refresh -> AT2, logout with AT2: AT1 answered 200 at /profile and at
+    guards. A session event now ends every access token of the session."""
+    await kit.add_user(app)
+    guard, feed = await _follower(client, app)
+    first = await kit.login(client)
+    second = (await client.post("/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    other = await kit.login(client)  # another device: untouched
+    for pair in (first, second, other):
+        assert (await guard.authenticate(pair["access_token"])).sub == "1"  # cached
+    out = await client.post("/logout", headers=kit.bearer(second["access_token"]))
+    assert out.status_code == 200
+    await _refused_everywhere(
+        client, app, kit, guard, feed, [first["access_token"], second["access_token"]]
+    )
+    assert (
+        await client.get("/profile", headers=kit.bearer(other["access_token"]))
+    ).status_code == 200
+    assert (await guard.authenticate(other["access_token"])).sub == "1"
+    feed.close()
+
+
+async def test_refresh_reuse_ends_every_access_token_of_the_family(
+    app: Any, client: httpx.AsyncClient, kit: Any, clock: Any
+) -> None:
+    """Reuse detection revoked the family's refresh tokens but left its access tokens alive."""
+    await kit.add_user(app)
+    guard, feed = await _follower(client, app)
+    first = await kit.login(client)
+    second = (await client.post("/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    clock.advance(11)  # past the grace window
+    reuse = await client.post("/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.status_code == 401
+    await _refused_everywhere(
+        client, app, kit, guard, feed, [first["access_token"], second["access_token"]]
+    )
+    feed.close()
+
+
+async def test_an_admin_ending_a_session_ends_its_access_tokens(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """DELETE /admin/sessions/{id} stopped the refresh token only; now its access tokens too."""
+    await kit.add_user(app)
+    await kit.add_user(app, "root", "root-password", permissions={"admin": ["*"]})
+    admin = kit.bearer((await kit.login(client, "root", "root-password"))["access_token"])
+    guard, feed = await _follower(client, app)
+    first = await kit.login(client)
+    second = (await client.post("/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    sid = _claims(first["access_token"])["sid"]
+    ended = await client.delete(f"/admin/sessions/{sid}", headers=admin)
+    assert ended.status_code == 200, ended.text
+    await _refused_everywhere(
+        client, app, kit, guard, feed, [first["access_token"], second["access_token"]]
+    )
+    assert (await client.get("/admin/users", headers=admin)).status_code == 200
+    feed.close()
+
+
+@pytest.mark.redis
+async def test_a_logout_pushes_its_session_over_redis(
+    redis_url: str, sqlite_url: str, kit: Any, clock: Any
+) -> None:
+    """A guard subscribed to Redis refuses the session's earlier access token within a second."""
+    import time
+
+    from jotauth.guard.redis_source import RedisRevocationSource
+    from jotauth.issuer.app import create_app
+
+    app = create_app(
+        kit.make_settings(sqlite_url, redis_url=redis_url), clock=clock, sleep=clock.advance
+    )
+    source = RedisRevocationSource(redis_url)
+    view = RevocationView()
+    source.attach(view)
+    try:
+        assert source.subscribed.wait(5)
+        await kit.add_user(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            first = await kit.login(c)
+            second = (
+                await c.post("/refresh", json={"refresh_token": first["refresh_token"]})
+            ).json()
+            await c.post("/logout", headers=kit.bearer(second["access_token"]))
+        claims = _claims(first["access_token"])
+        deadline = time.monotonic() + 5
+        while view.check(claims["jti"], "1", claims["iat"], None, claims["sid"]) is None:
+            assert time.monotonic() < deadline, "the session end never arrived over Redis"
+            await anyio.sleep(0.02)
+    finally:
+        source.close()
+        app.state.store.close()

@@ -218,3 +218,60 @@ def test_admin_check_sees_admins_before_and_after_and_can_refuse(store: SQLStore
     assert user is not None
     assert (user.disabled, user.not_before, user.permissions) == (False, 0, {"admin": ["*"]})
     assert store.revocations_after(0, now=NOW) == []
+
+
+def test_session_grants_migration_upgrades_and_downgrades_with_data(store: SQLStore) -> None:
+    """0001 -> head (through the session-grants migration) keeps every session, marks the ones
+    narrower than their user's grants (so none gains a grant), holds a scope past 2,048
+    characters; and the downgrade works."""
+    import sqlalchemy as sa
+
+    from jotauth.store.sql.migrate import downgrade, upgrade
+
+    store.drop_all()
+    upgrade(store.engine, "0001")
+    users = sa.table(
+        "users", *(sa.column(n) for n in ("id", "username", "username_key", "password_hash")),
+        sa.column("roles", sa.JSON), sa.column("permissions", sa.JSON),
+        *(sa.column(n) for n in ("disabled", "not_before", "created_at")),
+    )  # fmt: skip
+    families = sa.table(
+        "refresh_families",
+        *(sa.column(n) for n in ("id", "user_id", "client_id", "scope", "created_at",
+                                 "last_used_at", "expires_at")),
+    )  # fmt: skip
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(users).values(
+                id=1, username="john", username_key="john", password_hash="h", roles=[],
+                permissions={"articles": ["read", "create"]}, disabled=False, not_before=0,
+                created_at=NOW,
+            )
+        )  # fmt: skip
+        for fid, scope in (("full", "articles:create articles:read"), ("narrow", "articles:read")):
+            connection.execute(
+                sa.insert(families).values(
+                    id=fid, user_id=1, client_id="c", scope=scope, created_at=NOW,
+                    last_used_at=NOW, expires_at=NOW + 100,
+                )
+            )  # fmt: skip
+    upgrade(store.engine)
+    assert current_revision(store.engine) == head_revision()
+    full, narrow = store.get_family("full"), store.get_family("narrow")
+    assert full is not None
+    assert narrow is not None
+    assert (full.narrowed, narrow.narrowed) == (False, True)
+    long_scope = " ".join(f"resource{i:03d}:read" for i in range(200))
+    assert len(long_scope) > 2048
+    _family(store, 1, "long", "b" * 64)
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.update(families).where(families.c.id == "long").values(scope=long_scope)
+        )
+    assert store.get_family("long").scope == long_scope  # type: ignore[union-attr]
+    store.revoke_family("full", now=NOW, reason="logout", until=int(NOW) + 960)
+    assert [r.as_event()["type"] for r in store.revocations_after(0, now=NOW)] == ["session"]
+    downgrade(store.engine, "0001")
+    assert current_revision(store.engine) == "0001"
+    upgrade(store.engine)
+    assert current_revision(store.engine) == head_revision()

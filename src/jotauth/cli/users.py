@@ -13,7 +13,7 @@ import click
 from jotauth.cli._server import fail_cleanly, open_runtime
 from jotauth.issuer.errors import IssuerError
 from jotauth.issuer.services.auth import Client
-from jotauth.issuer.services.users import username_key
+from jotauth.issuer.services.users import username_keys
 
 __all__ = ["user"]
 
@@ -68,7 +68,7 @@ def list_users(limit: int) -> None:
 
 def _set_disabled(username: str, disabled: bool) -> None:
     with open_runtime() as runtime, fail_cleanly():
-        found = runtime.store.find_user(username_key(username))
+        found = runtime.store.find_user_any(username_keys(username))
         if found is None:
             raise click.ClickException(f"no user named {username!r}")
         anyio.run(lambda: runtime.auth.set_disabled(found.id, disabled, _CLI, "cli"))
@@ -117,7 +117,7 @@ def set_password(username: str, password_stdin: bool) -> None:
     is in the audit trail.
     """
     with open_runtime() as runtime, fail_cleanly():
-        found = runtime.store.find_user(username_key(username))
+        found = runtime.store.find_user_any(username_keys(username))
         if found is None:
             raise click.ClickException(f"no user named {username!r}")
         password = _new_password(password_stdin)

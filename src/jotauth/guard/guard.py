@@ -180,12 +180,12 @@ class Guard:
 
     def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
         """Raise InsufficientScopeError unless ``principal`` meets every requirement."""
-        scopes = principal.scopes
+        granted = principal.granted_scopes  # computed once per cached principal
         for requirement in requirements:
-            if requirement not in scopes:
+            if requirement not in granted:
                 break
         else:
-            return  # every requirement is a scope the token lists: the common case, decided here
+            return  # every requirement is a scope the token grants: the common case, decided here
         missing = principal.missing(requirements)
         if missing:
             error = InsufficientScopeError(missing)
@@ -259,7 +259,9 @@ class Guard:
             )
         view = self.revocations
         if view.version:
-            verdict = view.check(principal._jti, principal.sub, principal._iat, principal._kid)
+            verdict = view.check(
+                principal._jti, principal.sub, principal._iat, principal._kid, principal._sid
+            )
             if verdict is not None:
                 raise RevokedTokenError(*verdict)
         return principal

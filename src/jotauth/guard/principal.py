@@ -1,7 +1,6 @@
 """Who the token speaks for and what it grants: ``Principal`` and the permission model.
 
-A token grants actions on resources in three ways, all merged into one table when the
-principal is built (once per distinct token, thanks to the token cache):
+A token grants actions on resources in three ways:
 
 * ``scope`` strings ``"articles:read"``, ``"articles:*"`` or ``"*"`` (RFC 9068; a ``scp`` list
   is accepted too, as some OIDC issuers send one);
@@ -9,6 +8,13 @@ principal is built (once per distinct token, thanks to the token cache):
   hierarchical resources: ``{"projects": {"*": ["read"], "billing": ["update"]}}`` grants
   ``read`` on ``projects`` (and so on every sub-resource) and ``update`` on ``projects.billing``;
 * ``roles``, mapped to grants by the guard's ``roles=`` table (``{"admin": ["*"]}``).
+
+The scope is what the client was granted (RFC 6749 section 3.3), so where a token lists one
+it is the ceiling: an action is granted when the scope covers it **and**, if the token also
+carries ``permissions`` or roles this guard maps, those cover it too (the intersection). A
+token narrowed to ``scope=audit:read`` that still carries ``{"admin": ["*"]}`` grants
+``audit:read`` only. A token without a scope (or with an empty one, as issuers that do not
+use scopes send) is decided by its permissions and roles alone.
 
 Resources are dotted paths and a grant on a parent covers its children, so ``articles:*``
 allows ``can("articles.comments", "delete")``.
@@ -128,6 +134,21 @@ def _add_scopes(scopes: Iterable[str], into: dict[str, set[str]]) -> None:
             into.setdefault(resource, set()).add(action)
 
 
+def _covers(grants: Grants, resource: str, action: str) -> bool:
+    """Whether ``grants`` hold ``action`` (or ``*``) on ``resource``, a parent of it, or ``*``."""
+    path = resource
+    while True:
+        actions = grants.get(path)
+        if actions is not None and (action in actions or _WILDCARD in actions):
+            return True
+        cut = path.rfind(".")
+        if cut < 0:
+            break
+        path = path[:cut]
+    actions = grants.get(_WILDCARD)
+    return actions is not None and (action in actions or _WILDCARD in actions)
+
+
 def build_principal(
     claims: dict[str, Any],
     role_grants: Mapping[str, Iterable[str]] | None = None,
@@ -163,6 +184,8 @@ def build_principal(
     principal._nbf = nbf if type(nbf) in _NUMBERS else None
     principal._iat = iat if type(iat) in _NUMBERS else None
     principal._jti = jti if type(jti) is str else None
+    sid: Any = claims.get("sid")
+    principal._sid = sid if type(sid) is str else None
     return principal
 
 
@@ -170,14 +193,16 @@ class Principal:
     """The authenticated caller. Immutable; one instance per distinct token (cached).
 
     Besides what it grants, a principal built from a token carries the few facts the guard
-    re-checks each time the token comes back (``exp``, ``nbf``, and ``jti``/``iat``/the signing
-    kid for the revocation view): the token cache then holds one object per token, which keeps
-    its memory and the garbage collector's walks over it small.
+    re-checks each time the token comes back (``exp``, ``nbf``, and ``jti``/``iat``/``sid``/the
+    signing kid for the revocation view): the token cache then holds one object per token,
+    which keeps its memory and the garbage collector's walks over it small.
     """
 
     __slots__ = (
+        "_bounded",
         "_claims",
         "_exp",
+        "_granted",
         "_grants",
         "_iat",
         "_jti",
@@ -185,6 +210,8 @@ class Principal:
         "_nbf",
         "_permissions",
         "_role_grants",
+        "_scope_grants",
+        "_sid",
         "_token",
         "roles",
         "scopes",
@@ -211,11 +238,15 @@ class Principal:
         self._role_grants = role_grants
         self._permissions: Grants | None = None
         self._grants: Grants | None = None
+        self._scope_grants: Grants | None = None
+        self._bounded: bool | None = None
+        self._granted: frozenset[str] | None = None
         self._exp: float = math.inf
         self._nbf: float | None = None
         self._iat: float | None = None
         self._jti: str | None = None
         self._kid: str | None = None
+        self._sid: str | None = None
 
     @property
     def claims(self) -> Mapping[str, Any]:
@@ -238,15 +269,45 @@ class Principal:
 
     @property
     def grants(self) -> Grants:
-        """Everything granted, merged: permissions, scopes and the roles' grants."""
+        """What the permissions and the roles' grants give, merged (the scope, where the token
+        lists one, caps this: ``can`` decides on the intersection)."""
         if self._grants is None:
             table = {name: set(actions) for name, actions in self.permissions.items()}
-            _add_scopes(self.scopes, table)
             if self._role_grants:
                 for role in self.roles:
                     _add_scopes(self._role_grants.get(role, ()), table)
             self._grants = {name: frozenset(actions) for name, actions in table.items()}
         return self._grants
+
+    @property
+    def scope_grants(self) -> Grants:
+        """What the ``scope`` (or ``scp``) claim lists, as ``{"resource": actions}``."""
+        if self._scope_grants is None:
+            table: dict[str, set[str]] = {}
+            _add_scopes(self.scopes, table)
+            self._scope_grants = {name: frozenset(actions) for name, actions in table.items()}
+        return self._scope_grants
+
+    @property
+    def bounded(self) -> bool:
+        """Whether grants beyond the scope are claimed: a ``permissions`` claim, or a role the
+        guard's table maps. Then a listed scope counts only as far as those cover it."""
+        if self._bounded is None:
+            role_grants = self._role_grants
+            self._bounded = self.claims.get("permissions") is not None or bool(
+                role_grants and any(role in role_grants for role in self.roles)
+            )
+        return self._bounded
+
+    @property
+    def granted_scopes(self) -> frozenset[str]:
+        """The listed scopes this token really grants (all of them unless ``bounded``)."""
+        if self._granted is None:
+            if not self.scopes or not self.bounded:
+                self._granted = self.scopes
+            else:
+                self._granted = frozenset(s for s in self.scopes if self._grants_scope(s))
+        return self._granted
 
     @property
     def username(self) -> str | None:
@@ -273,26 +334,26 @@ class Principal:
         return value if type(value) in (int, float) else None
 
     def can(self, resource: str, action: str) -> bool:
-        """Whether any grant covers ``action`` on ``resource`` or on one of its parents."""
-        grants = self.grants
-        path = resource
-        while True:
-            actions = grants.get(path)
-            if actions is not None and (action in actions or _WILDCARD in actions):
+        """Whether ``action`` on ``resource`` (or on a parent) is granted: within the scope
+        where the token lists one, and by the permissions and roles where it has them."""
+        if self.scopes:
+            if not _covers(self.scope_grants, resource, action):
+                return False
+            if not self.bounded:
                 return True
-            cut = path.rfind(".")
-            if cut < 0:
-                break
-            path = path[:cut]
-        actions = grants.get(_WILDCARD)
-        return actions is not None and (action in actions or _WILDCARD in actions)
+        return _covers(self.grants, resource, action)
 
     def has_scope(self, scope: str) -> bool:
-        """Exact scope membership, or for ``resource:action`` scopes, any grant that covers it."""
-        if scope in self.scopes:
+        """A plain scope (``openid``) is listed; a ``resource:action`` one is granted (``can``)."""
+        if scope in self.scopes and not self.bounded:
             return True
+        return self._grants_scope(scope)
+
+    def _grants_scope(self, scope: str) -> bool:
         parsed = parse_requirement(scope)
-        return parsed is not None and self.can(*parsed)
+        if parsed is None:
+            return scope in self.scopes
+        return self.can(*parsed)
 
     def has_role(self, role: str) -> bool:
         """Whether the token lists ``role`` in its ``roles`` claim."""

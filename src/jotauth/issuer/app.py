@@ -79,6 +79,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # install_docs serves /docs without a CDN (and no /redoc)
         redoc_url=None,
+        # Starlette would answer "/login/" with a 307 to "http://<Host header>/login": a
+        # redirect built from the request's Host, which a client follows re-posting the
+        # credentials. Every route has exactly one spelling; the other is a 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.store = runtime.store

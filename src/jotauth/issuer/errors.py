@@ -9,6 +9,7 @@ The tree (under ``jotauth.errors.JotauthError``)::
     ├── PayloadTooLargeError      413 invalid_request: body over JOTAUTH_MAX_BODY_BYTES
     ├── InvalidGrantError         401 (400 on /oauth/token) invalid_grant: credentials or refresh
     ├── UnsupportedGrantTypeError 400 unsupported_grant_type
+    ├── InvalidScopeError         400 invalid_scope: a requested scope the user does not hold
     ├── InvalidTokenError         401 invalid_token: the bearer access token does not pass
     ├── ForbiddenError            403 insufficient_scope
     ├── ConflictError             409 conflict: username taken, key state
@@ -29,6 +30,7 @@ __all__ = [
     "ForbiddenError",
     "InvalidGrantError",
     "InvalidRequestError",
+    "InvalidScopeError",
     "InvalidTokenError",
     "IssuerError",
     "NotFoundError",
@@ -71,6 +73,11 @@ class InvalidGrantError(IssuerError):
 
 class UnsupportedGrantTypeError(IssuerError):
     code = "unsupported_grant_type"
+    status = 400
+
+
+class InvalidScopeError(IssuerError):
+    code = "invalid_scope"
     status = 400
 
 

@@ -34,7 +34,14 @@ EVENT_TYPES: Final = (
 
 @dataclass(frozen=True)
 class AuthEvent:
-    """One thing that happened; ``detail`` never holds a secret, token or password."""
+    """One thing that happened; ``detail`` never holds a secret, token or password.
+
+    ``username`` is what the audit trail and the logs show: the account's name, or for a
+    login under a name no account has, a keyed hash of it (people type passwords into the
+    username field). ``login_name`` is the name as typed, for subscribers that must count
+    attempts per typed name in memory (the brute-force limits); it is never recorded,
+    logged or shown, and not part of the event's ``repr``.
+    """
 
     type: str
     outcome: str
@@ -44,6 +51,7 @@ class AuthEvent:
     user_agent: str | None
     detail: dict[str, Any] = field(default_factory=dict)
     at: float = 0.0
+    login_name: str | None = field(default=None, repr=False, compare=False)
 
 
 Subscriber = Callable[[AuthEvent], Any]

@@ -30,7 +30,17 @@ class Publisher(Protocol):
     def publish(self, events: Sequence[dict[str, Any]]) -> int: ...
 
 
-_REVOKING = frozenset({"logout", "logout_all", "password_changed", "user_disabled", "key_revoked"})
+_REVOKING = frozenset(
+    {
+        "logout",
+        "logout_all",
+        "password_changed",
+        "user_disabled",
+        "key_revoked",
+        "refresh_reuse_detected",
+    }
+)
+_REVOKING_ACTIONS = frozenset({"revoke_session"})  # admin_action events that revoke
 
 
 class StoreRevocationSource:
@@ -79,5 +89,8 @@ class StoreRevocationSource:
 
     async def observe(self, event: AuthEvent) -> None:
         """EventBus subscriber: after a revoking event, pull the new feed entries."""
-        if event.type in _REVOKING and self._view is not None:
+        revoking = event.type in _REVOKING or (
+            event.type == "admin_action" and event.detail.get("action") in _REVOKING_ACTIONS
+        )
+        if revoking and self._view is not None:
             await anyio.to_thread.run_sync(lambda: self.sync(push=True))

@@ -47,6 +47,8 @@ class FamilyRecord:
     revoke_reason: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    narrowed: bool = False
+    """The client asked for ``scope`` at login: refreshes keep to it (else: every grant)."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,14 @@ class RevocationRecord:
     exp: int | None = None
     not_before: int | None = None
     created_at: float = 0.0
+    sid: str | None = None
 
     def as_event(self) -> dict[str, Any]:
         """The feed's JSON shape for this event."""
         if self.type == "token":
             return {"type": "token", "jti": self.jti, "exp": self.exp}
+        if self.type == "session":
+            return {"type": "session", "sid": self.sid, "exp": self.exp}
         if self.type == "user":
             return {"type": "user", "sub": self.sub, "not_before": self.not_before}
         return {"type": "key", "kid": self.kid}

@@ -37,6 +37,7 @@ async def authenticate(request: Request) -> Principal:
     claims = principal.claims
     jti = principal.jti
     iat = claims.get("iat")
+    sid = claims.get("sid")
     kid = guard_kid(token)
     store = service(request).store
     reason = await anyio.to_thread.run_sync(
@@ -45,6 +46,7 @@ async def authenticate(request: Request) -> Principal:
             sub=principal.sub,
             iat=iat if isinstance(iat, int | float) else 0,
             kid=kid,
+            sid=sid if isinstance(sid, str) and sid else None,
         )
     )
     if reason is not None:

@@ -14,16 +14,20 @@ from jotauth.issuer.api import models
 from jotauth.issuer.api.body import read_form
 from jotauth.issuer.api.deps import client, service
 from jotauth.issuer.api.openapi import errors, form_body
-from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
-from jotauth.issuer.services.users import scope_of
+from jotauth.issuer.errors import (
+    InvalidRequestError,
+    InvalidScopeError,
+    UnsupportedGrantTypeError,
+)
+from jotauth.issuer.services.users import covers
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["oauth"])
 
 _OAUTH_400: Final = {
-    400: "RFC 6749 5.2: `invalid_request`, `invalid_grant` (wrong credentials or refresh "
-    "token) or `unsupported_grant_type`",
+    400: "RFC 6749 5.2: `invalid_request`, `invalid_scope`, `invalid_grant` (wrong credentials "
+    "or refresh token) or `unsupported_grant_type`",
     415: "`invalid_request`: the body is not `application/x-www-form-urlencoded`",
 }
 
@@ -35,13 +39,18 @@ def _required(form: dict[str, str], name: str) -> str:
     return value
 
 
-def _scope(requested: str | None, granted: str) -> str | None:
-    if requested is None:
+def _scope(requested: str | None, permissions: dict[str, list[str]]) -> str | None:
+    """The narrowed scope asked for, or None (no ``scope``: every grant the user holds).
+
+    A token grants exactly what was granted (RFC 6749 section 3.3), so a scope the user does
+    not hold is refused (``invalid_scope``, section 5.2) rather than silently dropped.
+    """
+    if requested is None or not requested.split():
         return None
-    have = set(granted.split())
-    wanted = [s for s in requested.split() if s in have]
-    if requested.split() and not wanted:
-        raise InvalidRequestError("none of the requested scopes is granted to this user")
+    wanted = list(dict.fromkeys(requested.split()))
+    for scope in wanted:
+        if not covers(permissions, scope):
+            raise InvalidScopeError(f"the scope {scope[:80]!r} is not granted to this user")
     return " ".join(wanted)
 
 
@@ -67,14 +76,17 @@ async def token(request: Request) -> JSONResponse:
     if grant == "password":
         username, password = _required(form, "username"), _required(form, "password")
         user = await auth.check_password(username, password, client(request))
-        scope = _scope(form.get("scope"), scope_of(user.permissions))
+        scope = _scope(form.get("scope"), user.permissions)
         pair = await anyio.to_thread.run_sync(
             lambda: auth.tokens.start_session(
                 user, client_id=client_id, scope=scope, ip=client(request).ip,
                 user_agent=client(request).user_agent,
             )
         )  # fmt: skip
-        await auth.emit("login_succeeded", client(request), user=user, sid=pair.family_id)
+        await auth.emit(
+            "login_succeeded", client(request), user=user, login_name=username,
+            sid=pair.family_id,
+        )  # fmt: skip
     elif grant == "refresh_token":
         pair = await auth.refresh(_required(form, "refresh_token"), client(request))
     else:

@@ -173,7 +173,13 @@ def install_hardening(
         app.add_middleware(CORSMiddleware, **options)
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=config.hsts_seconds)
     if metrics is not None:
-        app.add_middleware(MetricsMiddleware, metrics=metrics, token=config.metrics_token)
+        app.add_middleware(
+            MetricsMiddleware,
+            metrics=metrics,
+            token=config.metrics_token,
+            public=config.metrics_public,
+            guard=getattr(app.state, "guard", None),
+        )
 
     _close_on_shutdown(app, state)
     return state

@@ -248,8 +248,9 @@ class AlertRules:
                 )
             )
         elif kind == "login_failed":
-            if username:
-                await self._burst("account", account_key(username), username=username, ip=ip)
+            typed = getattr(event, "login_name", None) or username  # counted, never shown
+            if typed:
+                await self._burst("account", account_key(typed), username=username, ip=ip)
             if ip:
                 await self._burst("ip", ip, username=None, ip=ip)
 

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import functools
 import inspect
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
@@ -39,9 +40,13 @@ def parse_time(value: str | None, name: str) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise ValueError(f"{name} must be a finite number of Unix seconds")
+        return number
     try:
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -88,11 +93,11 @@ class _Obj:
 )
 async def list_audit(
     request: Request,
-    type: Annotated[str | None, Query(max_length=64)] = None,
-    user_id: Annotated[str | None, Query(max_length=128)] = None,
-    outcome: Annotated[str | None, Query(max_length=16)] = None,
-    since: Annotated[str | None, Query(max_length=64)] = None,
-    until: Annotated[str | None, Query(max_length=64)] = None,
+    type: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$")] = None,
+    user_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(success|failure)$")] = None,
+    since: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z:.+ \-]*$")] = None,
+    until: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9A-Za-z:.+ \-]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JSONResponse:
     """Audit events matching every filter given, newest first."""

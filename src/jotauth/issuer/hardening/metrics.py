@@ -9,6 +9,12 @@ workers set ``PROMETHEUS_MULTIPROC_DIR`` and /metrics aggregates every worker's 
 
 Labels are bounded: routes are templates (``/admin/users/{user_id}``), never raw paths, and
 reasons are error codes, never free text.
+
+``/metrics`` needs a credential unless the operator opts out (``JOTAUTH_METRICS_PUBLIC``): the
+configured ``JOTAUTH_METRICS_TOKEN`` or an access token of this server granting
+``metrics:read``. Even then no label tells an unknown username from a wrong password: both
+count as ``invalid_credentials`` (as do disabled accounts), so the counters are no oracle of
+which accounts exist. The audit trail keeps the precise reason for administrators.
 """
 
 import hmac
@@ -18,7 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from jotauth.errors import MissingDependencyError
+from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.issuer.hardening._asgi import (
     ASGIApp,
     Message,
@@ -59,13 +65,10 @@ _BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 _MAX_ERROR_BODY: Final = 8192
 
 
-def _reason(detail: Any, default: str) -> str:
-    if isinstance(detail, Mapping):
-        for key in ("reason", "code", "error"):
-            value = detail.get(key)
-            if isinstance(value, str) and value.isidentifier() and len(value) <= 40:
-                return value
-    return default
+_LOGIN_FAILED: Final = "invalid_credentials"
+"""The one public reason of a failed login: unknown user, wrong password and disabled account
+answer alike over HTTP, and the counters must not tell them apart either."""
+_SCRAPE_SCOPE: Final = "metrics:read"
 
 
 class HardeningMetrics:
@@ -122,12 +125,11 @@ class HardeningMetrics:
         """Count one issuer AuthEvent (an EventBus subscriber)."""
         kind = str(getattr(event, "type", "unknown"))
         outcome = str(getattr(event, "outcome", "unknown"))
-        detail = getattr(event, "detail", None)
         self.auth_events.labels(type=kind, outcome=outcome).inc()
         if kind == "login_succeeded":
             self.tokens_issued.labels(grant="password").inc()
         elif kind == "login_failed":
-            self.login_failures.labels(reason=_reason(detail, "invalid_credentials")).inc()
+            self.login_failures.labels(reason=_LOGIN_FAILED).inc()
         elif kind == "token_refreshed" and outcome == "success":
             self.tokens_refreshed.inc()
             self.tokens_issued.labels(grant="refresh_token").inc()
@@ -155,10 +157,16 @@ class MetricsMiddleware:
         *,
         path: str = "/metrics",
         token: str | None = None,
+        public: bool = False,
+        guard: Any = None,
     ) -> None:
+        """``token``: a static scrape secret; ``guard``: the issuer's guard, to accept access
+        tokens granting ``metrics:read``; ``public``: serve without any credential."""
         self.app = app
         self.metrics = metrics
         self.path = path
+        self.public = public
+        self.guard = guard
         self._token = None if token is None else token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -211,20 +219,36 @@ class MetricsMiddleware:
             if isinstance(code, str) and code.isidentifier() and len(code) <= 40:
                 self.metrics.verification_failures.labels(reason=code).inc()
 
+    async def _allowed(self, scope: Scope) -> int:
+        """200 for a valid credential, 403 for a token without ``metrics:read``, else 401."""
+        scheme, _, credential = (get_header(scope, b"authorization") or "").partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            return 401
+        if self._token is not None and hmac.compare_digest(credential.encode(), self._token):
+            return 200
+        if self.guard is None or credential.count(".") != 2:
+            return 401
+        try:
+            principal = await self.guard.authenticate(credential)
+        except JotauthError:
+            return 401
+        return 200 if principal.has_scope(_SCRAPE_SCOPE) else 403
+
     async def _serve(self, scope: Scope, send: Send) -> None:
-        if self._token is not None:
-            given = (get_header(scope, b"authorization") or "").partition(" ")
-            ok = given[0].lower() == "bearer" and hmac.compare_digest(
-                given[2].strip().encode(), self._token
+        status = 200 if self.public else await self._allowed(scope)
+        if status != 200:
+            await json_response(
+                send,
+                status,
+                {
+                    "error": "unauthorized" if status == 401 else "insufficient_scope",
+                    "error_description": "metrics need JOTAUTH_METRICS_TOKEN or an access "
+                    f"token granting {_SCRAPE_SCOPE}",
+                },
+                [(b"www-authenticate", b'Bearer realm="metrics"')],
             )
-            if not ok:
-                await json_response(
-                    send,
-                    401,
-                    {"error": "unauthorized", "error_description": "metrics need a bearer token"},
-                    [(b"www-authenticate", b'Bearer realm="metrics"')],
-                )
-                return
+            return
         body, content_type = self.metrics.render()
         await send(
             {

@@ -31,7 +31,6 @@ import hashlib
 import logging
 import math
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +43,7 @@ from jotauth.issuer.hardening.attempts import AttemptStore, MemoryAttempts, Redi
 from jotauth.issuer.hardening.refresh_owner import Owner
 from jotauth.issuer.hardening.settings import HardeningSettings
 from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket, TokenBucket
+from jotauth.issuer.services.users import username_key
 
 __all__ = ["Decision", "RateLimiter", "account_key"]
 
@@ -64,8 +64,9 @@ _LOCK_MARKER = "refresh-locks"
 
 
 def account_key(username: str) -> str:
-    """A stable, opaque key per account: case- and width-insensitive, never the raw name."""
-    normal = unicodedata.normalize("NFKC", username).strip().casefold()
+    """A stable, opaque key per account: the name in the one form the issuer compares names
+    in (``username_key``: PRECIS, case- and width-insensitive), hashed, never the raw name."""
+    normal = username_key(username)
     return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

@@ -138,7 +138,9 @@ async def observe_event(limiter: RateLimiter, event: Any) -> None:
     user_id = getattr(event, "user_id", None)
     if kind == "login_succeeded" and isinstance(user_id, str) and user_id:
         await limiter.clear_refresh_failures(user_id)
-    username = getattr(event, "username", None)
+    # The typed name (the issuer's events carry it apart from the recorded ``username``, which
+    # for an unknown name is a keyed hash): the same string the middleware keyed the check on.
+    username = getattr(event, "login_name", None) or getattr(event, "username", None)
     if not username:
         detail = getattr(event, "detail", None) or {}
         username = detail.get("username") if isinstance(detail, Mapping) else None

@@ -28,7 +28,11 @@ JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (lo
 JOTAUTH_ALERT_WEBHOOK_SECRET           HMAC-SHA256 signature key        none
 JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT/_IP  failed logins that raise alert   10 / 30 per 5 minutes
 JOTAUTH_METRICS_ENABLED                serve /metrics                   true
-JOTAUTH_METRICS_TOKEN                  bearer secret for /metrics       none (open)
+JOTAUTH_METRICS_TOKEN                  bearer secret for /metrics       none
+JOTAUTH_METRICS_PUBLIC                 /metrics without a credential    false (a token is needed:
+                                                                        the metrics token or an
+                                                                        access token granting
+                                                                        metrics:read)
 JOTAUTH_AUDIT_LOG                      JSON audit lines (jotauth.audit) true
 JOTAUTH_HSTS_SECONDS                   Strict-Transport-Security        31536000 (0 = off)
 =====================================  ===============================  =========================
@@ -154,6 +158,7 @@ class HardeningSettings:
     alert_timeout: float = 5.0
     metrics_enabled: bool = True
     metrics_token: str | None = field(default=None, repr=False)
+    metrics_public: bool = False
     audit_log: bool = True
     hsts_seconds: int = 31_536_000
 
@@ -231,6 +236,7 @@ class HardeningSettings:
             alert_burst_ip=_limit(env, "JOTAUTH_ALERT_LOGIN_BURST_IP", "30 per 5 minutes"),
             metrics_enabled=_bool(env, "JOTAUTH_METRICS_ENABLED", True),
             metrics_token=env.get("JOTAUTH_METRICS_TOKEN") or None,
+            metrics_public=_bool(env, "JOTAUTH_METRICS_PUBLIC", False),
             audit_log=_bool(env, "JOTAUTH_AUDIT_LOG", True),
             hsts_seconds=int(_number(env, "JOTAUTH_HSTS_SECONDS", 31_536_000, minimum=0)),
         )

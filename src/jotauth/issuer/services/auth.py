@@ -5,6 +5,9 @@ User-Agent, and turn the result or the IssuerError into a response. Database wor
 worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
 """
 
+import dataclasses
+import hmac
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from jotauth.issuer.errors import (
 from jotauth.issuer.events import AuthEvent, EventBus
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.passwords import PasswordService
+from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.tokens import (
     ReuseDetectedError,
     SessionEndedError,
@@ -33,6 +37,7 @@ from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     keep_an_admin,
     username_key,
+    username_keys,
     validate_new_password,
     validate_permissions,
     validate_roles,
@@ -81,6 +86,21 @@ class AuthService:
         self.events = events
         self.clock = clock
         self.tokens = TokenService(store, ring, settings, clock=clock, sleep=sleep)
+        secret = settings.master_key or settings.hmac_secret or os.urandom(32)
+        self._name_tag_key = derive_key(secret, b"jotauth unknown username tag")
+
+    def name_tag(self, username: str) -> str:
+        """How a login name no account has is recorded: ``unknown:`` and 96 bits of an
+        HMAC-SHA256 of its normalized form, under a key derived from the master key.
+
+        A password typed into the username field must not reach the logs or the audit
+        table. The tag cannot be reversed or tested against guesses without the server's
+        secret, yet the same name always gives the same tag, so bursts against one
+        (unknown) name still show as one in the audit trail.
+        """
+        normal = username_key(username).encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._name_tag_key, normal, "sha256").hexdigest()
+        return "unknown:" + digest[:24]
 
     async def emit(
         self,
@@ -90,9 +110,10 @@ class AuthService:
         outcome: str = "success",
         user: UserRecord | None = None,
         username: str | None = None,
+        login_name: str | None = None,
         **detail: Any,
     ) -> None:
-        """Publish one AuthEvent."""
+        """Publish one AuthEvent (``login_name``: the typed name, never recorded)."""
         await self.events.emit(
             AuthEvent(
                 type=type,
@@ -103,6 +124,7 @@ class AuthService:
                 user_agent=client.user_agent,
                 detail=detail,
                 at=self.clock(),
+                login_name=login_name,
             )
         )
 
@@ -114,7 +136,7 @@ class AuthService:
             raise InvalidRequestError("username and password must be strings")
         user = None
         if 0 < len(username) <= 256 and len(password) <= MAX_PASSWORD:
-            user = await _run(self.store.find_user, username_key(username))
+            user = await _run(self.store.find_user_any, username_keys(username))
         valid, new_hash = await self.passwords.verify(
             password[:MAX_PASSWORD], None if user is None else user.password_hash
         )
@@ -122,7 +144,8 @@ class AuthService:
             reason = "unknown_user" if user is None else ("disabled" if valid else "bad_password")
             await self.emit(
                 "login_failed", client, outcome="failure", user=user,
-                username=username[:256], reason=reason,
+                username=None if user is not None else self.name_tag(username[:256]),
+                login_name=username[:256], reason=reason,
             )  # fmt: skip
             raise InvalidGrantError("invalid username or password")
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
@@ -148,7 +171,9 @@ class AuthService:
             ip=client.ip,
             user_agent=client.user_agent,
         )
-        await self.emit("login_succeeded", client, user=user, sid=pair.family_id)
+        await self.emit(
+            "login_succeeded", client, user=user, login_name=username, sid=pair.family_id
+        )
         return pair
 
     async def refresh(self, refresh_token: Any, client: Client) -> TokenPair:
@@ -209,7 +234,9 @@ class AuthService:
             )
             raise InvalidGrantError("the current password is wrong")
         new_hash = await self.passwords.hash(password)
-        sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+        raw_sid = claims.get("sid")
+        sid = raw_sid if isinstance(raw_sid, str) and raw_sid else None
+        family = None if sid is None else await _run(self.store.get_family, sid)
         updated = await _run(
             self.tokens.end_all_sessions,
             user.id,
@@ -224,7 +251,7 @@ class AuthService:
             fresh,
             family_id=sid or "",
             client_id=str(claims.get("client_id") or self.settings.default_client_id),
-            scope=None,
+            scope=self.tokens.session_scope(fresh, family),  # a narrowed session stays narrow
             now=self.clock(),
         )
         return {
@@ -262,6 +289,13 @@ class AuthService:
             password_hash = await self.passwords.hash(validate_new_password(password))
         elif not self.passwords.is_supported(password_hash):
             raise InvalidRequestError("the password hash is not Argon2 or bcrypt")
+        probe = UserRecord(
+            id=10**18, username=name, password_hash="", roles=role_list, permissions=perms
+        )
+        await _run(self.tokens.check_fits, probe)  # a 422 now, not an error at every login
+        # A user made before PRECIS keys may hold this name's legacy key: it is taken too.
+        if await _run(self.store.find_user_any, username_keys(name)) is not None:
+            raise ConflictError("this username is taken")
         try:
             return await _run(
                 self.store.create_user,
@@ -340,6 +374,10 @@ class AuthService:
             clean["roles"] = validate_roles(values["roles"])
         if "permissions" in values:
             clean["permissions"] = validate_permissions(values["permissions"])
+        current = await _run(self.store.get_user, user_id)
+        if current is None:
+            raise NotFoundError(f"no user with id {user_id}")
+        await _run(self.tokens.check_fits, dataclasses.replace(current, **clean))
         check = keep_an_admin if "permissions" in clean else None
         user = await _run(self.store.update_user, user_id, check=check, **clean)
         if user is None:
@@ -348,3 +386,13 @@ class AuthService:
             "admin_action", client, user=user, action="set_" + "_".join(clean), by=actor
         )
         return user
+
+    async def revoke_session(self, session_id: str, client: Client, actor: str | None) -> None:
+        """An admin ends one session: its refresh token and every access token it issued."""
+        if "\x00" in session_id or not await _run(
+            self.tokens.revoke_session, session_id[:64], reason="admin"
+        ):  # NUL names no session (PostgreSQL text refuses it)
+            raise NotFoundError("no live session with this id")
+        await self.emit(
+            "admin_action", client, action="revoke_session", by=actor, sid=session_id[:64]
+        )

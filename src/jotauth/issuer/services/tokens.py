@@ -25,7 +25,7 @@ from jotauth import jose
 from jotauth.issuer.errors import InvalidGrantError, IssuerError
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.sealing import derive_key, open_sealed, seal
-from jotauth.issuer.services.users import scope_of
+from jotauth.issuer.services.users import covers, narrow_permissions, scope_of
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql import SQLStore
@@ -43,6 +43,10 @@ __all__ = [
 
 MAX_TOKEN_BYTES: Final = 8192
 _CHAIN_LIMIT: Final = 16
+_SESSION_MARGIN: Final = 60
+"""Seconds a session revocation outlives the session's last possible access token, for a
+refresh that read the family just before it was revoked."""
+_PROBE_CLIENT_ID: Final = "c" * 128  # the longest client_id /oauth/token accepts
 
 
 class TokenTooLargeError(IssuerError):
@@ -136,6 +140,11 @@ class TokenService:
     ) -> tuple[str, dict[str, Any]]:
         """A signed RFC 9068 access token for ``user``, refused when over 8 KiB.
 
+        ``scope`` None grants everything the user holds: the scope, the ``permissions`` and the
+        ``roles``. A scope string grants exactly that (RFC 6749 section 3.3): ``permissions``
+        narrowed to it and no ``roles`` (a role is all or nothing, and the guard maps it to
+        grants the issuer cannot narrow), so scope, permissions and roles never disagree.
+
         Right after a user-wide revocation (not-before = the next whole second) the token waits
         until that second: its ``iat`` is then both >= not-before and not in the future, which
         verifiers with no leeway (PyJWT's default) would refuse.
@@ -144,6 +153,11 @@ class TokenService:
             self.sleep(min(user.not_before - now, 2.0))
             now = max(self.clock(), float(user.not_before))
         issued = int(now)
+        if scope is None:
+            granted, permissions, roles = scope_of(user.permissions), user.permissions, user.roles
+        else:
+            wanted = list(dict.fromkeys(scope.split()))
+            granted, permissions, roles = " ".join(wanted), narrow_permissions(wanted), []
         claims: dict[str, Any] = {
             "iss": self.settings.issuer,
             "sub": user.sub,
@@ -152,9 +166,9 @@ class TokenService:
             "iat": issued,
             "jti": secrets.token_urlsafe(16),
             "client_id": client_id,
-            "scope": scope_of(user.permissions) if scope is None else scope,
-            "roles": list(user.roles),
-            "permissions": user.permissions,
+            "scope": granted,
+            "roles": list(roles),
+            "permissions": permissions,
             "preferred_username": user.username,
             "sid": family_id,
         }
@@ -166,6 +180,33 @@ class TokenService:
                 "limit verifiers accept; give this user fewer roles or permissions"
             )
         return token, claims
+
+    def check_fits(self, user: UserRecord) -> None:
+        """TokenTooLargeError (422) unless every access token ``user`` can get fits in 8 KiB.
+
+        Run when grants are given, so that an admin hears it then, rather than the user
+        getting an error at every login: the probe has the longest client_id and session id
+        a token can carry, and a narrowed token is never larger than the full one.
+        """
+        self.access_token(
+            user,
+            family_id=secrets.token_urlsafe(16),
+            client_id=_PROBE_CLIENT_ID,
+            scope=None,
+            now=max(self.clock(), float(user.not_before)),
+        )
+
+    def session_scope(self, user: UserRecord, family: FamilyRecord | None) -> str | None:
+        """The ``scope`` argument of ``access_token`` for a session: None (every grant the
+        user holds now) unless the client narrowed it at login; then that scope, less what
+        the user has lost since (guards grant by scope)."""
+        if family is None or not family.narrowed:
+            return None
+        return " ".join(s for s in family.scope.split() if covers(user.permissions, s))
+
+    def _session_until(self, now: float) -> int:
+        """The latest ``exp`` an access token of a session revoked at ``now`` can have."""
+        return int(now) + self.settings.access_ttl + _SESSION_MARGIN
 
     # -- login -------------------------------------------------------------------------------
 
@@ -192,9 +233,10 @@ class TokenService:
             expires_at=now + self.settings.refresh_ttl,
             ip=ip,
             user_agent=None if user_agent is None else user_agent[:256],
+            narrowed=scope is not None,
         )
         access, claims = self.access_token(
-            user, family_id=family.id, client_id=client, scope=granted, now=now
+            user, family_id=family.id, client_id=client, scope=scope, now=now
         )
         refresh = _new_refresh()
         self.store.create_family(family, hash_refresh(refresh))
@@ -255,7 +297,9 @@ class TokenService:
         if grace > 0 and now - used_at <= grace and record.successor is not None:
             current = self._follow(token, record)
             return self._issue(user, family, current, now, raced=True)
-        self.store.revoke_family(family.id, now=now, reason="refresh_reuse")
+        self.store.revoke_family(
+            family.id, now=now, reason="refresh_reuse", until=self._session_until(now)
+        )
         raise ReuseDetectedError(
             "the refresh token was already used; the session is revoked for safety", family
         )
@@ -296,29 +340,39 @@ class TokenService:
     def _issue(
         self, user: UserRecord, family: FamilyRecord, refresh: str, now: float, raced: bool = False
     ) -> TokenPair:
-        # The session's scope, less what the user has lost since: guards grant by scope too.
-        held = set(scope_of(user.permissions).split())
-        scope = " ".join(s for s in family.scope.split() if s in held)
         access, claims = self.access_token(
-            user, family_id=family.id, client_id=family.client_id, scope=scope, now=now
+            user,
+            family_id=family.id,
+            client_id=family.client_id,
+            scope=self.session_scope(user, family),
+            now=now,
         )
         return self._pair(access, claims, refresh, user, family, now, raced)
 
     # -- revocation --------------------------------------------------------------------------
 
     def logout(self, claims: dict[str, Any], refresh_token: str | None = None) -> None:
-        """End the session of an access token: family revoked, the token's jti denylisted."""
+        """End the session of an access token: family revoked with every access token it
+        issued (a ``session`` feed event), the token's own jti denylisted too."""
         now = self.clock()
+        until = self._session_until(now)
         sid = claims.get("sid")
-        if isinstance(sid, str):
-            self.store.revoke_family(sid, now=now, reason="logout")
+        if isinstance(sid, str) and sid:
+            self.store.revoke_family(sid, now=now, reason="logout", until=until)
         if refresh_token:
             found = self.store.find_refresh(hash_refresh(refresh_token))
             if found is not None and str(found[1].user_id) == claims.get("sub"):
-                self.store.revoke_family(found[1].id, now=now, reason="logout")
+                self.store.revoke_family(found[1].id, now=now, reason="logout", until=until)
         jti, exp = claims.get("jti"), claims.get("exp")
         if isinstance(jti, str) and isinstance(exp, int):
             self.store.revoke_token(jti, exp, now=now)
+
+    def revoke_session(self, family_id: str, *, reason: str) -> bool:
+        """End one session and every access token it issued; False when none was live."""
+        now = self.clock()
+        return self.store.revoke_family(
+            family_id, now=now, reason=reason, until=self._session_until(now)
+        )
 
     def end_all_sessions(
         self,

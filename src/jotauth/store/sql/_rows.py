@@ -34,6 +34,7 @@ def family_row(row: Any) -> FamilyRecord:
         revoke_reason=row.revoke_reason,
         ip=row.ip,
         user_agent=row.user_agent,
+        narrowed=bool(row.narrowed),
     )
 
 
@@ -61,6 +62,7 @@ def revocation_row(row: Any) -> RevocationRecord:
         exp=row.exp,
         not_before=row.not_before,
         created_at=row.created_at,
+        sid=row.sid,
     )
 
 

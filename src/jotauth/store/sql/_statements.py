@@ -12,6 +12,7 @@ FIND_SESSION = text(
            f.created_at AS f_created_at, f.last_used_at AS f_last_used_at,
            f.expires_at AS f_expires_at, f.revoked_at AS f_revoked_at,
            f.revoke_reason AS f_revoke_reason, f.ip AS f_ip, f.user_agent AS f_user_agent,
+           f.narrowed AS f_narrowed,
            u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash,
            u.roles AS u_roles, u.permissions AS u_permissions, u.disabled AS u_disabled,
            u.not_before AS u_not_before, u.created_at AS u_created_at
@@ -20,7 +21,13 @@ FIND_SESSION = text(
     LEFT JOIN users u ON u.id = f.user_id
     WHERE t.token_hash = :token_hash
     """
-).columns(t_successor=LargeBinary, u_roles=JSON, u_permissions=JSON, u_disabled=Boolean)
+).columns(
+    t_successor=LargeBinary,
+    u_roles=JSON,
+    u_permissions=JSON,
+    u_disabled=Boolean,
+    f_narrowed=Boolean,
+)
 MARK_USED = text(
     "UPDATE refresh_tokens SET used_at = :now, successor = :sealed "
     "WHERE id = :id AND used_at IS NULL"

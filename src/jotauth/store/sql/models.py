@@ -2,7 +2,18 @@
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -45,7 +56,8 @@ class Family(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     client_id: Mapped[str] = mapped_column(String(128))
-    scope: Mapped[str] = mapped_column(String(2048))
+    scope: Mapped[str] = mapped_column(Text)
+    narrowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[float] = mapped_column(Float)
     last_used_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
@@ -92,6 +104,7 @@ class Revocation(Base):
     __table_args__ = (
         Index("ix_revocations_jti", "jti"),
         Index("ix_revocations_position", "position", unique=True),
+        Index("ix_revocations_sid", "sid"),
     )
 
     seq: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
@@ -100,6 +113,7 @@ class Revocation(Base):
     jti: Mapped[str | None] = mapped_column(String(128), nullable=True)
     sub: Mapped[str | None] = mapped_column(String(64), nullable=True)
     kid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     exp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     not_before: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)

@@ -70,6 +70,10 @@ def publish(connection: Connection, *, type: str, created_at: float, **fields: A
     return int(position)
 
 
+# Events that name one token or one session, dead anyway once their ``exp`` has passed.
+_EXPIRING = ("token", "session")
+
+
 class RevocationQueries:
     """The revocation feed and the per-request revocation check."""
 
@@ -95,7 +99,7 @@ class RevocationQueries:
                 select(Revocation)
                 .where(
                     Revocation.position > after,
-                    or_(Revocation.type != "token", Revocation.exp >= int(now)),
+                    or_(Revocation.type.notin_(_EXPIRING), Revocation.exp >= int(now)),
                 )
                 .order_by(Revocation.position)
                 .limit(limit)
@@ -109,7 +113,7 @@ class RevocationQueries:
         return int(value or 0)
 
     def revoked_reason(
-        self, *, jti: str | None, sub: str, iat: float, kid: str | None
+        self, *, jti: str | None, sub: str, iat: float, kid: str | None, sid: str | None = None
     ) -> str | None:
         """Why a verified access token is revoked, or None: one round trip per check."""
         with self.engine.connect() as connection:
@@ -122,6 +126,16 @@ class RevocationQueries:
                 ).first()
             ):
                 return "token revoked"
+            if (
+                sid is not None
+                and "\x00" not in sid
+                and connection.execute(
+                    select(Revocation.seq)
+                    .where(Revocation.sid == sid, Revocation.type == "session")
+                    .limit(1)
+                ).first()
+            ):
+                return "session ended (logged out, or revoked)"
             if sub.isdigit():
                 row = connection.execute(
                     select(User.not_before, User.disabled).where(User.id == int(sub))
@@ -147,7 +161,7 @@ class RevocationQueries:
         """Delete expired denylist entries and the tokens of long-dead families."""
         with self.engine.begin() as connection:
             removed = connection.execute(
-                delete(Revocation).where(Revocation.type == "token", Revocation.exp < int(now))
+                delete(Revocation).where(Revocation.type.in_(_EXPIRING), Revocation.exp < int(now))
             ).rowcount
             dead = select(Family.id).where(
                 or_(Family.expires_at < now, Family.revoked_at < now - 86400)

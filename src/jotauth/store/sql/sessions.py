@@ -6,6 +6,7 @@ from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
 from jotauth.store.sql._statements import FIND_SESSION, INSERT_TOKEN, MARK_USED, TOUCH_FAMILY
 from jotauth.store.sql.models import Family, RefreshToken
+from jotauth.store.sql.revocations import publish
 
 __all__ = ["SessionQueries"]
 
@@ -31,6 +32,7 @@ class SessionQueries:
                     expires_at=family.expires_at,
                     ip=family.ip,
                     user_agent=family.user_agent,
+                    narrowed=family.narrowed,
                 )
             )
             connection.execute(
@@ -113,14 +115,23 @@ class SessionQueries:
             connection.execute(TOUCH_FAMILY, {"now": now, "id": family_id})
         return True
 
-    def revoke_family(self, family_id: str, *, now: float, reason: str) -> bool:
-        """Revoke a session; False when it was already revoked or does not exist."""
+    def revoke_family(
+        self, family_id: str, *, now: float, reason: str, until: int | None = None
+    ) -> bool:
+        """Revoke a session; False when it was already revoked or does not exist.
+
+        With ``until`` (the latest ``exp`` an access token of the session can have), a
+        ``session`` feed event is published in the same transaction: every access token
+        naming the session in its ``sid`` is refused until then, not only the one presented.
+        """
         with self.engine.begin() as connection:
             count = connection.execute(
                 update(Family)
                 .where(Family.id == family_id, Family.revoked_at.is_(None))
                 .values(revoked_at=now, revoke_reason=reason)
             ).rowcount
+            if count and until is not None:
+                publish(connection, type="session", sid=family_id, exp=until, created_at=now)
         return bool(count)
 
     def get_family(self, family_id: str) -> FamilyRecord | None:

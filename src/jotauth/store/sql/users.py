@@ -100,6 +100,19 @@ class UserQueries:
             row = connection.execute(select(User).where(User.username_key == username_key)).first()
         return None if row is None else user_row(row)
 
+    def find_user_any(self, username_keys: Sequence[str]) -> UserRecord | None:
+        """The user stored under the first of ``username_keys`` that has one, in one query."""
+        keys = [key for key in username_keys if "\x00" not in key]
+        if not keys:
+            return None
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(User).where(User.username_key.in_(keys))).all()
+        by_key = {row.username_key: row for row in rows}
+        for key in keys:
+            if key in by_key:
+                return user_row(by_key[key])
+        return None
+
     def list_users(self, *, limit: int = 100, offset: int = 0) -> list[UserRecord]:
         """Users by id."""
         with self.engine.connect() as connection:

@@ -11,40 +11,12 @@ Revises: 0001
 """
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-
-def _as_it_stands(*, position: bool, index: bool) -> sa.Table | None:
-    """The revocations table as this migration finds it, for ``--sql`` (offline) mode only.
-
-    SQLite alters a table by copying it ("batch" mode), which normally reflects the live table;
-    offline there is no database to reflect, so the table is described here instead.
-    """
-    if not context.is_offline_mode():
-        return None
-    table = sa.Table(
-        "revocations",
-        sa.MetaData(),
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-        sa.Column("type", sa.String(8), nullable=False),
-        sa.Column("jti", sa.String(128), nullable=True),
-        sa.Column("sub", sa.String(64), nullable=True),
-        sa.Column("kid", sa.String(128), nullable=True),
-        sa.Column("exp", sa.BigInteger, nullable=True),
-        sa.Column("not_before", sa.BigInteger, nullable=True),
-        sa.Column("created_at", sa.Float, nullable=False),
-        sa.Index("ix_revocations_jti", "jti"),
-    )
-    if position:
-        table.append_column(sa.Column("position", sa.BigInteger, nullable=not index))
-    if index:
-        table.append_constraint(sa.Index("ix_revocations_position", "position", unique=True))
-    return table
 
 
 def upgrade() -> None:
@@ -53,14 +25,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("last", sa.BigInteger, nullable=False),
     )
-    with op.batch_alter_table(
-        "revocations", copy_from=_as_it_stands(position=False, index=False)
-    ) as batch:
+    with op.batch_alter_table("revocations") as batch:
         batch.add_column(sa.Column("position", sa.BigInteger, nullable=True))
     op.execute("UPDATE revocations SET position = seq")
-    with op.batch_alter_table(
-        "revocations", copy_from=_as_it_stands(position=True, index=False)
-    ) as batch:
+    with op.batch_alter_table("revocations") as batch:
         batch.alter_column("position", existing_type=sa.BigInteger, nullable=False)
         batch.create_index("ix_revocations_position", ["position"], unique=True)
     op.execute(
@@ -70,9 +38,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table(
-        "revocations", copy_from=_as_it_stands(position=True, index=True)
-    ) as batch:
+    with op.batch_alter_table("revocations") as batch:
         batch.drop_index("ix_revocations_position")
         batch.drop_column("position")
     op.drop_table("revocation_counter")

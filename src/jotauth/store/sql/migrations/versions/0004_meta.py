@@ -1,7 +1,7 @@
 """Facts about the database itself (jotauth_meta), such as "created by serve --demo".
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 
 Downgrading drops the table and with it the demo mark: the CLI then treats the database as a
 production one and asks for ``JOTAUTH_MASTER_KEY`` (or ``JOTAUTH_MODE=demo``).
@@ -10,8 +10,8 @@ production one and asks for ``JOTAUTH_MASTER_KEY`` (or ``JOTAUTH_MODE=demo``).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
