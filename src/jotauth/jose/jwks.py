@@ -125,7 +125,7 @@ class KeySet:
         """The key for a token: by kid when the token names one, else the only key for ``alg``."""
         if kid is not None:
             return self.get(kid)
-        candidates = [key for key in self._keys if key.alg == alg]
+        candidates = [key for key in self._keys if key.accepts(alg)]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
