@@ -323,7 +323,7 @@ def test_key_set_from_jwks_errors(private_keys: dict[str, jose.Key]) -> None:
         jose.KeySet.from_jwks({"keys": [rsa_jwk]}, strict=True)
     lenient = jose.KeySet.from_jwks({"keys": [rsa_jwk]})
     assert len(lenient) == 0
-    with pytest.raises(jose.NoMatchingKeyError, match=r"in the JWK Set but was not loaded: .*alg="):
+    with pytest.raises(jose.NoMatchingKeyError, match=r"not loaded: .*algorithms=\[.RS256.\]"):
         lenient.get(rsa_jwk["kid"])
     loaded = jose.KeySet.from_jwks({"keys": [rsa_jwk]}, default_alg="RS256")
     assert loaded.get(rsa_jwk["kid"]).alg == "RS256"
@@ -604,6 +604,29 @@ def test_encode_refuses_non_mapping_claims_and_bad_dates(private_keys: dict[str,
         jose.encode([("sub", "1")], key)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="exp"):
         jose.encode({"exp": "tomorrow"}, key)
+
+
+def test_from_jwks_binds_alg_less_rsa_keys_only_where_algorithms_decide(
+    private_keys: dict[str, jose.Key],
+) -> None:
+    """An RSA JWK without alg binds to the one RSA algorithm allowed; otherwise it says why not."""
+    rsa_jwk = {k: v for k, v in private_keys["RS256"].public().to_jwk().items() if k != "alg"}
+    ec_jwk = {k: v for k, v in private_keys["ES256"].public().to_jwk().items() if k != "alg"}
+    jwks = {"keys": [rsa_jwk, ec_jwk]}
+    for algorithms, rsa_alg in ((["PS384", "ES256"], "PS384"), ("RS512", "RS512")):
+        keys = jose.KeySet.from_jwks(jwks, algorithms=algorithms)
+        assert keys.get(rsa_jwk["kid"]).alg == rsa_alg
+    both = jose.KeySet.from_jwks(jwks, algorithms=["RS256", "PS256", "ES256"])
+    assert both.get(ec_jwk["kid"]).alg == "ES256"
+    assert "narrow algorithms=" in both.skipped[rsa_jwk["kid"]]
+    none = jose.KeySet.from_jwks(jwks, algorithms=["ES256"])
+    assert "allows no RSA algorithm" in none.skipped[rsa_jwk["kid"]]
+    assert jose.KeySet.from_jwks(jwks, algorithms=["PS256"], default_alg="RS256").skipped == {
+        rsa_jwk["kid"]: "it is for RS256, which algorithms= does not allow (allowed: PS256)",
+        ec_jwk["kid"]: "it is for ES256, which algorithms= does not allow (allowed: PS256)",
+    }
+    with pytest.raises(jose.InvalidKeyError, match="narrow algorithms="):
+        jose.KeySet.from_jwks(jwks, algorithms=["RS256", "PS256"], strict=True)
 
 
 # -- RFC 9864 fully-specified EdDSA names ---------------------------------------------------------
