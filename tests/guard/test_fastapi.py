@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
+from jotauth import jose
 from jotauth.guard import Principal
 from jotauth.guard.asgi import GuardMiddleware
 from jotauth.guard.fastapi import Guard
@@ -154,3 +155,35 @@ def test_bad_requirement_fails_at_definition(issuer: LocalIssuer) -> None:
         guard.require("articles:")
     with pytest.raises(ValueError, match="non-empty"):
         guard.require(" ")
+
+
+async def test_unreadable_roles_claim_refuses_only_routes_that_need_grants(
+    issuer: LocalIssuer,
+) -> None:
+    """A Keycloak-like ``roles`` object passes ``require()`` and is a 401 where grants count."""
+    guard = issuer.guard(cls=Guard)
+    app = FastAPI()
+    guard.install(app)
+
+    @app.get("/profile")
+    async def profile(user: Annotated[Principal, Depends(guard.require())]) -> Any:
+        return {"sub": user.sub}
+
+    @app.get("/articles")
+    async def articles(user: Annotated[Principal, Depends(guard.require("articles:read"))]) -> Any:
+        return {"sub": user.sub}
+
+    base = jose.peek_claims(issuer.make_token(sub="k"))
+    del base["scope"]
+    token = jose.encode({**base, "scp": "openid profile"}, issuer.key, headers={"typ": "at+jwt"})
+    claims = {**base, "roles": {"realm": ["admin"]}}
+    odd = jose.encode(claims, issuer.key, headers={"typ": "at+jwt"})
+    async with client(app) as c:
+        for bearer in (token, odd):
+            response = await c.get("/profile", headers={"Authorization": f"Bearer {bearer}"})
+            assert response.json() == {"sub": "k"}
+        response = await c.get("/articles", headers={"Authorization": f"Bearer {odd}"})
+    assert response.status_code == 401
+    assert response.json()["jotauth_code"] == "invalid_claim"
+    assert '"roles" must be' in response.json()["error_description"]
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]

@@ -179,14 +179,22 @@ class Guard:
             raise
 
     def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
-        """Raise InsufficientScopeError unless ``principal`` meets every requirement."""
+        """Raise InsufficientScopeError unless ``principal`` meets every requirement.
+
+        A grant claim of a shape the guard cannot read (``scope``, ``roles``, ``permissions``)
+        is an ``InvalidClaimError`` here, when a requirement needs it, not at authentication.
+        """
         scopes = principal.scopes
         for requirement in requirements:
             if requirement not in scopes:
                 break
         else:
             return  # every requirement is a scope the token lists: the common case, decided here
-        missing = principal.missing(requirements)
+        try:
+            missing = principal.missing(requirements)
+        except jose.ClaimError as exc:
+            self._count(exc)
+            raise
         if missing:
             error = InsufficientScopeError(missing)
             self._count(error)

@@ -3,15 +3,25 @@
 A token grants actions on resources in three ways, all merged into one table when the
 principal is built (once per distinct token, thanks to the token cache):
 
-* ``scope`` strings ``"articles:read"``, ``"articles:*"`` or ``"*"`` (RFC 9068; a ``scp`` list
-  is accepted too, as some OIDC issuers send one);
+* ``scope`` strings ``"articles:read"``, ``"articles:*"`` or ``"*"`` (RFC 9068), or ``scp`` when
+  there is no ``scope``; either may be a space-separated string (RFC 9068, Microsoft Entra ID's
+  ``scp``) or an array of strings (Okta's ``scp``);
 * the tutorial's ``permissions`` object ``{"articles": ["read", "create"]}``, which may nest for
   hierarchical resources: ``{"projects": {"*": ["read"], "billing": ["update"]}}`` grants
   ``read`` on ``projects`` (and so on every sub-resource) and ``update`` on ``projects.billing``;
-* ``roles``, mapped to grants by the guard's ``roles=`` table (``{"admin": ["*"]}``).
+  or Auth0's array of permission names (``["read:messages"]``), which count like scopes;
+* ``roles`` (a string or an array of strings), mapped to grants by the guard's ``roles=`` table
+  (``{"admin": ["*"]}``).
 
 Resources are dotted paths and a grant on a parent covers its children, so ``articles:*``
 allows ``can("articles.comments", "delete")``.
+
+These claims are optional and their shape varies by issuer, so a shape the guard does not know
+does not refuse the token: the principal is built, and the claim's ``InvalidClaimError`` (401,
+naming the claim) is raised only when a check needs that claim (``has_scope``, ``can``,
+``has_role``, ``permissions``, ``grants``, and so every requirement of a route). A route that
+asks nothing of a token's grants never looks at them; one that does is never decided by a claim
+it could not read, which would silently grant nothing.
 """
 
 import math
@@ -61,32 +71,53 @@ def _shared_set(key: str | tuple[str, ...], members: Iterable[str]) -> frozenset
     return found
 
 
-def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+_SCOPE_SHAPE: Final = "a space-separated string or an array of strings"
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    """The strings of a space-separated string or of an array of strings; None for any other."""
+    if type(value) is str:
+        return tuple(value.split())
+    if type(value) is list and all(type(item) is str for item in value):
+        return tuple(value)
+    return None
+
+
+Malformed = dict[str, tuple[str, str]]
+"""What could not be read, by kind (``scope``, ``roles``, ``permissions``): (claim, message)."""
+
+
+def _scopes(claims: Mapping[str, Any], malformed: Malformed) -> frozenset[str]:
     scope = claims.get("scope")
-    if scope is not None:
-        if type(scope) is not str:
-            raise _invalid("scope", '"scope" must be a space-separated string')
+    name = "scope"
+    if scope is None:
+        scope, name = claims.get("scp"), "scp"
+        if scope is None:
+            return _EMPTY
+    if type(scope) is str:
         return _shared_set(scope, scope.split())
-    scp = claims.get("scp")
-    if scp is None:
+    listed = _strings(scope)
+    if listed is None:
+        malformed["scope"] = (name, f'"{name}" must be {_SCOPE_SHAPE}')
         return _EMPTY
-    if type(scp) is not list or not all(type(s) is str for s in scp):
-        raise _invalid("scp", '"scp" must be an array of strings')
-    return _shared_set(tuple(scp), scp)
+    return _shared_set(listed, listed)
 
 
-def _roles(claims: Mapping[str, Any]) -> frozenset[str]:
+def _roles(claims: Mapping[str, Any], malformed: Malformed) -> frozenset[str]:
     roles = claims.get("roles")
     if roles is None:
         return _EMPTY
     if type(roles) is str:
         return _shared_set((roles,), (roles,))
-    if type(roles) is not list:
-        raise _invalid("roles", '"roles" must be an array of strings')
-    for role in roles:
-        if type(role) is not str:
-            raise _invalid("roles", '"roles" must be an array of strings')
+    if type(roles) is not list or not all(type(role) is str for role in roles):
+        malformed["roles"] = ("roles", '"roles" must be a string or an array of strings')
+        return _EMPTY
     return _shared_set(tuple(roles), roles)
+
+
+def _permission_names(value: Any) -> bool:
+    """Whether ``value`` is Auth0's form: an array of permission names such as ``read:messages``."""
+    return type(value) is list and all(type(item) is str and item for item in value)
 
 
 def _check_permissions(value: Any, path: str, depth: int = 0) -> None:
@@ -141,11 +172,18 @@ def build_principal(
     principal then holds a handful of objects instead of a whole JSON tree, which keeps the
     garbage collector's full passes over a large token cache short.
     """
-    scopes = _scopes(claims)
-    roles = _roles(claims)
-    permissions = claims.get("permissions")
-    if permissions is not None:
-        _check_permissions(permissions, "")
+    malformed: Malformed = {}
+    scopes = _scopes(claims, malformed)
+    roles = _roles(claims, malformed)
+    permissions: Any = claims.get("permissions")
+    names = _EMPTY
+    if _permission_names(permissions):
+        names = _shared_set(tuple(permissions), permissions)
+    elif permissions is not None:
+        try:
+            _check_permissions(permissions, "")
+        except jose.InvalidClaimError as exc:
+            malformed["permissions"] = ("permissions", str(exc))
     sub = claims.get("sub")
     principal = Principal(
         sub="" if sub is None else str(sub),
@@ -163,6 +201,9 @@ def build_principal(
     principal._nbf = nbf if type(nbf) in _NUMBERS else None
     principal._iat = iat if type(iat) in _NUMBERS else None
     principal._jti = jti if type(jti) is str else None
+    principal._permission_names = names
+    if malformed:
+        principal._malformed = malformed
     return principal
 
 
@@ -182,7 +223,9 @@ class Principal:
         "_iat",
         "_jti",
         "_kid",
+        "_malformed",
         "_nbf",
+        "_permission_names",
         "_permissions",
         "_role_grants",
         "_token",
@@ -216,6 +259,8 @@ class Principal:
         self._iat: float | None = None
         self._jti: str | None = None
         self._kid: str | None = None
+        self._malformed: Malformed | None = None
+        self._permission_names: frozenset[str] = _EMPTY
 
     @property
     def claims(self) -> Mapping[str, Any]:
@@ -225,14 +270,29 @@ class Principal:
             claims = self._claims = jose.peek_claims(str(self._token))  # verified before
         return claims
 
+    def _readable(self, *kinds: str) -> None:
+        """Raise the claim error of the first of ``kinds`` whose claim could not be read."""
+        malformed = self._malformed
+        if malformed is not None:
+            for kind in kinds:
+                if kind in malformed:
+                    raise _invalid(*malformed[kind])
+
     @property
     def permissions(self) -> Grants:
-        """The ``permissions`` claim flattened to ``{"resource.sub": frozenset(actions)}``."""
+        """The ``permissions`` claim flattened to ``{"resource.sub": frozenset(actions)}``.
+
+        Auth0's array of names (``["read:messages"]``) is read like scopes.
+        """
         if self._permissions is None:
+            self._readable("permissions")
             table: dict[str, set[str]] = {}
-            raw = self.claims.get("permissions")
-            if raw is not None:
-                _flatten(raw, "", table)
+            if self._permission_names:
+                _add_scopes(self._permission_names, table)
+            else:
+                raw = self.claims.get("permissions")
+                if raw is not None:
+                    _flatten(raw, "", table)
             self._permissions = {name: frozenset(actions) for name, actions in table.items()}
         return self._permissions
 
@@ -240,6 +300,7 @@ class Principal:
     def grants(self) -> Grants:
         """Everything granted, merged: permissions, scopes and the roles' grants."""
         if self._grants is None:
+            self._readable("scope", "roles", "permissions")
             table = {name: set(actions) for name, actions in self.permissions.items()}
             _add_scopes(self.scopes, table)
             if self._role_grants:
@@ -288,14 +349,18 @@ class Principal:
         return actions is not None and (action in actions or _WILDCARD in actions)
 
     def has_scope(self, scope: str) -> bool:
-        """Exact scope membership, or for ``resource:action`` scopes, any grant that covers it."""
+        """Exact scope (or Auth0 permission name) membership, or any grant that covers it."""
         if scope in self.scopes:
+            return True
+        self._readable("scope")
+        if scope in self._permission_names:
             return True
         parsed = parse_requirement(scope)
         return parsed is not None and self.can(*parsed)
 
     def has_role(self, role: str) -> bool:
         """Whether the token lists ``role`` in its ``roles`` claim."""
+        self._readable("roles")
         return role in self.roles
 
     def missing(self, requirements: Iterable[str]) -> list[str]:
