@@ -432,3 +432,27 @@ def test_authorize_decides_plain_scopes_and_grants_alike(issuer: LocalIssuer, cl
     with pytest.raises(InsufficientScopeError) as info:
         guard.authorize(principal, ("articles:read", "articles:delete"))
     assert "articles:delete" in str(info.value)
+
+
+def test_foreign_jwt_typ_refusal_names_the_option_that_accepts_it(
+    issuer: LocalIssuer, clock: Clock
+) -> None:
+    """Auth0/Keycloak ``typ: JWT`` tokens: the 401 says Guard(typ="JWT") or typ=None takes them."""
+    strict = issuer.guard(clock=clock)
+    token = issuer.make_token(typ="JWT", now=NOW)
+    with pytest.raises(jose.InvalidClaimError) as info:
+        strict.authenticate_sync(token)
+    message = str(info.value)
+    assert 'Guard(typ="JWT")' in message
+    assert "typ=None" in message
+    assert "jotauth's own tokens" in message
+    for typ in ("JWT", None):
+        assert issuer.guard(clock=clock, typ=typ).authenticate_sync(token).sub == "user-1"
+    bare = jose.encode(jose.peek_claims(token), issuer.key, headers={"typ": None})
+    with pytest.raises(jose.InvalidClaimError, match=r"Guard\(typ=None\)"):
+        strict.authenticate_sync(bare)  # Cognito's tokens carry no typ
+    assert issuer.guard(clock=clock, typ=None).authenticate_sync(bare).sub == "user-1"
+    id_token = issuer.make_token(typ="id_token+jwt", now=NOW)
+    with pytest.raises(jose.InvalidClaimError, match="another kind of JWT") as other:
+        strict.authenticate_sync(id_token)
+    assert "typ=None" not in str(other.value)  # no advice to switch the check off for ID tokens
