@@ -81,7 +81,8 @@ def test_errors_module_exports_every_error() -> None:
 
 def test_algorithms_listed() -> None:
     """``jose.ALGORITHMS`` names exactly the algorithms of the contract, and never none."""
-    expected = {f"{f}{n}" for f in ("HS", "RS", "PS", "ES") for n in (256, 384, 512)} | {"EdDSA"}
+    expected = {f"{f}{n}" for f in ("HS", "RS", "PS", "ES") for n in (256, 384, 512)}
+    expected |= {"EdDSA", "Ed25519", "Ed448"}  # RFC 8037, and RFC 9864's fully-specified names
     assert set(jose.ALGORITHMS) == expected
     assert "none" not in {a.lower() for a in jose.ALGORITHMS}
 

@@ -1,5 +1,7 @@
 """Guard.authenticate: verification, the cache, revocation checks and principals."""
 
+from typing import Any
+
 import pytest
 
 from jotauth import jose
@@ -172,25 +174,98 @@ def test_revocations_apply_on_every_check(
     assert info.value.reason == "key"
 
 
-def test_malformed_permission_claims_are_claim_errors(issuer: LocalIssuer, clock: Clock) -> None:
-    """A signed token with a malformed scope/roles/permissions claim is refused clearly."""
-    guard = issuer.guard(clock=clock)
+def _token_with(issuer: LocalIssuer, **changes: Any) -> str:
+    """A token from ``issuer`` with claims replaced (``None`` removes one)."""
     base = jose.peek_claims(issuer.make_token(now=NOW))
-    cases = [
-        ("scope", {"scope": ["articles:read"]}),
-        ("scp", {"scope": None, "scp": "articles:read"}),
+    claims = {k: v for k, v in {**base, **changes}.items() if v is not None}
+    return jose.encode(claims, issuer.key, headers={"typ": "at+jwt"})
+
+
+def test_scp_space_separated_string_accepted(issuer: LocalIssuer, clock: Clock) -> None:
+    """Entra ID's ``scp: "User.Read articles:read"`` authenticates and grants what it lists."""
+    guard = issuer.guard(clock=clock)
+    token = _token_with(issuer, scope=None, scp="User.Read articles:read")
+    principal = guard.authenticate_sync(token)
+    assert principal.scopes == {"User.Read", "articles:read"}
+    guard.authorize(principal, [])
+    guard.authorize(principal, ["User.Read", "articles:read"])
+    with pytest.raises(InsufficientScopeError):
+        guard.authorize(principal, ["articles:delete"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "granted", "role"),
+    [
+        ({"scope": ["articles:read", "openid"]}, ["articles:read", "openid"], None),
+        ({"scope": None, "scp": ["articles:read"]}, ["articles:read"], None),  # Okta
+        ({"scope": None, "scp": "articles:read openid"}, ["articles:read", "openid"], None),
+        ({"roles": "editor"}, ["articles:update"], "editor"),
+        ({"roles": ["editor", "reader"]}, ["articles:update"], "reader"),
+        ({"permissions": {"articles": ["read"]}}, ["articles:read"], None),
+        ({"permissions": ["read:messages", "articles:read"]}, ["read:messages"], None),  # Auth0
+    ],
+    ids=[
+        "scope-array",
+        "scp-array-okta",
+        "scp-string-entra",
+        "roles-string",
+        "roles-array",
+        "permissions-object",
+        "permissions-names-auth0",
+    ],
+)
+def test_every_known_shape_of_the_grant_claims_grants(
+    issuer: LocalIssuer, clock: Clock, changes: dict[str, Any], granted: list[str], role: Any
+) -> None:
+    """scope/scp as a string or an array, roles as a string or an array, both permission forms."""
+    guard = issuer.guard(clock=clock, roles={"editor": ["articles:update"]})
+    principal = guard.authenticate_sync(_token_with(issuer, **changes))
+    guard.authorize(principal, granted)
+    assert role is None or principal.has_role(role)
+
+
+@pytest.mark.parametrize(
+    ("claim", "changes"),
+    [
+        ("scope", {"scope": 7}),
+        ("scope", {"scope": ["articles:read", 1]}),
+        ("scp", {"scope": None, "scp": {"articles": "read"}}),
         ("roles", {"roles": ["admin", 1]}),
-        ("permissions", {"permissions": ["read"]}),
+        ("roles", {"roles": {"realm": ["admin"]}}),
+        ("permissions", {"permissions": "articles:read"}),
         ("permissions", {"permissions": {"articles": ["read", 3]}}),
         ("permissions", {"permissions": {"": ["read"]}}),
-    ]
-    for claim, changes in cases:
-        claims = {k: v for k, v in {**base, **changes}.items() if v is not None}
-        token = jose.encode(claims, issuer.key, headers={"typ": "at+jwt"})
-        with pytest.raises(jose.InvalidClaimError) as info:
-            guard.authenticate_sync(token)
-        assert info.value.claim == claim
-    assert len(guard.cache) == 0
+    ],
+    ids=[
+        "scope-number",
+        "scope-mixed-array",
+        "scp-object",
+        "roles-mixed-array",
+        "roles-object",
+        "permissions-string",
+        "permissions-bad-action",
+        "permissions-empty-name",
+    ],
+)
+def test_unreadable_grant_claim_refuses_only_routes_that_use_it(
+    issuer: LocalIssuer, clock: Clock, claim: str, changes: dict[str, Any]
+) -> None:
+    """An optional claim of an unknown shape does not refuse the token; using it is a 401."""
+    guard = issuer.guard(clock=clock)
+    principal = guard.authenticate_sync(_token_with(issuer, **changes))
+    assert principal.sub == "user-1"
+    guard.authorize(principal, [])  # a route that needs nothing of the grants
+    with pytest.raises(jose.InvalidClaimError) as info:
+        guard.authorize(principal, ["articles:read"])
+    assert info.value.claim == claim
+    assert guard.stats()["rejected"] == {"invalid_claim": 1}
+    with pytest.raises(jose.InvalidClaimError):
+        principal.can("articles", "read")  # never a silent "granted nothing"
+    if claim != "roles":
+        assert not principal.has_role("admin")
+    else:
+        with pytest.raises(jose.InvalidClaimError):
+            principal.has_role("admin")
 
 
 def test_role_grants(issuer: LocalIssuer, clock: Clock) -> None:
@@ -392,3 +467,27 @@ def test_a_narrowed_scope_does_not_pass_a_route_needing_more(
             guard.authorize(admin, (requirement,))
     assert not admin.can("admin", "read")
     assert admin.has_role("admin")  # the role is listed; it grants nothing past the scope
+
+
+def test_foreign_jwt_typ_refusal_names_the_option_that_accepts_it(
+    issuer: LocalIssuer, clock: Clock
+) -> None:
+    """Auth0/Keycloak ``typ: JWT`` tokens: the 401 says Guard(typ="JWT") or typ=None takes them."""
+    strict = issuer.guard(clock=clock)
+    token = issuer.make_token(typ="JWT", now=NOW)
+    with pytest.raises(jose.InvalidClaimError) as info:
+        strict.authenticate_sync(token)
+    message = str(info.value)
+    assert 'Guard(typ="JWT")' in message
+    assert "typ=None" in message
+    assert "jotauth's own tokens" in message
+    for typ in ("JWT", None):
+        assert issuer.guard(clock=clock, typ=typ).authenticate_sync(token).sub == "user-1"
+    bare = jose.encode(jose.peek_claims(token), issuer.key, headers={"typ": None})
+    with pytest.raises(jose.InvalidClaimError, match=r"Guard\(typ=None\)"):
+        strict.authenticate_sync(bare)  # Cognito's tokens carry no typ
+    assert issuer.guard(clock=clock, typ=None).authenticate_sync(bare).sub == "user-1"
+    id_token = issuer.make_token(typ="id_token+jwt", now=NOW)
+    with pytest.raises(jose.InvalidClaimError, match="another kind of JWT") as other:
+        strict.authenticate_sync(id_token)
+    assert "typ=None" not in str(other.value)  # no advice to switch the check off for ID tokens

@@ -13,6 +13,7 @@ import pytest
 from jotauth import jose
 from jotauth.guard import Guard, JWKSClient, KeySourceError
 from jotauth.guard.jwks_client import cache_ttl
+from jotauth.guard.response import error_response
 from jotauth.guard.testing import LocalIssuer, ManualClock, make_token
 
 NOW = 1_900_000_000
@@ -345,3 +346,109 @@ def test_known_kid_needs_no_refetch(ed_key: jose.Key) -> None:
     keys = client.load(NOW)
     assert client.load_unknown(ed_key.kid, NOW + 1000) is keys
     assert fake.jwks_requests == 1
+
+
+# -- keys published without "alg" (issue 12, point 12) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> jose.Key:
+    """A 2048-bit RSA key, bound per test to RS256 or PS256."""
+    return jose.Key.generate("RS256")
+
+
+def _alg_less(*keys: jose.Key) -> httpx.MockTransport:
+    """A discovery document and a JWK Set whose keys carry no "alg", as Entra ID publishes them."""
+    entries = [
+        {name: value for name, value in key.public().to_jwk().items() if name != "alg"}
+        for key in keys
+    ]
+    for entry in entries:
+        if entry["kty"] == "RSA":
+            entry["x5t"] = "dGh1bWJwcmludA"  # Entra adds x5t/x5c; they are not key sources
+    discovery = {"issuer": ISSUER, "jwks_uri": ISSUER + "/keys"}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json=discovery)
+        return httpx.Response(200, json={"keys": entries})
+
+    return httpx.MockTransport(handle)
+
+
+def _guard(transport: httpx.MockTransport, clock: ManualClock, **options: Any) -> Guard:
+    return Guard(issuer=ISSUER, audience="api", transport=transport, clock=clock, **options)
+
+
+def test_rsa_key_without_alg_bound_by_the_only_rsa_algorithm_allowed(
+    rsa_key: jose.Key, clock: ManualClock
+) -> None:
+    """An alg-less RSA key (Entra ID, Cognito) verifies when algorithms= names one RSA alg."""
+    ec_key = jose.Key.generate("ES256")
+    transport = _alg_less(rsa_key, ec_key)
+    guard = _guard(transport, clock, algorithms=["RS256"])
+    assert guard.authenticate_sync(token_for(rsa_key, sub="entra")).sub == "entra"
+    both = _guard(transport, clock, algorithms=["RS256", "ES256"])
+    assert both.authenticate_sync(token_for(rsa_key, sub="rsa")).sub == "rsa"
+    assert both.authenticate_sync(token_for(ec_key, sub="ec")).sub == "ec"  # the curve decides
+    no_kid = token_for(rsa_key, headers={"kid": None})
+    assert guard.authenticate_sync(no_kid).sub == "user-1"
+
+
+def test_rsa_key_without_alg_refused_with_the_cause_not_a_503(
+    rsa_key: jose.Key, clock: ManualClock
+) -> None:
+    """Where algorithms= cannot decide, the 401 says so and what to set: never a network 503."""
+    ec_key = jose.Key.generate("ES256")
+    token = token_for(rsa_key)
+    for options, cause in (
+        ({}, r"no \"alg\".*algorithms=\['RS256'\]"),
+        ({"algorithms": ["RS256", "PS256"]}, r"several RSA algorithms \(PS256, RS256\); narrow"),
+    ):
+        for transport in (_alg_less(rsa_key), _alg_less(rsa_key, ec_key)):
+            guard = _guard(transport, clock, **options)
+            with pytest.raises(jose.NoMatchingKeyError, match=cause) as info:
+                guard.authenticate_sync(token)
+            assert "is in the JWK Set but was not loaded" in str(info.value)
+            answer = error_response(info.value)
+            assert answer.status == 401
+            assert "cannot obtain the keys" not in answer.body["error_description"]
+            assert "algorithms=" in answer.body["error_description"]
+    no_kid = token_for(rsa_key, headers={"kid": None})
+    with pytest.raises(jose.NoMatchingKeyError, match=r"left out of the JWK Set: .*no \"alg\""):
+        _guard(_alg_less(rsa_key), clock).authenticate_sync(no_kid)
+
+
+def test_alg_less_rsa_key_accepted_under_the_allowed_pss_alg(clock: ManualClock) -> None:
+    """The one allowed RSA algorithm binds the key, whichever family: PS256 here."""
+    ps_key = jose.Key.generate("PS256")
+    guard = _guard(_alg_less(ps_key), clock, algorithms=["PS256", "ES256"])
+    assert guard.authenticate_sync(token_for(ps_key)).sub == "user-1"
+    rs_only = _guard(_alg_less(ps_key), clock, algorithms=["RS256"])
+    with pytest.raises(jose.AlgorithmNotAllowedError, match="PS256 is not allowed"):
+        rs_only.authenticate_sync(token_for(ps_key))
+
+
+@pytest.mark.parametrize("name", ["EdDSA", "Ed25519"])
+def test_alg_less_edwards_key_verifies_either_eddsa_name(name: str, clock: ManualClock) -> None:
+    """An alg-less Ed25519 key (panva/jose's exportJWK) verifies EdDSA and Ed25519 tokens."""
+    key = jose.Key.generate(name)
+    for algorithms in (None, [name]):
+        guard = _guard(_alg_less(key), clock, algorithms=algorithms)
+        assert guard.authenticate_sync(token_for(key)).sub == "user-1"
+
+
+def test_keys_outside_algorithms_say_why_they_were_left_out(
+    ed_key: jose.Key, clock: ManualClock
+) -> None:
+    """A key the allowlist cannot use is left out with its reason, not as an unknown kid."""
+    es384 = jose.Key.generate("ES384")
+    fake = FakeIssuer(ed_key, es384)
+    guard = build(fake, clock, algorithms=["EdDSA", "ES384"])
+    assert guard.authenticate_sync(token_for(es384)).sub == "user-1"
+    narrow = build(fake, clock, algorithms=["EdDSA"])
+    client = narrow.key_source
+    assert isinstance(client, JWKSClient)
+    keys = client.load(NOW)
+    assert [key.kid for key in keys] == [ed_key.kid]
+    assert "which algorithms= does not allow" in keys.skipped[es384.kid]

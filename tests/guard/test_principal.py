@@ -113,10 +113,15 @@ def test_roles_claim_as_single_string() -> None:
     assert principal(roles="admin").has_role("admin")
 
 
-def test_invalid_permissions_raise_claim_error() -> None:
-    """A permissions value that is neither a list nor an object is a claim error."""
-    with pytest.raises(jose.InvalidClaimError):
-        principal(permissions={"articles": "read"})
+def test_invalid_permissions_raise_claim_error_when_used() -> None:
+    """A permissions value that is neither a list nor an object is a claim error once used."""
+    unreadable = principal(permissions={"articles": "read"}, scope="openid articles:read")
+    assert unreadable.has_scope("openid")  # a literal scope the token lists needs nothing else
+    assert not unreadable.can("billing", "read")  # outside the scope: no claim decides that
+    with pytest.raises(jose.InvalidClaimError, match="permissions"):
+        unreadable.can("articles", "read")
+    with pytest.raises(jose.InvalidClaimError, match="permissions"):
+        _ = unreadable.permissions
 
 
 def test_lazy_claims_from_the_verified_token() -> None:

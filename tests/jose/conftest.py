@@ -20,14 +20,18 @@ def rsa_pem() -> bytes:
 
 @pytest.fixture(scope="session")
 def private_keys(rsa_pem: bytes) -> dict[str, jose.Key]:
-    """A private key (or secret) for every algorithm jotauth implements."""
+    """A private key (or secret) for every algorithm jotauth implements.
+
+    Labels are the algorithm names, plus ``EdDSA-Ed448``: an Ed448 key bound to ``EdDSA``
+    (``EdDSA`` alone makes an Ed25519 key).
+    """
     keys: dict[str, jose.Key] = {}
     for alg in jose.ALGORITHMS:
         if alg[:2] in ("RS", "PS"):
             keys[alg] = jose.Key.from_pem(rsa_pem, alg=alg)
         else:
             keys[alg] = jose.Key.generate(alg)
-    keys["Ed448"] = jose.Key.generate("EdDSA", crv="Ed448")
+    keys["EdDSA-Ed448"] = jose.Key.generate("EdDSA", crv="Ed448")
     return keys
 
 

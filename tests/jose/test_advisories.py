@@ -152,6 +152,65 @@ def test_hs256_with_rsa_public_pem_as_secret_rejected(
             jose.Key.from_jwk({"kty": "oct", "k": b64(material), "alg": "HS256"})
 
 
+def _public_key_form(public: jose.Key, form: str) -> bytes:
+    """``public`` (RSA, EC or Ed25519) in one of the forms keys are published or stored in."""
+    native: Any = serialization.load_pem_public_key(public.to_pem())
+    der, pem = serialization.Encoding.DER, serialization.Encoding.PEM
+    spki, pkcs1 = serialization.PublicFormat.SubjectPublicKeyInfo, serialization.PublicFormat.PKCS1
+    openssh = serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    jwk = public.to_jwk()
+    kty_last = {name: jwk[name] for name in sorted(jwk, key=lambda name: name == "kty")}
+    if form.startswith("x509"):
+        certificate = self_signed_certificate(ec.generate_private_key(ec.SECP256R1()))
+        return certificate.public_bytes(der if form == "x509-der" else pem)
+    forms: dict[str, Callable[[], bytes]] = {
+        "pem": lambda: native.public_bytes(pem, spki),
+        "der-spki": lambda: native.public_bytes(der, spki),
+        "der-pkcs1": lambda: native.public_bytes(der, pkcs1),
+        "pem-pkcs1": lambda: native.public_bytes(pem, pkcs1),
+        "base64-der": lambda: base64.b64encode(native.public_bytes(der, spki)),
+        "openssh": lambda: native.public_bytes(*openssh),
+        "openssh-comment": lambda: native.public_bytes(*openssh) + b" ops@build-host\n",
+        "jwk-kty-last": lambda: json.dumps(kty_last).encode(),
+        "jwk-indented": lambda: json.dumps(kty_last, indent=2).encode(),
+        "jwk-escaped-kty": lambda: json.dumps(kty_last).replace('"kty"', '"\\u006bty"').encode(),
+        "jwks": lambda: json.dumps({"keys": [kty_last]}).encode(),
+    }
+    return forms[form]()
+
+
+PUBLIC_KEY_FORMS = (
+    *("pem", "der-spki", "base64-der", "openssh", "openssh-comment", "x509-pem", "x509-der"),
+    *("jwk-kty-last", "jwk-indented", "jwk-escaped-kty", "jwks"),
+)
+
+
+@pytest.mark.parametrize(
+    ("public_alg", "form"),
+    [
+        *((alg, form) for alg in ("RS256", "ES256", "EdDSA") for form in PUBLIC_KEY_FORMS),
+        ("RS256", "der-pkcs1"),
+        ("RS256", "pem-pkcs1"),
+    ],
+)
+def test_public_key_material_refused_as_hmac_secret(
+    public_alg: str, form: str, verify_keys: dict[str, jose.Key]
+) -> None:
+    """DER, JWK JSON in any member order, OpenSSH and X.509 keys never become HMAC secrets."""
+    public = verify_keys[public_alg]
+    material = _public_key_form(public, form)
+    # Text may end in blank lines; binary DER is used as it is (an Ed25519 SPKI is 44 bytes).
+    secret = material.ljust(64, b"\n") if form.startswith(("jwk", "openssh")) else material
+    algs = [alg for alg, size in (("HS256", 32), ("HS512", 64)) if len(secret) >= size]
+    assert algs
+    for alg in algs:
+        with exactly(jose.InvalidKeyError, match="public key material") as info:
+            jose.Key.from_secret(secret, alg)
+        assert_no_leak(info.value, *key_material(public))
+        with exactly(jose.InvalidKeyError, match="public key material"):
+            jose.Key.from_jwk({"kty": "oct", "k": b64(secret), "alg": alg})
+
+
 def test_hmac_algorithm_not_allowed_for_asymmetric_verifier(
     verify_keys: dict[str, jose.Key],
 ) -> None:

@@ -131,6 +131,34 @@ def test_random_jwk_text_ends_in_jotauth_error(data: Any) -> None:
             load(data)
 
 
+SECRET_LENGTHS = st.sampled_from([32, 33, 48, 64, 96, 128, 256, 512])
+B64_ALPHABET = URL_ALPHABET + "+/="
+
+
+@FUZZ
+@given(
+    secret=SECRET_LENGTHS.flatmap(lambda n: st.binary(min_size=n, max_size=n))
+    | SECRET_LENGTHS.flatmap(
+        lambda n: st.text(alphabet=B64_ALPHABET, min_size=n, max_size=n).map(str.encode)
+    )
+    | SECRET_LENGTHS.flatmap(
+        lambda n: st.text(alphabet="0123456789abcdef", min_size=n, max_size=n).map(str.encode)
+    )
+    | SECRET_LENGTHS.flatmap(lambda n: st.binary(min_size=n - 1, max_size=n - 1)).map(
+        lambda b: b"0" + b  # opens like DER (a SEQUENCE), and must still be taken
+    )
+    | SECRET_LENGTHS.flatmap(
+        lambda n: st.text(alphabet=B64_ALPHABET, min_size=n - 1, max_size=n - 1)
+    ).map(lambda t: ("M" + t).encode())  # opens like base64 DER
+)
+def test_random_secrets_not_taken_for_public_keys(secret: bytes) -> None:
+    """Random secrets (bytes, base64, hex) of typical lengths are accepted as HMAC secrets."""
+    key = jose.Key.from_secret(secret, "HS256")
+    assert key.kty == "oct"
+    if len(secret) >= 64:
+        jose.Key.from_secret(secret, "HS512")
+
+
 PEM_LABELS = ["PUBLIC KEY", "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "CERTIFICATE"]
 PEM_LABELS += ["ENCRYPTED PRIVATE KEY", "RSA PUBLIC KEY"]
 

@@ -15,7 +15,7 @@ from tests.jose.forge import NOW, assert_no_leak, b64, claims, forge, self_signe
 
 from jotauth import jose
 
-LABELS = [*jose.ALGORITHMS, "Ed448"]
+LABELS = [*jose.ALGORITHMS, "EdDSA-Ed448"]
 
 
 def _sign_verify(signer: jose.Key, verifier: jose.Key) -> None:
@@ -29,7 +29,7 @@ def test_generate_binds_algorithm_and_thumbprint_kid(
 ) -> None:
     """A generated key is private, bound to its algorithm, and its kid is its thumbprint."""
     key = private_keys[label]
-    assert key.alg == ("EdDSA" if label == "Ed448" else label)
+    assert key.alg == ("EdDSA" if label == "EdDSA-Ed448" else label)
     assert key.is_private
     assert key.kid == key.thumbprint()
     if key.kty != "oct":
@@ -82,7 +82,7 @@ def test_pem_pkcs8_and_spki_round_trip(label: str, private_keys: dict[str, jose.
     assert named.kid == "named"
 
 
-@pytest.mark.parametrize("label", ["RS256", "ES256", "EdDSA", "Ed448"])
+@pytest.mark.parametrize("label", ["RS256", "ES256", "EdDSA", "EdDSA-Ed448"])
 def test_encrypted_pkcs8(label: str, private_keys: dict[str, jose.Key]) -> None:
     """An encrypted PKCS#8 key needs the right password; a wrong or missing one is a clear error."""
     key = private_keys[label]
@@ -271,7 +271,7 @@ def test_repr_shows_no_key_material(private_keys: dict[str, jose.Key]) -> None:
 
 def test_unsupported_algorithm_names_refused() -> None:
     """Generating or binding a key to an unknown algorithm is an InvalidKeyError."""
-    for alg in ("HS1", "RS1", "ES256K", "Ed25519", ""):
+    for alg in ("HS1", "RS1", "ES256K", "ed25519", "X25519", ""):
         with pytest.raises(jose.InvalidKeyError):
             jose.Key.generate(alg)
 
@@ -281,7 +281,7 @@ def test_unsupported_algorithm_names_refused() -> None:
 
 def test_key_set_lookup_and_jwks_round_trip(private_keys: dict[str, jose.Key]) -> None:
     """A KeySet finds keys by kid, exports public JWKS, and imports it back."""
-    publics = [private_keys[a].public() for a in ("RS256", "ES256", "EdDSA", "Ed448")]
+    publics = [private_keys[a].public() for a in ("RS256", "ES256", "EdDSA", "EdDSA-Ed448")]
     keys = jose.KeySet(publics)
     assert len(keys) == 4
     assert list(keys) == publics
@@ -323,7 +323,7 @@ def test_key_set_from_jwks_errors(private_keys: dict[str, jose.Key]) -> None:
         jose.KeySet.from_jwks({"keys": [rsa_jwk]}, strict=True)
     lenient = jose.KeySet.from_jwks({"keys": [rsa_jwk]})
     assert len(lenient) == 0
-    with pytest.raises(jose.NoMatchingKeyError, match=r"in the JWK Set but was not loaded: .*alg="):
+    with pytest.raises(jose.NoMatchingKeyError, match=r"not loaded: .*algorithms=\[.RS256.\]"):
         lenient.get(rsa_jwk["kid"])
     loaded = jose.KeySet.from_jwks({"keys": [rsa_jwk]}, default_alg="RS256")
     assert loaded.get(rsa_jwk["kid"]).alg == "RS256"
@@ -499,7 +499,8 @@ def test_key_object_binds_only_to_its_family(alg: str, rsa_pem: bytes) -> None:
     """Key(obj, alg) accepts a key of the algorithm's family and refuses every other family."""
     family = _FAMILY[alg[:2]]
     for kty, obj in _raw_objects(rsa_pem).items():
-        if kty == family and (kty != "EC" or alg == "ES256"):
+        # The raw EC key is on P-256 and the raw Edwards key on Ed25519.
+        if kty == family and (kty != "EC" or alg == "ES256") and alg != "Ed448":
             assert jose.Key(obj, alg).alg == alg
             continue
         with pytest.raises(jose.InvalidKeyError) as info:
@@ -603,3 +604,84 @@ def test_encode_refuses_non_mapping_claims_and_bad_dates(private_keys: dict[str,
         jose.encode([("sub", "1")], key)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="exp"):
         jose.encode({"exp": "tomorrow"}, key)
+
+
+def test_from_jwks_binds_alg_less_rsa_keys_only_where_algorithms_decide(
+    private_keys: dict[str, jose.Key],
+) -> None:
+    """An RSA JWK without alg binds to the one RSA algorithm allowed; otherwise it says why not."""
+    rsa_jwk = {k: v for k, v in private_keys["RS256"].public().to_jwk().items() if k != "alg"}
+    ec_jwk = {k: v for k, v in private_keys["ES256"].public().to_jwk().items() if k != "alg"}
+    jwks = {"keys": [rsa_jwk, ec_jwk]}
+    for algorithms, rsa_alg in ((["PS384", "ES256"], "PS384"), ("RS512", "RS512")):
+        keys = jose.KeySet.from_jwks(jwks, algorithms=algorithms)
+        assert keys.get(rsa_jwk["kid"]).alg == rsa_alg
+    both = jose.KeySet.from_jwks(jwks, algorithms=["RS256", "PS256", "ES256"])
+    assert both.get(ec_jwk["kid"]).alg == "ES256"
+    assert "narrow algorithms=" in both.skipped[rsa_jwk["kid"]]
+    none = jose.KeySet.from_jwks(jwks, algorithms=["ES256"])
+    assert "allows no RSA algorithm" in none.skipped[rsa_jwk["kid"]]
+    assert jose.KeySet.from_jwks(jwks, algorithms=["PS256"], default_alg="RS256").skipped == {
+        rsa_jwk["kid"]: "it is for RS256, which algorithms= does not allow (allowed: PS256)",
+        ec_jwk["kid"]: "it is for ES256, which algorithms= does not allow (allowed: PS256)",
+    }
+    with pytest.raises(jose.InvalidKeyError, match="narrow algorithms="):
+        jose.KeySet.from_jwks(jwks, algorithms=["RS256", "PS256"], strict=True)
+
+
+# -- RFC 9864 fully-specified EdDSA names ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("alg", "crv"), [("Ed25519", "Ed25519"), ("Ed448", "Ed448")])
+def test_fully_specified_eddsa_names_bind_their_curve(alg: str, crv: str) -> None:
+    """``Ed25519``/``Ed448`` keys are generated, exported and imported under that name only."""
+    key = jose.Key.generate(alg)
+    jwk = key.to_jwk()
+    assert (key.alg, jwk["alg"], jwk["crv"]) == (alg, alg, crv)
+    assert jose.Key.from_jwk(jwk).alg == alg
+    assert jose.Key.from_jwk({**jwk, "alg": "EdDSA"}).alg == "EdDSA"
+    assert jose.Key.from_jwk({n: v for n, v in jwk.items() if n != "alg"}, alg=alg).alg == alg
+    keys = jose.KeySet.from_jwks(jose.KeySet([key.public()]).to_jwks())
+    assert keys.get(key.kid).alg == alg
+    assert jose.Key.from_pem(key.to_pem(), alg=alg).alg == alg
+    other = "Ed448" if alg == "Ed25519" else "Ed25519"
+    with pytest.raises(jose.InvalidKeyError, match=f'alg "{other}" was requested'):
+        jose.Key.from_jwk(jwk, alg=other)
+    with pytest.raises(jose.InvalidKeyError, match=f"not {other}"):
+        jose.Key.from_jwk({**jwk, "alg": other})
+    with pytest.raises(jose.InvalidKeyError, match="drop crv"):
+        jose.Key.generate(alg, crv=other)
+    assert jose.Key.generate(alg, crv=crv).alg == alg
+
+
+def test_ed25519_alg_tokens_not_refused_as_unsupported() -> None:
+    """Tokens saying ``alg: Ed25519`` (panva/jose, RFC 9864) verify; EdDSA keeps working."""
+    ed25519_key, eddsa_key = jose.Key.generate("Ed25519"), jose.Key.generate("EdDSA")
+    for signer in (ed25519_key, eddsa_key):
+        public = signer.public()
+        for alg in ("Ed25519", "EdDSA"):
+            # One computation under two names: a key bound to either verifies both.
+            token = forge(signer, {"alg": alg, "kid": signer.kid}, claims())
+            assert jose.decode(token, public, now=NOW)["sub"] == "42"
+            assert jose.decode(token, jose.KeySet([public]), algorithms=[alg], now=NOW)
+            assert jose.Verifier(jose.KeySet([public])).verify(token, now=NOW)
+            no_kid = forge(signer, {"alg": alg}, claims())
+            assert jose.decode(no_kid, jose.KeySet([public]), now=NOW)
+            # The allowlist still goes by the name the token gives.
+            other = "EdDSA" if alg == "Ed25519" else "Ed25519"
+            with pytest.raises(jose.AlgorithmNotAllowedError):
+                jose.decode(token, public, algorithms=[other], now=NOW)
+    assert jose.peek_header(jose.encode({}, ed25519_key))["alg"] == "Ed25519"
+    assert jose.peek_header(jose.encode({}, eddsa_key))["alg"] == "EdDSA"
+
+
+def test_ed25519_name_never_verifies_with_an_ed448_key() -> None:
+    """A key answers to EdDSA and its own curve's name, never to the other curve's."""
+    ed448_key = jose.Key.generate("EdDSA", crv="Ed448")
+    token = forge(ed448_key, {"alg": "Ed25519", "kid": ed448_key.kid}, claims())
+    with pytest.raises(jose.AlgorithmNotAllowedError, match="bound to EdDSA"):
+        jose.decode(token, ed448_key.public(), now=NOW)
+    assert ed448_key.accepts("Ed448")
+    assert ed448_key.accepts("EdDSA")
+    assert not ed448_key.accepts("Ed25519")
+    assert not jose.Key.generate("ES256").accepts("EdDSA")

@@ -15,7 +15,7 @@ from jotauth.guard.guard import Guard
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import error_response
 
-__all__ = ["GUARD_KEY", "GuardMiddleware", "principal_from_scope"]
+__all__ = ["GUARD_KEY", "GuardMiddleware", "csrf_method", "principal_from_scope"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,6 +53,19 @@ def _cross_origin(origin: bytes, host: bytes | None) -> bool:
     """Whether a handshake's ``Origin`` names another host than the one it was sent to."""
     _, sep, netloc = origin.partition(b"://")
     return not sep or host is None or netloc.lower() != host.lower()
+
+
+def csrf_method(kind: str, method: str, origin: bytes | None, host: bytes | None) -> str:
+    """The method the cookie CSRF rule judges a request by (shared by the ASGI adapters).
+
+    A browser sends cookies on a cross-site WebSocket handshake and can add no CSRF header to
+    it (cross-site WebSocket hijacking), so such a handshake counts as unsafe ("WEBSOCKET"):
+    a cookie token on it is refused. A handshake with no ``Origin`` (not from a browser) or
+    from the host it was sent to keeps its ``GET``.
+    """
+    if kind == "websocket" and origin is not None and _cross_origin(origin, host):
+        return "WEBSOCKET"
+    return method
 
 
 class GuardMiddleware:
@@ -109,11 +122,7 @@ class GuardMiddleware:
             elif csrf_header is not None and name == csrf_header:
                 csrf = value.decode("latin-1")
         guard = self.guard
-        method = scope.get("method", "GET")
-        if kind == "websocket" and origin is not None and _cross_origin(origin, host):
-            # A browser sends cookies on a cross-site handshake and can add no CSRF header to it
-            # (cross-site WebSocket hijacking): treat it as unsafe, so a cookie token is refused.
-            method = "WEBSOCKET"
+        method = csrf_method(kind, scope.get("method", "GET"), origin, host)
         principal: Principal | None
         try:
             token = guard.extract(authorization, cookie, method, csrf)

@@ -10,6 +10,11 @@
 Each dependency is an HTTP Bearer security scheme, so ``/docs`` shows the lock and the
 "Authorize" button on every protected route. When ``GuardMiddleware`` already
 authenticated the request, the dependency reuses its principal instead of verifying twice.
+
+The same dependencies protect ``@app.websocket`` routes: they take the connection as a
+Starlette ``HTTPConnection`` (a ``Request`` exists only on HTTP routes), apply the
+middleware's cross-site rule to cookie tokens on the handshake, and refuse a handshake by
+closing it with 1008 (policy violation) before it is accepted, as the middleware does.
 """
 
 from collections.abc import Awaitable, Callable
@@ -17,16 +22,18 @@ from typing import Any, cast
 
 from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.guard import guard as _core
-from jotauth.guard.asgi import GUARD_KEY, principal_from_scope
+from jotauth.guard.asgi import GUARD_KEY, csrf_method, principal_from_scope
 from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import ErrorResponse, error_response
 
 try:
-    from fastapi import FastAPI, HTTPException, Request
+    from fastapi import FastAPI, HTTPException, WebSocketException
     from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
     from fastapi.responses import JSONResponse
     from fastapi.security.base import SecurityBase
+    from starlette.requests import HTTPConnection
+    from starlette.websockets import WebSocket
 except ModuleNotFoundError as exc:
     raise MissingDependencyError("jotauth.guard.fastapi needs FastAPI", "fastapi", exc) from None
 
@@ -48,12 +55,27 @@ def _json(answer: ErrorResponse) -> JSONResponse:
     return JSONResponse(answer.body, answer.status, headers=headers)
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+_POLICY_VIOLATION = 1008  # RFC 6455 7.4.1, what GuardMiddleware closes a refused handshake with
+
+
+async def _handle(connection: HTTPConnection, exc: Exception) -> JSONResponse | None:
     if isinstance(exc, GuardHTTPException):
-        return _json(exc.answer)
-    if isinstance(exc, GuardError):
-        return _json(error_response(exc))
-    raise exc  # pragma: no cover - registered for the two classes above only
+        answer = exc.answer
+    elif isinstance(exc, GuardError):
+        answer = error_response(exc)
+    else:
+        raise exc  # pragma: no cover - registered for the two classes above only
+    if isinstance(connection, WebSocket):  # guard.authorize() inside a WebSocket route
+        await connection.close(_POLICY_VIOLATION, str(answer.body["jotauth_code"]))
+        return None
+    return _json(answer)
+
+
+def _refusal(connection: HTTPConnection, answer: ErrorResponse) -> Exception:
+    """A refused WebSocket handshake is closed with 1008; an HTTP request gets the 401/403."""
+    if connection.scope["type"] == "websocket":
+        return WebSocketException(_POLICY_VIOLATION, str(answer.body["jotauth_code"]))
+    return GuardHTTPException(answer)
 
 
 class Requirement(SecurityBase):
@@ -71,30 +93,40 @@ class Requirement(SecurityBase):
         self.needed = needed
         self.optional = optional
 
-    async def __call__(self, request: Request) -> Principal | None:
+    async def __call__(self, connection: HTTPConnection) -> Principal | None:
         guard = self.guard
+        scope = connection.scope
         try:
-            principal = principal_from_scope(request.scope, guard)
+            principal = principal_from_scope(scope, guard)
             if principal is None:
-                headers = request.headers
+                headers = connection.headers
                 cookie = guard.cookie
+                method: str = scope.get("method", "GET")
+                if cookie is not None and scope["type"] == "websocket":
+                    origin, host = headers.get("origin"), headers.get("host")
+                    method = csrf_method(
+                        "websocket",
+                        method,
+                        None if origin is None else origin.encode("latin-1"),
+                        None if host is None else host.encode("latin-1"),
+                    )
                 token = guard.extract(
                     headers.getlist("authorization"),
                     headers.get("cookie"),
-                    request.method,
+                    method,
                     None if cookie is None else headers.get(cookie.csrf_header),
                 )
                 principal = await guard.authenticate(token)
-                request.scope["auth"] = principal
-                request.scope[GUARD_KEY] = guard
+                scope["auth"] = principal
+                scope[GUARD_KEY] = guard
             if self.needed:
                 guard.authorize(principal, self.needed)
         except MissingTokenError as exc:
             if self.optional:
                 return None
-            raise GuardHTTPException(error_response(exc, guard.realm)) from None
+            raise _refusal(connection, error_response(exc, guard.realm)) from None
         except JotauthError as exc:
-            raise GuardHTTPException(error_response(exc, guard.realm)) from None
+            raise _refusal(connection, error_response(exc, guard.realm)) from None
         return principal
 
 
@@ -109,10 +141,13 @@ class Guard(_core.Guard):
         """Answer guard errors with the flat ``{"error", "error_description", ...}`` body.
 
         Also turns a ``GuardError`` raised inside a route, such as ``guard.authorize(user,
-        ["articles:delete"])`` for an object-level rule, into its 403/401 answer.
+        ["articles:delete"])`` for an object-level rule, into its 403/401 answer (in a
+        WebSocket route: a close with 1008).
         """
-        app.add_exception_handler(GuardHTTPException, _handle)
-        app.add_exception_handler(GuardError, _handle)
+        # One handler for both kinds of connection; Starlette's types name one kind per handler.
+        handler = cast(Any, _handle)
+        app.add_exception_handler(GuardHTTPException, handler)
+        app.add_exception_handler(GuardError, handler)
 
     def require(self, *requirements: str) -> Callable[..., Awaitable[Principal]]:
         """A dependency returning the Principal, requiring every scope/permission given."""

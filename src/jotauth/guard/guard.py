@@ -179,14 +179,22 @@ class Guard:
             raise
 
     def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
-        """Raise InsufficientScopeError unless ``principal`` meets every requirement."""
-        granted = principal.granted_scopes  # computed once per cached principal
-        for requirement in requirements:
-            if requirement not in granted:
-                break
-        else:
-            return  # every requirement is a scope the token grants: the common case, decided here
-        missing = principal.missing(requirements)
+        """Raise InsufficientScopeError unless ``principal`` meets every requirement.
+
+        A grant claim of a shape the guard cannot read (``scope``, ``roles``, ``permissions``)
+        is an ``InvalidClaimError`` here, when a requirement needs it, not at authentication.
+        """
+        try:
+            granted = principal.granted_scopes  # computed once per cached principal
+            for requirement in requirements:
+                if requirement not in granted:
+                    break
+            else:
+                return  # every requirement is a scope the token grants: the common case
+            missing = principal.missing(requirements)
+        except jose.ClaimError as exc:
+            self._count(exc)
+            raise
         if missing:
             error = InsufficientScopeError(missing)
             self._count(error)

@@ -36,6 +36,7 @@ logger = logging.getLogger("jotauth.guard")
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 _NO_CACHE: Final = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$|=)", re.IGNORECASE)
 _MAX_BODY: Final = 1 << 20
+_PRIVATE: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})  # a guard verifies only
 
 
 def cache_ttl(cache_control: str | None, *, default: float, low: float, high: float) -> float:
@@ -207,28 +208,31 @@ class JWKSClient:
         return keys, ttl
 
     def _parse(self, document: Any, url: str) -> jose.KeySet:
+        """The set's public signing keys, bound with this client's ``algorithms``.
+
+        ``jose.KeySet.from_jwks`` binds keys published without ``alg`` where ``algorithms``
+        decides it (RFC 7517 makes ``alg`` optional; Entra ID, Cognito and Ping omit it) and
+        remembers why any key was left out, so a token signed by such a key is refused with
+        that reason instead of a bare "no key with kid". Only a set with no key at all, not
+        even a left-out one, is a KeySourceError (503).
+        """
         entries = document.get("keys") if isinstance(document, Mapping) else None
         if not isinstance(entries, list):
             raise KeySourceError(f'the JWK Set at {url} has no "keys" array')
-        keys: list[jose.Key] = []
+        public: list[Any] = []
         for entry in entries:
             if not isinstance(entry, Mapping) or entry.get("use") == "enc":
                 continue
-            try:
-                key = jose.Key.from_jwk(entry)
-            except jose.JoseError as exc:
-                logger.warning(
-                    "jotauth.guard: skipping key %r from %s: %s", entry.get("kid"), url, exc
-                )
-                continue
-            if key.kty == "oct":
+            if entry.get("kty") == "oct":
                 logger.warning("jotauth.guard: skipping a symmetric key published at %s", url)
                 continue
-            if self._algorithms is None or key.alg in self._algorithms:
-                keys.append(key.public() if key.is_private else key)
-        if not keys:
-            raise KeySourceError(f"the JWK Set at {url} has no usable signing key")
+            public.append({name: value for name, value in entry.items() if name not in _PRIVATE})
         try:
-            return jose.KeySet(keys)
+            keys = jose.KeySet.from_jwks({"keys": public}, algorithms=self._algorithms)
         except jose.JoseError as exc:
             raise KeySourceError(f"the JWK Set at {url} is unusable: {exc}") from None
+        for kid, reason in keys.skipped.items():
+            logger.warning("jotauth.guard: skipping key %r from %s: %s", kid, url, reason)
+        if not len(keys) and not keys.skipped:
+            raise KeySourceError(f"the JWK Set at {url} has no usable signing key")
+        return keys

@@ -2,12 +2,15 @@
 
 A token grants actions on resources in three ways:
 
-* ``scope`` strings ``"articles:read"``, ``"articles:*"`` or ``"*"`` (RFC 9068; a ``scp`` list
-  is accepted too, as some OIDC issuers send one);
+* ``scope`` strings ``"articles:read"``, ``"articles:*"`` or ``"*"`` (RFC 9068), or ``scp`` when
+  there is no ``scope``; either may be a space-separated string (RFC 9068, Microsoft Entra ID's
+  ``scp``) or an array of strings (Okta's ``scp``);
 * the tutorial's ``permissions`` object ``{"articles": ["read", "create"]}``, which may nest for
   hierarchical resources: ``{"projects": {"*": ["read"], "billing": ["update"]}}`` grants
   ``read`` on ``projects`` (and so on every sub-resource) and ``update`` on ``projects.billing``;
-* ``roles``, mapped to grants by the guard's ``roles=`` table (``{"admin": ["*"]}``).
+  or Auth0's array of permission names (``["read:messages"]``), which count like scopes;
+* ``roles`` (a string or an array of strings), mapped to grants by the guard's ``roles=`` table
+  (``{"admin": ["*"]}``).
 
 The scope is what the client was granted (RFC 6749 section 3.3), so where a token lists one
 it is the ceiling: an action is granted when the scope covers it **and**, if the token also
@@ -18,6 +21,13 @@ use scopes send) is decided by its permissions and roles alone.
 
 Resources are dotted paths and a grant on a parent covers its children, so ``articles:*``
 allows ``can("articles.comments", "delete")``.
+
+These claims are optional and their shape varies by issuer, so a shape the guard does not know
+does not refuse the token: the principal is built, and the claim's ``InvalidClaimError`` (401,
+naming the claim) is raised only when a check needs that claim (``has_scope``, ``can``,
+``has_role``, ``permissions``, ``grants``, and so every requirement of a route). A route that
+asks nothing of a token's grants never looks at them; one that does is never decided by a claim
+it could not read, which would silently grant nothing.
 """
 
 import math
@@ -67,32 +77,53 @@ def _shared_set(key: str | tuple[str, ...], members: Iterable[str]) -> frozenset
     return found
 
 
-def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+_SCOPE_SHAPE: Final = "a space-separated string or an array of strings"
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    """The strings of a space-separated string or of an array of strings; None for any other."""
+    if type(value) is str:
+        return tuple(value.split())
+    if type(value) is list and all(type(item) is str for item in value):
+        return tuple(value)
+    return None
+
+
+Malformed = dict[str, tuple[str, str]]
+"""What could not be read, by kind (``scope``, ``roles``, ``permissions``): (claim, message)."""
+
+
+def _scopes(claims: Mapping[str, Any], malformed: Malformed) -> frozenset[str]:
     scope = claims.get("scope")
-    if scope is not None:
-        if type(scope) is not str:
-            raise _invalid("scope", '"scope" must be a space-separated string')
+    name = "scope"
+    if scope is None:
+        scope, name = claims.get("scp"), "scp"
+        if scope is None:
+            return _EMPTY
+    if type(scope) is str:
         return _shared_set(scope, scope.split())
-    scp = claims.get("scp")
-    if scp is None:
+    listed = _strings(scope)
+    if listed is None:
+        malformed["scope"] = (name, f'"{name}" must be {_SCOPE_SHAPE}')
         return _EMPTY
-    if type(scp) is not list or not all(type(s) is str for s in scp):
-        raise _invalid("scp", '"scp" must be an array of strings')
-    return _shared_set(tuple(scp), scp)
+    return _shared_set(listed, listed)
 
 
-def _roles(claims: Mapping[str, Any]) -> frozenset[str]:
+def _roles(claims: Mapping[str, Any], malformed: Malformed) -> frozenset[str]:
     roles = claims.get("roles")
     if roles is None:
         return _EMPTY
     if type(roles) is str:
         return _shared_set((roles,), (roles,))
-    if type(roles) is not list:
-        raise _invalid("roles", '"roles" must be an array of strings')
-    for role in roles:
-        if type(role) is not str:
-            raise _invalid("roles", '"roles" must be an array of strings')
+    if type(roles) is not list or not all(type(role) is str for role in roles):
+        malformed["roles"] = ("roles", '"roles" must be a string or an array of strings')
+        return _EMPTY
     return _shared_set(tuple(roles), roles)
+
+
+def _permission_names(value: Any) -> bool:
+    """Whether ``value`` is Auth0's form: an array of permission names such as ``read:messages``."""
+    return type(value) is list and all(type(item) is str and item for item in value)
 
 
 def _check_permissions(value: Any, path: str, depth: int = 0) -> None:
@@ -162,11 +193,18 @@ def build_principal(
     principal then holds a handful of objects instead of a whole JSON tree, which keeps the
     garbage collector's full passes over a large token cache short.
     """
-    scopes = _scopes(claims)
-    roles = _roles(claims)
-    permissions = claims.get("permissions")
-    if permissions is not None:
-        _check_permissions(permissions, "")
+    malformed: Malformed = {}
+    scopes = _scopes(claims, malformed)
+    roles = _roles(claims, malformed)
+    permissions: Any = claims.get("permissions")
+    names = _EMPTY
+    if _permission_names(permissions):
+        names = _shared_set(tuple(permissions), permissions)
+    elif permissions is not None:
+        try:
+            _check_permissions(permissions, "")
+        except jose.InvalidClaimError as exc:
+            malformed["permissions"] = ("permissions", str(exc))
     sub = claims.get("sub")
     principal = Principal(
         sub="" if sub is None else str(sub),
@@ -186,6 +224,9 @@ def build_principal(
     principal._jti = jti if type(jti) is str else None
     sid: Any = claims.get("sid")
     principal._sid = sid if type(sid) is str else None
+    principal._permission_names = names
+    if malformed:
+        principal._malformed = malformed
     return principal
 
 
@@ -207,7 +248,9 @@ class Principal:
         "_iat",
         "_jti",
         "_kid",
+        "_malformed",
         "_nbf",
+        "_permission_names",
         "_permissions",
         "_role_grants",
         "_scope_grants",
@@ -247,6 +290,8 @@ class Principal:
         self._jti: str | None = None
         self._kid: str | None = None
         self._sid: str | None = None
+        self._malformed: Malformed | None = None
+        self._permission_names: frozenset[str] = _EMPTY
 
     @property
     def claims(self) -> Mapping[str, Any]:
@@ -256,14 +301,29 @@ class Principal:
             claims = self._claims = jose.peek_claims(str(self._token))  # verified before
         return claims
 
+    def _readable(self, *kinds: str) -> None:
+        """Raise the claim error of the first of ``kinds`` whose claim could not be read."""
+        malformed = self._malformed
+        if malformed is not None:
+            for kind in kinds:
+                if kind in malformed:
+                    raise _invalid(*malformed[kind])
+
     @property
     def permissions(self) -> Grants:
-        """The ``permissions`` claim flattened to ``{"resource.sub": frozenset(actions)}``."""
+        """The ``permissions`` claim flattened to ``{"resource.sub": frozenset(actions)}``.
+
+        Auth0's array of names (``["read:messages"]``) is read like scopes.
+        """
         if self._permissions is None:
+            self._readable("permissions")
             table: dict[str, set[str]] = {}
-            raw = self.claims.get("permissions")
-            if raw is not None:
-                _flatten(raw, "", table)
+            if self._permission_names:
+                _add_scopes(self._permission_names, table)
+            else:
+                raw = self.claims.get("permissions")
+                if raw is not None:
+                    _flatten(raw, "", table)
             self._permissions = {name: frozenset(actions) for name, actions in table.items()}
         return self._permissions
 
@@ -272,6 +332,7 @@ class Principal:
         """What the permissions and the roles' grants give, merged (the scope, where the token
         lists one, caps this: ``can`` decides on the intersection)."""
         if self._grants is None:
+            self._readable("scope", "roles", "permissions")
             table = {name: set(actions) for name, actions in self.permissions.items()}
             if self._role_grants:
                 for role in self.roles:
@@ -344,12 +405,14 @@ class Principal:
         return _covers(self.grants, resource, action)
 
     def has_scope(self, scope: str) -> bool:
-        """A plain scope (``openid``) is listed; a ``resource:action`` one is granted (``can``)."""
+        """A plain scope (``openid``) is listed; a ``resource:action`` one is granted (``can``):
+        within the scope, and by the permissions (Auth0's names included) and roles."""
         if scope in self.scopes and not self.bounded:
             return True
         return self._grants_scope(scope)
 
     def _grants_scope(self, scope: str) -> bool:
+        self._readable("scope")
         parsed = parse_requirement(scope)
         if parsed is None:
             return scope in self.scopes
@@ -357,6 +420,7 @@ class Principal:
 
     def has_role(self, role: str) -> bool:
         """Whether the token lists ``role`` in its ``roles`` claim."""
+        self._readable("roles")
         return role in self.roles
 
     def missing(self, requirements: Iterable[str]) -> list[str]:

@@ -48,8 +48,10 @@ _HINTS: Final[Mapping[str, str]] = {
     "bad_signature": "The token was not signed by a key this service trusts: check that it "
     "comes from the right issuer, was not modified in transit, and that the service and the "
     "issuer agree on keys and algorithm.",
-    "no_matching_key": "The token names a signing key (kid) this service does not know: "
-    "check that it comes from the configured issuer (JWKS).",
+    "no_matching_key": "The token names a signing key (kid) this service does not know or "
+    "could not use: check that it comes from the configured issuer (JWKS). When "
+    "error_description says the key was left out of the JWK Set, the service's own settings "
+    "must change as it says (e.g. algorithms=).",
     "algorithm_not_allowed": "The token is signed with an algorithm this service does not "
     "accept: get a token from the configured issuer.",
     "unsupported_algorithm": "The token's algorithm is not supported: get a token from the "

@@ -31,6 +31,19 @@ from jotauth.store.sql import SQLStore
 
 __all__ = ["create_app"]
 
+_EDDSA_NAMES = ("EdDSA", "Ed25519", "Ed448")
+
+
+def _verified_algorithms(signing_alg: str) -> list[str]:
+    """The names the server's own tokens may carry: its setting, and for EdDSA every name of it.
+
+    Moving ``JOTAUTH_SIGNING_ALG`` from ``EdDSA`` to ``Ed25519`` (RFC 9864) changes the name of
+    new keys only; the keys already in the ring sign under the old name until rotated out, and
+    their tokens must keep working here meanwhile. Each key still answers only to the names of
+    its own curve (``jose.Key.accepts``).
+    """
+    return list(_EDDSA_NAMES) if signing_alg in _EDDSA_NAMES else [signing_alg]
+
 
 def create_from_env() -> FastAPI:
     """The app for ``uvicorn --factory`` (what ``jotauth serve`` runs in each worker)."""
@@ -59,7 +72,7 @@ def create_app(
         key_source=RingKeySource(ring),
         issuer=settings.issuer,
         audience=settings.audience,
-        algorithms=[settings.signing_alg],
+        algorithms=_verified_algorithms(settings.signing_alg),
         require=("exp", "sub", "iat", "jti"),
         revocation=revocations,
         clock=clock,

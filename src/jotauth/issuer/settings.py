@@ -24,7 +24,8 @@ MAX_ACCESS_TTL: Final = 86400
 everywhere, password change, disabling) 24 h (``jotauth.guard.RevocationView``): a token
 living longer and issued before it would be accepted again once the entry is dropped."""
 _ASYMMETRIC: Final = (
-    "EdDSA", "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "EdDSA", "Ed25519", "Ed448",  # one signature; "Ed25519"/"Ed448" are RFC 9864's names
+    "ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
 )  # fmt: skip
 _HMAC: Final = ("HS256", "HS384", "HS512")
 

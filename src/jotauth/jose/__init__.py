@@ -1,7 +1,7 @@
 """jotauth.jose: strict, fast JWS / JWK / JWT on pyca/cryptography.
 
     >>> from jotauth import jose
-    >>> key = jose.Key.generate("EdDSA")
+    >>> key = jose.Key.generate("Ed25519")
     >>> token = jose.encode({"sub": "42", "exp": 2_000_000_000}, key)
     >>> jose.decode(token, key.public(), now=1_900_000_000)["sub"]
     '42'
@@ -37,7 +37,7 @@ ALGORITHMS = (
     "RS256", "RS384", "RS512",
     "PS256", "PS384", "PS512",
     "ES256", "ES384", "ES512",
-    "EdDSA",
+    "EdDSA", "Ed25519", "Ed448",
 )  # fmt: skip
 
 __all__ = [

@@ -8,7 +8,7 @@ clock-skew grace applied to every time comparison.
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from jotauth.jose.errors import (
     ExpiredTokenError,
@@ -19,6 +19,18 @@ from jotauth.jose.errors import (
 )
 
 __all__ = ["ClaimsPolicy", "normalize_typ"]
+
+# The refusal names the exact option, since the usual cause is a foreign issuer's access token
+# (Auth0, Keycloak and Entra ID send typ "JWT") meeting the strict default meant for jotauth's.
+_FOREIGN_TYP_HINT: Final = (
+    'To accept another issuer\'s access tokens that say "JWT" (Auth0, Keycloak and Microsoft '
+    'Entra ID do), pass typ="JWT" (Guard(typ="JWT"), jose.decode(..., typ="JWT")), or '
+    "typ=None to skip the check; keep the default for jotauth's own tokens"
+)
+_OTHER_TYP_HINT: Final = (
+    "This is another kind of JWT than the one required here (an ID token, a logout token?); "
+    "send the access token, or change typ= if this service is meant to take this kind"
+)
 
 _DATE_CLAIMS = ("exp", "nbf", "iat")
 
@@ -107,11 +119,17 @@ class ClaimsPolicy:
         found = header.get("typ")
         if type(found) is not str:
             raise InvalidClaimError(
-                "typ", "missing", f'the token has no "typ" header; expected "{self.typ}"'
+                "typ",
+                "missing",
+                f'the token has no "typ" header; expected "{self.typ}". To accept another '
+                "issuer's tokens that carry none (Amazon Cognito's), pass typ=None "
+                "(Guard(typ=None), jose.decode(..., typ=None))",
             )
-        if normalize_typ(found) != self.typ:
+        normalized = normalize_typ(found)
+        if normalized != self.typ:
+            hint = _FOREIGN_TYP_HINT if normalized == "jwt" else _OTHER_TYP_HINT
             raise InvalidClaimError(
-                "typ", "unexpected", f'"typ" is {found[:40]!r}; expected "{self.typ}"'
+                "typ", "unexpected", f'"typ" is {found[:40]!r}; expected "{self.typ}". {hint}'
             )
 
     def validate(self, claims: dict[str, Any], now: float) -> None:

@@ -4,6 +4,9 @@ A ``Key`` knows its algorithm before it ever sees a token, so a token cannot cho
 verified (RFC 8725 section 3.1). The binding comes from the JWK's ``alg``, an explicit ``alg``
 argument, or the key itself where that is unambiguous (an EC curve, an Edwards curve). RSA and
 oct keys carry no such hint, so loading one without an algorithm is an error rather than a guess.
+An Edwards key bound to ``EdDSA`` or to its curve's fully-specified name (``Ed25519``, ``Ed448``,
+RFC 9864) verifies tokens under either name: the two are one computation on that key, and
+issuers are moving from the first to the second (``Key.accepts``).
 Signer and verifier closures are bound once here, which keeps verification to a single call.
 """
 
@@ -79,7 +82,12 @@ def _infer_alg(key: Any, alg: str | None) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         implied = ec_algs.alg_for_curve(key.curve)
     elif isinstance(key, _ED_PRIVATE | _ED_PUBLIC):
-        implied = "EdDSA"
+        names = okp_algs.names_for(key)
+        if alg is None or alg in names:
+            return alg or "EdDSA"
+        raise InvalidKeyError(
+            f"this {names[1]} key can only be used with {' or '.join(names)}, not {alg:.16}"
+        )
     elif alg is None:
         kind = "an HMAC secret" if isinstance(key, bytes) else "an RSA key"
         raise InvalidKeyError(
@@ -100,7 +108,17 @@ class Key:
     error messages never show key material.
     """
 
-    __slots__ = ("_key", "_public_key", "_sign", "_thumbprint", "alg", "kid", "kty", "verify_fn")
+    __slots__ = (
+        "_key",
+        "_names",
+        "_public_key",
+        "_sign",
+        "_thumbprint",
+        "alg",
+        "kid",
+        "kty",
+        "verify_fn",
+    )
 
     alg: str
     kid: str
@@ -133,6 +151,9 @@ class Key:
             self._public_key = key
             self._sign = None
         self.verify_fn = algorithm.verifier(self._public_key)
+        self._names = (
+            frozenset(okp_algs.names_for(key)) if self.kty == "OKP" else frozenset((name,))
+        )
         self._thumbprint: str | None = None
         self.kid = kid if kid is not None else self.thumbprint()
 
@@ -140,7 +161,10 @@ class Key:
 
     @classmethod
     def generate(cls, alg: str, *, kid: str | None = None, **options: Any) -> "Key":
-        """A new private key or secret for ``alg``; ``crv="Ed448"`` (EdDSA), ``size=`` (RSA)."""
+        """A new private key or secret for ``alg``; ``crv="Ed448"`` (EdDSA), ``size=`` (RSA).
+
+        ``Ed25519`` and ``Ed448`` (RFC 9864) make a key of that curve bound to that name.
+        """
         try:
             algorithm = algorithms.get(alg)
         except UnsupportedAlgorithmError as exc:
@@ -226,6 +250,14 @@ class Key:
         return cls(key, alg, kid=kid)
 
     # -- properties and export ----------------------------------------------------------------
+
+    def accepts(self, alg: object) -> bool:
+        """Whether a token whose header names ``alg`` may be verified with this key.
+
+        Only the key's own algorithm, except that an Edwards key answers to ``EdDSA`` and to its
+        curve's name alike (RFC 9864: the same signature), never to the other curve's.
+        """
+        return alg in self._names
 
     @property
     def is_private(self) -> bool:

@@ -4,8 +4,8 @@ A token's ``kid`` is only ever a dictionary lookup here: it never becomes a path
 query, and a key is never taken from the token itself (``jwk``, ``jku``, ``x5u``, ``x5c``).
 """
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any, Final
 
 from jotauth.jose._json import loads_object
 from jotauth.jose.errors import InvalidKeyError, MalformedTokenError, NoMatchingKeyError
@@ -13,9 +13,39 @@ from jotauth.jose.jwk import Key
 
 __all__ = ["KeySet"]
 
+_RSA_FAMILY: Final = ("RS", "PS")
+
 
 def _describe_kid(kid: str) -> str:
     return repr(kid if len(kid) <= 64 else kid[:61] + "...")
+
+
+def _alg_for_rsa(default_alg: str | None, algorithms: Collection[str] | None) -> str:
+    """The algorithm for an RSA JWK without ``alg`` (RFC 7517 makes it optional), or why none.
+
+    Microsoft Entra ID, Amazon Cognito and Ping publish such keys. An RSA key fits six
+    algorithms, so only the caller can say which: ``default_alg``, or ``algorithms=`` when it
+    allows exactly one RSA algorithm. Anything else stays a refusal that says what to change.
+    """
+    if default_alg is not None:
+        return default_alg
+    if algorithms is None:
+        raise InvalidKeyError(
+            'this RSA key has no "alg" (RFC 7517 makes it optional) and RSA keys fit several '
+            "algorithms: pass algorithms=['RS256'] (the one the issuer signs with)"
+        )
+    rsa = sorted(alg for alg in algorithms if alg[:2] in _RSA_FAMILY)
+    if len(rsa) == 1:
+        return rsa[0]
+    if not rsa:
+        raise InvalidKeyError(
+            'this RSA key has no "alg" and algorithms= allows no RSA algorithm '
+            f"(allowed: {', '.join(sorted(algorithms))})"
+        )
+    raise InvalidKeyError(
+        f'this RSA key has no "alg" and algorithms= allows several RSA algorithms '
+        f"({', '.join(rsa)}); narrow algorithms= to the one the issuer signs with"
+    )
 
 
 class KeySet:
@@ -53,6 +83,7 @@ class KeySet:
         jwks: Mapping[str, Any] | str | bytes,
         *,
         default_alg: str | None = None,
+        algorithms: Collection[str] | None = None,
         strict: bool = False,
     ) -> "KeySet":
         """Import a JWK Set.
@@ -60,8 +91,11 @@ class KeySet:
         As RFC 7517 section 5 asks, keys that cannot be used (unknown ``kty``, missing members,
         too weak, no algorithm) are left out rather than failing the whole set, and a lookup of
         a left-out kid says why; ``strict=True`` raises instead. Keys meant for encryption
-        (``"use": "enc"``) are not for us and are skipped silently. ``default_alg`` binds RSA
-        keys that carry no ``alg`` (some issuers omit it).
+        (``"use": "enc"``) are not for us and are skipped silently.
+
+        RSA keys without ``alg`` (Entra ID, Cognito, Ping omit it) are bound to ``default_alg``,
+        or else to the one RSA algorithm ``algorithms`` allows; EC and Edwards keys are bound by
+        their curve. With ``algorithms``, keys that could verify none of them are left out too.
         """
         if isinstance(jwks, str | bytes):
             try:
@@ -70,6 +104,8 @@ class KeySet:
                 raise InvalidKeyError("the JWK Set is not a JSON object") from None
         if not isinstance(jwks, Mapping):
             raise InvalidKeyError("a JWK Set must be a JSON object")
+        if isinstance(algorithms, str):
+            algorithms = (algorithms,)
         entries = jwks.get("keys")
         if not isinstance(entries, list):
             raise InvalidKeyError('a JWK Set needs a "keys" array')
@@ -77,11 +113,17 @@ class KeySet:
         for index, entry in enumerate(entries):
             if isinstance(entry, Mapping) and entry.get("use") == "enc":
                 continue
-            alg = None
-            if isinstance(entry, Mapping) and "alg" not in entry and entry.get("kty") == "RSA":
-                alg = default_alg
             try:
-                keys.append(Key.from_jwk(entry, alg))
+                alg = None
+                if isinstance(entry, Mapping) and "alg" not in entry and entry.get("kty") == "RSA":
+                    alg = _alg_for_rsa(default_alg, algorithms)
+                key = Key.from_jwk(entry, alg)
+                if algorithms is not None and not any(key.accepts(name) for name in algorithms):
+                    raise InvalidKeyError(
+                        f"it is for {key.alg}, which algorithms= does not allow "
+                        f"(allowed: {', '.join(sorted(algorithms))})"
+                    )
+                keys.append(key)
             except InvalidKeyError as exc:
                 if strict:
                     raise
@@ -125,11 +167,17 @@ class KeySet:
         """The key for a token: by kid when the token names one, else the only key for ``alg``."""
         if kid is not None:
             return self.get(kid)
-        candidates = [key for key in self._keys if key.alg == alg]
+        candidates = [key for key in self._keys if key.accepts(alg)]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
-            raise NoMatchingKeyError(f"the token has no kid and no key in the set is for {alg}")
+            left_out = "; ".join(
+                f"{_describe_kid(kid)}: {reason}" for kid, reason in list(self._skipped.items())[:4]
+            )
+            raise NoMatchingKeyError(
+                f"the token has no kid and no key in the set is for {alg}"
+                + (f" (left out of the JWK Set: {left_out})" if left_out else "")
+            )
         raise NoMatchingKeyError(
             f"the token has no kid and {len(candidates)} keys are for {alg}; "
             "tokens must name their kid"

@@ -91,7 +91,7 @@ def resolve_key(
         key = keys.select(alg, header.get("kid"))
     else:
         raise InvalidKeyError("verify needs a jose.Key or a jose.KeySet")
-    if key.alg != alg:
+    if not key.accepts(alg):
         raise AlgorithmNotAllowedError(
             f"the token is signed with {alg}, but key {key.kid!r} is bound to {key.alg}"
         )

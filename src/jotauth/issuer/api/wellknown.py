@@ -7,6 +7,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
 
+from jotauth.guard import InvalidRequestError as GuardInvalidRequestError, MissingTokenError
 from jotauth.issuer.api import models
 from jotauth.issuer.api.deps import authenticate, service
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
@@ -84,12 +85,24 @@ async def discovery(request: Request) -> JSONResponse:
 
 
 async def _service_caller(request: Request) -> None:
+    """A service token or an access token with ``revocations:read``, else the refusal.
+
+    No bearer credential at all (no header, or another scheme) is the guard's
+    ``MissingTokenError``, whose challenge carries no error code (RFC 6750 section 3.1); the
+    issuer's ``InvalidTokenError`` is for a credential that was sent and is wrong.
+    """
     settings: Settings = request.app.state.settings
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     credential = credential.strip()
-    if scheme.lower() != "bearer" or not credential:
-        raise InvalidTokenError("the revocation feed needs Authorization: Bearer <service token>")
+    if scheme.lower() != "bearer":
+        raise MissingTokenError(
+            "the revocation feed needs Authorization: Bearer <service token or access token>"
+        )
+    if not credential:  # as the guard answers it: a malformed request, 400 invalid_request
+        raise GuardInvalidRequestError(
+            'the Authorization header says Bearer but carries no token; send "Bearer <token>"'
+        )
     matched = False
     for secret in settings.service_tokens:
         matched |= hmac.compare_digest(secret.encode(), credential.encode())
