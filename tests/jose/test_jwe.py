@@ -5,45 +5,13 @@ import json
 from typing import Any
 
 import pytest
+from tests.jose.jwe_labels import CURVES, LABELS, OPT_IN, alg_of, pair
 
 from jotauth import jose
 from jotauth.jose import jwe
 
-CURVES = ("P-256", "P-384", "P-521", "X25519", "X448")
-OPT_IN = ("PBES2-HS256+A128KW", "PBES2-HS384+A192KW", "PBES2-HS512+A256KW")
-# RSA1_5 is decrypted with an opt-in, but jotauth never encrypts with it (test_jwe_attacks).
-LABELS = [
-    *(alg for alg in jwe.ALGORITHMS if not alg.startswith("ECDH") and alg != "RSA1_5"),
-    *(f"{alg}/{crv}" for alg in jwe.ALGORITHMS if alg.startswith("ECDH") for crv in CURVES),
-]
-
-
-def _alg(label: str) -> str:
-    return label.split("/")[0]
-
-
-@pytest.fixture(scope="session")
-def jwe_keys(rsa_pem: bytes) -> dict[str, jose.Key]:
-    """A private key (or secret) for every label; dir keys per enc as ``dir/<enc>``."""
-    keys: dict[str, jose.Key] = {}
-    for label in LABELS:
-        alg = _alg(label)
-        if alg == "dir":
-            for enc in jwe.ENCRYPTIONS:
-                keys[f"dir/{enc}"] = jose.Key.generate("dir", enc=enc)
-        elif alg.startswith("RSA"):
-            keys[label] = jose.Key.from_pem(rsa_pem, alg=alg)
-        elif alg.startswith("ECDH"):
-            keys[label] = jose.Key.generate(alg, crv=label.split("/")[1])
-        else:
-            keys[label] = jose.Key.generate(alg)
-    return keys
-
-
-def _pair(keys: dict[str, jose.Key], label: str, enc: str) -> tuple[jose.Key, jose.Key]:
-    """(key to encrypt to, key to decrypt with) for a label."""
-    private = keys[f"dir/{enc}"] if label == "dir" else keys[label]
-    return (private if private.kty == "oct" else private.public()), private
+_pair = pair
+_alg = alg_of
 
 
 @pytest.mark.parametrize("enc", jwe.ENCRYPTIONS)
