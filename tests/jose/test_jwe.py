@@ -5,7 +5,8 @@ import json
 from typing import Any
 
 import pytest
-from tests.jose.jwe_labels import CURVES, LABELS, OPT_IN, alg_of, pair
+from tests.jose.forge import b64
+from tests.jose.jwe_labels import CURVES, LABELS, OPT_IN, alg_of, options_for, pair
 
 from jotauth import jose
 from jotauth.jose import jwe
@@ -313,3 +314,140 @@ def test_nested_verifier_takes_a_configured_decrypter() -> None:
         jose.Verifier(signer.public(), decrypt_with=password).verify(token, NOW)
     decrypter = jwe.Decrypter(password, algorithms=["PBES2-HS512+A256KW"])
     assert jose.Verifier(signer.public(), decrypt_with=decrypter).verify(token, NOW) == _claims()
+
+
+# -- malformed input: a clear JoseError, never another exception ------------------------------
+
+
+def _flat(key: jose.Key) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(jwe.encrypt_json(b"x", key, flatten=True))
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"protected": 5}, "base64url string"),
+        ({"iv": None}, 'no "iv"'),
+        ({"unprotected": []}, "JSON object"),
+        ({"recipients": []}, "non-empty array"),
+        ({"recipients": ["x"]}, "JSON object"),
+        ({"header": {"kid": 5}}, "kid"),
+    ],
+)
+def test_malformed_json_serialization_is_named(change: dict[str, Any], match: str) -> None:
+    """A malformed JWE JSON serialization is a MalformedTokenError naming what is wrong."""
+    key = jose.Key.generate("A128KW")
+    document = {**_flat(key), **change}
+    if "recipients" in change:
+        document.pop("encrypted_key", None)
+    document = {k: v for k, v in document.items() if v is not None}
+    with pytest.raises(jose.MalformedTokenError, match=match):
+        jwe.decrypt_json(json.dumps(document), key)
+
+
+def test_json_serialization_cannot_be_both_general_and_flattened() -> None:
+    """``recipients`` beside a flattened ``encrypted_key`` is ambiguous, so it is refused."""
+    key = jose.Key.generate("A128KW")
+    document = _flat(key)
+    document["recipients"] = [{"encrypted_key": document["encrypted_key"]}]
+    with pytest.raises(jose.MalformedTokenError, match="not both"):
+        jwe.decrypt_json(json.dumps(document), key)
+    with pytest.raises(jose.MalformedTokenError, match="str or bytes"):
+        jwe.decrypt_json(document, key)  # type: ignore[arg-type]
+
+
+def test_direct_recipient_among_several_is_refused() -> None:
+    """A JSON JWE listing a dir recipient beside others is malformed (dir is the CEK)."""
+    key = jose.Key.generate("dir", enc="A256GCM")
+    document = json.loads(jwe.encrypt_json(b"x", key))
+    document["recipients"] *= 2
+    with pytest.raises(jose.MalformedTokenError, match="one of many recipients"):
+        jwe.decrypt_json(json.dumps(document), key)
+
+
+@pytest.mark.parametrize(
+    ("epk", "match"),
+    [
+        (None, '"epk" object'),
+        ({"kty": "OKP", "crv": "P-256", "x": "AA", "y": "AA"}, '"kty": "EC"'),
+        ({"kty": "EC", "crv": "P-256", "x": 5, "y": "AA"}, "base64url string"),
+        ({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}, "32 bytes"),
+    ],
+)
+def test_malformed_epk_is_named(epk: Any, match: str) -> None:
+    """A missing or malformed ECDH-ES ``epk`` is a MalformedTokenError naming the member."""
+    key = jose.Key.generate("ECDH-ES", crv="P-256")
+    token = jwe.encrypt(b"x", key.public())
+    header = {**jwe.peek_header(token), "epk": epk}
+    forged = ".".join([b64(json.dumps(header)), *token.split(".")[1:]])
+    with pytest.raises(jose.MalformedTokenError, match=match):
+        jwe.decrypt(forged, key)
+
+
+def test_x25519_epk_must_be_okp() -> None:
+    """An X25519 epk must say ``kty: OKP``."""
+    key = jose.Key.generate("ECDH-ES", crv="X25519")
+    token = jwe.encrypt(b"x", key.public())
+    header = jwe.peek_header(token)
+    header["epk"] = {**header["epk"], "kty": "EC"}
+    forged = ".".join([b64(json.dumps(header)), *token.split(".")[1:]])
+    with pytest.raises(jose.MalformedTokenError, match="OKP"):
+        jwe.decrypt(forged, key)
+
+
+def test_ecdh_es_direct_with_an_encrypted_key_fails() -> None:
+    """ECDH-ES (direct) has no encrypted key; a token that carries one does not decrypt."""
+    key = jose.Key.generate("ECDH-ES")
+    protected, _, *rest = jwe.encrypt(b"x", key.public()).split(".")
+    with pytest.raises(jose.DecryptionError):
+        jwe.decrypt(".".join([protected, b64(bytes(40)), *rest]), key)
+
+
+def test_encrypt_arguments_are_checked(jwe_keys: dict[str, jose.Key]) -> None:
+    """encrypt and encrypt_json refuse what they would not accept, with a clear error."""
+    key = jwe_keys["A256KW"]
+    with pytest.raises(jose.InvalidKeyError, match=r"jose\.Key"):
+        jwe.encrypt(b"x", "not a key")  # type: ignore[arg-type]
+    with pytest.raises(jose.CriticalHeaderError, match="crit"):
+        jwe.encrypt(b"x", key, headers={"crit": ["x"]})
+    with pytest.raises(TypeError, match="bytes or str"):
+        jwe.encrypt(5, key)  # type: ignore[arg-type]
+    assert "kid" not in jwe.peek_header(jwe.encrypt(b"x", key, headers={"kid": None}))
+    with pytest.raises(jose.InvalidKeyError, match="at least one"):
+        jwe.encrypt_json(b"x", [])
+    with pytest.raises(ValueError, match="exactly one recipient"):
+        jwe.encrypt_json(b"x", [key, jwe_keys["A128KW"]], flatten=True)
+    with pytest.raises(jose.CriticalHeaderError, match="unprotected"):
+        jwe.encrypt_json(b"x", key, unprotected={"zip": "DEF"})
+    with pytest.raises(jose.InvalidKeyError, match="different enc"):
+        jwe.encrypt_json(
+            b"x",
+            [
+                jose.Key.generate("A128KW", enc="A128GCM"),
+                jose.Key.generate("A128KW", enc="A256GCM"),
+            ],
+        )
+    text = jwe.encrypt_json(b"zz" * 100, [key, jwe_keys["A128KW"]], compress=True)
+    assert json.loads(text)["protected"]
+    assert jwe.decrypt_json(text, key, compression=True).plaintext == b"zz" * 100
+    with pytest.raises(jose.InvalidKeyError, match=r"jose\.Key or jose\.KeySet"):
+        jwe.Decrypter("secret")  # type: ignore[arg-type]
+
+
+def test_mutated_tokens_only_ever_raise_jose_errors(jwe_keys: dict[str, jose.Key]) -> None:
+    """Every single-character change to a token of each family ends in a JoseError."""
+    for label in ("A128GCMKW", "ECDH-ES+A128KW/P-256", "dir", "RSA-OAEP", "PBES2-HS256+A128KW"):
+        public, private = _pair(jwe_keys, label, "A128CBC-HS256")
+        token = jwe.encrypt(b"payload", public, enc="A128CBC-HS256")
+        options = options_for(label)
+        for index in range(0, len(token), 7):
+            for replacement in ("A", ".", "_", "!"):
+                mutated = token[:index] + replacement + token[index + 1 :]
+                if mutated == token:
+                    continue
+                try:
+                    jwe.decrypt(mutated, private, **options)
+                except jose.JoseError:
+                    continue
+                pytest.fail(f"{label}: a change at {index} decrypted")  # pragma: no cover
