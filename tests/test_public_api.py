@@ -19,6 +19,7 @@ CONTRACT = {
     "UnsupportedAlgorithmError", "AlgorithmNotAllowedError", "InvalidKeyError",
     "NoMatchingKeyError", "BadSignatureError", "ClaimError", "ExpiredTokenError",
     "ImmatureTokenError", "InvalidClaimError", "MissingClaimError",
+    "jwe", "DecryptionError",
 }  # fmt: skip
 
 
@@ -55,6 +56,21 @@ def test_jws_module_all() -> None:
     for name in names:
         assert hasattr(jose.jws, name), name
     assert jose.jws.peek_header is jose.peek_header
+
+
+def test_jwe_module_all() -> None:
+    """``jose.jwe.__all__`` is sorted and names encrypt/decrypt (compact and JSON), Decrypter."""
+    names = jose.jwe.__all__
+    # ruff's RUF022 order: CONSTANTS, then Classes, then functions
+    assert names == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
+    expected = {"Decrypter", "decrypt", "decrypt_json", "encrypt", "encrypt_json", "peek_header"}
+    assert expected <= set(names)
+    for name in names:
+        assert hasattr(jose.jwe, name), name
+    assert "RSA1_5" in jose.jwe.ALGORITHMS  # implemented, but decrypted only when named
+    assert set(jose.jwe.ENCRYPTIONS) == {
+        "A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"
+    }  # fmt: skip
 
 
 def test_contract_names_are_exported() -> None:
@@ -121,11 +137,13 @@ def test_signatures_match_the_contract() -> None:
         "max_age": None,
         "max_size": 8192,
         "now": None,
+        "decrypt_with": None,
     }
     assert _params(jose.encode) == {
         "claims": inspect.Parameter.empty,
         "key": inspect.Parameter.empty,
         "headers": None,
+        "encrypt_to": None,
     }
     verifier = _params(jose.Verifier.__init__)
     expected = {"algorithms": None, "issuer": None, "audience": None, "leeway": 0, "typ": None}
@@ -139,7 +157,7 @@ def test_signatures_match_the_contract() -> None:
         "algorithms": None,
         "max_size": 8192,
     }
-    assert _params(jose.Key.from_jwk) == {"jwk": inspect.Parameter.empty, "alg": None}
+    assert _params(jose.Key.from_jwk) == {"jwk": inspect.Parameter.empty, "alg": None, "enc": None}
     assert {"alg", "password", "kid"} <= set(_params(jose.Key.from_pem))
     assert _params(jose.Key.from_secret)["alg"] == "HS256"
     assert "kid" in _params(jose.Key.generate)

@@ -39,3 +39,11 @@ def private_keys(rsa_pem: bytes) -> dict[str, jose.Key]:
 def verify_keys(private_keys: dict[str, jose.Key]) -> dict[str, jose.Key]:
     """The key that verifies each algorithm: the public half, or the secret itself for HMAC."""
     return {alg: k if k.kty == "oct" else k.public() for alg, k in private_keys.items()}
+
+
+@pytest.fixture(scope="session")
+def jwe_keys(rsa_pem: bytes) -> dict[str, jose.Key]:
+    """A JWE private key (or secret) for every label of tests/jose/jwe_labels.py."""
+    from tests.jose.jwe_labels import make_keys
+
+    return make_keys(rsa_pem)

@@ -128,10 +128,15 @@ RSA_ALG = "RS256"  # RFC 7520's RSA key carries no alg; a key must be bound to o
 def test_cookbook_jwk(name: str, jwk: dict[str, Any]) -> None:
     """Each cookbook JWK imports (or is refused for a stated reason) and exports unchanged."""
     if jwk.get("use") == "enc":
-        # 3.6 is an AES key for encryption: not a signing key, and JWE is out of scope.
-        with pytest.raises(jose.InvalidKeyError, match="enc"):
-            jose.Key.from_jwk(jwk)
-        assert len(jose.KeySet.from_jwks({"keys": [jwk]})) == 0
+        # 3.6 is an AES key for encryption, alg A256GCM: a "dir" key for that content
+        # encryption (RFC 7520 5.6 uses its sibling that way). It never signs.
+        key = jose.Key.from_jwk(jwk)
+        assert (key.use, key.alg, key.enc, key.kid) == ("enc", "dir", "A256GCM", jwk["kid"])
+        assert key.to_jwk(private=True) == jwk | {"use": "enc"}
+        with pytest.raises(jose.AlgorithmNotAllowedError):
+            jose.jws.verify(jose.jws.sign(b"x", jose.Key.generate("HS256")), key)
+        (loaded,) = jose.KeySet.from_jwks({"keys": [jwk]})
+        assert loaded.use == "enc"
         return
     alg = None
     if jwk["kty"] == "RSA":

@@ -543,21 +543,25 @@ def test_oversized_rsa_modulus_refused_quickly() -> None:
 
 
 def test_pem_of_unsupported_key_types_refused() -> None:
-    """PEM keys of types no JWS algorithm uses (DSA, X25519, X448) are refused by name."""
+    """DSA PEM keys are refused by name; X25519/X448 ones need a JWE alg (key agreement only)."""
     from cryptography.hazmat.primitives.asymmetric import dsa, x448, x25519
 
-    for private in (
-        dsa.generate_private_key(2048),
-        x25519.X25519PrivateKey.generate(),
-        x448.X448PrivateKey.generate(),
-    ):
-        pem = private.private_bytes(
+    def pem_of(private: Any) -> bytes:
+        pem: bytes = private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        with pytest.raises(jose.InvalidKeyError, match="unsupported key type"):
-            jose.Key.from_pem(pem)
+        return pem
+
+    with pytest.raises(jose.InvalidKeyError, match="unsupported key type"):
+        jose.Key.from_pem(pem_of(dsa.generate_private_key(2048)))
+    for private in (x25519.X25519PrivateKey.generate(), x448.X448PrivateKey.generate()):
+        with pytest.raises(jose.InvalidKeyError, match="key agreement"):
+            jose.Key.from_pem(pem_of(private))
+        with pytest.raises(jose.InvalidKeyError, match="key agreement"):
+            jose.Key.from_pem(pem_of(private), alg="EdDSA")
+        assert jose.Key.from_pem(pem_of(private), alg="ECDH-ES").use == "enc"
 
 
 def test_certificate_pem_gives_its_public_key(private_keys: dict[str, jose.Key]) -> None:

@@ -96,10 +96,17 @@ def test_rfc7517_a2_private_keys() -> None:
 
 
 def test_rfc7517_a3_symmetric_keys() -> None:
-    """RFC 7517 A.3: the A128KW key is not a signing key; the HMAC key verifies RFC 7515 A.1."""
+    """RFC 7517 A.3: the A128KW key is a JWE key, never a signing key; the HMAC key verifies
+    RFC 7515 A.1."""
     wrap, mac = RFC["rfc7517"]["A.3"]["keys"]
-    with pytest.raises(jose.InvalidKeyError):
-        jose.Key.from_jwk(wrap)
+    wrap_key = jose.Key.from_jwk(wrap)
+    assert (wrap_key.use, wrap_key.alg) == ("enc", "A128KW")
+    with pytest.raises(jose.InvalidKeyError, match="A128KW"):
+        jose.Key.from_jwk(wrap, alg="HS256")
+    with pytest.raises(jose.InvalidKeyError, match="JWE"):
+        jose.Key.from_jwk({**wrap, "use": "sig"})
+    with pytest.raises(jose.AlgorithmNotAllowedError):
+        jose.jws.verify(RFC["rfc7515"][0]["token"], wrap_key)
     key = jose.Key.from_jwk(mac, alg="HS256")
     assert key.kid == mac["kid"]
     assert jose.jws.verify(RFC["rfc7515"][0]["token"], key).startswith(b'{"iss":"joe"')

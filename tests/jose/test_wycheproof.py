@@ -1,8 +1,8 @@
 """Wycheproof's JOSE vectors (C2SP/wycheproof testvectors_v1): every JWS and JWK case.
 
 Files: json_web_signature_test (401 cases) and json_web_key_test (26) in full, plus the 49 JWS
-cases of json_web_crypto_test (its 34 JWE cases and json_web_encryption_test are out of scope
-and not collected).
+cases of json_web_crypto_test (its 34 JWE cases and json_web_encryption_test are collected by
+test_jwe_wycheproof.py).
 
 How a case is read: the group's ``public`` key (or ``private`` when there is no public part, as
 for HMAC) is loaded with ``Key.from_jwk`` or, for a JWK Set, ``KeySet.from_jwks``; the ``jws``
@@ -79,7 +79,8 @@ def test_json_web_key(group: dict[str, Any], case: dict[str, Any]) -> None:
     assert result == _expected("json_web_key_test.json", case), repr(error)
 
 
-# json_web_crypto_test mixes JWS and JWE cases; the JWE ones (a "jwe" member) are not collected.
+# json_web_crypto_test mixes JWS and JWE cases; the JWE ones (a "jwe" member) are in
+# test_jwe_wycheproof.py.
 CRYPTO_JWS = [p for p in wycheproof("json_web_crypto_test.json") if "jws" in p.values[1]]
 
 
@@ -91,7 +92,7 @@ def test_json_web_crypto_jws_cases(group: dict[str, Any], case: dict[str, Any]) 
 
 
 def test_crypto_file_jws_cases_all_collected() -> None:
-    """All 49 JWS cases of json_web_crypto_test are collected; only its 34 JWE cases are not."""
+    """All 49 JWS cases of json_web_crypto_test are collected here (its 34 JWE cases elsewhere)."""
     assert len(CRYPTO_JWS) == 49
 
 

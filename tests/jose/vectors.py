@@ -61,10 +61,12 @@ def wycheproof(file: str) -> list[Any]:
     return params
 
 
-# Cookbook files in scope: JWS and JWK (RFC 7520 sections 3 and 4), the Ed25519 example and the
-# two RFC 7797 files. JWE (jwe/, curve25519/ecdh-es.json, 6.nesting...) is vendored for the JWE
-# work but not collected yet.
+# Cookbook files in scope: JWS and JWK (RFC 7520 sections 3 and 4), the Ed25519 example, the
+# two RFC 7797 files, JWE (RFC 7520 section 5 and the RFC 8037 X25519 example) and nesting
+# (RFC 7520 section 6).
 COOKBOOK_JWS = ("jws", "curve25519/jws.json")
+COOKBOOK_JWE = ("jwe", "curve25519/ecdh-es.json")
+COOKBOOK_NESTED = ("6.nesting_signatures_and_encryption.json",)
 COOKBOOK_JWK = ("jwk",)
 COOKBOOK_REJECTED = ("rfc7797",)
 

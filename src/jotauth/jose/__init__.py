@@ -1,4 +1,4 @@
-"""jotauth.jose: strict, fast JWS / JWK / JWT on pyca/cryptography.
+"""jotauth.jose: strict, fast JWS / JWE / JWK / JWT on pyca/cryptography.
 
     >>> from jotauth import jose
     >>> key = jose.Key.generate("Ed25519")
@@ -9,13 +9,14 @@
 This package does no I/O and imports only the standard library and ``cryptography``.
 """
 
-from jotauth.jose import jws
+from jotauth.jose import jwe, jws
 from jotauth.jose.claims import ClaimsPolicy
 from jotauth.jose.errors import (
     AlgorithmNotAllowedError,
     BadSignatureError,
     ClaimError,
     CriticalHeaderError,
+    DecryptionError,
     ExpiredTokenError,
     ImmatureTokenError,
     InvalidClaimError,
@@ -47,6 +48,7 @@ __all__ = [
     "ClaimError",
     "ClaimsPolicy",
     "CriticalHeaderError",
+    "DecryptionError",
     "ExpiredTokenError",
     "ImmatureTokenError",
     "InvalidClaimError",
@@ -62,6 +64,7 @@ __all__ = [
     "Verifier",
     "decode",
     "encode",
+    "jwe",
     "jws",
     "peek_claims",
     "peek_header",

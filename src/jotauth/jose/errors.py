@@ -14,14 +14,17 @@ each failed claim are distinct classes with distinct ``code`` values::
         ├── InvalidKeyError                invalid_key
         ├── NoMatchingKeyError             no_matching_key
         ├── BadSignatureError              bad_signature
+        ├── DecryptionError                decryption_failed
         └── ClaimError                     invalid_claim (base; has .claim and .reason)
             ├── ExpiredTokenError          expired_token
             ├── ImmatureTokenError         immature_token
             ├── InvalidClaimError          invalid_claim
             └── MissingClaimError          missing_claim
 
-Every signature failure is the same ``BadSignatureError`` with the same message, so an attacker
-learns nothing from which check failed.
+Every signature failure is the same ``BadSignatureError`` with the same message, and every
+decryption failure (a bad tag, bad padding, a key that does not unwrap, the wrong key) the same
+``DecryptionError``, so an attacker learns nothing from which check failed: no padding oracle,
+no MAC oracle.
 """
 
 from datetime import UTC, datetime
@@ -34,6 +37,7 @@ __all__ = [
     "BadSignatureError",
     "ClaimError",
     "CriticalHeaderError",
+    "DecryptionError",
     "ExpiredTokenError",
     "ImmatureTokenError",
     "InvalidClaimError",
@@ -74,7 +78,7 @@ class JoseError(JotauthError):
 
 
 class MalformedTokenError(JoseError):
-    """The token is not a well-formed JWS compact serialization (segments, base64url, JSON)."""
+    """The token is not well formed: its serialization, segments, base64url, JSON or headers."""
 
     code: ClassVar[str] = "malformed_token"
 
@@ -121,6 +125,15 @@ class BadSignatureError(JoseError):
     code: ClassVar[str] = "bad_signature"
 
     def __init__(self, message: str = "signature verification failed") -> None:
+        super().__init__(message)
+
+
+class DecryptionError(JoseError):
+    """A JWE did not decrypt. Always the same message, whatever the cause (RFC 7516 11.5)."""
+
+    code: ClassVar[str] = "decryption_failed"
+
+    def __init__(self, message: str = "decryption failed") -> None:
         super().__init__(message)
 
 

@@ -1,13 +1,21 @@
 """Keys: import, export, generation and RFC 7638 thumbprints, each key bound to one algorithm.
 
 A ``Key`` knows its algorithm before it ever sees a token, so a token cannot choose how it is
-verified (RFC 8725 section 3.1). The binding comes from the JWK's ``alg``, an explicit ``alg``
-argument, or the key itself where that is unambiguous (an EC curve, an Edwards curve). RSA and
-oct keys carry no such hint, so loading one without an algorithm is an error rather than a guess.
+verified or decrypted (RFC 8725 section 3.1). The binding comes from the JWK's ``alg``, an
+explicit ``alg`` argument, or the key itself where that is unambiguous (an EC curve, an Edwards
+curve). RSA and oct keys carry no such hint, so loading one without an algorithm is an error
+rather than a guess. Signer and verifier closures are bound once here, which keeps verification
+to a single call.
 An Edwards key bound to ``EdDSA`` or to its curve's fully-specified name (``Ed25519``, ``Ed448``,
 RFC 9864) verifies tokens under either name: the two are one computation on that key, and
 issuers are moving from the first to the second (``Key.accepts``).
-Signer and verifier closures are bound once here, which keeps verification to a single call.
+
+A key is for signatures (``use == "sig"``, a JWS ``alg``) or for encryption (``use == "enc"``,
+a JWE key-management ``alg`` such as ``RSA-OAEP-256`` or ``ECDH-ES+A256KW``, optionally bound
+to one content encryption ``enc`` as well); never both. A ``dir`` key is the content key itself,
+so it is always bound to its ``enc``, and its JWK names that ``enc`` as its ``alg`` (RFC 7520
+section 5.6 does so). Encryption keys carry ``wrap_fn`` and, when private, ``unwrap_fn``: the
+key-management closures ``jose.jwe`` calls.
 """
 
 import hashlib
@@ -16,13 +24,15 @@ from typing import Any, Final
 
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.x509 import load_pem_x509_certificate
 
 from jotauth.jose import algorithms
 from jotauth.jose._algs import ec as ec_algs, okp as okp_algs
-from jotauth.jose._b64 import b64decode, b64encode
+from jotauth.jose._b64 import b64encode
 from jotauth.jose._json import dumps, loads_object
+from jotauth.jose._jwe import ecdh as ecdh_jwe, registry as jwe_registry
+from jotauth.jose._jwk_import import check_key_ops, check_use, is_encryption_alg, load_jwk
 from jotauth.jose.errors import (
     InvalidKeyError,
     MalformedTokenError,
@@ -37,12 +47,30 @@ _THUMBPRINT_MEMBERS: Final = {
     "oct": ("k", "kty"),
     "OKP": ("crv", "kty", "x"),
 }
-_RSA_PRIVATE_MEMBERS: Final = ("p", "q", "dp", "dq", "qi")
 _EC_PRIVATE = ec.EllipticCurvePrivateKey
 _ED_PRIVATE = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 _ED_PUBLIC = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-_PRIVATE_TYPES = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _ED_PRIVATE
-_SUPPORTED_TYPES = _PRIVATE_TYPES | rsa.RSAPublicKey | ec.EllipticCurvePublicKey | _ED_PUBLIC
+_X_PRIVATE = x25519.X25519PrivateKey | x448.X448PrivateKey
+_X_PUBLIC = x25519.X25519PublicKey | x448.X448PublicKey
+_PRIVATE_TYPES = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _ED_PRIVATE | _X_PRIVATE
+_SUPPORTED_TYPES = (
+    _PRIVATE_TYPES | rsa.RSAPublicKey | ec.EllipticCurvePublicKey | _ED_PUBLIC | _X_PUBLIC
+)
+
+
+def _kty_of(key: Any) -> str:
+    if isinstance(key, bytes):
+        return "oct"
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return "EC"
+    return "OKP"
+
+
+def _never_verifies(data: bytes, signature: bytes) -> bool:
+    """The verify_fn of an encryption key: it verifies no signature."""
+    return False
 
 
 def _b64_text(data: bytes) -> str:
@@ -54,31 +82,15 @@ def _int_b64(value: int, size: int | None = None) -> str:
     return _b64_text(value.to_bytes(length, "big"))
 
 
-def _member(jwk: Mapping[str, Any], name: str, *, required: bool = True) -> bytes | None:
-    value = jwk.get(name)
-    if value is None:
-        if required:
-            raise InvalidKeyError(f'JWK is missing the "{name}" member')
-        return None
-    if type(value) is not str:
-        raise InvalidKeyError(f'JWK member "{name}" must be a base64url string')
-    try:
-        decoded = b64decode(value.encode("ascii"))
-    except (UnicodeEncodeError, MalformedTokenError):
-        raise InvalidKeyError(f'JWK member "{name}" is not valid base64url') from None
-    if not decoded:
-        raise InvalidKeyError(f'JWK member "{name}" is empty')
-    return decoded
-
-
-def _int_member(jwk: Mapping[str, Any], name: str) -> int:
-    data = _member(jwk, name)
-    assert data is not None  # noqa: S101 - required=True never returns None
-    return int.from_bytes(data, "big")
-
-
 def _infer_alg(key: Any, alg: str | None) -> str:
     """The algorithm a key is bound to: the one given, or the one its curve implies."""
+    if alg is not None and alg in jwe_registry.KEY_MANAGEMENT:
+        return alg  # the family's check_key decides whether the key fits
+    if isinstance(key, _X_PRIVATE | _X_PUBLIC):
+        raise InvalidKeyError(
+            "an X25519/X448 key is for key agreement; say which algorithm with alg= "
+            "(for example alg='ECDH-ES+A256KW' or 'ECDH-ES')"
+        )
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         implied = ec_algs.alg_for_curve(key.curve)
     elif isinstance(key, _ED_PRIVATE | _ED_PUBLIC):
@@ -102,7 +114,7 @@ def _infer_alg(key: Any, alg: str | None) -> str:
 
 
 class Key:
-    """A signing or verification key bound to exactly one JWS algorithm.
+    """A key bound to exactly one algorithm: a JWS ``alg``, or a JWE ``alg`` (and maybe ``enc``).
 
     Construct with ``generate``, ``from_jwk``, ``from_pem`` or ``from_secret``. ``repr`` and
     error messages never show key material.
@@ -111,36 +123,63 @@ class Key:
     __slots__ = (
         "_key",
         "_names",
+        "_private",
         "_public_key",
         "_sign",
         "_thumbprint",
         "alg",
+        "enc",
         "kid",
         "kty",
+        "unwrap_fn",
+        "use",
         "verify_fn",
+        "wrap_fn",
     )
 
     alg: str
+    enc: str | None
     kid: str
     kty: str
+    use: str
     verify_fn: Callable[[bytes, bytes], bool]
+    wrap_fn: "jwe_registry.Wrap | None"
+    unwrap_fn: "jwe_registry.Unwrap | None"
 
-    def __init__(self, key: Any, alg: str | None = None, *, kid: str | None = None) -> None:
-        """Bind a cryptography key object (or HMAC secret bytes) to ``alg``.
+    def __init__(
+        self, key: Any, alg: str | None = None, *, kid: str | None = None, enc: str | None = None
+    ) -> None:
+        """Bind a cryptography key object (or secret bytes) to ``alg`` (and, for JWE, ``enc``).
 
-        ``kid`` defaults to the RFC 7638 thumbprint.
+        ``kid`` defaults to the RFC 7638 thumbprint. A content encryption name as ``alg``
+        (``"A256GCM"``) means a ``dir`` key for that ``enc``.
         """
         if kid is not None and type(kid) is not str:
             raise InvalidKeyError("kid must be a string")
+        if alg is not None and type(alg) is str and alg in jwe_registry.CONTENT:
+            if enc is not None and enc != alg:
+                raise InvalidKeyError(f'a "dir" key for {alg} cannot be bound to enc {enc!r:.24}')
+            alg, enc = "dir", alg
+        self._key = key
+        self._thumbprint: str | None = None
         name = _infer_alg(key, alg)
+        if name in jwe_registry.KEY_MANAGEMENT:
+            self._bind_encryption(key, name, enc)
+        else:
+            if enc is not None:
+                raise InvalidKeyError(f"{name} is a signature algorithm; enc= is for JWE keys")
+            self._bind_signature(key, name)
+        self.kid = kid if kid is not None else self.thumbprint()
+
+    def _bind_signature(self, key: Any, name: str) -> None:
         try:
             algorithm = algorithms.get(name)
         except UnsupportedAlgorithmError as exc:
             raise InvalidKeyError(str(exc)) from None
         algorithm.check_key(key)
-        self.alg = name
+        self.alg, self.enc, self.use = name, None, "sig"
         self.kty = algorithm.kty
-        self._key = key
+        self.wrap_fn = self.unwrap_fn = None
         if isinstance(key, bytes):
             self._public_key: Any = key
             self._sign: Callable[[bytes], bytes] | None = algorithm.signer(key)
@@ -150,43 +189,88 @@ class Key:
         else:
             self._public_key = key
             self._sign = None
+        self._private = self._sign is not None
         self.verify_fn = algorithm.verifier(self._public_key)
         self._names = (
             frozenset(okp_algs.names_for(key)) if self.kty == "OKP" else frozenset((name,))
         )
-        self._thumbprint: str | None = None
-        self.kid = kid if kid is not None else self.thumbprint()
+
+    def _bind_encryption(self, key: Any, name: str, enc: str | None) -> None:
+        management = jwe_registry.get(name)
+        try:
+            content = None if enc is None else jwe_registry.content(enc)
+        except UnsupportedAlgorithmError as exc:
+            raise InvalidKeyError(str(exc)) from None
+        management.check_key(key, content)
+        self.alg, self.enc, self.use = name, enc, "enc"
+        self.kty = _kty_of(key)
+        self._sign = None
+        self.verify_fn = _never_verifies
+        self._private = isinstance(key, bytes | _PRIVATE_TYPES)
+        self._public_key = key if isinstance(key, bytes) or not self._private else key.public_key()
+        self.wrap_fn = management.wrapper(self._public_key)
+        self.unwrap_fn = management.unwrapper(key) if self._private else None
+        self._names = frozenset()  # no JWS algorithm: an encryption key never verifies
 
     # -- construction -----------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, alg: str, *, kid: str | None = None, **options: Any) -> "Key":
+    def generate(
+        cls, alg: str, *, kid: str | None = None, enc: str | None = None, **options: Any
+    ) -> "Key":
         """A new private key or secret for ``alg``; ``crv="Ed448"`` (EdDSA), ``size=`` (RSA).
 
+        JWE: ``crv=`` picks the ECDH-ES curve (P-256 by default, P-384, P-521, X25519, X448);
+        ``enc=`` binds the key to one content encryption, which a ``dir`` key needs for its size.
         ``Ed25519`` and ``Ed448`` (RFC 9864) make a key of that curve bound to that name.
         """
+        if type(alg) is str and alg in jwe_registry.CONTENT:
+            alg, enc = "dir", enc or alg
+        if is_encryption_alg(alg):
+            try:
+                content = None if enc is None else jwe_registry.content(enc)
+            except UnsupportedAlgorithmError as exc:
+                raise InvalidKeyError(str(exc)) from None
+            return cls(jwe_registry.get(alg).generate(content, **options), alg, kid=kid, enc=enc)
         try:
             algorithm = algorithms.get(alg)
         except UnsupportedAlgorithmError as exc:
             raise InvalidKeyError(str(exc)) from None
-        return cls(algorithm.generate(**options), alg, kid=kid)
+        return cls(algorithm.generate(**options), alg, kid=kid, enc=enc)
 
     @classmethod
     def from_secret(
-        cls, secret: bytes | str, alg: str = "HS256", *, kid: str | None = None
+        cls,
+        secret: bytes | str,
+        alg: str = "HS256",
+        *,
+        kid: str | None = None,
+        enc: str | None = None,
     ) -> "Key":
-        """An HMAC key; the secret must be at least as long as the hash and not a public key."""
+        """An HMAC key, or a JWE secret (``dir``, ``A256KW``, ``A256GCMKW``, a PBES2 password).
+
+        An HMAC secret must be at least as long as the hash and not a public key; AES keys must
+        be exactly their algorithm's size.
+        """
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
         if not isinstance(secret, bytes):
-            raise InvalidKeyError("an HMAC secret must be bytes or str")
-        if type(alg) is not str or not alg.startswith("HS"):
-            raise InvalidKeyError(f"a secret can only be used with HS256/384/512, not {alg!r:.24}")
-        return cls(secret, alg, kid=kid)
+            raise InvalidKeyError("a secret must be bytes or str")
+        if type(alg) is not str or not (alg.startswith("HS") or is_encryption_alg(alg)):
+            raise InvalidKeyError(
+                f"a secret can only be used with HS256/384/512 or a JWE secret algorithm "
+                f"(dir, A*KW, A*GCMKW, PBES2-*), not {alg!r:.24}"
+            )
+        return cls(secret, alg, kid=kid, enc=enc)
 
     @classmethod
-    def from_jwk(cls, jwk: Mapping[str, Any] | str | bytes, alg: str | None = None) -> "Key":
-        """Import a JWK (RFC 7517/7518/8037): oct, RSA, EC or OKP, public or private."""
+    def from_jwk(
+        cls, jwk: Mapping[str, Any] | str | bytes, alg: str | None = None, *, enc: str | None = None
+    ) -> "Key":
+        """Import a JWK (RFC 7517/7518/8037): oct, RSA, EC or OKP, public or private.
+
+        ``"use": "enc"`` keys load as JWE keys; they need a JWE ``alg`` (from the JWK or here).
+        """
         if isinstance(jwk, str | bytes):
             try:
                 jwk = loads_object(jwk.encode("utf-8") if isinstance(jwk, str) else jwk, "JWK")
@@ -200,15 +284,14 @@ class Key:
         jwk_alg = jwk.get("alg")
         if alg is not None and jwk_alg is not None and alg != jwk_alg:
             raise InvalidKeyError(f'the JWK says alg "{jwk_alg}", but alg "{alg}" was requested')
-        use = jwk.get("use")
-        if use is not None and use != "sig":
-            raise InvalidKeyError(f'this JWK is for "use": "{use[:16]}", not for signatures')
-        _check_key_ops(jwk.get("key_ops"))
+        chosen = alg or jwk_alg
+        for_encryption = check_use(jwk.get("use"), chosen)
+        check_key_ops(jwk.get("key_ops"), for_encryption)
         try:
-            key = _load_jwk(jwk)
+            key = load_jwk(jwk, for_encryption)
         except (ValueError, TypeError, _CryptoUnsupported, OverflowError):
             raise InvalidKeyError("the JWK does not describe a valid key") from None
-        return cls(key, alg or jwk_alg, kid=jwk.get("kid"))
+        return cls(key, chosen, kid=jwk.get("kid"), enc=enc)
 
     @classmethod
     def from_pem(
@@ -218,6 +301,7 @@ class Key:
         password: bytes | str | None = None,
         *,
         kid: str | None = None,
+        enc: str | None = None,
     ) -> "Key":
         """Import PEM: PKCS#8 (maybe encrypted), SPKI, PKCS#1, SEC1 or an X.509 certificate."""
         if isinstance(data, str):
@@ -245,9 +329,9 @@ class Key:
         if not isinstance(key, _SUPPORTED_TYPES):
             raise InvalidKeyError(
                 f"unsupported key type {type(key).__name__}; "
-                "use RSA, EC (P-256/384/521), Ed25519 or Ed448"
+                "use RSA, EC (P-256/384/521), Ed25519, Ed448, X25519 or X448"
             )
-        return cls(key, alg, kid=kid)
+        return cls(key, alg, kid=kid, enc=enc)
 
     # -- properties and export ----------------------------------------------------------------
 
@@ -261,8 +345,8 @@ class Key:
 
     @property
     def is_private(self) -> bool:
-        """True if this key can sign (a private key or an HMAC secret)."""
-        return self._sign is not None
+        """True for a private key or a secret: one that can sign, or decrypt."""
+        return self._private
 
     def sign(self, data: bytes) -> bytes:
         """Sign raw bytes with this key's algorithm."""
@@ -274,14 +358,20 @@ class Key:
         """The public half, with the same algorithm and kid. HMAC secrets have none."""
         if self.kty == "oct":
             raise InvalidKeyError("an HMAC secret has no public part")
-        if self._sign is None:
+        if not self._private:
             return self
-        return Key(self._public_key, self.alg, kid=self.kid)
+        return Key(self._public_key, self.alg, kid=self.kid, enc=self.enc)
 
     def to_jwk(self, private: bool = False) -> dict[str, Any]:
-        """Export as a JWK dict with kid, alg and use; private members only when asked."""
+        """Export as a JWK dict with kid, alg and use; private members only when asked.
+
+        A ``dir`` key's ``alg`` is its ``enc`` (as in RFC 7520 section 5.6), so that importing
+        it again restores the binding. The ``enc`` binding of other JWE keys has no JWK member
+        and is not exported.
+        """
         jwk = self._jwk_members(private)
-        jwk.update(kid=self.kid, alg=self.alg, use="sig")
+        alg = self.enc if self.alg == "dir" else self.alg
+        jwk.update(kid=self.kid, alg=alg, use=self.use)
         return jwk
 
     def to_pem(self, private: bool = False, password: bytes | None = None) -> bytes:
@@ -289,7 +379,7 @@ class Key:
         if self.kty == "oct":
             raise InvalidKeyError("an HMAC secret has no PEM form; use to_jwk(private=True)")
         if private:
-            if self._sign is None:
+            if not self._private:
                 raise InvalidKeyError("this is a public key; there is no private part to export")
             encryption: serialization.KeySerializationEncryption = (
                 serialization.BestAvailableEncryption(password)
@@ -314,7 +404,8 @@ class Key:
         return self._thumbprint
 
     def __repr__(self) -> str:
-        return f"Key(alg={self.alg!r}, kid={self.kid!r}, private={self.is_private})"
+        enc = f", enc={self.enc!r}" if self.enc else ""
+        return f"Key(alg={self.alg!r}{enc}, kid={self.kid!r}, private={self.is_private})"
 
     def _jwk_members(self, private: bool) -> dict[str, Any]:
         key = self._key
@@ -325,7 +416,7 @@ class Key:
                 )
             return {"kty": "oct", "k": _b64_text(key)}
         public = self._public_key
-        if private and self._sign is None:
+        if private and not self._private:
             raise InvalidKeyError("this is a public key; there is no private part to export")
         if self.kty == "RSA":
             numbers = public.public_numbers()
@@ -356,7 +447,9 @@ class Key:
         raw = serialization.Encoding.Raw
         jwk = {
             "kty": "OKP",
-            "crv": okp_algs.crv_of(public),
+            "crv": ecdh_jwe.crv_of(public)
+            if isinstance(public, _X_PUBLIC)
+            else okp_algs.crv_of(public),
             "x": _b64_text(public.public_bytes(raw, serialization.PublicFormat.Raw)),
         }
         if private:
@@ -369,96 +462,3 @@ class Key:
 
 
 _CRV_OF_CURVE: Final = {curve.name: crv for crv, curve in ec_algs.CURVES.items()}
-
-
-def _check_key_ops(key_ops: Any) -> None:
-    if key_ops is None:
-        return
-    if not isinstance(key_ops, list) or not all(type(op) is str for op in key_ops):
-        raise InvalidKeyError('JWK member "key_ops" must be a list of strings')
-    if len(set(key_ops)) != len(key_ops):
-        raise InvalidKeyError('JWK member "key_ops" has duplicate values')
-    if not {"sign", "verify"} & set(key_ops):
-        raise InvalidKeyError('this JWK\'s "key_ops" allow neither "sign" nor "verify"')
-
-
-def _load_jwk(jwk: Mapping[str, Any]) -> Any:
-    kty = jwk.get("kty")
-    if kty == "oct":
-        return _member(jwk, "k")
-    if kty == "RSA":
-        return _load_rsa(jwk)
-    if kty == "EC":
-        return _load_ec(jwk)
-    if kty == "OKP":
-        return _load_okp(jwk)
-    if kty is None:
-        raise InvalidKeyError('JWK is missing the "kty" member')
-    raise InvalidKeyError(f'unsupported JWK kty "{kty[:16]}"; use oct, RSA, EC or OKP')
-
-
-def _load_rsa(jwk: Mapping[str, Any]) -> Any:
-    if "oth" in jwk:
-        raise InvalidKeyError("multi-prime RSA keys (oth) are not supported")
-    public = rsa.RSAPublicNumbers(_int_member(jwk, "e"), _int_member(jwk, "n"))
-    if "d" not in jwk:
-        return public.public_key()
-    d = _int_member(jwk, "d")
-    present = [name for name in _RSA_PRIVATE_MEMBERS if name in jwk]
-    if not present:
-        p, q = rsa.rsa_recover_prime_factors(public.n, public.e, d)
-        numbers = rsa.RSAPrivateNumbers(
-            p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q), public
-        )
-    elif len(present) == len(_RSA_PRIVATE_MEMBERS):
-        p, q, dp, dq, qi = (_int_member(jwk, name) for name in _RSA_PRIVATE_MEMBERS)
-        numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, public)
-    else:
-        raise InvalidKeyError("an RSA private JWK needs all of p, q, dp, dq, qi or none of them")
-    return numbers.private_key()
-
-
-def _load_ec(jwk: Mapping[str, Any]) -> Any:
-    crv = jwk.get("crv")
-    if crv not in ec_algs.CURVES:
-        raise InvalidKeyError(f"unsupported EC curve {crv!r:.24}; use P-256, P-384 or P-521")
-    curve = ec_algs.CURVES[crv]
-    size = (curve.key_size + 7) // 8
-    coordinates = []
-    for name in ("x", "y"):
-        value = _member(jwk, name)
-        assert value is not None  # noqa: S101 - required
-        if len(value) != size:
-            raise InvalidKeyError(f'EC member "{name}" must be {size} bytes for {crv}')
-        coordinates.append(int.from_bytes(value, "big"))
-    public = ec.EllipticCurvePublicNumbers(coordinates[0], coordinates[1], curve)
-    d = _member(jwk, "d", required=False)
-    if d is None:
-        return public.public_key()
-    if len(d) != size:
-        raise InvalidKeyError(f'EC member "d" must be {size} bytes for {crv}')
-    private = ec.derive_private_key(int.from_bytes(d, "big"), curve)
-    if private.public_key().public_numbers() != public:
-        raise InvalidKeyError("the EC private key d does not match its public point x, y")
-    return private
-
-
-def _load_okp(jwk: Mapping[str, Any]) -> Any:
-    crv = jwk.get("crv")
-    if crv in ("X25519", "X448"):
-        raise InvalidKeyError(f"{crv} is a key-agreement curve; it cannot sign or verify")
-    if crv not in okp_algs.CURVES:
-        raise InvalidKeyError(f"unsupported OKP curve {crv!r:.24}; use Ed25519 or Ed448")
-    module = okp_algs.CURVES[crv]
-    private_cls: Any = module.Ed25519PrivateKey if crv == "Ed25519" else module.Ed448PrivateKey
-    public_cls: Any = module.Ed25519PublicKey if crv == "Ed25519" else module.Ed448PublicKey
-    x = _member(jwk, "x")
-    public = public_cls.from_public_bytes(x)
-    d = _member(jwk, "d", required=False)
-    if d is None:
-        return public
-    private = private_cls.from_private_bytes(d)
-    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    if private.public_key().public_bytes(*raw) != x:
-        raise InvalidKeyError("the OKP private key d does not match its public key x")
-    return private

@@ -2,6 +2,9 @@
 
 A token's ``kid`` is only ever a dictionary lookup here: it never becomes a path, a URL or a
 query, and a key is never taken from the token itself (``jwk``, ``jku``, ``x5u``, ``x5c``).
+A set may hold signature keys and encryption keys side by side (a service's own decryption
+keys beside its issuers' verification keys); a lookup names the use it wants, and a key of the
+other use never answers it.
 """
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -49,7 +52,8 @@ def _alg_for_rsa(default_alg: str | None, algorithms: Collection[str] | None) ->
 
 
 class KeySet:
-    """Keys by ``kid``, all of one kind (HMAC secrets, private keys or public keys).
+    """Keys by ``kid``. Signature keys are all of one kind (HMAC secrets, private keys or public
+    keys); encryption keys (``use == "enc"``) may be of any kind beside them.
 
     Two keys may not share a kid, since a lookup must have exactly one answer.
     """
@@ -69,6 +73,7 @@ class KeySet:
         kinds = {
             "secret" if key.kty == "oct" else "private" if key.is_private else "public"
             for key in self._keys
+            if key.use == "sig"
         }
         if len(kinds) > 1:
             raise InvalidKeyError(
@@ -90,12 +95,16 @@ class KeySet:
 
         As RFC 7517 section 5 asks, keys that cannot be used (unknown ``kty``, missing members,
         too weak, no algorithm) are left out rather than failing the whole set, and a lookup of
-        a left-out kid says why; ``strict=True`` raises instead. Keys meant for encryption
-        (``"use": "enc"``) are not for us and are skipped silently.
+        a left-out kid says why; ``strict=True`` raises instead. Keys for encryption
+        (``"use": "enc"``) are loaded as JWE keys when they name their ``alg``; one that cannot
+        be loaded is left out even with ``strict=True`` (published encryption keys often omit
+        ``alg``, and a verifier never needs them). ``default_alg`` binds RSA signature keys that
+        carry no ``alg`` (some issuers omit it).
 
-        RSA keys without ``alg`` (Entra ID, Cognito, Ping omit it) are bound to ``default_alg``,
-        or else to the one RSA algorithm ``algorithms`` allows; EC and Edwards keys are bound by
-        their curve. With ``algorithms``, keys that could verify none of them are left out too.
+        RSA signature keys without ``alg`` (Entra ID, Cognito, Ping omit it) are bound to
+        ``default_alg``, or else to the one RSA algorithm ``algorithms`` allows; EC and Edwards
+        keys are bound by their curve. With ``algorithms``, signature keys that could verify none
+        of them are left out too.
         """
         if isinstance(jwks, str | bytes):
             try:
@@ -111,21 +120,29 @@ class KeySet:
             raise InvalidKeyError('a JWK Set needs a "keys" array')
         keys, skipped = [], {}
         for index, entry in enumerate(entries):
-            if isinstance(entry, Mapping) and entry.get("use") == "enc":
-                continue
+            for_encryption = isinstance(entry, Mapping) and entry.get("use") == "enc"
             try:
                 alg = None
-                if isinstance(entry, Mapping) and "alg" not in entry and entry.get("kty") == "RSA":
+                if (
+                    isinstance(entry, Mapping)
+                    and not for_encryption
+                    and "alg" not in entry
+                    and entry.get("kty") == "RSA"
+                ):
                     alg = _alg_for_rsa(default_alg, algorithms)
                 key = Key.from_jwk(entry, alg)
-                if algorithms is not None and not any(key.accepts(name) for name in algorithms):
+                if (
+                    algorithms is not None
+                    and key.use == "sig"
+                    and not any(key.accepts(name) for name in algorithms)
+                ):
                     raise InvalidKeyError(
                         f"it is for {key.alg}, which algorithms= does not allow "
                         f"(allowed: {', '.join(sorted(algorithms))})"
                     )
                 keys.append(key)
             except InvalidKeyError as exc:
-                if strict:
+                if strict and not for_encryption:
                     raise
                 kid = entry.get("kid") if isinstance(entry, Mapping) else None
                 kid = kid if type(kid) is str else f"#{index}"
@@ -163,11 +180,25 @@ class KeySet:
                 f"(known: {', '.join(_describe_kid(k) for k in list(self._by_kid)[:8])})"
             ) from None
 
-    def select(self, alg: str, kid: str | None) -> Key:
-        """The key for a token: by kid when the token names one, else the only key for ``alg``."""
+    def select(self, alg: str, kid: str | None, *, use: str = "sig", enc: str | None = None) -> Key:
+        """The key for a token: by kid when the token names one, else the only key for ``alg``
+        (and, for ``use="enc"``, the token's ``enc``). A key of another use never answers."""
         if kid is not None:
-            return self.get(kid)
-        candidates = [key for key in self._keys if key.accepts(alg)]
+            key = self.get(kid)
+            if key.use != use:
+                what = "an encryption key" if key.use == "enc" else "a signature key"
+                raise NoMatchingKeyError(
+                    f"key {_describe_kid(kid)} is {what}; it cannot "
+                    f"{'verify a signature' if use == 'sig' else 'decrypt'}"
+                )
+            return key
+        candidates = [
+            key
+            for key in self._keys
+            if key.use == use
+            and (key.accepts(alg) if use == "sig" else key.alg == alg)
+            and (key.enc is None or enc is None or key.enc == enc)
+        ]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:

@@ -6,6 +6,12 @@ header resolves to. Tokens from one issuer share a handful of headers, so after 
 verification is: split, one dict lookup, the signature check, decode the payload, compare claims.
 Only headers that passed every check are remembered, and the key set of a Verifier is fixed, so
 the memo cannot change an outcome.
+
+Nested JWTs (RFC 7519 section 5.2, sign then encrypt): ``encode(..., encrypt_to=key)`` signs
+the claims and encrypts the JWS to the recipient's key, with ``"cty": "JWT"`` in the JWE header.
+A ``Verifier`` given ``decrypt_with`` accepts only such tokens: it decrypts with its private
+keys, requires ``cty`` to say JWT, and verifies the inner JWS exactly as it verifies any token
+(its keys, algorithms and claims policy).
 """
 
 import time
@@ -14,11 +20,11 @@ from datetime import datetime
 from hmac import compare_digest
 from typing import Any, Final
 
-from jotauth.jose import algorithms as _algorithms, jws
+from jotauth.jose import algorithms as _algorithms, jwe, jws
 from jotauth.jose._b64 import b64decode, b64encode
 from jotauth.jose._json import dumps, loads_object
-from jotauth.jose.claims import ClaimsPolicy
-from jotauth.jose.errors import BadSignatureError, InvalidKeyError
+from jotauth.jose.claims import ClaimsPolicy, normalize_typ
+from jotauth.jose.errors import BadSignatureError, InvalidKeyError, MalformedTokenError
 from jotauth.jose.jwk import Key
 from jotauth.jose.jwks import KeySet
 
@@ -60,7 +66,7 @@ class Verifier:
     make verification reproducible.
     """
 
-    __slots__ = ("_allowed", "_headers", "_keys", "_max_size", "_policy")
+    __slots__ = ("_allowed", "_decrypter", "_headers", "_keys", "_max_size", "_policy")
 
     def __init__(
         self,
@@ -75,7 +81,10 @@ class Verifier:
         require: Collection[str] = ("exp",),
         max_age: float | None = None,
         max_size: int = jws.DEFAULT_MAX_SIZE,
+        decrypt_with: "jwe.Decrypter | Key | KeySet | Iterable[Key] | None" = None,
     ) -> None:
+        """``decrypt_with``: the private keys (or a configured ``jwe.Decrypter``) of a service
+        that accepts only encrypted (nested) tokens; ``keys`` then verify the inner JWS."""
         self._keys = _keys(keys)
         self._allowed = _allowed(algorithms)
         self._policy = ClaimsPolicy.build(
@@ -89,6 +98,10 @@ class Verifier:
         )
         self._max_size = max_size
         self._headers: dict[bytes, Callable[[bytes, bytes], bool]] = {}
+        if decrypt_with is None or isinstance(decrypt_with, jwe.Decrypter):
+            self._decrypter = decrypt_with
+        else:
+            self._decrypter = jwe.Decrypter(decrypt_with, max_size=max_size)
 
     @property
     def policy(self) -> ClaimsPolicy:
@@ -107,12 +120,35 @@ class Verifier:
 
     def verify(self, token: str, now: float | None = None) -> dict[str, Any]:
         """The verified claims, or the JoseError that says what is wrong."""
+        if self._decrypter is not None:
+            return self._verify_nested(token, now)
         # The fast path splits a well-formed str token; anything else gets jws.split's checks
         # and messages.
         if type(token) is str and len(token) <= self._max_size and token.isascii():
             parts = token.encode("ascii").split(b".")
         else:
             parts = []
+        return self._verify_signed(token, parts, now)
+
+    def _verify_nested(self, token: str, now: float | None) -> dict[str, Any]:
+        """Decrypt, check ``cty``, then verify the inner JWS as any other token."""
+        assert self._decrypter is not None  # noqa: S101 - only called when set
+        if type(token) is str and token.count(".") == 2:
+            raise MalformedTokenError(
+                "this verifier accepts only encrypted tokens (a nested JWT in a JWE); "
+                "this is a signed JWS (3 segments)"
+            )
+        header, inner = self._decrypter.decrypt_compact(token)
+        cty = header.get("cty")
+        if type(cty) is not str or normalize_typ(cty) != "jwt":
+            raise MalformedTokenError(
+                'a nested JWT needs "cty": "JWT" in the JWE header (RFC 7519 section 5.2)'
+            )
+        return self._verify_signed(inner, inner.split(b".") if inner.isascii() else [], now)
+
+    def _verify_signed(
+        self, token: str | bytes, parts: list[bytes], now: float | None
+    ) -> dict[str, Any]:
         if len(parts) == 3:
             header_segment, payload_segment, signature_segment = parts
         else:
@@ -165,8 +201,12 @@ def decode(
     max_age: float | None = None,
     max_size: int = jws.DEFAULT_MAX_SIZE,
     now: float | None = None,
+    decrypt_with: "jwe.Decrypter | Key | KeySet | Iterable[Key] | None" = None,
 ) -> dict[str, Any]:
-    """Verify a JWT once. For many tokens build a ``Verifier`` and reuse it."""
+    """Verify a JWT once. For many tokens build a ``Verifier`` and reuse it.
+
+    ``decrypt_with`` (private keys, or a ``jwe.Decrypter``) accepts only nested, encrypted JWTs.
+    """
     verifier = Verifier(
         key_or_keyset,
         algorithms=algorithms,
@@ -178,6 +218,7 @@ def decode(
         require=require,
         max_age=max_age,
         max_size=max_size,
+        decrypt_with=decrypt_with,
     )
     return verifier.verify(token, now)
 
@@ -205,8 +246,19 @@ def _numeric_dates(claims: Mapping[str, Any]) -> Mapping[str, Any]:
 _PLAIN_DATE: Final = frozenset({int, float, type(None)})
 
 
-def encode(claims: Mapping[str, Any], key: Key, *, headers: Mapping[str, Any] | None = None) -> str:
-    """Sign ``claims`` as a JWT. ``typ`` is ``JWT`` unless ``headers`` says otherwise (or None)."""
+def encode(
+    claims: Mapping[str, Any],
+    key: Key,
+    *,
+    headers: Mapping[str, Any] | None = None,
+    encrypt_to: Key | None = None,
+) -> str:
+    """Sign ``claims`` as a JWT. ``typ`` is ``JWT`` unless ``headers`` says otherwise (or None).
+
+    ``encrypt_to`` (a recipient's public JWE key) then encrypts the signed token to it: a nested
+    JWT, sign then encrypt, with ``"cty": "JWT"`` and the key's ``enc`` (else A256GCM). For other
+    JWE header members use ``jwe.encrypt(jose.encode(...), key, headers={"cty": "JWT", ...})``.
+    """
     if type(claims) is not dict and not isinstance(claims, Mapping):
         raise TypeError("claims must be a mapping")
     if headers is None:
@@ -215,7 +267,13 @@ def encode(claims: Mapping[str, Any], key: Key, *, headers: Mapping[str, Any] | 
         headers = {**_JWT_HEADERS, **headers}
     elif headers["typ"] is None:
         headers = {name: value for name, value in headers.items() if name != "typ"}
-    return jws.sign(dumps(_numeric_dates(claims)), key, headers=headers)
+    token = jws.sign(dumps(_numeric_dates(claims)), key, headers=headers)
+    if encrypt_to is None:
+        return token
+    return jwe.encrypt(token, encrypt_to, headers=_NESTED_HEADERS)
+
+
+_NESTED_HEADERS: Final = {"cty": "JWT"}
 
 
 def peek_claims(token: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from jotauth.jose.errors import InvalidKeyError
 
-__all__ = ["ALGORITHMS", "MIN_BITS", "RSAAlgorithm", "has_roca_fingerprint"]
+__all__ = ["ALGORITHMS", "MIN_BITS", "RSAAlgorithm", "check_rsa_key", "has_roca_fingerprint"]
 
 MIN_BITS = 2048
 MAX_BITS = 16384  # past this, verification cost becomes a denial-of-service lever
@@ -34,6 +34,27 @@ def has_roca_fingerprint(modulus: int) -> bool:
     return all(modulus % p in subgroup for p, subgroup in _ROCA_SUBGROUPS)
 
 
+def check_rsa_key(name: str, key: Any) -> None:
+    """Raise InvalidKeyError unless ``key`` is an RSA key of 2048 to 16384 bits without ROCA.
+
+    Shared by the signature algorithms and RSA key encryption (JWE), which need the same floor.
+    """
+    if not isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        raise InvalidKeyError(f"{name} needs an RSA key")
+    if key.key_size > MAX_BITS:
+        raise InvalidKeyError(f"RSA keys over {MAX_BITS} bits are not accepted")
+    if key.key_size < MIN_BITS:
+        raise InvalidKeyError(
+            f"RSA keys must be at least {MIN_BITS} bits; this one has {key.key_size}"
+        )
+    public = key if isinstance(key, rsa.RSAPublicKey) else key.public_key()
+    if has_roca_fingerprint(public.public_numbers().n):
+        raise InvalidKeyError(
+            "this RSA key has the ROCA fingerprint (CVE-2017-15361) and can be factored; "
+            "generate a new key"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RSAAlgorithm:
     name: str
@@ -47,20 +68,7 @@ class RSAAlgorithm:
         return padding.PKCS1v15()
 
     def check_key(self, key: Any) -> None:
-        if not isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-            raise InvalidKeyError(f"{self.name} needs an RSA key")
-        if key.key_size > MAX_BITS:
-            raise InvalidKeyError(f"RSA keys over {MAX_BITS} bits are not accepted")
-        if key.key_size < MIN_BITS:
-            raise InvalidKeyError(
-                f"RSA keys must be at least {MIN_BITS} bits; this one has {key.key_size}"
-            )
-        public = key if isinstance(key, rsa.RSAPublicKey) else key.public_key()
-        if has_roca_fingerprint(public.public_numbers().n):
-            raise InvalidKeyError(
-                "this RSA key has the ROCA fingerprint (CVE-2017-15361) and can be factored; "
-                "generate a new key"
-            )
+        check_rsa_key(self.name, key)
 
     def signer(self, private_key: Any) -> Callable[[bytes], bytes]:
         sign_with, pad, hash_ = private_key.sign, self._padding(), self.hash

@@ -1,0 +1,1 @@
+"""JWE internals: content encryption (``content``), one module per key-management family."""
