@@ -40,7 +40,7 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
         overrides["issuer"] = _base_url(host, port)
     settings = load_settings(**overrides)
     with fail_cleanly():
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, report=lambda line: click.echo(line, err=True))
     base = settings.issuer
     active: list[KeyRecord] = [k for k in runtime.ring.list() if k.state == "active"]
     shown = make_url(settings.database_url).render_as_string(hide_password=True)

@@ -6,7 +6,7 @@ migrated to the newest schema. Records are plain frozen dataclasses (``jotauth.s
 
 from typing import TYPE_CHECKING
 
-from jotauth.store.errors import DuplicateError, StoreError
+from jotauth.store.errors import DuplicateError, StoreError, StoreUnavailableError
 from jotauth.store.records import (
     AuditRecord,
     FamilyRecord,
@@ -27,6 +27,7 @@ __all__ = [
     "RefreshRecord",
     "RevocationRecord",
     "StoreError",
+    "StoreUnavailableError",
     "UserRecord",
     "open_store",
 ]
