@@ -18,6 +18,7 @@ from typing import Any, Final
 import redis
 
 from jotauth.store.breaker import CircuitBreaker
+from jotauth.store.redis_client import client_options
 
 __all__ = ["CHANNEL", "RedisPublisher"]
 
@@ -40,9 +41,7 @@ class RedisPublisher:
             "Redis (revocation push)",
             fallback="revocations not pushed to Redis, the feed still has them",
         )
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        self._client = redis.Redis.from_url(url, **client_options(asyncio=False, timeout=timeout))
 
     def publish(self, events: Sequence[dict[str, Any]]) -> int:
         """Send ``events``; returns how many subscribers got them (0 when Redis failed)."""

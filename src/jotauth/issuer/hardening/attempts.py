@@ -160,9 +160,11 @@ class RedisAttempts:
     ) -> None:
         from redis.asyncio import Redis  # only deployments with Redis import it
 
+        from jotauth.store.redis_client import client_options
+
         self.prefix = prefix
         self._clock = clock
-        self._redis: Any = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis: Any = Redis.from_url(url, **client_options(asyncio=True))
         self._script: Any = self._redis.register_script(_LUA)
         self._mark: Any = self._redis.register_script(_MARK_LUA)
 

@@ -114,12 +114,13 @@ class RateLimiter:
         self._refresh = Rule.parse(settings.refresh_limit)
         storage: Storage
         if settings.redis_url:
+            from jotauth.store.redis_client import client_options  # imports redis
+
             storage = RedisStorage(
                 _redis_limits_url(settings.redis_url),
                 implementation="redispy",
                 key_prefix="jotauth:limits",
-                socket_timeout=2,
-                socket_connect_timeout=2,
+                **client_options(asyncio=True),
             )
             default_bucket: TokenBucket = RedisTokenBucket(
                 settings.redis_url, settings.ip_burst, settings.ip_rate

@@ -199,6 +199,8 @@ def _install_watchdog(
 
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(conn: Any, *_args: Any) -> None:
+        if conn.invalidated or conn.closed:
+            return  # a lost connection: nothing is sent on it any more
         dbapi_connection = conn.connection.dbapi_connection
         if dbapi_connection is not None:
             watchdog.arm(dbapi_connection, statement_timeout + margin)
