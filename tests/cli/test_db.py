@@ -69,7 +69,8 @@ def test_current_fails_cleanly_on_an_unreachable_database() -> None:
         env={"JOTAUTH_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
     )
     assert result.exit_code == 1
-    assert result.output.startswith("Error: cannot read the revision: OperationalError")
+    assert result.output.startswith("Error: cannot read the revision: the database is unavailable")
+    assert "Connection refused" in result.output
     assert "Traceback" not in result.output
 
 

@@ -58,7 +58,7 @@ def test_start_up_line_hides_the_database_password(monkeypatch: pytest.MonkeyPat
     fake = types.SimpleNamespace(
         ring=types.SimpleNamespace(list=list), store=types.SimpleNamespace(close=lambda: None)
     )
-    monkeypatch.setattr(serve_module, "build_runtime", lambda settings: fake)
+    monkeypatch.setattr(serve_module, "build_runtime", lambda settings, **_: fake)
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
     for name in ("JOTAUTH_MODE", "JOTAUTH_ISSUER", "JOTAUTH_MASTER_KEY"):
         monkeypatch.setenv(name, "")  # recorded, so what serve writes there is undone afterwards

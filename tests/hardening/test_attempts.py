@@ -149,14 +149,17 @@ async def test_limiter_refuses_refreshes_by_user_or_family(clock: ManualClock) -
 
 
 async def test_new_limits_fail_open_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
-    """With the counter store unreachable, registrations and refreshes still go through."""
+    """With the counter store unreachable, registrations and refreshes still go through.
+
+    The outage is logged once, when it starts, not once per call (issue 13.6).
+    """
     rl = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"))
     assert (await rl.check("register", None, "ann")).allowed
     assert (await rl.check("refresh", None, None, owner=Owner("1", "f"))).allowed
     await rl.record_refresh_failure("1", "f")
     await rl.clear_refresh_failures("1")
     assert not await rl.refresh_locks_possible()
-    assert caplog.text.count("failing open") == 5
+    assert caplog.text.count("failing open") == 1
     await rl.aclose()
 
 

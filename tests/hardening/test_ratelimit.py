@@ -274,3 +274,21 @@ def test_username_is_found_in_json_and_form() -> None:
     assert field_from_body(b'{"username": "john"}', "application/json", "username") == "john"
     form = "application/x-www-form-urlencoded; charset=utf-8"
     assert field_from_body(b"username=j%C3%B6rg&password=x", form, "username") == "j\u00f6rg"
+
+
+async def test_limiter_failing_open_is_counted_and_skips_redis_while_open() -> None:
+    """While the counter store is out, each check fails open without trying it again until the
+    cool-down, counted in jotauth_ratelimit_fail_open; jotauth_dependency_up says 0 (13.6)."""
+    from jotauth.issuer.hardening.metrics import HardeningMetrics
+
+    metrics = HardeningMetrics()
+    limiter = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"), metrics=metrics)
+    for _ in range(4):  # well within the 5 s cool-down
+        assert (await limiter.check("login", "198.51.100.1", "john")).allowed
+    assert limiter.breaker.skipped == 3
+    assert metrics.registry.get_sample_value("jotauth_ratelimit_fail_open_total") == 4
+    up = metrics.registry.get_sample_value(
+        "jotauth_dependency_up", {"dependency": "ratelimit_store"}
+    )
+    assert up == 0
+    await limiter.aclose()

@@ -185,3 +185,31 @@ def test_access_ttl_cap_fits_the_guards_retention() -> None:
     """The cap is no longer than a guard keeps a user's not-before by default."""
     retention = inspect.signature(RevocationView).parameters["user_retention"].default
     assert retention >= MAX_ACCESS_TTL
+
+
+def test_database_timeouts_are_read_and_bounded() -> None:
+    """JOTAUTH_DB_* and JOTAUTH_HEALTH_TIMEOUT set every database wait; zero is refused."""
+    settings = Settings.from_env(
+        {
+            "JOTAUTH_DB_CONNECT_TIMEOUT": "3",
+            "JOTAUTH_DB_STATEMENT_TIMEOUT": "4",
+            "JOTAUTH_DB_POOL_TIMEOUT": "6",
+            "JOTAUTH_DB_STARTUP_WAIT": "0",
+            "JOTAUTH_HEALTH_TIMEOUT": "2",
+        }
+    )
+    assert settings.engine_options == {
+        "connect_timeout": 3,
+        "statement_timeout": 4,
+        "pool_timeout": 6,
+    }
+    assert (settings.db_startup_wait, settings.health_timeout) == (0, 2)
+    defaults = Settings.from_env({})
+    assert defaults.engine_options == {
+        "connect_timeout": 5,
+        "statement_timeout": 10,
+        "pool_timeout": 5,
+    }
+    assert defaults.db_startup_wait == 30
+    with pytest.raises(ConfigurationError, match="JOTAUTH_DB_STATEMENT_TIMEOUT must be >= 1"):
+        Settings.from_env({"JOTAUTH_DB_STATEMENT_TIMEOUT": "0"})

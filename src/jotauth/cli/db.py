@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jotauth.cli._server import fail_cleanly
 from jotauth.issuer.settings import Settings
+from jotauth.store.errors import StoreUnavailableError
 from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.migrate import (
@@ -35,6 +36,8 @@ def _database(what: str) -> Iterator[tuple[str, Engine]]:
         engine = make_engine(url)
     try:
         yield make_url(url).render_as_string(hide_password=True), engine
+    except StoreUnavailableError as exc:  # the engine's one mapping of "database not there"
+        raise click.ClickException(f"{what}: {exc}") from exc
     except (SQLAlchemyError, CommandError) as exc:
         cause = getattr(exc, "orig", None) or exc
         detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""

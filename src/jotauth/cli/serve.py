@@ -61,8 +61,14 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
         overrides["issuer"] = _base_url(host, port)
     settings = load_settings(beside_demo_server=False, **overrides)
     with fail_cleanly():
-        new_database = demo and is_new_database(settings.database_url)
-        runtime = build_runtime(settings)
+
+        def report(line: str) -> None:
+            click.echo(line, err=True)
+
+        new_database = demo and is_new_database(
+            settings.database_url, wait=settings.db_startup_wait, report=report
+        )
+        runtime = build_runtime(settings, report=report)
         if new_database:
             mark_demo_database(runtime.store)
     base = settings.issuer

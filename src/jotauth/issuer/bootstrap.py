@@ -115,13 +115,21 @@ class DemoAccounts:
     admin_password: str | None
 
 
-def is_new_database(url: str) -> bool:
-    """Whether ``url`` holds no jotauth schema yet (a SQLite file that does not exist is new)."""
+def is_new_database(
+    url: str, *, wait: float = 0.0, report: Callable[[str], None] | None = None
+) -> bool:
+    """Whether ``url`` holds no jotauth schema yet (a SQLite file that does not exist is new).
+
+    ``wait`` seconds are given to a database that does not answer yet (``serve`` passes
+    ``JOTAUTH_DB_STARTUP_WAIT``), saying so through ``report``.
+    """
     database = sqlite_file(url)
     if database is not None and not database.exists():
         return True
     store = SQLStore.from_url(url, migrate_now=False)
     try:
+        if wait > 0:
+            store.wait_until_ready(wait, report=report or (lambda _line: None))
         return store.revision() is None
     finally:
         store.close()

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from jotauth.store.errors import StoreUnavailableError
+
 __all__ = ["EVENT_TYPES", "AuthEvent", "EventBus"]
 
 logger = logging.getLogger("jotauth.events")
@@ -74,5 +76,8 @@ class EventBus:
                 result = callback(event)
                 if inspect.isawaitable(result):
                     await result
+            except StoreUnavailableError:
+                # The store logged the outage once; a traceback per event would bury it.
+                logger.warning("%s not recorded: the database is unavailable", event.type)
             except Exception:
                 logger.exception("event subscriber failed on %s", event.type)

@@ -1,5 +1,6 @@
 """Building the server's services outside HTTP (the CLI and the app factory share this)."""
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
 __all__ = ["Runtime", "build_runtime", "create_demo_accounts"]
+
+logger = logging.getLogger("jotauth.store")
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,24 @@ def build_runtime(
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    report: Callable[[str], None] | None = None,
 ) -> Runtime:
-    """Open (and migrate) the store, make sure the key ring exists, wire the services."""
+    """Open (and migrate) the store, make sure the key ring exists, wire the services.
+
+    The database gets ``settings.db_startup_wait`` seconds to answer; each try is told to
+    ``report`` (default: a warning on the ``jotauth.store`` logger).
+    """
     if store is None:
-        store = SQLStore.from_url(settings.database_url, migrate_now=settings.migrate_on_start)
+        store = SQLStore.from_url(
+            settings.database_url, migrate_now=False, **settings.engine_options
+        )
+        try:
+            store.wait_until_ready(settings.db_startup_wait, report=report or logger.warning)
+            if settings.migrate_on_start:
+                store.upgrade()
+        except BaseException:
+            store.close()
+            raise
     ring = KeyRing(store, settings, clock=clock, sleep=sleep)
     ring.ensure()
     events = EventBus()

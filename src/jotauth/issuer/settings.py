@@ -114,6 +114,17 @@ class Settings:
     default_client_id: str = "jotauth"
     migrate_on_start: bool = True
     redis_url: str | None = None
+    db_connect_timeout: int = 5
+    """Seconds to set up one database connection (libpq ``connect_timeout``)."""
+    db_statement_timeout: int = 10
+    """Seconds one statement may take: PostgreSQL's ``statement_timeout``, and a client-side
+    deadline that also holds when the server is frozen (``jotauth.store.sql.deadline``)."""
+    db_pool_timeout: int = 5
+    """Seconds a request waits for a free pooled connection before answering 503."""
+    db_startup_wait: int = 30
+    """Seconds ``jotauth serve`` waits for the database to answer before giving up."""
+    health_timeout: int = 3
+    """Seconds ``/healthz`` waits for the database before answering 503."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -136,6 +147,15 @@ class Settings:
             )
         if self.argon2_memory_cost < 8 or self.argon2_time_cost < 1 or self.argon2_parallelism < 1:
             raise ConfigurationError("Argon2 parameters are too small")
+
+    @property
+    def engine_options(self) -> dict[str, float]:
+        """The database timeouts, as ``SQLStore.from_url`` / ``make_engine`` take them."""
+        return {
+            "connect_timeout": self.db_connect_timeout,
+            "statement_timeout": self.db_statement_timeout,
+            "pool_timeout": self.db_pool_timeout,
+        }
 
     @property
     def rotation_period(self) -> int:
@@ -188,6 +208,15 @@ class Settings:
             "poll_interval": _int(merged, "JOTAUTH_POLL_INTERVAL", cls.poll_interval, 1),
             "migrate_on_start": _bool(merged, "JOTAUTH_MIGRATE_ON_START", True),
             "redis_url": merged.get("JOTAUTH_REDIS_URL") or None,
+            "db_connect_timeout": _int(
+                merged, "JOTAUTH_DB_CONNECT_TIMEOUT", cls.db_connect_timeout, 1
+            ),
+            "db_statement_timeout": _int(
+                merged, "JOTAUTH_DB_STATEMENT_TIMEOUT", cls.db_statement_timeout, 1
+            ),
+            "db_pool_timeout": _int(merged, "JOTAUTH_DB_POOL_TIMEOUT", cls.db_pool_timeout, 1),
+            "db_startup_wait": _int(merged, "JOTAUTH_DB_STARTUP_WAIT", cls.db_startup_wait),
+            "health_timeout": _int(merged, "JOTAUTH_HEALTH_TIMEOUT", cls.health_timeout, 1),
         }
         values.update(overrides)
         return cls(**values)

@@ -7,7 +7,7 @@ migrated to the newest schema. Records are plain frozen dataclasses (``jotauth.s
 from typing import TYPE_CHECKING, Final
 
 from jotauth.errors import MissingDependencyError
-from jotauth.store.errors import DuplicateError, StoreError
+from jotauth.store.errors import DuplicateError, StoreError, StoreUnavailableError
 from jotauth.store.records import (
     AuditRecord,
     FamilyRecord,
@@ -29,6 +29,7 @@ __all__ = [
     "RefreshRecord",
     "RevocationRecord",
     "StoreError",
+    "StoreUnavailableError",
     "UserRecord",
     "open_store",
 ]

@@ -1,8 +1,11 @@
 """One error path: every failure answers ``{"error": code, "error_description": text}``.
 
 Guard and jose errors keep the RFC 6750 shape (``WWW-Authenticate``) from the guard's own
-mapping; anything unexpected is logged with its traceback and answers a bare 500
-``server_error`` that reveals nothing.
+mapping. A database that cannot be reached, is too slow or has no free connection
+(``StoreUnavailableError``, raised by the store for every such driver or pool error) answers
+503 ``temporarily_unavailable`` with ``Retry-After``, logged once per outage by the store
+rather than once per request, and the connection is kept alive. Anything unexpected is
+logged with its traceback and answers a bare 500 ``server_error`` that reveals nothing.
 """
 
 import logging
@@ -15,12 +18,15 @@ from starlette.exceptions import HTTPException
 from jotauth.errors import JotauthError
 from jotauth.guard import error_response
 from jotauth.issuer.errors import IssuerError
+from jotauth.store.errors import StoreUnavailableError
 
-__all__ = ["error_json", "install_error_handlers"]
+__all__ = ["RETRY_AFTER", "error_json", "install_error_handlers", "unavailable_json"]
 
 logger = logging.getLogger("jotauth.issuer")
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+RETRY_AFTER = 2
+"""Seconds a client is asked to wait after a 503: short, an outage is usually noticed late."""
 _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -56,6 +62,19 @@ async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
     return error_json(status, code, str(exc), headers)
 
 
+def unavailable_json(description: str) -> JSONResponse:
+    """503 ``temporarily_unavailable`` with ``Retry-After`` (RFC 6749 5.2's error for it)."""
+    return error_json(
+        503, "temporarily_unavailable", description, {"Retry-After": str(RETRY_AFTER)}
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StoreUnavailableError):  # pragma: no cover
+        raise exc
+    return unavailable_json("the database is unavailable; retry shortly")
+
+
 async def _jotauth_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, JotauthError):  # pragma: no cover - registered for this class
         raise exc
@@ -87,6 +106,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    app.add_exception_handler(StoreUnavailableError, _unavailable)
     app.add_exception_handler(IssuerError, _issuer_error)
     app.add_exception_handler(JotauthError, _jotauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

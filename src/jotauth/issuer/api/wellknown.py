@@ -3,6 +3,7 @@
 import hmac
 from typing import Annotated
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import JSONResponse
@@ -10,8 +11,10 @@ from fastapi.responses import JSONResponse
 from jotauth.guard import InvalidRequestError as GuardInvalidRequestError, MissingTokenError
 from jotauth.issuer.api import models
 from jotauth.issuer.api.deps import authenticate, service
+from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
+from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
@@ -174,6 +177,16 @@ async def revocations(
     )
 
 
+def _check(auth: AuthService) -> bool:
+    if not auth.store.ping():
+        return False
+    try:
+        auth.ring.view()
+    except Exception:  # noqa: BLE001 - the check reports any failure, never raises it
+        return False
+    return True
+
+
 @router.get(
     "/healthz",
     summary="Liveness and database check",
@@ -181,16 +194,23 @@ async def revocations(
     responses={503: {"model": models.Health, "description": "the database or key ring fails"}},
 )
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers and a signing key is loaded, 503 otherwise."""
+    """200 when the database answers and a signing key is loaded, 503 otherwise.
+
+    The answer comes within ``JOTAUTH_HEALTH_TIMEOUT`` seconds even when the database hangs:
+    a load balancer's probe must learn "unavailable", not time out itself. The check left
+    behind finishes (or fails) on its own in its worker thread, bounded by the database
+    timeouts.
+    """
     auth = service(request)
-    ok = await anyio.to_thread.run_sync(auth.store.ping)
-    if ok:
-        try:
-            await anyio.to_thread.run_sync(auth.ring.view)
-        except Exception:  # noqa: BLE001 - the check reports any failure, never raises it
-            ok = False
+    settings: Settings = request.app.state.settings
+    ok = False
+    with anyio.move_on_after(settings.health_timeout):
+        ok = await anyio.to_thread.run_sync(_check, auth, abandon_on_cancel=True)
+    headers = {"Cache-Control": "no-store"}
+    if not ok:
+        headers["Retry-After"] = str(RETRY_AFTER)
     return JSONResponse(
         {"status": "ok" if ok else "unavailable"},
         status_code=200 if ok else 503,
-        headers={"Cache-Control": "no-store"},
+        headers=headers,
     )

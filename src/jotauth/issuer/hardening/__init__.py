@@ -117,7 +117,11 @@ def install_hardening(
     # The issuer's clock (injectable in create_app) drives the registration and refresh windows.
     issuer_clock = getattr(getattr(app.state, "auth", None), "clock", None)
     limiter = (
-        RateLimiter(config, window_clock=issuer_clock if callable(issuer_clock) else time.time)
+        RateLimiter(
+            config,
+            window_clock=issuer_clock if callable(issuer_clock) else time.time,
+            metrics=metrics,
+        )
         if config.ratelimit_enabled
         else None
     )

@@ -11,6 +11,7 @@ receiver can check it came from this server.
 ``AlertRules`` turns auth events into alerts: refresh-token reuse, a key revoked, and a burst of
 failed logins for one account or from one IP (counted in ``limits`` moving windows, in Redis
 when configured, so every instance adds to the same count; one alert per window per subject).
+While that store fails, a circuit breaker skips it for a cool-down (one log line per outage).
 """
 
 import asyncio
@@ -32,6 +33,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from jotauth.issuer.hardening.metrics import HardeningMetrics
 from jotauth.issuer.hardening.ratelimit import account_key
 from jotauth.issuer.hardening.redact import scrub
+from jotauth.store.breaker import CircuitBreaker
 
 __all__ = ["Alert", "AlertDispatcher", "AlertRules"]
 
@@ -213,6 +215,7 @@ class AlertRules:
     ) -> None:
         self.dispatcher = dispatcher
         self.storage = storage
+        self.breaker = CircuitBreaker("alert counter store", fallback="burst alerts are off")
         self._window = MovingWindowRateLimiter(storage)
         self._account = limits.parse(burst_account)
         self._ip = limits.parse(burst_ip)
@@ -263,14 +266,19 @@ class AlertRules:
                 self._once_ip,
             )
         )
+        if not self.breaker.allow():
+            return
         try:
             if await self._window.hit(item, "burst", scope, key):
+                self.breaker.success()
                 return
             if not await self._window.hit(once, "burst-alerted", scope, key):
+                self.breaker.success()
                 return
         except Exception as exc:  # noqa: BLE001 - alerting must not break logins
-            logger.error("alert counters unavailable: %s", type(exc).__name__)
+            self.breaker.failure(exc)
             return
+        self.breaker.success()
         self.dispatcher.raise_alert(
             Alert(
                 f"login_failure_burst_{scope}",

@@ -167,9 +167,11 @@ class RedisAttempts:
                 "JOTAUTH_REDIS_URL needs the redis client", "redis", exc
             ) from None
 
+        from jotauth.store.redis_client import client_options
+
         self.prefix = prefix
         self._clock = clock
-        self._redis: Any = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis: Any = Redis.from_url(url, **client_options(asyncio=True))
         self._script: Any = self._redis.register_script(_LUA)
         self._mark: Any = self._redis.register_script(_MARK_LUA)
 

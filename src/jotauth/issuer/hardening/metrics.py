@@ -41,6 +41,7 @@ try:
         CONTENT_TYPE_LATEST,
         CollectorRegistry,
         Counter,
+        Gauge,
         Histogram,
         generate_latest,
     )
@@ -106,6 +107,17 @@ class HardeningMetrics:
         )
         self.rate_limited = Counter(
             "jotauth_rate_limited", "Requests refused with 429", ["action", "scope"], registry=r
+        )
+        self.ratelimit_fail_open = Counter(
+            "jotauth_ratelimit_fail_open",
+            "Rate-limit checks let through unchecked: the counter store failed or was skipped",
+            registry=r,
+        )
+        self.dependency_up = Gauge(
+            "jotauth_dependency_up",
+            "1 while a dependency answers, 0 while its circuit breaker is open",
+            ["dependency"],
+            registry=r,
         )
         self.alerts = Counter(
             "jotauth_security_alerts", "Security alerts raised", ["rule"], registry=r

@@ -23,17 +23,20 @@ Per-account and per-IP limits, after OWASP's authentication cheat sheet:
 
 With a Redis URL both live in Redis and are shared by every worker and instance; otherwise
 they live in the process (fine for one worker, documented as such). When Redis is
-unreachable the limiter fails open and logs it, so an outage of the counter store does not
-become an outage of logins.
+unreachable the limiter fails open, so an outage of the counter store does not become an
+outage of logins; a circuit breaker (``jotauth.store.breaker``) then skips Redis for a
+cool-down, so a hung Redis costs one request one timeout instead of every request several,
+and the outage is logged once per change of state and counted
+(``jotauth_ratelimit_fail_open``, ``jotauth_dependency_up``).
 """
 
 import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -44,6 +47,10 @@ from jotauth.issuer.hardening.refresh_owner import Owner
 from jotauth.issuer.hardening.settings import HardeningSettings
 from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket, TokenBucket
 from jotauth.issuer.services.users import username_key
+from jotauth.store.breaker import CircuitBreaker, State
+
+if TYPE_CHECKING:
+    from jotauth.issuer.hardening.metrics import HardeningMetrics
 
 __all__ = ["Decision", "RateLimiter", "account_key"]
 
@@ -60,6 +67,7 @@ class Decision:
 
 
 ALLOW = Decision(True)
+T = TypeVar("T")
 _LOCK_MARKER = "refresh-locks"
 
 
@@ -93,20 +101,27 @@ class RateLimiter:
         bucket: TokenBucket | None = None,
         window_clock: Callable[[], float] = time.time,
         attempts: AttemptStore | None = None,
+        breaker: CircuitBreaker | None = None,
+        metrics: "HardeningMetrics | None" = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
+        self.metrics = metrics
+        self.breaker = breaker or CircuitBreaker(
+            "rate limit store", fallback="failing open", on_change=self._state_changed
+        )
         self._account = limits.parse(settings.account_limit)
         self._register = Rule.parse(settings.register_limit)
         self._refresh = Rule.parse(settings.refresh_limit)
         storage: Storage
         if settings.redis_url:
+            from jotauth.store.redis_client import client_options  # imports redis
+
             storage = RedisStorage(
                 _redis_limits_url(settings.redis_url),
                 implementation="redispy",
                 key_prefix="jotauth:limits",
-                socket_timeout=2,
-                socket_connect_timeout=2,
+                **client_options(asyncio=True),
             )
             default_bucket: TokenBucket = RedisTokenBucket(
                 settings.redis_url, settings.ip_burst, settings.ip_rate
@@ -139,30 +154,47 @@ class RateLimiter:
         ``username`` is the login or registration name (a registration attempt is counted
         here, when allowed); ``owner`` the user and family of a presented refresh token.
         """
-        try:
-            if ip:
-                wait = await self.bucket.take(f"{action}:{ip}")
+        return await self._guarded(self._check(action, ip, username, owner), ALLOW)
+
+    async def _check(
+        self, action: str, ip: str | None, username: str | None, owner: Owner | None
+    ) -> Decision:
+        if ip:
+            wait = await self.bucket.take(f"{action}:{ip}")
+            if wait > 0:
+                return _refused(wait, "ip")
+        if username is not None and action == "login":
+            key = account_key(username)
+            if not await self._window.test(self._account, "account", key):
+                stats = await self._window.get_window_stats(self._account, "account", key)
+                return _refused(stats.reset_time - self._clock(), "account")
+        elif username is not None and action == "register":
+            wait = await self.attempts.attempt("register:" + account_key(username), self._register)
+            if wait > 0:
+                return _refused(wait, "account")
+        elif owner is not None and action == "refresh":
+            for scope, key in _refresh_keys(owner.user_id, owner.family_id):
+                wait = await self.attempts.blocked(key, self._refresh)
                 if wait > 0:
-                    return _refused(wait, "ip")
-            if username is not None and action == "login":
-                key = account_key(username)
-                if not await self._window.test(self._account, "account", key):
-                    stats = await self._window.get_window_stats(self._account, "account", key)
-                    return _refused(stats.reset_time - self._clock(), "account")
-            elif username is not None and action == "register":
-                wait = await self.attempts.attempt(
-                    "register:" + account_key(username), self._register
-                )
-                if wait > 0:
-                    return _refused(wait, "account")
-            elif owner is not None and action == "refresh":
-                for scope, key in _refresh_keys(owner.user_id, owner.family_id):
-                    wait = await self.attempts.blocked(key, self._refresh)
-                    if wait > 0:
-                        return _refused(wait, scope)
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            self._storage_failed(exc)
+                    return _refused(wait, scope)
         return ALLOW
+
+    async def _guarded(self, call: Awaitable[T], default: T) -> T:
+        """``call`` unless the breaker is open; ``default`` (fail open) when the store fails."""
+        if not self.breaker.allow():
+            close = getattr(call, "close", None)
+            if callable(close):
+                close()  # never awaited: say so to the coroutine, not to the warnings filter
+            self._failed_open()
+            return default
+        try:
+            result = await call
+        except Exception as exc:  # noqa: BLE001 - fail open, once loudly
+            self.breaker.failure(exc)
+            self._failed_open()
+            return default
+        self.breaker.success()
+        return result
 
     async def refresh_locks_possible(self) -> bool:
         """False while no user or family is refused, so refreshes skip the owner lookup.
@@ -171,43 +203,32 @@ class RateLimiter:
         counts the failure that fills a window raises a marker for as long as that refusal
         lasts (in Redis: seen by every instance), and only while it is up are owners looked up.
         """
-        try:
-            return await self.attempts.marked(_LOCK_MARKER)
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            self._storage_failed(exc)
-            return False
+        return await self._guarded(self.attempts.marked(_LOCK_MARKER), False)
 
     async def record_refresh_failure(self, user_id: str | None, family_id: str | None) -> None:
         """Count one failed refresh against its user and its family (whichever is known)."""
-        try:
-            for _, key in _refresh_keys(user_id, family_id):
-                await self.attempts.attempt(key, self._refresh)
-                wait = await self.attempts.blocked(key, self._refresh)
-                if wait > 0:
-                    await self.attempts.mark(_LOCK_MARKER, wait)
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            self._storage_failed(exc)
+        await self._guarded(self._record_refresh_failure(user_id, family_id), None)
+
+    async def _record_refresh_failure(self, user_id: str | None, family_id: str | None) -> None:
+        for _, key in _refresh_keys(user_id, family_id):
+            await self.attempts.attempt(key, self._refresh)
+            wait = await self.attempts.blocked(key, self._refresh)
+            if wait > 0:
+                await self.attempts.mark(_LOCK_MARKER, wait)
 
     async def clear_refresh_failures(self, user_id: str) -> None:
         """A successful login proves the user: forget the user's (not a family's) failures."""
-        try:
-            await self.attempts.clear(f"refresh-user:{user_id}")
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            self._storage_failed(exc)
+        await self._guarded(self.attempts.clear(f"refresh-user:{user_id}"), None)
 
     async def record_failure(self, username: str) -> None:
         """Count one failed login for ``username``."""
-        try:
-            await self._window.hit(self._account, "account", account_key(username))
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            self._storage_failed(exc)
+        await self._guarded(self._window.hit(self._account, "account", account_key(username)), None)
 
     async def record_success(self, username: str) -> None:
         """A successful login forgets the account's earlier failures."""
-        try:
-            await self._window.clear(self._account, "account", account_key(username))
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            self._storage_failed(exc)
+        await self._guarded(
+            self._window.clear(self._account, "account", account_key(username)), None
+        )
 
     async def aclose(self) -> None:
         """Release connections (Redis) held by the limiter."""
@@ -218,11 +239,15 @@ class RateLimiter:
         if callable(aclose):
             await aclose()
 
-    @staticmethod
-    def _storage_failed(exc: Exception) -> None:
-        logger.error(
-            "rate limit store unavailable, failing open: %s", type(exc).__name__, exc_info=False
-        )
+    def _failed_open(self) -> None:
+        if self.metrics is not None:
+            self.metrics.ratelimit_fail_open.inc()
+
+    def _state_changed(self, state: State) -> None:
+        if self.metrics is not None:
+            self.metrics.dependency_up.labels(dependency="ratelimit_store").set(
+                1 if state == "closed" else 0
+            )
 
 
 def _refresh_keys(user_id: str | None, family_id: str | None) -> list[tuple[str, str]]:

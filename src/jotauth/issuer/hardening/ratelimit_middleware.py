@@ -29,6 +29,7 @@ from jotauth.issuer.hardening.cookies import parse_cookies
 from jotauth.issuer.hardening.metrics import HardeningMetrics
 from jotauth.issuer.hardening.ratelimit import RateLimiter
 from jotauth.issuer.hardening.refresh_owner import Owner, OwnerLookup
+from jotauth.store.errors import StoreUnavailableError
 
 __all__ = ["DEFAULT_PATHS", "RateLimitMiddleware", "observe_event"]
 
@@ -115,6 +116,8 @@ class RateLimitMiddleware:
             return None
         try:
             return await self.owner_of(token)
+        except StoreUnavailableError:
+            return None  # logged once by the store; the refresh itself answers 503
         except Exception as exc:  # noqa: BLE001 - fail open: the issuer answers for its store
             # The type only: a driver's message may quote the query's parameters.
             logger.error("refresh token owner lookup failed: %s", type(exc).__name__)

@@ -95,10 +95,12 @@ class RedisTokenBucket:
                 "JOTAUTH_REDIS_URL needs the redis client", "redis", exc
             ) from None
 
+        from jotauth.store.redis_client import client_options
+
         self.capacity = capacity
         self.rate = rate
         self.prefix = prefix
-        self._redis: Any = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis: Any = Redis.from_url(url, **client_options(asyncio=True))
         self._script: Any = self._redis.register_script(_LUA)
 
     async def take(self, key: str) -> float:

@@ -6,12 +6,15 @@ transaction that starts with its guarded write (``UPDATE ... WHERE used_at IS NU
 PostgreSQL row locks and SQLite's writer lock decide races, never a read made earlier.
 """
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from jotauth.store.errors import StoreError, StoreUnavailableError
 from jotauth.store.sql import migrate
 from jotauth.store.sql.audit import AuditQueries
 from jotauth.store.sql.engine import make_engine
@@ -34,9 +37,13 @@ class SQLStore(
         self.engine = engine
 
     @classmethod
-    def from_url(cls, url: str, *, migrate_now: bool = True) -> "SQLStore":
-        """A store for ``url``, migrated to the newest schema unless ``migrate_now`` is false."""
-        store = cls(make_engine(url))
+    def from_url(cls, url: str, *, migrate_now: bool = True, **engine: Any) -> "SQLStore":
+        """A store for ``url``, migrated to the newest schema unless ``migrate_now`` is false.
+
+        ``engine`` are ``make_engine``'s timeouts (``connect_timeout``, ``statement_timeout``,
+        ``pool_timeout``, seconds).
+        """
+        store = cls(make_engine(url, **engine))
         if migrate_now:
             store.upgrade()
         return store
@@ -84,6 +91,45 @@ class SQLStore(
         try:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
-        except SQLAlchemyError:
+        except (SQLAlchemyError, StoreError):
             return False
         return True
+
+    def wait_until_ready(
+        self,
+        seconds: float,
+        *,
+        report: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Wait up to ``seconds`` for the database to answer, saying so on each try.
+
+        A server and its database often start together (compose, systemd, a cluster): the
+        database may need a few seconds more. Tries back off from 0.5 s to 5 s, so ``report``
+        gets one line per try, at most one every 5 s once the wait is long. Past ``seconds``,
+        StoreUnavailableError names the database and the last reason.
+        """
+        shown = self.engine.url.render_as_string(hide_password=True)
+        deadline = clock() + seconds
+        delay = 0.5
+        while True:
+            try:
+                with self.engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+                return
+            except (SQLAlchemyError, StoreError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            left = deadline - clock()
+            if left <= 0:
+                raise StoreUnavailableError(
+                    f"the database {shown} did not answer within {seconds:g} s "
+                    f"(JOTAUTH_DB_STARTUP_WAIT): {reason}"
+                )
+            pause = min(delay, left)
+            report(
+                f"jotauth: waiting for the database {shown}: {reason}; "
+                f"retrying in {pause:.1f} s ({left:.0f} s left)"
+            )
+            sleep(pause)
+            delay = min(delay * 2, 5.0)
