@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from jotauth.errors import JotauthError
 from jotauth.guard import error_response
-from jotauth.issuer.errors import IssuerError
+from jotauth.issuer.errors import IssuerError, RateLimitedError
 
 __all__ = ["error_json", "install_error_handlers"]
 
@@ -53,6 +53,8 @@ async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
     if code == "invalid_grant":
         headers = None
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_json(status, code, str(exc), headers)
 
 
