@@ -26,7 +26,7 @@ JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP token bucket              20 / 0.5
 JOTAUTH_RATELIMIT_REDIS_URL            shared counters (else memory)    JOTAUTH_REDIS_URL
 JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (log only)
 JOTAUTH_ALERT_WEBHOOK_SECRET           HMAC-SHA256 signature key        none
-JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT/_IP  failed logins that raise alert   10 / 30 per 5 minutes
+JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT/_IP  failed logins that raise alert   4 / 30 per 5 minutes
 JOTAUTH_METRICS_ENABLED                serve /metrics                   true
 JOTAUTH_METRICS_TOKEN                  bearer secret for /metrics       none
 JOTAUTH_METRICS_PUBLIC                 /metrics without a credential    false (a token is needed:
@@ -175,7 +175,7 @@ class HardeningSettings:
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
     alert_webhook_url: str | None = field(default=None, repr=False)  # may hold a token
     alert_webhook_secret: str | None = field(default=None, repr=False)
-    alert_burst_account: str = "10 per 5 minutes"
+    alert_burst_account: str = "4 per 5 minutes"
     alert_burst_ip: str = "30 per 5 minutes"
     alert_retries: int = 5
     alert_backoff: float = 0.5
@@ -256,9 +256,7 @@ class HardeningSettings:
             redis_url=redis_url or None,
             alert_webhook_url=_optional(env, "JOTAUTH_ALERT_WEBHOOK_URL"),
             alert_webhook_secret=_optional(env, "JOTAUTH_ALERT_WEBHOOK_SECRET"),
-            alert_burst_account=_limit(
-                env, "JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT", "10 per 5 minutes"
-            ),
+            alert_burst_account=_limit(env, "JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT", "4 per 5 minutes"),
             alert_burst_ip=_limit(env, "JOTAUTH_ALERT_LOGIN_BURST_IP", "30 per 5 minutes"),
             metrics_enabled=_bool(env, "JOTAUTH_METRICS_ENABLED", True),
             metrics_token=_optional(env, "JOTAUTH_METRICS_TOKEN"),
