@@ -5,6 +5,7 @@ with the same HTTP contract (login, refresh, logout, /me, events on ``app.state.
 lets each middleware be tested on its own, fast, with no database.
 """
 
+import contextlib
 import hashlib
 import inspect
 import secrets
@@ -212,3 +213,40 @@ def receiver() -> Any:
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.fixture
+def make_issuer(tmp_path: Any) -> Any:
+    """The real auth server (SQLite file, john / password123) with the given HardeningSettings.
+
+    The brute-force limits live in the issuer's use cases, so they are tested on it, not on a
+    stand-in.
+    """
+    from jotauth.issuer.app import create_app
+    from jotauth.issuer.settings import Settings
+
+    apps: list[Any] = []
+
+    async def _make(database: str = "db.sqlite", **overrides: Any) -> FastAPI:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / database}",
+            issuer="https://auth.test",
+            audience="jotauth",
+            mode="production",
+            master_key=bytes(range(32)),
+            argon2_time_cost=1,
+            argon2_memory_cost=64,
+            argon2_parallelism=1,
+            registration_open=True,
+        )
+        app = create_app(settings, hardening=HardeningSettings(**overrides))
+        apps.append(app)
+        from jotauth.issuer.errors import ConflictError
+
+        with contextlib.suppress(ConflictError):
+            await app.state.auth.create_user("john", "password123")
+        return app
+
+    yield _make
+    for app in apps:
+        app.state.store.close()

@@ -235,3 +235,25 @@ async def test_the_webhook_url_never_reaches_a_log(
     assert "HTTP Request: POST" in text  # httpx did log the request ...
     assert "secret-path-123" not in text  # ... without the URL's secret
     await dispatcher.aclose()
+
+
+async def test_the_account_burst_alert_fires_with_the_default_settings(
+    receiver: Any,
+    make_issuer: Callable[..., Any],
+    make_client: Callable[..., httpx.AsyncClient],
+) -> None:
+    """At 10 per 5 minutes the alert could never fire: the default lock refuses the 6th
+    attempt uncounted. It now fires with the failure that locks the account."""
+    app = await make_issuer(alert_webhook_url=receiver.url, ip_burst=50)
+    async with make_client(app) as c:
+        codes = [
+            (await c.post("/login", json={"username": "john", "password": "x"})).status_code
+            for _ in range(6)
+        ]
+    assert codes == [401] * 5 + [429]
+    with anyio.fail_after(10):
+        await app.state.hardening.alerts.drain()
+    assert [json.loads(body)["rule"] for _, body in receiver.posts] == [
+        "login_failure_burst_account"
+    ]
+    await app.state.hardening.aclose()

@@ -1,7 +1,7 @@
 """Attempt windows (registration and refresh limits): one behaviour in memory and in Redis."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -9,8 +9,6 @@ import pytest
 from jotauth.guard.testing import ManualClock
 from jotauth.issuer.hardening import HardeningSettings, RateLimiter
 from jotauth.issuer.hardening.attempts import AttemptStore, MemoryAttempts, RedisAttempts, Rule
-from jotauth.issuer.hardening.ratelimit_middleware import observe_event
-from jotauth.issuer.hardening.refresh_owner import Owner, store_owner_lookup
 
 pytestmark = pytest.mark.anyio
 
@@ -135,15 +133,15 @@ async def test_limiter_refuses_refreshes_by_user_or_family(clock: ManualClock) -
     rl = limiter(clock, refresh_limit="2 per minute")
     await rl.record_refresh_failure("7", "fam-a")
     await rl.record_refresh_failure("7", "fam-b")
-    user_full = await rl.check("refresh", None, None, owner=Owner("7", "fam-c"))
+    user_full = await rl.check("refresh", None, None, user_id="7", family_id="fam-c")
     assert (user_full.allowed, user_full.scope) == (False, "account")
     await rl.clear_refresh_failures("7")
-    assert (await rl.check("refresh", None, None, owner=Owner("7", "fam-c"))).allowed
+    assert (await rl.check("refresh", None, None, user_id="7", family_id="fam-c")).allowed
     await rl.record_refresh_failure(None, "fam-c")
     await rl.record_refresh_failure(None, "fam-c")
-    family_full = await rl.check("refresh", None, None, owner=Owner("8", "fam-c"))
+    family_full = await rl.check("refresh", None, None, user_id="8", family_id="fam-c")
     assert (family_full.allowed, family_full.scope) == (False, "family")
-    assert (await rl.check("refresh", None, None, owner=Owner("8", "fam-d"))).allowed
+    assert (await rl.check("refresh", None, None, user_id="8", family_id="fam-d")).allowed
     assert (await rl.check("refresh", None, None)).allowed  # unknown owner: IP bucket only
     await rl.aclose()
 
@@ -155,7 +153,7 @@ async def test_new_limits_fail_open_when_redis_is_down(caplog: pytest.LogCapture
     """
     rl = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"))
     assert (await rl.check("register", None, "ann")).allowed
-    assert (await rl.check("refresh", None, None, owner=Owner("1", "f"))).allowed
+    assert (await rl.check("refresh", None, None, user_id="1", family_id="f")).allowed
     await rl.record_refresh_failure("1", "f")
     await rl.clear_refresh_failures("1")
     assert not await rl.refresh_locks_possible()
@@ -163,60 +161,22 @@ async def test_new_limits_fail_open_when_redis_is_down(caplog: pytest.LogCapture
     await rl.aclose()
 
 
-class Event:
-    def __init__(self, type: str, outcome: str, user_id: str | None, **detail: Any) -> None:
-        self.type, self.outcome, self.user_id = type, outcome, user_id
-        self.username = "ann"
-        self.detail = detail
+async def test_the_services_seam_feeds_the_refresh_counts(clock: ManualClock) -> None:
+    """Failed refreshes and reuse count; a login clears the user's count, not the family's."""
+    from jotauth.issuer.errors import RateLimitedError
 
-
-async def test_events_feed_the_refresh_counts(clock: ManualClock) -> None:
-    """Failed refreshes and reuse count; successes do not; a login clears the user's count."""
     rl = limiter(clock, refresh_limit="2 per minute")
-    owner = Owner("5", "fam")
-    await observe_event(rl, Event("token_refreshed", "success", "5", sid="fam"))
-    await observe_event(rl, Event("token_refreshed", "failure", "5", sid="fam"))
-    assert (await rl.check("refresh", None, None, owner=owner)).allowed
-    await observe_event(rl, Event("refresh_reuse_detected", "failure", "5", sid="fam"))
-    assert not (await rl.check("refresh", None, None, owner=owner)).allowed
-    await observe_event(rl, Event("login_succeeded", "success", "5"))
-    still = await rl.check("refresh", None, None, owner=owner)
-    assert (still.allowed, still.scope) == (False, "family")
-    assert (await rl.check("refresh", None, None, owner=Owner("5", "new"))).allowed
+    await rl.refresh_failed("5", "fam")
+    await rl.admit_refresh(None, "5", "fam")
+    await rl.refresh_failed("5", "fam")
+    with pytest.raises(RateLimitedError):
+        await rl.admit_refresh(None, "5", "fam")
+    await rl.login_succeeded("ann", "5")
+    with pytest.raises(RateLimitedError) as refused:
+        await rl.admit_refresh(None, "5", "fam")
+    assert refused.value.scope == "family"
+    await rl.admit_refresh(None, "5", "new")
     await rl.aclose()
-
-
-class FakeStore:
-    def __init__(self, found: Any) -> None:
-        self.found = found
-        self.asked: list[str] = []
-
-    def find_refresh(self, token_hash: str) -> Any:
-        self.asked.append(token_hash)
-        return self.found
-
-
-async def test_owner_lookup_asks_by_hash_and_skips_impossible_tokens() -> None:
-    """The store sees only the token's hash; tokens of impossible length are never looked up."""
-
-    class Family:
-        id = "fam-1"
-        user_id = 42
-
-    store = FakeStore((object(), Family()))
-    lookup: Callable[[str], Any] | None = store_owner_lookup(store)
-    assert lookup is not None
-    token = "t" * 43
-    assert await lookup(token) == Owner("42", "fam-1")
-    assert token not in store.asked[0]
-    assert len(store.asked[0]) == 64
-    assert await lookup("short") is None
-    assert await lookup("x" * 129) is None
-    assert len(store.asked) == 1
-    empty = store_owner_lookup(FakeStore(None))
-    assert empty is not None
-    assert await empty(token) is None
-    assert store_owner_lookup(object()) is None
 
 
 async def test_owner_lookups_are_needed_only_while_a_refusal_lasts(clock: ManualClock) -> None:
@@ -267,15 +227,3 @@ async def test_memory_windows_stay_bounded(
         await store.attempt(key, one)
     assert await store.blocked("a", one) == 0.0  # dropped: the oldest
     assert await store.blocked("c", one) == pytest.approx(60.0)
-
-
-async def test_apps_without_a_store_skip_the_owner_lookup(
-    make_app: Callable[..., Any], make_client: Callable[..., Any]
-) -> None:
-    """An app with no refresh-token store still refreshes while a refusal is in force."""
-    app = make_app(ip_burst=100)
-    await app.state.hardening.limiter.attempts.mark("refresh-locks", 60)
-    async with make_client(app) as c:
-        pair = (await c.post("/login", json={"username": "john", "password": "password123"})).json()
-        r = await c.post("/refresh", json={"refresh_token": pair["refresh_token"]})
-    assert r.status_code == 200

@@ -120,3 +120,39 @@ def test_demo_browser_mode_over_plain_http(server: str) -> None:
         assert c.post("/logout").status_code == 403
         assert c.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
         assert c.get("/profile").status_code == 401
+
+
+def test_a_huge_declared_length_at_login_is_refused_at_once(server: str) -> None:
+    """``Content-Length: 1000000000`` at /login answers 413 before any byte of body is sent;
+    the rate-limit middleware used to buffer it first and hold the connection open."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 5) as sock:
+        sock.settimeout(5)
+        sock.sendall(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
+        head = sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 413"), head[:80]
+
+
+def test_undecodable_field_gets_no_guess_past_a_lock_on_two_workers(server: str) -> None:
+    """The review's bypass over real sockets and Redis: five failures on any worker, then the
+    right password with ``&x=%ff`` appended is 429 on every worker, never 200."""
+    name = f"bypass{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=server) as admin:
+        r = admin.post("/register", json={"username": name, "password": "long enough password"})
+        assert r.status_code == 201, r.text
+    form = f"grant_type=password&username={name}&password="
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    for _ in range(5):
+        with httpx.Client(base_url=server) as c:  # a new connection: any worker
+            r = c.post("/oauth/token", content=form + "wrong&x=%ff", headers=headers)
+            assert r.status_code == 400
+    for _ in range(4):
+        with httpx.Client(base_url=server) as c:
+            body = form + "long%20enough%20password&x=%ff"
+            assert c.post("/oauth/token", content=body, headers=headers).status_code == 429

@@ -181,3 +181,42 @@ def test_direct_construction_checks_limits_too() -> None:
     """Settings built in code get the same check as the environment's."""
     with pytest.raises(HardeningSettingsError, match="JOTAUTH_RATELIMIT_REFRESH"):
         HardeningSettings(refresh_limit="whenever")
+
+
+PROTECTIONS = {
+    "JOTAUTH_RATELIMIT_ENABLED": "ratelimit_enabled",
+    "JOTAUTH_AUDIT_LOG": "audit_log",
+    "JOTAUTH_METRICS_ENABLED": "metrics_enabled",
+}
+
+
+@pytest.mark.parametrize("variable", PROTECTIONS)
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_variable_never_switches_a_protection_off(variable: str, empty: str) -> None:
+    """``JOTAUTH_RATELIMIT_ENABLED=`` used to read as false and turn the limits off; an empty
+    value now means "unset" (the issuer's rule too) and takes the protected default."""
+    settings = HardeningSettings.from_env({variable: empty})
+    assert getattr(settings, PROTECTIONS[variable]) is True
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "JOTAUTH_RATELIMIT_ACCOUNT",
+        "JOTAUTH_RATELIMIT_IP_BURST",
+        "JOTAUTH_HSTS_SECONDS",
+        "JOTAUTH_COOKIE_MODE",
+        "JOTAUTH_COOKIE_SAMESITE",
+        "JOTAUTH_CSRF_HEADER",
+    ],
+)
+def test_empty_values_take_the_default(variable: str) -> None:
+    """Every variable follows the one rule: empty is unset, never an error or a zero."""
+    assert HardeningSettings.from_env({variable: ""}) == HardeningSettings.from_env({})
+
+
+@pytest.mark.parametrize("variable", list(PROTECTIONS))
+def test_a_bad_protection_switch_stops_start_up_naming_it(variable: str) -> None:
+    """A value that is neither true nor false is refused with the variable and what it takes."""
+    with pytest.raises(HardeningSettingsError, match=f"{variable} must be true or false"):
+        HardeningSettings.from_env({variable: "maybe"})

@@ -15,6 +15,7 @@ The tree (under ``jotauth.errors.JotauthError``)::
     ├── ConflictError             409 conflict: username taken, key state
     ├── NotFoundError             404 not_found
     ├── RegistrationClosedError   403 registration_closed
+    ├── RateLimitedError          429 rate_limited: a brute-force limit (Retry-After)
     └── StorageError              500 server_error (logged; no details leak)
 
 Only ``api/`` turns these into responses: ``{"error": code, "error_description": text}``.
@@ -35,6 +36,7 @@ __all__ = [
     "IssuerError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RateLimitedError",
     "RegistrationClosedError",
     "StorageError",
     "UnsupportedGrantTypeError",
@@ -104,6 +106,18 @@ class NotFoundError(IssuerError):
 class RegistrationClosedError(IssuerError):
     code = "registration_closed"
     status = 403
+
+
+class RateLimitedError(IssuerError):
+    """Too many attempts; ``retry_after`` whole seconds go into the Retry-After header."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int, scope: str = "") -> None:
+        super().__init__(f"too many attempts; retry after {retry_after} seconds")
+        self.retry_after = retry_after
+        self.scope = scope
 
 
 class StorageError(IssuerError):

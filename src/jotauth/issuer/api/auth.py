@@ -109,6 +109,7 @@ async def logout_all(request: Request) -> JSONResponse:
         413,
         415,
         422,
+        429,
         described={
             **_CSRF,
             401: "`missing_token` / `invalid_token` from the guard, or `invalid_grant`: "

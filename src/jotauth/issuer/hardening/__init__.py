@@ -5,12 +5,12 @@
 1. ``MetricsMiddleware`` — latency per route, guard rejections by reason, ``GET /metrics``;
 2. ``SecurityHeadersMiddleware`` — nosniff, frame denial, CSP, HSTS, ``no-store`` on tokens;
 3. Starlette's ``CORSMiddleware`` — only with ``JOTAUTH_CORS_ORIGINS``;
-4. ``RateLimitMiddleware`` — per-IP buckets and per-account windows (login failures,
-   registration attempts, refresh failures per user and family), 429;
-5. ``CookieModeMiddleware`` — browser mode with CSRF double submit (``JOTAUTH_COOKIE_MODE``);
+4. ``CookieModeMiddleware`` — browser mode with CSRF double submit (``JOTAUTH_COOKIE_MODE``);
 
-then subscribes to the issuer's event bus (``app.state.events``): metrics, the failure
-counters of the rate limiter, alert rules and the JSON audit log; and adds the admin audit
+hands the ``RateLimiter`` to the ``AuthService`` (``app.state.auth.limits``): the brute-force
+limits are asked by the use cases on the input their handler parsed, never by a middleware
+re-parsing the body; then subscribes to the issuer's event bus (``app.state.events``):
+metrics, alert rules and the JSON audit log; and adds the admin audit
 query route ``GET /admin/audit``. Everything it built is on ``app.state.hardening``.
 """
 
@@ -32,8 +32,6 @@ from jotauth.issuer.hardening.cors import cors_options
 from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
 from jotauth.issuer.hardening.metrics import HardeningMetrics, MetricsMiddleware
 from jotauth.issuer.hardening.ratelimit import RateLimiter
-from jotauth.issuer.hardening.ratelimit_middleware import RateLimitMiddleware, observe_event
-from jotauth.issuer.hardening.refresh_owner import store_owner_lookup
 from jotauth.issuer.hardening.settings import (
     HardeningSettings,
     HardeningSettingsError,
@@ -116,15 +114,26 @@ def install_hardening(
     metrics = HardeningMetrics() if config.metrics_enabled else None
     # The issuer's clock (injectable in create_app) drives the registration and refresh windows.
     issuer_clock = getattr(getattr(app.state, "auth", None), "clock", None)
+    on_refused = None
+    if metrics is not None:
+        counter = metrics.rate_limited
+
+        def on_refused(action: str, scope: str) -> None:
+            counter.labels(action=action, scope=scope).inc()
+
     limiter = (
         RateLimiter(
             config,
             window_clock=issuer_clock if callable(issuer_clock) else time.time,
             metrics=metrics,
+            on_refused=on_refused,
         )
         if config.ratelimit_enabled
         else None
     )
+    auth = getattr(app.state, "auth", None)
+    if limiter is not None and auth is not None:
+        auth.limits = limiter
     dispatcher = AlertDispatcher(
         config.alert_webhook_url,
         secret=config.alert_webhook_secret,
@@ -149,8 +158,6 @@ def install_hardening(
     if bus is not None:
         if metrics is not None:
             bus.subscribe(metrics.observe_event)
-        if limiter is not None:
-            bus.subscribe(lambda event: observe_event(limiter, event))
         bus.subscribe(rules.observe)
         if audit is not None:
             bus.subscribe(audit)
@@ -164,14 +171,6 @@ def install_hardening(
     # add_middleware puts each new one outermost: add innermost first.
     if config.cookie_mode != "off":
         app.add_middleware(CookieModeMiddleware, settings=config)
-    if limiter is not None:
-        app.add_middleware(
-            RateLimitMiddleware,
-            limiter=limiter,
-            metrics=metrics,
-            owner_of=store_owner_lookup(getattr(app.state, "store", None)),
-            refresh_cookie=config.refresh_cookie if config.cookie_mode != "off" else None,
-        )
     options = cors_options(config)
     if options is not None:
         app.add_middleware(CORSMiddleware, **options)

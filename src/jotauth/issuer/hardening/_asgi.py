@@ -6,7 +6,6 @@ middleware does.
 """
 
 import json
-import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
@@ -17,8 +16,6 @@ __all__ = [
     "Scope",
     "Send",
     "buffer_body",
-    "client_ip",
-    "field_from_body",
     "get_header",
     "json_response",
     "replay",
@@ -37,15 +34,6 @@ def get_header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             decoded: str = value.decode("latin-1")
             return decoded
-    return None
-
-
-def client_ip(scope: Scope) -> str | None:
-    """The peer address as the server saw it (behind a proxy, run uvicorn --proxy-headers)."""
-    client = scope.get("client")
-    if client:
-        host: str = client[0]
-        return host
     return None
 
 
@@ -77,30 +65,6 @@ def replay(body: bytes, receive: Receive, *, more: bool = False) -> Receive:
         return await receive()
 
     return _receive
-
-
-def field_from_body(body: bytes, content_type: str | None, *names: str) -> str | None:
-    """The first of ``names`` found in a JSON or form body, as a string; None otherwise."""
-    kind = (content_type or "").split(";", 1)[0].strip().lower()
-    try:
-        if kind == "application/json" or kind.endswith("+json"):
-            data = json.loads(body)
-            if isinstance(data, dict):
-                for name in names:
-                    value = data.get(name)
-                    if isinstance(value, str):
-                        return value
-        elif kind == "application/x-www-form-urlencoded":
-            form = urllib.parse.parse_qs(
-                body.decode("utf-8"), keep_blank_values=True, errors="strict"
-            )
-            for name in names:
-                values = form.get(name)
-                if values:
-                    return values[0]
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return None
 
 
 async def json_response(

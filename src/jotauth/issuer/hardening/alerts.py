@@ -210,7 +210,7 @@ class AlertRules:
         dispatcher: AlertDispatcher,
         storage: Storage,
         *,
-        burst_account: str = "10 per 5 minutes",
+        burst_account: str = "4 per 5 minutes",
         burst_ip: str = "30 per 5 minutes",
     ) -> None:
         self.dispatcher = dispatcher

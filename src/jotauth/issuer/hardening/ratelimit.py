@@ -42,8 +42,8 @@ import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from jotauth.issuer.errors import RateLimitedError
 from jotauth.issuer.hardening.attempts import AttemptStore, MemoryAttempts, RedisAttempts, Rule
-from jotauth.issuer.hardening.refresh_owner import Owner
 from jotauth.issuer.hardening.settings import HardeningSettings
 from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket, TokenBucket
 from jotauth.issuer.services.users import username_key
@@ -103,8 +103,10 @@ class RateLimiter:
         attempts: AttemptStore | None = None,
         breaker: CircuitBreaker | None = None,
         metrics: "HardeningMetrics | None" = None,
+        on_refused: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_refused = on_refused
         self._clock = clock
         self.metrics = metrics
         self.breaker = breaker or CircuitBreaker(
@@ -147,17 +149,24 @@ class RateLimiter:
         ip: str | None,
         username: str | None,
         *,
-        owner: Owner | None = None,
+        user_id: str | None = None,
+        family_id: str | None = None,
     ) -> Decision:
         """Take the IP's token for ``action``, then test the account's window.
 
         ``username`` is the login or registration name (a registration attempt is counted
-        here, when allowed); ``owner`` the user and family of a presented refresh token.
+        here, when allowed); ``user_id`` and ``family_id`` the owner of a presented refresh
+        token.
         """
-        return await self._guarded(self._check(action, ip, username, owner), ALLOW)
+        return await self._guarded(self._check(action, ip, username, user_id, family_id), ALLOW)
 
     async def _check(
-        self, action: str, ip: str | None, username: str | None, owner: Owner | None
+        self,
+        action: str,
+        ip: str | None,
+        username: str | None,
+        user_id: str | None,
+        family_id: str | None,
     ) -> Decision:
         if ip:
             wait = await self.bucket.take(f"{action}:{ip}")
@@ -172,8 +181,8 @@ class RateLimiter:
             wait = await self.attempts.attempt("register:" + account_key(username), self._register)
             if wait > 0:
                 return _refused(wait, "account")
-        elif owner is not None and action == "refresh":
-            for scope, key in _refresh_keys(owner.user_id, owner.family_id):
+        elif action == "refresh" and (user_id or family_id):
+            for scope, key in _refresh_keys(user_id, family_id):
                 wait = await self.attempts.blocked(key, self._refresh)
                 if wait > 0:
                     return _refused(wait, scope)
@@ -196,12 +205,55 @@ class RateLimiter:
         self.breaker.success()
         return result
 
+    # -- the services' seam (services.limits.AttemptLimits) ----------------------------------
+
+    def _raise(self, action: str, decision: Decision) -> None:
+        if decision.allowed:
+            return
+        if self.on_refused is not None:
+            self.on_refused(action, decision.scope)
+        logger.warning(
+            "rate limited %s by %s limit for %ss", action, decision.scope, decision.retry_after
+        )
+        raise RateLimitedError(decision.retry_after, decision.scope)
+
+    async def admit_login(self, username: str, ip: str | None) -> None:
+        """RateLimitedError when the address or the account is over its login limit."""
+        self._raise("login", await self.check("login", ip, username))
+
+    async def login_failed(self, username: str, ip: str | None) -> None:
+        """Count a wrong password against the account."""
+        await self.record_failure(username)
+
+    async def login_succeeded(self, username: str, user_id: str) -> None:
+        """The right password: forget the account's login and the user's refresh failures."""
+        await self.record_success(username)
+        await self.clear_refresh_failures(user_id)
+
+    async def admit_register(self, username: str, ip: str | None) -> None:
+        """Count a sign-up attempt for the name; RateLimitedError past the limit."""
+        self._raise("register", await self.check("register", ip, username))
+
+    async def admit_refresh(
+        self, ip: str | None, user_id: str | None, family_id: str | None
+    ) -> None:
+        """RateLimitedError for a paced address, or a locked user or family."""
+        if (user_id or family_id) and not await self.refresh_locks_possible():
+            user_id = family_id = None  # nobody is locked: skip the per-owner lookups
+        decision = await self.check("refresh", ip, None, user_id=user_id, family_id=family_id)
+        self._raise("refresh", decision)
+
+    async def refresh_failed(self, user_id: str | None, family_id: str | None) -> None:
+        """Count a failed refresh against its user and family."""
+        await self.record_refresh_failure(user_id, family_id)
+
     async def refresh_locks_possible(self) -> bool:
         """False while no user or family is refused, so refreshes skip the owner lookup.
 
-        Looking up a refresh token's owner costs a database query; refusals are rare. Whoever
-        counts the failure that fills a window raises a marker for as long as that refusal
-        lasts (in Redis: seen by every instance), and only while it is up are owners looked up.
+        Testing a user's and a family's windows costs two round trips; refusals are rare.
+        Whoever counts the failure that fills a window raises a marker for as long as that
+        refusal lasts (in Redis: seen by every instance), and only while it is up are the
+        owner's windows tested.
         """
         return await self._guarded(self.attempts.marked(_LOCK_MARKER), False)
 

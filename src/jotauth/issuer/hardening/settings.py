@@ -26,7 +26,7 @@ JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP token bucket              20 / 0.5
 JOTAUTH_RATELIMIT_REDIS_URL            shared counters (else memory)    JOTAUTH_REDIS_URL
 JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (log only)
 JOTAUTH_ALERT_WEBHOOK_SECRET           HMAC-SHA256 signature key        none
-JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT/_IP  failed logins that raise alert   10 / 30 per 5 minutes
+JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT/_IP  failed logins that raise alert   4 / 30 per 5 minutes
 JOTAUTH_METRICS_ENABLED                serve /metrics                   true
 JOTAUTH_METRICS_TOKEN                  bearer secret for /metrics       none
 JOTAUTH_METRICS_PUBLIC                 /metrics without a credential    false (a token is needed:
@@ -51,7 +51,7 @@ from jotauth.errors import JotauthError
 __all__ = ["HardeningSettings", "HardeningSettingsError", "environment"]
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
 
 CookieMode = Literal["off", "on", "always"]
 SameSite = Literal["strict", "lax"]
@@ -74,8 +74,32 @@ def environment() -> dict[str, str]:
     return {**load_env_file(config_file), **source}
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, None when unset *or empty*: the one rule for empty values.
+
+    ``JOTAUTH_AUDIT_LOG=`` (a variable emptied in a deployment template) means "not set",
+    as it does for the issuer's variables: it takes the default, which is the protected
+    setting, and can never silently turn a protection off. Turning one off takes a word
+    (``false``).
+    """
     raw = env.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return raw
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _raw(env, name)
+    return default if raw is None else raw.strip()
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    raw = _raw(env, name)
+    return None if raw is None else raw.strip()
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _raw(env, name)
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -87,7 +111,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
-    raw = env.get(name)
+    raw = _raw(env, name)
     if raw is None:
         return default
     try:
@@ -100,7 +124,7 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
 
 
 def _limit(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = env.get(name, default).strip()
+    raw = _text(env, name, default)
     try:
         limits.parse(raw)
     except ValueError:
@@ -151,7 +175,7 @@ class HardeningSettings:
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
     alert_webhook_url: str | None = field(default=None, repr=False)  # may hold a token
     alert_webhook_secret: str | None = field(default=None, repr=False)
-    alert_burst_account: str = "10 per 5 minutes"
+    alert_burst_account: str = "4 per 5 minutes"
     alert_burst_ip: str = "30 per 5 minutes"
     alert_retries: int = 5
     alert_backoff: float = 0.5
@@ -208,19 +232,21 @@ class HardeningSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "HardeningSettings":
         """Read the JOTAUTH_* variables (default: the environment plus JOTAUTH_CONFIG_FILE)."""
         env = environment() if env is None else env
-        mode = env.get("JOTAUTH_COOKIE_MODE", "off").strip().lower()
-        samesite = env.get("JOTAUTH_COOKIE_SAMESITE", "strict").strip().lower()
-        redis_url = env.get("JOTAUTH_RATELIMIT_REDIS_URL") or env.get("JOTAUTH_REDIS_URL")
+        mode = _text(env, "JOTAUTH_COOKIE_MODE", "off").lower()
+        samesite = _text(env, "JOTAUTH_COOKIE_SAMESITE", "strict").lower()
+        redis_url = _optional(env, "JOTAUTH_RATELIMIT_REDIS_URL") or _optional(
+            env, "JOTAUTH_REDIS_URL"
+        )
         return cls(
-            cors_origins=_origins(env.get("JOTAUTH_CORS_ORIGINS", "")),
+            cors_origins=_origins(_text(env, "JOTAUTH_CORS_ORIGINS", "")),
             cors_credentials=_bool(env, "JOTAUTH_CORS_CREDENTIALS", True),
             cookie_mode=mode,  # type: ignore[arg-type]  # checked in __post_init__
             cookie_insecure_dev=_bool(env, "JOTAUTH_COOKIE_INSECURE_DEV", False),
             cookie_samesite=samesite,  # type: ignore[arg-type]  # checked in __post_init__
-            access_cookie=env.get("JOTAUTH_COOKIE_ACCESS_NAME", "__Host-access_token"),
-            refresh_cookie=env.get("JOTAUTH_COOKIE_REFRESH_NAME", "__Secure-refresh_token"),
-            csrf_cookie=env.get("JOTAUTH_CSRF_COOKIE", "__Host-csrf_token"),
-            csrf_header=env.get("JOTAUTH_CSRF_HEADER", "X-CSRF-Token"),
+            access_cookie=_text(env, "JOTAUTH_COOKIE_ACCESS_NAME", "__Host-access_token"),
+            refresh_cookie=_text(env, "JOTAUTH_COOKIE_REFRESH_NAME", "__Secure-refresh_token"),
+            csrf_cookie=_text(env, "JOTAUTH_CSRF_COOKIE", "__Host-csrf_token"),
+            csrf_header=_text(env, "JOTAUTH_CSRF_HEADER", "X-CSRF-Token"),
             ratelimit_enabled=_bool(env, "JOTAUTH_RATELIMIT_ENABLED", True),
             account_limit=_limit(env, "JOTAUTH_RATELIMIT_ACCOUNT", "5 per 15 minutes"),
             register_limit=_limit(env, "JOTAUTH_RATELIMIT_REGISTER", "5 per 15 minutes"),
@@ -228,14 +254,12 @@ class HardeningSettings:
             ip_burst=_number(env, "JOTAUTH_RATELIMIT_IP_BURST", 20, minimum=1),
             ip_rate=_number(env, "JOTAUTH_RATELIMIT_IP_RATE", 0.5, minimum=0.001),
             redis_url=redis_url or None,
-            alert_webhook_url=env.get("JOTAUTH_ALERT_WEBHOOK_URL") or None,
-            alert_webhook_secret=env.get("JOTAUTH_ALERT_WEBHOOK_SECRET") or None,
-            alert_burst_account=_limit(
-                env, "JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT", "10 per 5 minutes"
-            ),
+            alert_webhook_url=_optional(env, "JOTAUTH_ALERT_WEBHOOK_URL"),
+            alert_webhook_secret=_optional(env, "JOTAUTH_ALERT_WEBHOOK_SECRET"),
+            alert_burst_account=_limit(env, "JOTAUTH_ALERT_LOGIN_BURST_ACCOUNT", "4 per 5 minutes"),
             alert_burst_ip=_limit(env, "JOTAUTH_ALERT_LOGIN_BURST_IP", "30 per 5 minutes"),
             metrics_enabled=_bool(env, "JOTAUTH_METRICS_ENABLED", True),
-            metrics_token=env.get("JOTAUTH_METRICS_TOKEN") or None,
+            metrics_token=_optional(env, "JOTAUTH_METRICS_TOKEN"),
             metrics_public=_bool(env, "JOTAUTH_METRICS_PUBLIC", False),
             audit_log=_bool(env, "JOTAUTH_AUDIT_LOG", True),
             hsts_seconds=int(_number(env, "JOTAUTH_HSTS_SECONDS", 31_536_000, minimum=0)),

@@ -1,7 +1,10 @@
 """``AuthService``: the server's use cases, each emitting its auth event.
 
 HTTP handlers stay thin: they parse the request, call one method here with the client's IP and
-User-Agent, and turn the result or the IssuerError into a response. Database work runs in a
+User-Agent, and turn the result or the IssuerError into a response. The brute-force limits
+(``self.limits``, see ``services.limits``) are asked here, on the values the handler parsed,
+before any password is hashed or refresh token rotated: one parse of each body decides both
+what is checked and what is counted. Database work runs in a
 worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
 """
 
@@ -25,6 +28,7 @@ from jotauth.issuer.errors import (
 )
 from jotauth.issuer.events import AuthEvent, EventBus
 from jotauth.issuer.services.keyring import KeyRing
+from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
 from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.tokens import (
@@ -36,6 +40,7 @@ from jotauth.issuer.services.tokens import (
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     keep_an_admin,
+    requested_scope,
     username_key,
     username_keys,
     validate_new_password,
@@ -78,8 +83,10 @@ class AuthService:
         events: EventBus,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        limits: AttemptLimits | None = None,
     ) -> None:
         self.store = store
+        self.limits: AttemptLimits = limits if limits is not None else NoLimits()
         self.settings = settings
         self.ring = ring
         self.passwords = passwords
@@ -134,6 +141,7 @@ class AuthService:
         """The user for these credentials, or InvalidGrantError after a full-cost check."""
         if not isinstance(username, str) or not isinstance(password, str):
             raise InvalidRequestError("username and password must be strings")
+        await self.limits.admit_login(username, client.ip)
         user = None
         if 0 < len(username) <= 256 and len(password) <= MAX_PASSWORD:
             user = await _run(self.store.find_user_any, username_keys(username))
@@ -147,7 +155,9 @@ class AuthService:
                 username=None if user is not None else self.name_tag(username[:256]),
                 login_name=username[:256], reason=reason,
             )  # fmt: skip
+            await self.limits.login_failed(username, client.ip)
             raise InvalidGrantError("invalid username or password")
+        await self.limits.login_succeeded(username, user.sub)
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
             user = await _run(self.store.update_user, user.id, password_hash=new_hash) or user
         return user
@@ -161,13 +171,17 @@ class AuthService:
         client_id: str | None = None,
         scope: str | None = None,
     ) -> TokenPair:
-        """Check the password, start a session, return its first token pair."""
+        """Check the password, start a session, return its first token pair.
+
+        ``scope``: the narrower scope asked for (OAuth ``scope``), InvalidScopeError when the
+        user does not hold it. Every password login (``/login``, ``/oauth/token``) is this.
+        """
         user = await self.check_password(username, password, client)
         pair = await _run(
             self.tokens.start_session,
             user,
             client_id=client_id,
-            scope=scope,
+            scope=requested_scope(scope, user.permissions),
             ip=client.ip,
             user_agent=client.user_agent,
         )
@@ -180,20 +194,26 @@ class AuthService:
         """Rotate a refresh token (see ``TokenService.refresh``)."""
         if not isinstance(refresh_token, str):
             raise InvalidRequestError("refresh_token must be a string")
+        found = await _run(self.tokens.find, refresh_token)
+        owner = None if found is None else str(found[1].user_id)
+        family_id = None if found is None else found[1].id
+        await self.limits.admit_refresh(client.ip, owner, family_id)
         try:
-            pair = await _run(self.tokens.refresh, refresh_token)
+            pair = await _run(self.tokens.refresh, refresh_token, found)
         except ReuseDetectedError as exc:
             user = await _run(self.store.get_user, exc.family.user_id)
             await self.emit(
                 "refresh_reuse_detected", client, outcome="failure", user=user,
                 sid=exc.family.id,
             )  # fmt: skip
+            await self.limits.refresh_failed(str(exc.family.user_id), exc.family.id)
             raise
         except SessionEndedError as exc:
             await self.emit(
                 "token_refreshed", client, outcome="failure", user=exc.user,
                 sid=exc.family.id, reason=str(exc),
             )  # fmt: skip
+            await self.limits.refresh_failed(str(exc.family.user_id), exc.family.id)
             raise
         except InvalidGrantError as exc:
             await self.emit("token_refreshed", client, outcome="failure", reason=str(exc))
@@ -227,12 +247,16 @@ class AuthService:
         password = validate_new_password(new)
         if not isinstance(current, str):
             raise InvalidRequestError("current_password must be a string")
+        # The current password is a guess like any login: the same limits count it.
+        await self.limits.admit_login(user.username, client.ip)
         valid, _ = await self.passwords.verify(current[:MAX_PASSWORD], user.password_hash)
         if not valid:
             await self.emit(
                 "password_changed", client, outcome="failure", user=user, reason="bad_password"
             )
+            await self.limits.login_failed(user.username, client.ip)
             raise InvalidGrantError("the current password is wrong")
+        await self.limits.login_succeeded(user.username, user.sub)
         new_hash = await self.passwords.hash(password)
         raw_sid = claims.get("sid")
         sid = raw_sid if isinstance(raw_sid, str) and raw_sid else None
@@ -313,6 +337,9 @@ class AuthService:
         """Self-service sign-up, when JOTAUTH_REGISTRATION_OPEN is true."""
         if not self.settings.registration_open:
             raise RegistrationClosedError("registration is closed on this server")
+        if not isinstance(username, str):
+            raise InvalidRequestError("username must be a string")
+        await self.limits.admit_register(username, client.ip)
         user = await self.create_user(username, password)
         await self.emit("user_registered", client, user=user)
         return user

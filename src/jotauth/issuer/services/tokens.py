@@ -31,6 +31,9 @@ from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql import SQLStore
 from jotauth.store.sql.users import AdminCheck
 
+# A refresh token's record, its family (session) and the family's user, as the store finds it.
+Session = tuple[RefreshRecord, FamilyRecord, UserRecord | None]
+
 __all__ = [
     "MAX_TOKEN_BYTES",
     "ReuseDetectedError",
@@ -266,12 +269,24 @@ class TokenService:
 
     # -- refresh -----------------------------------------------------------------------------
 
-    def refresh(self, token: str) -> TokenPair:
-        """Rotate ``token``; InvalidGrantError (ReuseDetectedError on reuse) when refused."""
-        now = self.clock()
+    def find(self, token: str) -> Session | None:
+        """The refresh record, family and user of ``token``, or None (not one of ours).
+
+        ``AuthService.refresh`` looks the token up once, asks the brute-force limits about its
+        owner, and hands the same lookup to ``refresh``: one query learns both.
+        """
         if not 20 <= len(token) <= 128:
-            raise InvalidGrantError("the refresh token is not valid")
-        found = self.store.find_session(hash_refresh(token))
+            return None
+        return self.store.find_session(hash_refresh(token))
+
+    def refresh(self, token: str, found: Session | None = None) -> TokenPair:
+        """Rotate ``token``; InvalidGrantError (ReuseDetectedError on reuse) when refused.
+
+        ``found``: the result of ``find(token)`` when the caller looked it up already.
+        """
+        now = self.clock()
+        if found is None:
+            found = self.find(token)
         if found is None:
             raise InvalidGrantError("the refresh token is not valid")
         record, family, owner = found

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import precis_i18n
 
-from jotauth.issuer.errors import ConflictError, InvalidRequestError
+from jotauth.issuer.errors import ConflictError, InvalidRequestError, InvalidScopeError
 
 __all__ = [
     "MAX_PASSWORD",
@@ -29,6 +29,7 @@ __all__ = [
     "grants_admin",
     "keep_an_admin",
     "narrow_permissions",
+    "requested_scope",
     "scope_of",
     "username_key",
     "username_keys",
@@ -223,3 +224,18 @@ def keep_an_admin(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> 
             "this would leave no enabled user with the admin:write permission; "
             "grant it to another user first"
         )
+
+
+def requested_scope(requested: str | None, permissions: Mapping[str, list[str]]) -> str | None:
+    """The narrowed scope asked for, or None (no ``scope``: every grant the user holds).
+
+    A token grants exactly what was granted (RFC 6749 section 3.3), so a scope the user does
+    not hold is refused (``invalid_scope``, section 5.2) rather than silently dropped.
+    """
+    if requested is None or not requested.split():
+        return None
+    wanted = list(dict.fromkeys(requested.split()))
+    for scope in wanted:
+        if not covers(permissions, scope):
+            raise InvalidScopeError(f"the scope {scope[:80]!r} is not granted to this user")
+    return " ".join(wanted)
