@@ -293,3 +293,45 @@ def _run_python(commands: list[Command], folder: Path, out: Path) -> dict[int, s
     assert run.returncode == 0, run.stderr
     parts = re.split(r"@@(\d+)@@\n", run.stdout)
     return {int(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+@pytest.mark.slow
+def test_guard_example_honours_logout_everywhere(
+    demo: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The README's guard example refuses a token once its user logged out everywhere
+    (``/logout-all``, a per-user event in the feed), not only after a single logout."""
+    folder, ports = demo
+    source = (ROOT / "examples" / "quickstart" / "articles.py").read_text()
+    (tmp_path / "articles.py").write_text(_substitute(source, ports))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOTAUTH_")}
+    env["JOTAUTH_SERVICE_TOKEN"] = (folder / "jotauth-service.token").read_text().strip()
+    base = f"http://127.0.0.1:{ports['8000']}"
+    service = subprocess.Popen(
+        [str(Path(sys.executable).with_name("uvicorn")), "--app-dir", str(tmp_path),
+         "articles:app", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        login = httpx.post(base + "/login", json={"username": "john", "password": "password123"})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/articles", headers=headers)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the example service did not start"
+                time.sleep(0.2)
+        assert answer.status_code == 200, answer.text
+        assert httpx.post(base + "/logout-all", headers=headers).status_code == 200
+        deadline = time.monotonic() + 12  # one feed poll (5 s) and a margin
+        while answer.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            answer = httpx.get(f"http://127.0.0.1:{port}/articles", headers=headers)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["jotauth_code"] == "token_revoked"
+    finally:
+        service.terminate()
+        service.wait(10)
