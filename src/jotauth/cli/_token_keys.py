@@ -202,3 +202,22 @@ def _fetch_urllib(url: str) -> bytes:
     if len(data) > _MAX_FILE:
         raise KeyFileError(f"the JWK Set at {url} is over 1 MiB")
     return data
+
+
+def load_decryption_keys(path: str, alg: str | None) -> jose.Key | jose.KeySet:
+    """The private key(s) to decrypt a JWE with, from ``--key`` / ``--decrypt-key``.
+
+    ``alg`` (the token's JWE ``alg``) binds keys that name none: a PEM, or a JWK published
+    without ``alg``. Only private keys (or secrets) decrypt, so a public key is a clear error.
+    """
+    loaded = _load(read_file(path, "key"), path, alg, None, default=True)
+    if isinstance(loaded, jose.KeySet):
+        private = [key for key in loaded if key.is_private and key.use == "enc"]
+        if not private:
+            raise KeyFileError(f"{path!r} holds no private encryption key (use enc)")
+        return jose.KeySet(private)
+    if not loaded.is_private:
+        raise KeyFileError(f"{path!r} holds a public key; decrypting needs the private key")
+    if loaded.use != "enc":
+        raise KeyFileError(f"{path!r} holds a signature key; decrypting needs a use:enc key")
+    return loaded

@@ -15,7 +15,16 @@ import click
 from jotauth import jose
 from jotauth.cli._token_time import format_date, time_status
 
-__all__ = ["Inspection", "explain", "inspect", "pretty", "printable", "render"]
+__all__ = [
+    "Encryption",
+    "Inspection",
+    "explain",
+    "inspect",
+    "inspect_encrypted",
+    "pretty",
+    "printable",
+    "render",
+]
 
 DEFAULT_MAX_SIZE: Final = 8192
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat", "auth_time")
@@ -33,18 +42,38 @@ WARNING: Final = (
 
 
 @dataclass
+class Encryption:
+    """The outer JWE of an encrypted token: its protected header and part sizes."""
+
+    header: dict[str, Any]
+    parts: dict[str, int]
+    decrypted: bool
+    plaintext: str | None = None  # the content, when decrypted and not a JWS
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``encrypted`` member of ``--json``."""
+        return {
+            "header": self.header,
+            "parts": self.parts,
+            "decrypted": self.decrypted,
+            "plaintext": self.plaintext,
+        }
+
+
+@dataclass
 class Inspection:
     """A token taken apart without verification."""
 
-    header: dict[str, Any]
+    header: dict[str, Any] | None
     claims: dict[str, Any] | None
     size: int
     times: list[tuple[str, Any, str, bool]] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    encryption: Encryption | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable form for ``--json``."""
-        return {
+        result = {
             "verified": False,
             "header": self.header,
             "claims": self.claims,
@@ -55,6 +84,9 @@ class Inspection:
             },
             "hints": self.hints,
         }
+        if self.encryption is not None:
+            result["encrypted"] = self.encryption.to_json()
+        return result
 
 
 def _sensitive_names(claims: dict[str, Any], prefix: str = "") -> list[str]:
@@ -67,12 +99,66 @@ def _sensitive_names(claims: dict[str, Any], prefix: str = "") -> list[str]:
     return found
 
 
+_JWE_PARTS: Final = ("protected", "encrypted_key", "iv", "ciphertext", "tag")
+
+
+def inspect_encrypted(
+    token: str, now: float, keys: jose.Key | jose.KeySet | None = None
+) -> Inspection:
+    """An encrypted token's protected header, and with ``keys`` what it holds (NOT verified).
+
+    The header is shown before any key is used (it is what picks the key); decrypting proves
+    only that the token was made for that key, not who made it: the inner JWS is inspected
+    like any other, and still needs ``verify``.
+    """
+    try:
+        header = jose.jwe.peek_header(token)
+    except jose.MalformedTokenError as exc:
+        raise jose.MalformedTokenError(
+            f"an encrypted JWE (five parts) that is not readable: {exc}"
+        ) from None
+    segments = token.split(".")
+    parts = {name: len(segment) for name, segment in zip(_JWE_PARTS, segments, strict=True)}
+    size = len(token.encode("utf-8"))
+    if keys is None:
+        inspection = Inspection(None, None, size, encryption=Encryption(header, parts, False))
+        inspection.hints.append(
+            "encrypted (JWE): the claims cannot be read without the recipient's private key "
+            "(pass --key FILE)"
+        )
+        _jwe_hints(inspection, header)
+        return inspection
+    alg = header.get("alg")
+    decrypter = jose.jwe.Decrypter(keys, algorithms=(alg,) if isinstance(alg, str) else None)
+    plaintext = decrypter.decrypt(token)
+    text = plaintext.decode("utf-8", errors="replace")
+    if text.count(".") == 2 and text.isascii():
+        inner = inspect(text, now)
+        inner.size = size
+        inner.encryption = Encryption(header, parts, True)
+    else:
+        inner = Inspection(None, None, size, encryption=Encryption(header, parts, True, text))
+    _jwe_hints(inner, header)
+    return inner
+
+
+def _jwe_hints(inspection: Inspection, header: dict[str, Any]) -> None:
+    hints = inspection.hints
+    if header.get("alg") == "RSA1_5":
+        hints.append("RSA1_5 key management is open to Bleichenbacher's attack: use RSA-OAEP-256")
+    if "zip" in header:
+        hints.append('"zip" compression leaks the plaintext length; jotauth refuses it by default')
+    cty = header.get("cty")
+    nested = isinstance(cty, str) and cty.lower() in ("jwt", "application/jwt")
+    encryption = inspection.encryption
+    if encryption is not None and encryption.decrypted and inspection.header and not nested:
+        hints.append('a nested JWT needs "cty": "JWT" in the JWE header; verifiers refuse it')
+
+
 def inspect(token: str, now: float) -> Inspection:
     """Decode ``token`` without verifying it; MalformedTokenError if it is not a JWS."""
     if token.count(".") == 4:
-        raise jose.MalformedTokenError(
-            "this has five parts: it is an encrypted JWE, which cannot be read without its key"
-        )
+        return inspect_encrypted(token, now)
     header = jose.peek_header(token)
     claims: dict[str, Any] | None
     hints: list[str] = []
@@ -89,7 +175,7 @@ def inspect(token: str, now: float) -> Inspection:
 
 
 def _header_hints(inspection: Inspection) -> None:
-    header, hints = inspection.header, inspection.hints
+    header, hints = inspection.header or {}, inspection.hints
     alg = header.get("alg")
     if not isinstance(alg, str) or alg.lower() == "none":
         hints.append('alg is "none" (or missing): the token is unsigned; never accept it')
@@ -152,9 +238,22 @@ def pretty(value: Any) -> str:
 def render(inspection: Inspection) -> str:
     """The human-readable decode output, with colour styles (dropped when piped)."""
     lines = [click.style(WARNING, fg="yellow", bold=True), ""]
-    lines += [click.style("Header", bold=True), pretty(inspection.header), ""]
-    lines += [click.style("Claims", bold=True)]
-    lines += [pretty(inspection.claims) if inspection.claims is not None else "(not JSON)", ""]
+    encryption = inspection.encryption
+    if encryption is not None:
+        state = "decrypted with the given key" if encryption.decrypted else "not decrypted"
+        lines += [click.style(f"Encrypted (JWE), {state}", bold=True)]
+        lines += [click.style("JWE protected header", bold=True), pretty(encryption.header)]
+        lines += [
+            "parts: " + ", ".join(f"{name} {n} chars" for name, n in encryption.parts.items()),
+            "",
+        ]
+        if encryption.plaintext is not None:
+            lines += [click.style("Plaintext", bold=True), printable(encryption.plaintext), ""]
+    if inspection.header is not None:
+        title = "Inner JWS header" if encryption is not None else "Header"
+        lines += [click.style(title, bold=True), pretty(inspection.header), ""]
+        lines += [click.style("Claims", bold=True)]
+        lines += [pretty(inspection.claims) if inspection.claims is not None else "(not JSON)", ""]
     if inspection.times:
         lines.append(click.style("Times", bold=True))
         for name, value, phrase, problem in inspection.times:

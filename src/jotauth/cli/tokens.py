@@ -20,13 +20,21 @@ import click
 from jotauth import jose
 from jotauth.cli._token_keys import (
     KeyFileError,
+    load_decryption_keys,
     load_signing_key,
     load_verification_keys,
     read_file,
     read_token,
 )
 from jotauth.cli._token_time import format_date, parse_duration, relative
-from jotauth.cli._token_view import explain, inspect, pretty, printable, render
+from jotauth.cli._token_view import (
+    explain,
+    inspect,
+    inspect_encrypted,
+    pretty,
+    printable,
+    render,
+)
 
 __all__ = ["keygen", "token"]
 
@@ -201,17 +209,38 @@ def encode(
 @click.argument("token_text", metavar="TOKEN", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off.")
-def decode(token_text: str | None, as_json: bool, color: bool | None) -> None:
-    """Show what a token says, WITHOUT verifying it (TOKEN or '-' for stdin)."""
+@click.option(
+    "--key", "key_path", help="Private key (JWK, JWK Set or PEM) to decrypt an encrypted JWE."
+)
+def decode(token_text: str | None, as_json: bool, color: bool | None, key_path: str | None) -> None:
+    """Show what a token says, WITHOUT verifying it (TOKEN or '-' for stdin).
+
+    An encrypted token (JWE, five parts) shows its protected header; with --key it is
+    decrypted and the inner token shown, still NOT VERIFIED.
+    """
     raw = read_token(token_text)
+    now = time.time()
     try:
-        inspection = inspect(raw, time.time())
+        if key_path is not None and raw.count(".") == 4:
+            alg = _jwe_alg(raw)
+            inspection = inspect_encrypted(raw, now, load_decryption_keys(key_path, alg))
+        else:
+            inspection = inspect(raw, now)
     except jose.JoseError as exc:
-        raise click.ClickException(printable(f"not a readable JWT: {exc}")) from None
+        raise click.ClickException(printable(f"not a readable JWT: {explain(exc)}")) from None
     if as_json:
         click.echo(pretty(inspection.to_json()))
     else:
         click.echo(render(inspection), color=color)
+
+
+def _jwe_alg(raw: str) -> str | None:
+    """The JWE header's alg, to bind a decryption key that names none (a PEM)."""
+    try:
+        alg = jose.jwe.peek_header(raw).get("alg")
+    except jose.JoseError:
+        return None
+    return alg if isinstance(alg, str) else None
 
 
 def _alg_hint(raw: str, algs: tuple[str, ...]) -> str | None:
@@ -238,6 +267,9 @@ def _alg_hint(raw: str, algs: tuple[str, ...]) -> str | None:
 @click.option("--alg", "algs", multiple=True, type=_ALG, help="Allowed algorithm; repeatable.")
 @click.option("--leeway", type=click.FloatRange(0, 3599), default=0, help="Clock skew seconds.")
 @click.option("--require", "required", multiple=True, help="Required claims. [exp]")
+@click.option(
+    "--decrypt-key", "decrypt_path", help="Private JWE key: the token must be encrypted (nested)."
+)
 @click.option("--color/--no-color", default=None, help="Force colour on or off.")
 def verify(
     token_text: str | None,
@@ -250,15 +282,32 @@ def verify(
     algs: tuple[str, ...],
     leeway: float,
     required: tuple[str, ...],
+    decrypt_path: str | None,
     color: bool | None,
 ) -> None:
-    """Verify a token; exit 0 and print its claims, or exit 1 and say exactly why not."""
+    """Verify a token; exit 0 and print its claims, or exit 1 and say exactly why not.
+
+    A nested token (signed, then encrypted) needs --decrypt-key: it is decrypted, then its
+    inner JWS verified with --key/--jwks and the claim options.
+    """
     if (key_path is None) == (jwks is None):
         raise click.UsageError("give exactly one of --key FILE or --jwks URL|FILE")
     raw = read_token(token_text)
+    if decrypt_path is None and raw.count(".") == 4:
+        raise click.UsageError(
+            "this token is encrypted (a JWE, five parts): pass --decrypt-key FILE with the "
+            "recipient's private key to verify the signed token inside"
+        )
     now = time.time()
+    signed, decrypt_keys, jwe_header = raw, None, None
     try:
-        keys = load_verification_keys(key_path, jwks, _alg_hint(raw, algs))
+        if decrypt_path is not None:
+            decrypt_keys = load_decryption_keys(decrypt_path, _jwe_alg(raw))
+            if raw.count(".") == 4:
+                jwe_header = jose.jwe.peek_header(raw)
+                # Only to bind keys that name no alg: the decode below decrypts again and checks.
+                signed = jose.jwe.decrypt(raw, decrypt_keys).decode("ascii", errors="replace")
+        keys = load_verification_keys(key_path, jwks, _alg_hint(signed, algs))
         claims = jose.decode(
             raw,
             keys,
@@ -270,6 +319,7 @@ def verify(
             leeway=leeway,
             require=required or ("exp",),
             now=now,
+            decrypt_with=decrypt_keys,
         )
     except jose.JoseError as exc:
         click.echo(
@@ -280,8 +330,13 @@ def verify(
         if isinstance(exc, jose.ExpiredTokenError):
             click.echo(f"  expired {relative(exc.expired_at, now)}", err=True)
         raise SystemExit(1) from None
-    header = jose.peek_header(raw)
+    header = jose.peek_header(signed)
     status = f"VALID: {header['alg']} signature by kid {header.get('kid', '(none)')}"
+    if jwe_header is not None:
+        status += (
+            f", encrypted with {jwe_header.get('alg')}/{jwe_header.get('enc')} "
+            f"to kid {jwe_header.get('kid', '(none)')}"
+        )
     if type(claims.get("exp")) in (int, float):
         status += f"; expires {relative(claims['exp'], now)} ({format_date(claims['exp'])})"
     click.echo(click.style(printable(status), fg="green", bold=True), err=True, color=color)

@@ -5,6 +5,10 @@ few comparisons (``exp``/``nbf`` against the clock, the revocation view), and on
 ``jose.Verifier.verify`` (the policy is compiled once per key set). The auth server is never
 called on the hot path: keys come from a ``KeySource`` (static keys or a cached JWKS), and
 revocations from a ``RevocationSource`` that runs beside the requests.
+
+Encrypted access tokens (nested JWTs: signed by the issuer, then encrypted to this service's
+published ``use: enc`` key) are opened with ``decrypt_with``; the inner JWS is then verified,
+cached and re-checked exactly as a plain token, keyed by the token as sent.
 """
 
 import threading
@@ -20,11 +24,14 @@ from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
 from jotauth.guard.keysource import KeySource, StaticKeySource
 from jotauth.guard.principal import Principal, build_principal, parse_requirement
 from jotauth.guard.revocation import RevocationSource, RevocationView
+from jotauth.jose import jwe
+from jotauth.jose.claims import normalize_typ
 
 __all__ = ["Guard"]
 
 _KID_MEMO_SIZE: Final = 256
 _UNSEEN: Final = object()
+_KEY_FAILURES: Final = (jose.DecryptionError, jose.NoMatchingKeyError, jose.InvalidKeyError)
 
 
 class Guard:
@@ -33,6 +40,12 @@ class Guard:
     Give it where keys come from: ``keys=`` (static keys or an HMAC secret), ``jwks_url=``,
     or only ``issuer=`` to discover the JWKS URL. ``audience`` is this service's identifier;
     ``typ="at+jwt"`` keeps ID tokens and other JWTs from passing as access tokens (RFC 9068).
+
+    ``decrypt_with`` (this service's private JWE keys, a KeySet of them, or a configured
+    ``jose.jwe.Decrypter``) opens encrypted tokens; with ``require_encryption=True`` (the
+    default once ``decrypt_with`` is given) a plain signed token is refused, so claims meant to
+    be secret cannot arrive in the clear; ``False`` accepts both, for the time an issuer moves
+    an audience to encrypted tokens.
     """
 
     def __init__(
@@ -59,6 +72,8 @@ class Guard:
         jwks_cooldown: float = 30.0,
         transport: Any = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: jwe.Decrypter | jose.Key | jose.KeySet | Iterable[jose.Key] | None = None,
+        require_encryption: bool = True,
     ) -> None:
         sources = [s for s in (keys, jwks_url, key_source) if s is not None]
         if len(sources) > 1:
@@ -110,6 +125,11 @@ class Guard:
         self.cookie = None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header)
         self.realm = realm
         self._clock = clock
+        if decrypt_with is None or isinstance(decrypt_with, jwe.Decrypter):
+            self._decrypter = decrypt_with
+        else:
+            self._decrypter = jwe.Decrypter(decrypt_with, max_size=max_token_size)
+        self.require_encryption = self._decrypter is not None and require_encryption
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -139,17 +159,18 @@ class Guard:
             cached = self._cache.get(token)
             if cached is not None:
                 return self._recheck(token, cached, now)
+            signed = self._open(token)
             source = self.key_source
             keys = source.cached(now)
             if keys is None:
                 keys = source.load(now)
             try:
-                return self._verify(token, keys, now)
+                return self._verify(token, signed, keys, now)
             except jose.NoMatchingKeyError:
-                fresh = source.load_unknown(self._kid(token), now)
+                fresh = source.load_unknown(self._kid(signed), now)
                 if fresh is keys:
                     raise
-                return self._verify(token, fresh, now)
+                return self._verify(token, signed, fresh, now)
         except JotauthError as exc:
             self._count(exc)
             raise
@@ -163,17 +184,18 @@ class Guard:
             cached = self._cache.get(token)
             if cached is not None:
                 return self._recheck(token, cached, now)
+            signed = self._open(token)
             source = self.key_source
             keys = source.cached(now)
             if keys is None:
                 keys = await _in_thread(source.load, now)
             try:
-                return self._verify(token, keys, now)
+                return self._verify(token, signed, keys, now)
             except jose.NoMatchingKeyError:
-                fresh = await _in_thread(source.load_unknown, self._kid(token), now)
+                fresh = await _in_thread(source.load_unknown, self._kid(signed), now)
                 if fresh is keys:
                     raise
-                return self._verify(token, fresh, now)
+                return self._verify(token, signed, fresh, now)
         except JotauthError as exc:
             self._count(exc)
             raise
@@ -282,10 +304,45 @@ class Guard:
         self._verifier = (keys, verifier)
         return verifier
 
-    def _verify(self, token: str, keys: jose.KeySet, now: float) -> Principal:
-        claims = self._verifier_for(keys).verify(token, now)
-        principal = build_principal(claims, self._roles, token)
-        principal._kid = self._signer_kid(token, keys)
+    def _open(self, token: str) -> str:
+        """The signed token to verify: ``token`` itself, or the JWS inside an encrypted one.
+
+        Every way our keys fail to open a token (no key with its kid, a key that does not
+        unwrap, a wrong tag) is the one ``DecryptionError``: the answer must not tell a prober
+        which of our keys exist. Such a failure never refreshes the issuer's JWKS either, since
+        the decryption keys are this service's own.
+        """
+        decrypter = self._decrypter
+        if decrypter is None:
+            return token  # a JWE then fails jws.split's check: "5 segments, encrypted"
+        if type(token) is str and token.count(".") == 2:
+            if self.require_encryption:
+                raise jose.MalformedTokenError(
+                    "this service accepts only encrypted tokens (a nested JWT in a JWE); "
+                    "this is a signed JWS (3 segments)"
+                )
+            return token
+        try:
+            header, inner = decrypter.decrypt_compact(token)
+        except _KEY_FAILURES:
+            raise jose.DecryptionError() from None
+        cty = header.get("cty")
+        if type(cty) is not str or normalize_typ(cty) != "jwt":
+            raise jose.MalformedTokenError(
+                'a nested JWT needs "cty": "JWT" in the JWE header (RFC 7519 section 5.2)'
+            )
+        try:
+            signed = inner.decode("ascii")
+        except UnicodeDecodeError:
+            raise jose.MalformedTokenError("the encrypted token does not hold a JWS") from None
+        if signed.count(".") != 2:
+            raise jose.MalformedTokenError("the encrypted token does not hold a JWS")
+        return signed
+
+    def _verify(self, token: str, signed: str, keys: jose.KeySet, now: float) -> Principal:
+        claims = self._verifier_for(keys).verify(signed, now)
+        principal = build_principal(claims, self._roles, signed)
+        principal._kid = self._signer_kid(signed, keys)
         self._cache.put(token, principal, now)
         self._verified += 1
         return self._recheck(token, principal, now)

@@ -52,6 +52,9 @@ _HINTS: Final[Mapping[str, str]] = {
     "could not use: check that it comes from the configured issuer (JWKS). When "
     "error_description says the key was left out of the JWK Set, the service's own settings "
     "must change as it says (e.g. algorithms=).",
+    "decryption_failed": "The token is encrypted to a key this service does not hold: get a "
+    "token issued for this service's audience (the issuer encrypts to the audience's published "
+    "encryption key).",
     "algorithm_not_allowed": "The token is signed with an algorithm this service does not "
     "accept: get a token from the configured issuer.",
     "unsupported_algorithm": "The token's algorithm is not supported: get a token from the "

@@ -50,9 +50,14 @@ def make_token(
     now: float | None = None,
     typ: str = "at+jwt",
     headers: Mapping[str, Any] | None = None,
+    encrypt_to: jose.Key | None = None,
     **claims: Any,
 ) -> str:
-    """A signed access token shaped like jotauth's (RFC 9068); extra claims override."""
+    """A signed access token shaped like jotauth's (RFC 9068); extra claims override.
+
+    ``encrypt_to`` (a service's public ``use: enc`` key) makes it a nested JWT, as the issuer
+    does for an audience listed in ``JOTAUTH_ENCRYPT_AUDIENCES``.
+    """
     issued = int(time.time() if now is None else now)
     body: dict[str, Any] = {
         "iss": issuer,
@@ -68,7 +73,9 @@ def make_token(
     if permissions is not None:
         body["permissions"] = {name: value for name, value in permissions.items()}
     body.update(claims)
-    return jose.encode(body, key, headers={"typ": typ, "kid": key.kid, **(headers or {})})
+    return jose.encode(
+        body, key, headers={"typ": typ, "kid": key.kid, **(headers or {})}, encrypt_to=encrypt_to
+    )
 
 
 class LocalIssuer:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from jotauth.issuer.errors import ConfigurationError
+from jotauth.issuer.services.encryption import parse_targets
 from jotauth.store import DEFAULT_DATABASE_URL
 
 __all__ = ["MAX_ACCESS_TTL", "MODES", "Settings", "decode_master_key", "load_env_file"]
@@ -125,6 +126,9 @@ class Settings:
     """Seconds ``jotauth serve`` waits for the database to answer before giving up."""
     health_timeout: int = 3
     """Seconds ``/healthz`` waits for the database before answering 503."""
+    encrypt_audiences: tuple[tuple[str, str], ...] = ()
+    """``(audience, JWKS URL or JWK file)`` pairs: access tokens for these audiences are nested
+    JWTs encrypted to the audience's published ``use: enc`` key. Empty (the default): none."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -217,6 +221,7 @@ class Settings:
             "db_pool_timeout": _int(merged, "JOTAUTH_DB_POOL_TIMEOUT", cls.db_pool_timeout, 1),
             "db_startup_wait": _int(merged, "JOTAUTH_DB_STARTUP_WAIT", cls.db_startup_wait),
             "health_timeout": _int(merged, "JOTAUTH_HEALTH_TIMEOUT", cls.health_timeout, 1),
+            "encrypt_audiences": parse_targets(merged.get("JOTAUTH_ENCRYPT_AUDIENCES") or ""),
         }
         values.update(overrides)
         return cls(**values)

@@ -49,6 +49,8 @@ def error_json(
 async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, IssuerError):  # pragma: no cover - registered for this class
         raise exc
+    if exc.status == 503:  # a dependency of this request is down (an audience's JWKS): retry
+        return unavailable_json(str(exc))
     if exc.status >= 500:
         logger.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc)
         return error_json(500, "server_error", "the server failed; the error is logged")

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from jotauth import jose
 from jotauth.issuer.errors import InvalidGrantError, IssuerError
+from jotauth.issuer.services.encryption import AudienceEncryption, EncryptionKeyUnavailableError
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.sealing import derive_key, open_sealed, seal
 from jotauth.issuer.services.users import covers, narrow_permissions, scope_of
@@ -135,13 +136,25 @@ class TokenService:
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
+        self.encryption = AudienceEncryption(settings.encrypt_audiences, clock=clock)
 
     # -- access tokens -----------------------------------------------------------------------
 
     def access_token(
-        self, user: UserRecord, *, family_id: str, client_id: str, scope: str | None, now: float
+        self,
+        user: UserRecord,
+        *,
+        family_id: str,
+        client_id: str,
+        scope: str | None,
+        now: float,
+        encrypt: bool = True,
     ) -> tuple[str, dict[str, Any]]:
         """A signed RFC 9068 access token for ``user``, refused when over 8 KiB.
+
+        For an audience listed in ``JOTAUTH_ENCRYPT_AUDIENCES`` the signed token is then
+        encrypted to the audience's published key (a nested JWT, ``cty: JWT``): only that
+        service reads the claims; the 8 KiB limit applies to what is sent.
 
         ``scope`` None grants everything the user holds: the scope, the ``permissions`` and the
         ``roles``. A scope string grants exactly that (RFC 6749 section 3.3): ``permissions``
@@ -176,7 +189,9 @@ class TokenService:
             "sid": family_id,
         }
         signer = self.ring.signer()
-        token = jose.encode(claims, signer, headers={"typ": "at+jwt"})
+        encryption = self.encryption
+        recipient = encryption.key_for(claims["aud"]) if encrypt and encryption else None
+        token = jose.encode(claims, signer, headers={"typ": "at+jwt"}, encrypt_to=recipient)
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenTooLargeError(
                 f"the access token would be {len(token)} bytes, over the {MAX_TOKEN_BYTES}-byte "
@@ -189,15 +204,24 @@ class TokenService:
 
         Run when grants are given, so that an admin hears it then, rather than the user
         getting an error at every login: the probe has the longest client_id and session id
-        a token can carry, and a narrowed token is never larger than the full one.
+        a token can carry, and a narrowed token is never larger than the full one. When an
+        audience's encryption key cannot be fetched now, the signed token's size is checked
+        (an admin's change should not wait for another service's JWKS).
         """
-        self.access_token(
-            user,
-            family_id=secrets.token_urlsafe(16),
-            client_id=_PROBE_CLIENT_ID,
-            scope=None,
-            now=max(self.clock(), float(user.not_before)),
-        )
+        family_id, now = secrets.token_urlsafe(16), max(self.clock(), float(user.not_before))
+        for encrypt in (True, False):
+            try:
+                self.access_token(
+                    user,
+                    family_id=family_id,
+                    client_id=_PROBE_CLIENT_ID,
+                    scope=None,
+                    now=now,
+                    encrypt=encrypt,
+                )
+            except EncryptionKeyUnavailableError:
+                continue
+            return
 
     def session_scope(self, user: UserRecord, family: FamilyRecord | None) -> str | None:
         """The ``scope`` argument of ``access_token`` for a session: None (every grant the

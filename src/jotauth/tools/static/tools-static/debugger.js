@@ -30,6 +30,9 @@
     errorTimer: 0,
     input: "",         // header.payload of the token on screen, as encoded
     signature: "",
+    decryptSeq: 0,     // bumped by every change of the token or the decryption key
+    decryptTimer: 0,
+    inner: "",         // the JWS a decrypted token holds, for "Decode and verify the inner token"
   };
 
   function now() { return Date.now() / 1000; }
@@ -179,14 +182,118 @@
     decodeNow();
   }
 
+  /* ---- Encrypted tokens (JWE): the protected header and parts, and decryption. ---- */
+
+  const PART_NAMES = ["Protected header", "Encrypted key", "IV", "Ciphertext", "Tag"];
+
+  function paintPre(target, value) {
+    target.textContent = "";
+    paintJSON(target, JSON.stringify(value, null, 2));
+  }
+
+  function clearDecrypt() {
+    state.decryptSeq++;
+    clearTimeout(state.decryptTimer);
+    state.inner = "";
+    setStatus("decrypt-result", "none", "");
+    $("jwe-inner").hidden = true;
+    $("open-inner").hidden = true;
+  }
+
+  /** Show a JWE: nothing of it is decoded as a JWS, and the verify panel waits for the inner
+   * token. Returns false when the text is no readable JWE (the error says why). */
+  function showJWE(text) {
+    let jwe;
+    try {
+      jwe = J.decodeJWE(text);
+    } catch (e) {
+      $("jwe").hidden = true;
+      $("decrypt-form").hidden = true;
+      showDecoded(false, "Nothing to decode: see the message under the token.");
+      showError("decode-error", "An encrypted JWE that cannot be read: " + e.message);
+      return;
+    }
+    showError("decode-error", "");
+    $("decoded").hidden = true;
+    $("decoded-empty").hidden = true;
+    $("jwe").hidden = false;
+    $("decrypt-form").hidden = false;
+    paintPre($("jwe-header"), jwe.header);
+    list($("jwe-parts"), jwe.parts.map(function (part, i) {
+      return PART_NAMES[i] + ": " + (part.length ? part.length + " characters" : "empty");
+    }).concat([jwe.size + " bytes in all"]), "part");
+    scheduleDecrypt();
+  }
+
+  function scheduleDecrypt() {
+    clearDecrypt();
+    if (!$("decrypt-key").value.trim()) return;
+    state.decryptTimer = setTimeout(decryptNow, VERIFY_DELAY_MS);
+  }
+
+  async function decryptNow() {
+    clearTimeout(state.decryptTimer);
+    const seq = ++state.decryptSeq;
+    setStatus("decrypt-result", "pending", "Decrypting...");
+    let result;
+    try {
+      result = await J.decrypt($("token").value, $("decrypt-key").value);
+    } catch (e) {
+      if (seq === state.decryptSeq) {
+        setStatus("decrypt-result", "invalid", "Not decrypted: " + (e.code || "error") + ": " + e.message);
+        $("jwe-inner").hidden = true;
+      }
+      return;
+    }
+    if (seq !== state.decryptSeq) return;
+    let inner = null;
+    if (result.text !== null && result.text.split(".").length === 3) {
+      try { inner = J.decode(result.text); } catch (e) { inner = null; }
+    }
+    const how = result.alg + ", " + result.enc + (result.kid ? ", key " + result.kid : "");
+    $("jwe-inner").hidden = false;
+    $("jwe-inner-header").hidden = !inner;
+    if (inner) {
+      state.inner = result.text;
+      $("jwe-inner-title").textContent = "Inner token (JWS): header and claims, NOT verified";
+      paintPre($("jwe-inner-header"), inner.header);
+      if (inner.claims) paintPre($("jwe-inner-claims"), inner.claims);
+      else $("jwe-inner-claims").textContent = inner.payloadText;
+      $("open-inner").hidden = false;
+      setStatus("decrypt-result", "valid", "Decrypted (" + how + "). It holds a JWS signed with " +
+        String(inner.header.alg).slice(0, 20) + ": not verified yet; decode and verify it with the issuer's key.");
+    } else {
+      $("jwe-inner-title").textContent = "Decrypted content";
+      $("jwe-inner-claims").textContent = result.text !== null ? result.text : "(" + result.plaintext.length + " bytes, not UTF-8)";
+      setStatus("decrypt-result", "valid", "Decrypted (" + how + ").");
+    }
+  }
+
+  function openInner() {
+    if (!state.inner) return;
+    setEditor($("token"), state.inner);
+    onTokenInput();
+    $("token").focus();
+  }
+
   function decodeNow() {
     const text = $("token").value;
     clearVerify();
     clearEditErrors();
+    clearDecrypt();
     setStatus("edit-note", "none", "");
+    const encrypted = J.segments(text).kind === "jwe";
+    if (!encrypted) {
+      $("jwe").hidden = true;
+      $("decrypt-form").hidden = true;
+    }
     if (!text.trim()) {
       showDecoded(false);
       showError("decode-error", "");
+      return;
+    }
+    if (encrypted) {
+      showJWE(text);
       return;
     }
     let decoded;
@@ -288,6 +395,7 @@
   function scheduleVerify() {
     clearTimeout(state.verifyTimer);
     if (!$("token").value.trim() || !$("verify-key").value.trim()) return;
+    if (J.segments($("token").value).kind === "jwe") return;  // the inner token is verified
     state.verifyTimer = setTimeout(verifyNow, VERIFY_DELAY_MS);
   }
 
@@ -299,6 +407,10 @@
   async function verifyNow() {
     clearTimeout(state.verifyTimer);
     const seq = ++state.verifySeq;
+    if (J.segments($("token").value).kind === "jwe") {
+      setVerify("invalid", "The token is encrypted: decrypt it above, then decode and verify the inner token.");
+      return;
+    }
     setVerify("pending", "Verifying...");
     let message;
     let status;
@@ -439,6 +551,9 @@
     $("build-times").addEventListener("click", setTimes);
     $("build-form").addEventListener("submit", submitted(signNow));
     $("use-built").addEventListener("click", useBuilt);
+    $("decrypt-key").addEventListener("input", scheduleDecrypt);
+    $("decrypt-form").addEventListener("submit", submitted(decryptNow));
+    $("open-inner").addEventListener("click", openInner);
     window.addEventListener("resize", function () {
       for (const textarea of document.querySelectorAll(".paint > textarea")) grow(textarea);
     });

@@ -1,4 +1,4 @@
-/* jotauth token tools: JWT decoding, verification and signing in the browser with WebCrypto.
+/* jotauth token tools: JWT decoding, verification and signing, and JWE decryption, in the browser with WebCrypto.
  *
  * Nothing here sends a token or a key anywhere: every operation is local. The rules follow the
  * jotauth core: the key decides the algorithm, "none" is never accepted, an HMAC secret is never
@@ -463,12 +463,276 @@
     return { token: await signInput(signer, header, claims), kid: signer.kid };
   }
 
+
+  /* ---- JWE: the protected header and parts, and decryption in WebCrypto. ---- */
+
+  const JWE_NAMES = ["the protected header", "the encrypted key", "the IV", "the ciphertext", "the tag"];
+  const CONTENT = {
+    A128GCM: { gcm: true, bytes: 16 }, A192GCM: { gcm: true, bytes: 24 }, A256GCM: { gcm: true, bytes: 32 },
+    "A128CBC-HS256": { bytes: 32, hash: "SHA-256" }, "A192CBC-HS384": { bytes: 48, hash: "SHA-384" },
+    "A256CBC-HS512": { bytes: 64, hash: "SHA-512" },
+  };
+  const WRAP_BYTES = { A128KW: 16, A192KW: 24, A256KW: 32 };
+  const NOT_HERE = {
+    RSA1_5: "RSA1_5 is not in WebCrypto (and its padding is open to Bleichenbacher's attack); " +
+      "decrypt it with `jotauth token decode --key FILE`",
+  };
+  const MIN_P2C = 1000;
+  const MAX_P2C = 10000;
+
+  function decryptionFailed() {
+    return new JoseError("decryption_failed", "decryption failed");
+  }
+
+  function concat() {
+    let length = 0;
+    for (const part of arguments) length += part.length;
+    const out = new Uint8Array(length);
+    let offset = 0;
+    for (const part of arguments) { out.set(part, offset); offset += part.length; }
+    return out;
+  }
+
+  function uint32(n) {
+    return new Uint8Array([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  }
+
+  function lengthPrefixed(bytes) { return concat(uint32(bytes.length), bytes); }
+
+  /** A compact JWE taken apart without decrypting: its protected header and its parts. */
+  function decodeJWE(token) {
+    token = clean(token);
+    const size = enc.encode(token).length;
+    if (size > MAX_SIZE) {
+      throw new JoseError("token_too_large", "the token is " + size + " bytes, over the " + MAX_SIZE + " byte limit");
+    }
+    const parts = token.split(".");
+    if (parts.length !== 5) {
+      throw new JoseError("malformed_token", "a JWE has 5 dot-separated parts; this has " + parts.length);
+    }
+    const bytes = parts.map(function (part, i) { return b64urlDecode(part, JWE_NAMES[i]); });
+    const header = parseObject(bytes[0], "the protected header");
+    return {
+      token: token, parts: parts, size: size, header: header,
+      encryptedKey: bytes[1], iv: bytes[2], ciphertext: bytes[3], tag: bytes[4],
+    };
+  }
+
+  function isPrivate(jwk) {
+    return jwk.kty === "oct" ? typeof jwk.k === "string" : typeof jwk.d === "string";
+  }
+
+  function fits(jwk, alg) {
+    if (alg.indexOf("ECDH-ES") === 0) return jwk.kty === "EC" || jwk.kty === "OKP";
+    if (alg.indexOf("RSA") === 0) return jwk.kty === "RSA";
+    return jwk.kty === "oct";
+  }
+
+  /** The private JWK for this token: a single JWK (whatever its kid, as the CLI's --key), or
+   * from a JWK Set the key with the token's kid (or, with no kid, the first that fits). */
+  function decryptionKey(keyText, header) {
+    const alg = header.alg;
+    const text = keyText.trim();
+    if (!text) throw new JoseError("no_matching_key", "paste the recipient's private key");
+    if (text.charAt(0) !== "{") {
+      if (alg.indexOf("PBES2") === 0) return { kty: "oct", k: b64urlEncode(text) };  // the password
+      throw new JoseError("invalid_key", "paste a private JWK or a JWK Set (a PBES2 token takes its password)");
+    }
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new JoseError("invalid_key", "the key is not valid JSON");
+    }
+    if (value === null || typeof value !== "object") throw new JoseError("invalid_key", "the key is not a JWK");
+    let jwk = value;
+    if (Array.isArray(value.keys)) {
+      const candidates = value.keys.filter(function (k) { return k && typeof k === "object" && k.use !== "sig"; });
+      jwk = typeof header.kid === "string"
+        ? candidates.filter(function (k) { return k.kid === header.kid; })[0]
+        : candidates.filter(function (k) { return (k.alg === undefined || k.alg === alg) && fits(k, alg); })[0];
+      if (!jwk) {
+        throw new JoseError("no_matching_key", typeof header.kid === "string"
+          ? "no key with kid " + JSON.stringify(header.kid.slice(0, 64)) + " in the pasted set"
+          : "no key in the pasted set fits " + alg);
+      }
+    }
+    if (jwk.use === "sig") throw new JoseError("invalid_key", "this is a signature key (use sig); decrypting needs a use:enc key");
+    if (jwk.alg !== undefined && jwk.alg !== alg && !(alg === "dir" && jwk.alg === header.enc)) {
+      throw new JoseError("algorithm_not_allowed", "the token is encrypted with " + alg + ", but the key is for " + String(jwk.alg).slice(0, 40));
+    }
+    if (!fits(jwk, alg)) throw new JoseError("invalid_key", "a " + jwk.kty + " key cannot be used for " + alg);
+    if (!isPrivate(jwk)) throw new JoseError("invalid_key", "this is a public key; decrypting needs the private key");
+    return jwk;
+  }
+
+  async function unwrapAESKW(kekBytes, wrapped) {
+    const kek = await crypto.subtle.importKey("raw", kekBytes, "AES-KW", false, ["unwrapKey"]);
+    const bits = (wrapped.length - 8) * 8;
+    if (bits <= 0) throw decryptionFailed();
+    const key = await crypto.subtle.unwrapKey("raw", wrapped, kek, "AES-KW",
+      { name: "HMAC", hash: "SHA-256", length: bits }, true, ["sign"]);
+    return new Uint8Array(await crypto.subtle.exportKey("raw", key));
+  }
+
+  /** RFC 7518 4.6.2: the Concat KDF over the ECDH shared secret, with SHA-256. */
+  async function concatKDF(z, algorithmId, header, bytes) {
+    const part = function (name) {
+      return typeof header[name] === "string" ? b64urlDecode(header[name], "the header's " + name) : new Uint8Array(0);
+    };
+    const other = concat(lengthPrefixed(enc.encode(algorithmId)), lengthPrefixed(part("apu")),
+      lengthPrefixed(part("apv")), uint32(bytes * 8));
+    let out = new Uint8Array(0);
+    for (let round = 1; out.length < bytes; round++) {
+      out = concat(out, new Uint8Array(await crypto.subtle.digest("SHA-256", concat(uint32(round), z, other))));
+    }
+    return out.slice(0, bytes);
+  }
+
+  async function ecdhSecret(jwk, epk) {
+    if (!epk || typeof epk !== "object" || epk.kty !== jwk.kty || epk.crv !== jwk.crv) {
+      throw new JoseError("malformed_token", "the header's epk is not a " + jwk.crv + " public key");
+    }
+    const curve = jwk.kty === "EC" ? { name: "ECDH", namedCurve: jwk.crv } : { name: jwk.crv };
+    if (jwk.kty === "OKP" && jwk.crv !== "X25519") {
+      throw new JoseError("unsupported_algorithm", jwk.crv + " is not in WebCrypto: use `jotauth token decode --key FILE`");
+    }
+    const strip = function (k, secret) {
+      const out = { kty: k.kty, crv: k.crv, x: k.x };
+      if (k.kty === "EC") out.y = k.y;
+      if (secret) out.d = k.d;
+      return out;
+    };
+    let mine, theirs;
+    try {
+      mine = await crypto.subtle.importKey("jwk", strip(jwk, true), curve, false, ["deriveBits"]);
+    } catch (e) {
+      throw new JoseError("unsupported_algorithm", "this browser cannot use a " + jwk.crv + " key for ECDH (" + e.name + ")");
+    }
+    try {
+      theirs = await crypto.subtle.importKey("jwk", strip(epk, false), curve, false, []);
+    } catch (e) {
+      throw new JoseError("malformed_token", "the header's epk is not a point on " + jwk.crv);
+    }
+    const bits = { "P-256": 256, "P-384": 384, "P-521": 528, X25519: 256 }[jwk.crv];
+    return new Uint8Array(await crypto.subtle.deriveBits(Object.assign({ public: theirs }, curve), mine, bits));
+  }
+
+  /** The content encryption key, by the token's key-management algorithm. */
+  async function contentKey(jwe, jwk, content) {
+    const header = jwe.header;
+    const alg = header.alg;
+    const wrapped = jwe.encryptedKey;
+    if (alg === "dir") {
+      if (wrapped.length) throw new JoseError("malformed_token", "dir tokens have an empty encrypted key");
+      return b64urlDecode(jwk.k, "the key");
+    }
+    if (WRAP_BYTES[alg]) return unwrapAESKW(b64urlDecode(jwk.k, "the key"), wrapped);
+    const gcmkw = /^A(128|192|256)GCMKW$/.exec(alg);
+    if (gcmkw) {
+      const kek = await crypto.subtle.importKey("raw", b64urlDecode(jwk.k, "the key"), "AES-GCM", false, ["decrypt"]);
+      const iv = b64urlDecode(String(header.iv || ""), "the header's iv");
+      const tag = b64urlDecode(String(header.tag || ""), "the header's tag");
+      return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: iv, tagLength: 128 }, kek, concat(wrapped, tag)));
+    }
+    if (alg === "RSA-OAEP" || alg === "RSA-OAEP-256") {
+      const params = { name: "RSA-OAEP", hash: alg === "RSA-OAEP" ? "SHA-1" : "SHA-256" };
+      const clean = { kty: "RSA", n: jwk.n, e: jwk.e, d: jwk.d, p: jwk.p, q: jwk.q, dp: jwk.dp, dq: jwk.dq, qi: jwk.qi };
+      const key = await crypto.subtle.importKey("jwk", clean, params, false, ["decrypt"]);
+      return new Uint8Array(await crypto.subtle.decrypt(params, key, wrapped));
+    }
+    if (alg === "ECDH-ES" || /^ECDH-ES\+A(128|192|256)KW$/.test(alg)) {
+      const z = await ecdhSecret(jwk, header.epk);
+      if (alg === "ECDH-ES") {
+        if (wrapped.length) throw new JoseError("malformed_token", "ECDH-ES tokens have an empty encrypted key");
+        return concatKDF(z, header.enc, header, content.bytes);
+      }
+      const kw = alg.slice(8);
+      return unwrapAESKW(await concatKDF(z, alg, header, WRAP_BYTES[kw]), wrapped);
+    }
+    const pbes2 = /^PBES2-HS(256|384|512)\+A(128|192|256)KW$/.exec(alg);
+    if (pbes2) {
+      const p2c = header.p2c;
+      if (typeof p2c !== "number" || p2c < MIN_P2C || p2c > MAX_P2C || p2c % 1) {
+        throw new JoseError("malformed_token", "p2c must be an iteration count from " + MIN_P2C + " to " + MAX_P2C);
+      }
+      const salt = concat(enc.encode(alg), new Uint8Array([0]), b64urlDecode(String(header.p2s || ""), "the header's p2s"));
+      const password = await crypto.subtle.importKey("raw", b64urlDecode(jwk.k, "the password"), "PBKDF2", false, ["deriveBits"]);
+      const kek = await crypto.subtle.deriveBits({ name: "PBKDF2", salt: salt, iterations: p2c, hash: "SHA-" + pbes2[1] },
+        password, Number(pbes2[2]));
+      return unwrapAESKW(new Uint8Array(kek), wrapped);
+    }
+    throw new JoseError("unsupported_algorithm", "unknown JWE algorithm " + JSON.stringify(String(alg).slice(0, 40)));
+  }
+
+  async function decryptContent(jwe, cek, content) {
+    if (cek.length !== content.bytes) throw decryptionFailed();
+    const aad = enc.encode(jwe.parts[0]);
+    if (content.gcm) {
+      const key = await crypto.subtle.importKey("raw", cek, "AES-GCM", false, ["decrypt"]);
+      return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: jwe.iv, additionalData: aad, tagLength: 128 },
+        key, concat(jwe.ciphertext, jwe.tag)));
+    }
+    const half = content.bytes / 2;
+    const macKey = await crypto.subtle.importKey("raw", cek.slice(0, half), { name: "HMAC", hash: content.hash }, false, ["sign"]);
+    const bits = aad.length * 8;
+    const al = concat(uint32(Math.floor(bits / 4294967296)), uint32(bits >>> 0));
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", macKey, concat(aad, jwe.iv, jwe.ciphertext, al)));
+    let diff = jwe.tag.length ^ half;
+    for (let i = 0; i < half; i++) diff |= mac[i] ^ (jwe.tag[i] || 0);
+    if (diff) throw decryptionFailed();
+    const key = await crypto.subtle.importKey("raw", cek.slice(half), "AES-CBC", false, ["decrypt"]);
+    return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CBC", iv: jwe.iv }, key, jwe.ciphertext));
+  }
+
+  /** Decrypt a compact JWE with a pasted private JWK (or JWK Set, or a PBES2 password).
+   * Every failure of the cryptography itself is the one "decryption failed", as in the core;
+   * what anyone can see in the header (an unknown or unsupported algorithm) is said plainly. */
+  async function decrypt(token, keyText) {
+    const jwe = decodeJWE(token);
+    const header = jwe.header;
+    if (typeof header.alg !== "string" || typeof header.enc !== "string") {
+      throw new JoseError("malformed_token", "a JWE header needs alg and enc");
+    }
+    if (header.crit !== undefined) throw new JoseError("unsupported_critical_header", "crit is not supported");
+    if (header.zip !== undefined) {
+      throw new JoseError("algorithm_not_allowed", "compressed content (zip) is refused, as by jotauth: it leaks the plaintext's length");
+    }
+    if (NOT_HERE[header.alg]) throw new JoseError("unsupported_algorithm", NOT_HERE[header.alg]);
+    const content = CONTENT[header.enc];
+    if (!content) throw new JoseError("unsupported_algorithm", "unknown content encryption " + JSON.stringify(header.enc.slice(0, 40)));
+    const jwk = decryptionKey(keyText, header);
+    if ((header.alg + header.enc).indexOf("192") !== -1) {
+      try {
+        await crypto.subtle.importKey("raw", new Uint8Array(24), "AES-GCM", false, ["decrypt"]);
+      } catch (e) {
+        throw new JoseError("unsupported_algorithm", "this browser has no 192-bit AES (Chromium left it out): " +
+          "decrypt it with `jotauth token decode --key FILE`");
+      }
+    }
+    let plaintext;
+    try {
+      plaintext = await decryptContent(jwe, await contentKey(jwe, jwk, content), content);
+    } catch (e) {
+      if (e instanceof JoseError) throw e;
+      if (e && e.name === "NotSupportedError") {
+        throw new JoseError("unsupported_algorithm", header.alg + " / " + header.enc + " is not supported by this browser's WebCrypto");
+      }
+      throw decryptionFailed();
+    }
+    let text = null;
+    try { text = dec.decode(plaintext); } catch (e) { text = null; }
+    return { header: header, plaintext: plaintext, text: text, kid: jwk.kid, alg: header.alg, enc: header.enc };
+  }
+
   global.JotauthJWT = {
     ALGORITHMS: ALGORITHMS,
     JoseError: JoseError,
     MAX_SIZE: MAX_SIZE,
     b64urlEncode: b64urlEncode,
     decode: decode,
+    decodeJWE: decodeJWE,
+    decrypt: decrypt,
     generate: generate,
     hints: hints,
     resign: resign,
