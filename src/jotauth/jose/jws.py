@@ -28,21 +28,28 @@ DEFAULT_MAX_SIZE: Final = 8192
 PEEK_MAX_SIZE: Final = 1 << 20
 
 
-def split(token: object, max_size: int) -> tuple[bytes, bytes, bytes, bytes]:
-    """``(raw, header, payload, signature)`` segments, still encoded; size checked first."""
+def token_bytes(token: object, max_size: int) -> bytes:
+    """A compact token's ASCII bytes, its size checked before anything else is done with it.
+
+    Shared by JWS and JWE (``_jwe.decrypter.split``), so both refuse the same inputs alike.
+    """
     if isinstance(token, str):
         if len(token) > max_size:
             raise TokenTooLargeError(f"token is over the size limit of {max_size} bytes")
         try:
-            raw = token.encode("ascii")
+            return token.encode("ascii")
         except UnicodeEncodeError:
             raise MalformedTokenError("token contains non-ASCII characters") from None
-    elif isinstance(token, bytes):
+    if isinstance(token, bytes):
         if len(token) > max_size:
             raise TokenTooLargeError(f"token is over the size limit of {max_size} bytes")
-        raw = token
-    else:
-        raise MalformedTokenError("a token must be a str")
+        return token
+    raise MalformedTokenError("a token must be a str")
+
+
+def split(token: object, max_size: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """``(raw, header, payload, signature)`` segments, still encoded; size checked first."""
+    raw = token_bytes(token, max_size)
     parts = raw.split(b".")
     if len(parts) != 3:
         if len(parts) == 5:

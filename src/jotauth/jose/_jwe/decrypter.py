@@ -68,20 +68,7 @@ class Decrypted:
 
 def split(token: object, max_size: int) -> list[bytes]:
     """The five segments of a compact JWE, size checked before anything else."""
-    if isinstance(token, str):
-        if len(token) > max_size:
-            raise TokenTooLargeError(f"token is over the size limit of {max_size} bytes")
-        try:
-            raw = token.encode("ascii")
-        except UnicodeEncodeError:
-            raise MalformedTokenError("token contains non-ASCII characters") from None
-    elif isinstance(token, bytes):
-        if len(token) > max_size:
-            raise TokenTooLargeError(f"token is over the size limit of {max_size} bytes")
-        raw = token
-    else:
-        raise MalformedTokenError("a token must be a str")
-    parts = raw.split(b".")
+    parts = jws.token_bytes(token, max_size).split(b".")
     if len(parts) != 5:
         if len(parts) == 3:
             raise MalformedTokenError(
