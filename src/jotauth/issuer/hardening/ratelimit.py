@@ -2,13 +2,21 @@
 
 Per-account and per-IP limits, after OWASP's authentication cheat sheet:
 
-* **Per account** (login only): failed logins for one username are counted in a moving window
-  (``limits``, default 5 per 15 minutes). Once the window is full the account answers 429
-  before any password is checked, until the oldest failure leaves the window. Attempts while
-  locked are not counted, so the lockout ends at most one window after the first failure: an
-  attacker can slow a real user down but never lock them out for good. A successful login
-  clears the count. The limit applies to any username, existing or not, so a 429 says nothing
-  about which accounts exist.
+* **Per account and client address** (login, and the current password of a password
+  change): failed logins for one (username, address) pair are counted in a moving window
+  (``limits``, default 5 per 15 minutes, ``JOTAUTH_RATELIMIT_ACCOUNT``). Once the window is
+  full that pair answers 429 before any password is checked, until the oldest failure leaves
+  the window. Attempts while refused are not counted, so the refusal ends at most one window
+  after the first failure. A successful login from that address clears its count. Because
+  the key holds the address, an attacker guessing from elsewhere cannot lock the owner out
+  (OWASP: a lockout must not become a denial-of-service tool).
+* **Per account, every address** (login): failures for one username from all addresses are
+  counted too (default 20 per hour, ``JOTAUTH_RATELIMIT_ACCOUNT_ANY``). Past it the account
+  answers 429 with Retry-After to addresses it does not know, which slows guessing spread
+  over many addresses to 20 guesses an hour; an address that logged in successfully to the
+  account in the last 30 days (its "known" mark) is still let through to the password check,
+  so the owner logs in from their usual address during such an attack. The limits apply to
+  any username, existing or not, so a 429 says nothing about which accounts exist.
 * **Per account, registration**: attempts to register one (normalized) username are counted,
   whatever their outcome, and past the limit that name answers 429 for the rest of the
   window, the same whether it is taken or not (see ``attempts``).
@@ -69,6 +77,8 @@ class Decision:
 ALLOW = Decision(True)
 T = TypeVar("T")
 _LOCK_MARKER = "refresh-locks"
+# How long an address that logged in to an account stays "known" to it (see the docstring).
+_KNOWN_ADDRESS = limits.RateLimitItemPerDay(1, 30)
 
 
 def account_key(username: str) -> str:
@@ -113,6 +123,7 @@ class RateLimiter:
             "rate limit store", fallback="failing open", on_change=self._state_changed
         )
         self._account = limits.parse(settings.account_limit)
+        self._account_any = limits.parse(settings.account_any_limit)
         self._register = Rule.parse(settings.register_limit)
         self._refresh = Rule.parse(settings.refresh_limit)
         storage: Storage
@@ -174,8 +185,14 @@ class RateLimiter:
                 return _refused(wait, "ip")
         if username is not None and action == "login":
             key = account_key(username)
-            if not await self._window.test(self._account, "account", key):
-                stats = await self._window.get_window_stats(self._account, "account", key)
+            pair = _pair(key, ip)
+            if not await self._window.test(self._account, "account", pair):
+                stats = await self._window.get_window_stats(self._account, "account", pair)
+                return _refused(stats.reset_time - self._clock(), "account")
+            if not await self._window.test(self._account_any, "account-any", key) and not (
+                ip and not await self._window.test(_KNOWN_ADDRESS, "known", pair)
+            ):
+                stats = await self._window.get_window_stats(self._account_any, "account-any", key)
                 return _refused(stats.reset_time - self._clock(), "account")
         elif username is not None and action == "register":
             wait = await self.attempts.attempt("register:" + account_key(username), self._register)
@@ -222,12 +239,13 @@ class RateLimiter:
         self._raise("login", await self.check("login", ip, username))
 
     async def login_failed(self, username: str, ip: str | None) -> None:
-        """Count a wrong password against the account."""
-        await self.record_failure(username)
+        """Count a wrong password against the account and the (account, address) pair."""
+        await self.record_failure(username, ip)
 
-    async def login_succeeded(self, username: str, user_id: str) -> None:
-        """The right password: forget the account's login and the user's refresh failures."""
-        await self.record_success(username)
+    async def login_succeeded(self, username: str, user_id: str, ip: str | None = None) -> None:
+        """The right password: forget the pair's login and the user's refresh failures, and
+        remember the address as one the account's owner uses."""
+        await self.record_success(username, ip)
         await self.clear_refresh_failures(user_id)
 
     async def admit_register(self, username: str, ip: str | None) -> None:
@@ -272,15 +290,28 @@ class RateLimiter:
         """A successful login proves the user: forget the user's (not a family's) failures."""
         await self._guarded(self.attempts.clear(f"refresh-user:{user_id}"), None)
 
-    async def record_failure(self, username: str) -> None:
-        """Count one failed login for ``username``."""
-        await self._guarded(self._window.hit(self._account, "account", account_key(username)), None)
+    async def record_failure(self, username: str, ip: str | None = None) -> None:
+        """Count one failed login for ``username`` from ``ip``."""
+        await self._guarded(self._record_failure(account_key(username), ip), None)
 
-    async def record_success(self, username: str) -> None:
-        """A successful login forgets the account's earlier failures."""
-        await self._guarded(
-            self._window.clear(self._account, "account", account_key(username)), None
-        )
+    async def _record_failure(self, key: str, ip: str | None) -> None:
+        await self._window.hit(self._account, "account", _pair(key, ip))
+        await self._window.hit(self._account_any, "account-any", key)
+
+    async def record_success(self, username: str, ip: str | None = None) -> None:
+        """A successful login forgets the pair's earlier failures and marks ``ip`` known.
+
+        The count over every address is kept: it measures guessing spread over many
+        addresses, which one success of the owner does not make less likely.
+        """
+        await self._guarded(self._record_success(account_key(username), ip), None)
+
+    async def _record_success(self, key: str, ip: str | None) -> None:
+        pair = _pair(key, ip)
+        await self._window.clear(self._account, "account", pair)
+        if ip:
+            await self._window.clear(_KNOWN_ADDRESS, "known", pair)  # known from now on
+            await self._window.hit(_KNOWN_ADDRESS, "known", pair)
 
     async def aclose(self) -> None:
         """Release connections (Redis) held by the limiter."""
@@ -300,6 +331,11 @@ class RateLimiter:
             self.metrics.dependency_up.labels(dependency="ratelimit_store").set(
                 1 if state == "closed" else 0
             )
+
+
+def _pair(key: str, ip: str | None) -> str:
+    """The (account, address) key; without an address (no client known) the account alone."""
+    return f"{key}:{ip}" if ip else key
 
 
 def _refresh_keys(user_id: str | None, family_id: str | None) -> list[tuple[str, str]]:
