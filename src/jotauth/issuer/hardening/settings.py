@@ -28,7 +28,8 @@ JOTAUTH_RATELIMIT_ACCOUNT_ANY          failed logins per account from   20 per h
 JOTAUTH_RATELIMIT_REGISTER             sign-up attempts per username    5 per 15 minutes
 JOTAUTH_RATELIMIT_REFRESH              failed refreshes per user and    5 per 15 minutes
                                        per refresh family
-JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP token bucket              20 / 0.5 per second
+JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP window: burst attempts    20 / 0.5 per second
+                                       in burst / rate seconds          (20 per 40 s)
 JOTAUTH_RATELIMIT_REDIS_URL            shared counters (else memory)    JOTAUTH_REDIS_URL
 JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (log only)
 JOTAUTH_ALERT_WEBHOOK_SECRET           HMAC-SHA256 signature key        none
