@@ -65,7 +65,7 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
         ),
         (
             "prometheus_client",
-            "import jotauth.issuer.hardening.metrics",
+            "import jotauth.issuer.observability.metrics",
             "the auth server's /metrics needs prometheus-client: pip install 'jotauth[issuer]'",
         ),
         (

@@ -247,7 +247,7 @@ async def test_workers_share_lockouts_through_redis(
 async def test_limiter_failing_open_is_counted_and_skips_redis_while_open() -> None:
     """While the counter store is out, each check fails open without trying it again until the
     cool-down, counted in jotauth_ratelimit_fail_open; jotauth_dependency_up says 0 (13.6)."""
-    from jotauth.issuer.hardening.metrics import HardeningMetrics
+    from jotauth.issuer.observability.metrics import HardeningMetrics
 
     metrics = HardeningMetrics()
     limiter = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"), metrics=metrics)

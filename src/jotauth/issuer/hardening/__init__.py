@@ -23,18 +23,19 @@ from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 
-from jotauth.issuer.hardening.alerts import Alert, AlertDispatcher, AlertRules
-from jotauth.issuer.hardening.audit_log import AuditLogger, ensure_audit_handler
 from jotauth.issuer.hardening.cookies import CookieModeMiddleware
 from jotauth.issuer.hardening.cors import cors_options
 from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
-from jotauth.issuer.hardening.metrics import HardeningMetrics, MetricsMiddleware
+from jotauth.issuer.hardening.metrics_http import MetricsMiddleware
 from jotauth.issuer.hardening.ratelimit import RateLimiter, close_storage, limits_storage
 from jotauth.issuer.hardening.settings import (
     HardeningSettings,
     HardeningSettingsError,
     environment,
 )
+from jotauth.issuer.observability.alerts import Alert, AlertDispatcher, AlertRules
+from jotauth.issuer.observability.audit_log import AuditLogger, ensure_audit_handler
+from jotauth.issuer.observability.metrics import HardeningMetrics
 
 __all__ = [
     "Alert",
@@ -148,7 +149,7 @@ def install_hardening(
     else:
         logger.warning("no event bus on app.state.events: metrics, alerts and audit lines are off")
 
-    from jotauth.issuer.hardening.audit_api import router as audit_router
+    from jotauth.issuer.observability.audit_api import router as audit_router
 
     app.include_router(audit_router)
 

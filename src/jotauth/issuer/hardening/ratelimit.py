@@ -73,7 +73,7 @@ from jotauth.issuer.services.users import username_key
 from jotauth.store.breaker import CircuitBreaker, State
 
 if TYPE_CHECKING:
-    from jotauth.issuer.hardening.metrics import HardeningMetrics
+    from jotauth.issuer.observability.metrics import HardeningMetrics
 
 __all__ = ["Decision", "RateLimiter", "account_key", "close_storage", "limits_storage"]
 

@@ -26,7 +26,7 @@ from jotauth.issuer.errors import (
     NotFoundError,
     RegistrationClosedError,
 )
-from jotauth.issuer.events import AuthEvent, EventBus
+from jotauth.issuer.events import AuthEvent, EventBus, EventType
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
@@ -111,7 +111,7 @@ class AuthService:
 
     async def emit(
         self,
-        type: str,
+        type: EventType | str,
         client: Client,
         *,
         outcome: str = "success",
@@ -123,7 +123,7 @@ class AuthService:
         """Publish one AuthEvent (``login_name``: the typed name, never recorded)."""
         await self.events.emit(
             AuthEvent(
-                type=type,
+                type=EventType(type),
                 outcome=outcome,
                 user_id=None if user is None else user.sub,
                 username=user.username if user is not None else username,
