@@ -2,9 +2,11 @@
 
 DESIGN.md and STYLE.md 3.2: ``jose`` imports only the standard library, ``cryptography``, its
 JSON library (``orjson``) and ``jotauth.errors``; the guard never imports the issuer, the store
-or the CLI; the store never imports the layers above it; nothing imports the CLI; and no package
-reaches into another package's ``_private`` module. A violation names the file, the line and
-the import.
+or the CLI; the store never imports the layers above it; nothing imports the CLI; no package
+reaches into another package's ``_private`` module; and inside the issuer the use cases
+(``services``) know nothing of who observes them (``observability``, ``hardening``), while
+observability learns of the use cases only through the typed events, never by importing them.
+A violation names the file, the line and the import.
 """
 
 import ast
@@ -85,6 +87,10 @@ class Rule:
             return _part(module) == "guard"
         if self.name == "store":
             return _part(module) == "store"
+        if self.name == "services":
+            return module.startswith("jotauth.issuer.services")
+        if self.name == "observability":
+            return module.startswith("jotauth.issuer.observability")
         return True
 
     def check(self, module: str, name: str) -> str | None:
@@ -102,6 +108,12 @@ class Rule:
             return f"the guard must not import {target}"
         if self.name == "store" and target in ("issuer", "guard", "cli", "tools"):
             return f"the store must not import {target}"
+        if self.name == "services" and name.startswith(
+            ("jotauth.issuer.observability", "jotauth.issuer.hardening", "jotauth.issuer.api")
+        ):
+            return "the use cases must not import observability, hardening or the HTTP layer"
+        if self.name == "observability" and name.startswith("jotauth.issuer.services"):
+            return "observability subscribes to jotauth.issuer.events; it imports no use case"
         if self.name == "cli" and target == "cli" and _part(module) != "cli":
             return "nothing imports the CLI"
         if self.name == "private" and top == "jotauth" and target != _part(module):
@@ -111,7 +123,7 @@ class Rule:
         return None
 
 
-RULES = ["jose", "guard", "store", "cli", "private"]
+RULES = ["jose", "guard", "store", "cli", "private", "services", "observability"]
 
 # The core is sans-I/O (STYLE.md 3.1, flask's sansio/): no network, files, processes or logging.
 IO_MODULES = frozenset(
@@ -152,6 +164,14 @@ def test_rules_catch_violations() -> None:
     assert Rule("private").check("jotauth.guard.verifier", "jotauth.jose._b64.b64decode")
     assert Rule("private").check("jotauth.guard.verifier", "jotauth.jose.jwk._load_jwk")
     assert not Rule("private").check("jotauth.jose.jws", "jotauth.jose._b64")
+    assert Rule("services").check("jotauth.issuer.services.auth", "jotauth.issuer.observability")
+    assert not Rule("services").check("jotauth.issuer.services.auth", "jotauth.issuer.events")
+    assert Rule("observability").check(
+        "jotauth.issuer.observability.alerts", "jotauth.issuer.services.auth.AuthService"
+    )
+    assert not Rule("observability").check(
+        "jotauth.issuer.observability.alerts", "jotauth.issuer.events.AuthEvent"
+    )
 
 
 def test_relative_imports_resolve() -> None:

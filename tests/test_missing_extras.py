@@ -54,14 +54,8 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
         ),
         (
             "redis",
-            "from jotauth.issuer.hardening.attempts import RedisAttempts; "
-            "RedisAttempts('redis://127.0.0.1:1/0')",
-            "JOTAUTH_REDIS_URL needs the redis client: pip install 'jotauth[redis]'",
-        ),
-        (
-            "redis",
-            "from jotauth.issuer.hardening.tokenbucket import RedisTokenBucket; "
-            "RedisTokenBucket('redis://127.0.0.1:1/0', 1, 1)",
+            "from jotauth.issuer.hardening import HardeningSettings, RateLimiter; "
+            "RateLimiter(HardeningSettings(redis_url='redis://127.0.0.1:1/0'))",
             "JOTAUTH_REDIS_URL needs the redis client: pip install 'jotauth[redis]'",
         ),
         (
@@ -71,7 +65,7 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
         ),
         (
             "prometheus_client",
-            "import jotauth.issuer.hardening.metrics",
+            "import jotauth.issuer.observability.metrics",
             "the auth server's /metrics needs prometheus-client: pip install 'jotauth[issuer]'",
         ),
         (

@@ -11,7 +11,6 @@ import inspect
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,19 +18,23 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from jotauth.issuer.events import AuthEvent, EventType
 from jotauth.issuer.hardening import HardeningSettings, install_hardening
 
 
-@dataclass(frozen=True)
-class Event:
-    type: str
-    outcome: str
-    user_id: str | None = None
-    username: str | None = None
-    ip: str | None = None
-    user_agent: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    at: float = field(default_factory=time.time)
+def Event(
+    type: str,
+    outcome: str,
+    user_id: str | None = None,
+    username: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuthEvent:
+    """A real AuthEvent, as the issuer emits it."""
+    return AuthEvent(
+        EventType(type), outcome, user_id, username, ip, user_agent, detail or {}, time.time()
+    )
 
 
 class Bus:

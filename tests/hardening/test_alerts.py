@@ -13,22 +13,25 @@ import pytest
 from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage
 
+from jotauth.issuer.events import AuthEvent, EventType
 from jotauth.issuer.hardening import Alert, AlertDispatcher, HardeningMetrics
-from jotauth.issuer.hardening.alerts import AlertRules
+from jotauth.issuer.observability.alerts import AlertRules
 
 pytestmark = pytest.mark.anyio
 
 
-class Ev:
-    def __init__(self, type: str, **kw: Any) -> None:
-        self.type = type
-        self.outcome = kw.pop("outcome", "failure")
-        self.user_id = kw.pop("user_id", None)
-        self.username = kw.pop("username", None)
-        self.ip = kw.pop("ip", None)
-        self.user_agent = None
-        self.detail = kw.pop("detail", {})
-        self.at = time.time()
+def Ev(type: str, **kw: Any) -> AuthEvent:
+    """A real AuthEvent; failures by default."""
+    return AuthEvent(
+        type=EventType(type),
+        outcome=kw.pop("outcome", "failure"),
+        user_id=kw.pop("user_id", None),
+        username=kw.pop("username", None),
+        ip=kw.pop("ip", None),
+        user_agent=None,
+        detail=kw.pop("detail", {}),
+        at=time.time(),
+    )
 
 
 class Recording(AlertDispatcher):

@@ -1,16 +1,17 @@
 """JSON audit lines and the scrubber that keeps secrets out of every log."""
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
-from typing import ClassVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from jotauth.issuer.hardening.audit_log import AuditLogger, event_record
-from jotauth.issuer.hardening.redact import REDACTED, scrub
+from jotauth.issuer.events import AuthEvent, EventType
+from jotauth.issuer.observability.audit_log import AuditLogger, event_record
+from jotauth.issuer.observability.redact import REDACTED, scrub
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
 
@@ -54,15 +55,18 @@ def test_scrub_bounds_depth() -> None:
     assert REDACTED in json.dumps(scrub(deep))
 
 
-class Ev:
-    type = "password_changed"
-    outcome = "success"
-    user_id = "42"
-    username = "john"
-    ip = "192.0.2.1"
-    user_agent = "curl/8"
-    detail: ClassVar = {"old_password": "a", "new_password": "b", "sessions_ended": 2}
-    at = 1_700_000_000.5
+def Ev() -> AuthEvent:
+    """A password change whose detail (wrongly) holds the passwords: they must be scrubbed."""
+    return AuthEvent(
+        type=EventType.PASSWORD_CHANGED,
+        outcome="success",
+        user_id="42",
+        username="john",
+        ip="192.0.2.1",
+        user_agent="curl/8",
+        detail={"old_password": "a", "new_password": "b", "sessions_ended": 2},
+        at=1_700_000_000.5,
+    )
 
 
 def test_event_record_has_who_when_where_and_outcome() -> None:
@@ -89,10 +93,7 @@ def test_audit_logger_writes_one_json_line(caplog: pytest.LogCaptureFixture) -> 
     assert line.name == "jotauth.audit"
     assert json.loads(line.getMessage())["event"] == "password_changed"
 
-    class Reuse(Ev):
-        type = "refresh_reuse_detected"
-
-    AuditLogger()(Reuse())
+    AuditLogger()(dataclasses.replace(Ev(), type=EventType.REFRESH_REUSE_DETECTED))
     assert caplog.records[-1].levelno == logging.WARNING
 
 
@@ -132,7 +133,7 @@ def test_audit_lines_are_printed_when_nothing_configured_logging(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With no handler anywhere (jotauth serve), a stderr handler is attached, once."""
-    from jotauth.issuer.hardening.audit_log import LOGGER_NAME, ensure_audit_handler
+    from jotauth.issuer.observability.audit_log import LOGGER_NAME, ensure_audit_handler
 
     logger = logging.getLogger(LOGGER_NAME)
     monkeypatch.setattr(logging.root, "handlers", [])
@@ -144,3 +145,13 @@ def test_audit_lines_are_printed_when_nothing_configured_logging(
     AuditLogger()(Ev())
     line = capsys.readouterr().err.strip()
     assert json.loads(line)["event"] == "password_changed"
+
+
+def test_a_misspelt_event_type_is_refused_at_the_emitter() -> None:
+    """Events are typed: a type outside EventType fails where it is made, instead of
+    passing unnoticed by every subscriber that compares types."""
+    with pytest.raises(ValueError, match="login_faild"):
+        AuthEvent("login_faild", "failure", None, None, None, None)  # type: ignore[arg-type]
+    assert AuthEvent("login_failed", "failure", None, None, None, None).type is (  # type: ignore[arg-type]
+        EventType.LOGIN_FAILED
+    )

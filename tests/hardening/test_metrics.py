@@ -1,13 +1,13 @@
 """Prometheus metrics at /metrics: token counts, failures by reason, reuse, latency."""
 
 from collections.abc import Callable
-from typing import ClassVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from jotauth.issuer.events import AuthEvent, EventType
 from jotauth.issuer.hardening import HardeningMetrics
 
 pytestmark = pytest.mark.anyio
@@ -75,12 +75,8 @@ async def test_reuse_detection_is_counted() -> None:
     """A refresh_reuse_detected event moves the reuse counter and the revocation counter."""
     metrics = HardeningMetrics()
 
-    class Ev:
-        type = "refresh_reuse_detected"
-        outcome = "failure"
-        detail: ClassVar[dict[str, str]] = {}
-
-    metrics.observe_event(Ev())
+    event = AuthEvent(EventType.REFRESH_REUSE_DETECTED, "failure", None, None, None, None)
+    metrics.observe_event(event)
     text = metrics.render()[0].decode()
     assert sample(text, "jotauth_refresh_reuse_detected_total") == 1
     assert sample(text, "jotauth_tokens_revoked_total", reason="reuse_detected") == 1

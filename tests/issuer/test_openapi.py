@@ -15,7 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from jotauth.issuer.api import admin, auth, oauth, wellknown
-from jotauth.issuer.hardening import audit_api
+from jotauth.issuer.observability import audit_api
 
 pytestmark = pytest.mark.anyio
 

@@ -41,7 +41,7 @@ def _open_store() -> Any:
 
 
 def _time(value: str | None, name: str) -> float | None:
-    from jotauth.issuer.hardening.audit_api import parse_time
+    from jotauth.issuer.observability.audit_api import parse_time
 
     try:
         return parse_time(value, name)
@@ -91,7 +91,7 @@ def audit(
     as_json: bool,
 ) -> None:
     """Show auth events (logins, refreshes, reuse, logouts, key and admin actions), newest first."""
-    from jotauth.issuer.hardening.audit_api import serialize_event
+    from jotauth.issuer.observability.audit_api import serialize_event
 
     start, end = _time(since, "since"), _time(until, "until")
     if start is not None and end is not None and start > end:

@@ -10,28 +10,34 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final
 
 from jotauth.store.errors import StoreUnavailableError
 
-__all__ = ["EVENT_TYPES", "AuthEvent", "EventBus"]
+__all__ = ["EVENT_TYPES", "AuthEvent", "EventBus", "EventType"]
 
 logger = logging.getLogger("jotauth.events")
 
-EVENT_TYPES: Final = (
-    "login_succeeded",
-    "login_failed",
-    "token_refreshed",
-    "refresh_reuse_detected",
-    "logout",
-    "logout_all",
-    "password_changed",
-    "user_registered",
-    "user_disabled",
-    "key_rotated",
-    "key_revoked",
-    "admin_action",
-)
+
+class EventType(StrEnum):
+    """Every kind of event the issuer emits; a str, so it is stored and logged as its value."""
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    TOKEN_REFRESHED = "token_refreshed"  # noqa: S105 - an event name, not a secret
+    REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a secret
+    USER_REGISTERED = "user_registered"
+    USER_DISABLED = "user_disabled"
+    KEY_ROTATED = "key_rotated"
+    KEY_REVOKED = "key_revoked"
+    ADMIN_ACTION = "admin_action"
+
+
+EVENT_TYPES: Final = tuple(kind.value for kind in EventType)
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class AuthEvent:
     logged or shown, and not part of the event's ``repr``.
     """
 
-    type: str
+    type: EventType
     outcome: str
     user_id: str | None
     username: str | None
@@ -54,6 +60,10 @@ class AuthEvent:
     detail: dict[str, Any] = field(default_factory=dict)
     at: float = 0.0
     login_name: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A misspelt type is a bug at the emitter, not an event no subscriber recognizes.
+        object.__setattr__(self, "type", EventType(self.type))
 
 
 Subscriber = Callable[[AuthEvent], Any]

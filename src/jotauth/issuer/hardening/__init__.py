@@ -17,26 +17,25 @@ query route ``GET /admin/audit``. Everything it built is on ``app.state.hardenin
 import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from starlette.middleware.cors import CORSMiddleware
 
-from jotauth.issuer.hardening.alerts import Alert, AlertDispatcher, AlertRules
-from jotauth.issuer.hardening.audit_log import AuditLogger, ensure_audit_handler
 from jotauth.issuer.hardening.cookies import CookieModeMiddleware
 from jotauth.issuer.hardening.cors import cors_options
 from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
-from jotauth.issuer.hardening.metrics import HardeningMetrics, MetricsMiddleware
-from jotauth.issuer.hardening.ratelimit import RateLimiter
+from jotauth.issuer.hardening.metrics_http import MetricsMiddleware
+from jotauth.issuer.hardening.ratelimit import RateLimiter, close_storage, limits_storage
 from jotauth.issuer.hardening.settings import (
     HardeningSettings,
     HardeningSettingsError,
     environment,
 )
+from jotauth.issuer.observability.alerts import Alert, AlertDispatcher, AlertRules
+from jotauth.issuer.observability.audit_log import AuditLogger, ensure_audit_handler
+from jotauth.issuer.observability.metrics import HardeningMetrics
 
 __all__ = [
     "Alert",
@@ -68,10 +67,7 @@ class Hardening:
         await self.alerts.aclose()
         if self.limiter is not None:
             await self.limiter.aclose()
-        bridge: Any = getattr(self.rules.storage, "bridge", None)
-        aclose = getattr(getattr(bridge, "storage", None), "aclose", None)
-        if callable(aclose):
-            await aclose()
+        await close_storage(self.rules.storage)
 
 
 def _settings_for(settings: Any, hardening: HardeningSettings | None) -> HardeningSettings:
@@ -95,25 +91,14 @@ def _settings_for(settings: Any, hardening: HardeningSettings | None) -> Hardeni
     return config
 
 
-def _alert_storage(settings: HardeningSettings) -> Storage:
-    if settings.redis_url:
-        url = settings.redis_url
-        return RedisStorage(
-            url if url.startswith("async+") else "async+" + url,
-            implementation="redispy",
-            key_prefix="jotauth:alerts",
-        )
-    return MemoryStorage()
-
-
 def install_hardening(
     app: Any, settings: Any = None, *, hardening: HardeningSettings | None = None
 ) -> Hardening:
     """Wire every hardening piece into ``app`` (a FastAPI/Starlette app) and return them."""
     config = _settings_for(settings, hardening)
     metrics = HardeningMetrics() if config.metrics_enabled else None
-    # The issuer's clock (injectable in create_app) drives the registration and refresh windows.
-    issuer_clock = getattr(getattr(app.state, "auth", None), "clock", None)
+    # One limits storage (one Redis pool) for the brute-force limits and the alert windows.
+    storage = limits_storage(config)
     on_refused = None
     if metrics is not None:
         counter = metrics.rate_limited
@@ -124,7 +109,7 @@ def install_hardening(
     limiter = (
         RateLimiter(
             config,
-            window_clock=issuer_clock if callable(issuer_clock) else time.time,
+            storage=storage,
             metrics=metrics,
             on_refused=on_refused,
         )
@@ -144,7 +129,7 @@ def install_hardening(
     )
     rules = AlertRules(
         dispatcher,
-        _alert_storage(config),
+        storage,
         burst_account=config.alert_burst_account,
         burst_ip=config.alert_burst_ip,
     )
@@ -164,7 +149,7 @@ def install_hardening(
     else:
         logger.warning("no event bus on app.state.events: metrics, alerts and audit lines are off")
 
-    from jotauth.issuer.hardening.audit_api import router as audit_router
+    from jotauth.issuer.observability.audit_api import router as audit_router
 
     app.include_router(audit_router)
 

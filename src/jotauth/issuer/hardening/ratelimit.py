@@ -2,27 +2,51 @@
 
 Per-account and per-IP limits, after OWASP's authentication cheat sheet:
 
-* **Per account** (login only): failed logins for one username are counted in a moving window
-  (``limits``, default 5 per 15 minutes). Once the window is full the account answers 429
-  before any password is checked, until the oldest failure leaves the window. Attempts while
-  locked are not counted, so the lockout ends at most one window after the first failure: an
-  attacker can slow a real user down but never lock them out for good. A successful login
-  clears the count. The limit applies to any username, existing or not, so a 429 says nothing
-  about which accounts exist.
+* **Per account and client address** (login, and the current password of a password
+  change): failed logins for one (username, address) pair are counted in a moving window
+  (``limits``, default 5 per 15 minutes, ``JOTAUTH_RATELIMIT_ACCOUNT``). Once the window is
+  full that pair answers 429 before any password is checked, until the oldest failure leaves
+  the window. Attempts while refused are not counted, so the refusal ends at most one window
+  after the first failure. A successful login from that address clears its count. Because
+  the key holds the address, an attacker guessing from elsewhere cannot lock the owner out
+  (OWASP: a lockout must not become a denial-of-service tool).
+* **Per account, every address** (login): failures for one username from all addresses are
+  counted too (default 20 per hour, ``JOTAUTH_RATELIMIT_ACCOUNT_ANY``). Past it the account
+  answers 429 with Retry-After to addresses it does not know, which slows guessing spread
+  over many addresses to 20 guesses an hour; an address that logged in successfully to the
+  account in the last 30 days (its "known" mark) is still let through to the password check,
+  so the owner logs in from their usual address during such an attack. The limits apply to
+  any username, existing or not, so a 429 says nothing about which accounts exist.
 * **Per account, registration**: attempts to register one (normalized) username are counted,
   whatever their outcome, and past the limit that name answers 429 for the rest of the
-  window, the same whether it is taken or not (see ``attempts``).
+  window, the same whether it is taken or not.
 * **Per account, refresh**: failed refreshes attributable to a user and refresh family
   (reuse detected, session ended or expired, account disabled) are counted per user and per
   family; past the limit further refreshes of that user or family answer 429 until the
   window ends. A successful login clears the user's count (not the family's: a dead family
-  stays dead). Refresh tokens the store does not know cannot be attributed: the IP bucket
-  paces them.
-* **Per IP and action** (login, refresh, register): a token bucket allows a burst, then paces
-  to a steady rate (see ``tokenbucket``). Every attempt costs a token, success or not.
+  stays dead). Refresh tokens the store does not know cannot be attributed: the per-IP
+  limit paces them.
+* **Per IP and action** (login, refresh, register): ``JOTAUTH_RATELIMIT_IP_BURST`` attempts
+  in a moving window of burst / rate seconds (default 20 per 40 s): a burst is allowed, and
+  the sustained rate is held to ``JOTAUTH_RATELIMIT_IP_RATE`` per second. Every attempt
+  counts, success or not.
 
-With a Redis URL both live in Redis and are shared by every worker and instance; otherwise
-they live in the process (fine for one worker, documented as such). When Redis is
+Every counter is a ``limits`` window (only a race in ``limits``' memory storage is worked
+around by hand, see ``_MemoryStorage``): the registration and
+refresh windows are fixed windows (they open at the first attempt, so hammering a refused
+key never extends the refusal), the others moving windows. Two small uses of windows as
+markers: an address the account logged in from is "known" while a 1-per-30-days window
+holds its entry, and "some refresh is refused" is a moving window that holds an entry for
+one refresh window after each window that filled (see ``refresh_locks_possible``).
+
+``limits`` reads ``time.time()`` itself, so its windows are tested with short windows and
+real time, never with the issuer's injectable clock.
+
+With a Redis URL the counters live in Redis (``limits``' ``RedisStorage``) and are shared by
+every worker and instance; otherwise they live in the process (fine for one worker,
+documented as such). One storage, hence one Redis connection pool, serves the limits and the
+alert windows of a process (``limits_storage``); the revocation publisher keeps its own,
+synchronous client (``redis.Redis`` and ``redis.asyncio`` cannot share a pool). When Redis is
 unreachable the limiter fails open, so an outage of the counter store does not become an
 outage of logins; a circuit breaker (``jotauth.store.breaker``) then skips Redis for a
 cool-down, so a hung Redis costs one request one timeout instead of every request several,
@@ -40,19 +64,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
+from jotauth.errors import MissingDependencyError
 from jotauth.issuer.errors import RateLimitedError
-from jotauth.issuer.hardening.attempts import AttemptStore, MemoryAttempts, RedisAttempts, Rule
 from jotauth.issuer.hardening.settings import HardeningSettings
-from jotauth.issuer.hardening.tokenbucket import MemoryTokenBucket, RedisTokenBucket, TokenBucket
 from jotauth.issuer.services.users import username_key
 from jotauth.store.breaker import CircuitBreaker, State
 
 if TYPE_CHECKING:
-    from jotauth.issuer.hardening.metrics import HardeningMetrics
+    from jotauth.issuer.observability.metrics import HardeningMetrics
 
-__all__ = ["Decision", "RateLimiter", "account_key"]
+__all__ = ["Decision", "RateLimiter", "account_key", "close_storage", "limits_storage"]
 
 logger = logging.getLogger("jotauth.ratelimit")
 
@@ -69,6 +92,10 @@ class Decision:
 ALLOW = Decision(True)
 T = TypeVar("T")
 _LOCK_MARKER = "refresh-locks"
+# How long an address that logged in to an account stays "known" to it (see the docstring).
+_KNOWN_ADDRESS = limits.RateLimitItemPerDay(1, 30)
+# Entries of the "some refresh is refused" window: one per window that filled; rare.
+_MAX_MARKS = 100_000
 
 
 def account_key(username: str) -> str:
@@ -78,8 +105,49 @@ def account_key(username: str) -> str:
     return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _redis_limits_url(url: str) -> str:
-    return url if url.startswith("async+") else "async+" + url
+class _MemoryStorage(MemoryStorage):
+    """``limits``' memory storage, with ``clear`` made safe against its own expiry task.
+
+    The one piece written here, because ``limits`` 5.8 has a race: its background task that
+    drops expired moving-window entries lists the keys, then awaits each key's lock and reads
+    ``events[key]``; a ``clear`` (a successful login) in between pops the key, and the task
+    dies with ``KeyError``. Clearing under the key's lock, emptying the entries instead of
+    popping them, leaves the task a key to read (it then drops the empty key itself).
+    """
+
+    async def clear(self, key: str) -> None:
+        async with self.locks[key]:
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            if key in self.events:
+                self.events[key] = []
+
+
+def limits_storage(settings: HardeningSettings) -> Storage:
+    """The process's one ``limits`` storage: Redis (bounded waits) when configured, else memory."""
+    if not settings.redis_url:
+        return _MemoryStorage()
+    try:
+        from jotauth.store.redis_client import client_options  # imports redis
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(
+            "JOTAUTH_REDIS_URL needs the redis client", "redis", exc
+        ) from None
+    url = settings.redis_url
+    return RedisStorage(
+        url if url.startswith("async+") else "async+" + url,
+        implementation="redispy",
+        key_prefix="jotauth:limits",
+        **client_options(asyncio=True),
+    )
+
+
+async def close_storage(storage: Storage) -> None:
+    """Release the Redis connections of a ``limits`` storage (nothing for memory)."""
+    bridge: Any = getattr(storage, "bridge", None)
+    aclose = getattr(getattr(bridge, "storage", None), "aclose", None)
+    if callable(aclose):
+        await aclose()
 
 
 def _refused(wait: float, scope: str) -> Decision:
@@ -87,10 +155,10 @@ def _refused(wait: float, scope: str) -> Decision:
 
 
 class RateLimiter:
-    """Every limit behind ``check`` and the ``record_*`` calls fed by the issuer's events.
+    """Every limit behind ``check`` and the services' seam (``services.limits``).
 
-    ``window_clock`` drives the registration and refresh windows (the issuer's clock, so tests
-    move time instead of sleeping); ``attempts`` replaces their store.
+    ``storage`` is the process's ``limits`` storage (``limits_storage``), shared with the
+    alert rules; the limiter closes it only when it made it.
     """
 
     def __init__(
@@ -98,9 +166,7 @@ class RateLimiter:
         settings: HardeningSettings,
         *,
         clock: Callable[[], float] = time.time,
-        bucket: TokenBucket | None = None,
-        window_clock: Callable[[], float] = time.time,
-        attempts: AttemptStore | None = None,
+        storage: Storage | None = None,
         breaker: CircuitBreaker | None = None,
         metrics: "HardeningMetrics | None" = None,
         on_refused: Callable[[str, str], None] | None = None,
@@ -113,30 +179,17 @@ class RateLimiter:
             "rate limit store", fallback="failing open", on_change=self._state_changed
         )
         self._account = limits.parse(settings.account_limit)
-        self._register = Rule.parse(settings.register_limit)
-        self._refresh = Rule.parse(settings.refresh_limit)
-        storage: Storage
-        if settings.redis_url:
-            from jotauth.store.redis_client import client_options  # imports redis
-
-            storage = RedisStorage(
-                _redis_limits_url(settings.redis_url),
-                implementation="redispy",
-                key_prefix="jotauth:limits",
-                **client_options(asyncio=True),
-            )
-            default_bucket: TokenBucket = RedisTokenBucket(
-                settings.redis_url, settings.ip_burst, settings.ip_rate
-            )
-            default_attempts: AttemptStore = RedisAttempts(settings.redis_url, clock=window_clock)
-        else:
-            storage = MemoryStorage()
-            default_bucket = MemoryTokenBucket(settings.ip_burst, settings.ip_rate)
-            default_attempts = MemoryAttempts(clock=window_clock)
-        self._storage = storage
-        self._window = MovingWindowRateLimiter(storage)
-        self.bucket = bucket if bucket is not None else default_bucket
-        self.attempts = attempts if attempts is not None else default_attempts
+        self._account_any = limits.parse(settings.account_any_limit)
+        self._register = limits.parse(settings.register_limit)
+        self._refresh = limits.parse(settings.refresh_limit)
+        # A refresh refusal lasts at most one refresh window from the moment it began.
+        self._locks = limits.RateLimitItemPerSecond(_MAX_MARKS, int(self._refresh.get_expiry()))
+        burst = max(1, int(settings.ip_burst))
+        self._ip = limits.RateLimitItemPerSecond(burst, max(1, math.ceil(burst / settings.ip_rate)))
+        self._owns_storage = storage is None
+        self._storage = storage if storage is not None else limits_storage(settings)
+        self._window = MovingWindowRateLimiter(self._storage)
+        self._fixed = FixedWindowRateLimiter(self._storage)
 
     @property
     def shared(self) -> bool:
@@ -168,24 +221,31 @@ class RateLimiter:
         user_id: str | None,
         family_id: str | None,
     ) -> Decision:
-        if ip:
-            wait = await self.bucket.take(f"{action}:{ip}")
-            if wait > 0:
-                return _refused(wait, "ip")
+        if ip and not await self._window.hit(self._ip, "ip", action, ip):
+            stats = await self._window.get_window_stats(self._ip, "ip", action, ip)
+            return _refused(stats.reset_time - self._clock(), "ip")
         if username is not None and action == "login":
             key = account_key(username)
-            if not await self._window.test(self._account, "account", key):
-                stats = await self._window.get_window_stats(self._account, "account", key)
+            pair = _pair(key, ip)
+            if not await self._window.test(self._account, "account", pair):
+                stats = await self._window.get_window_stats(self._account, "account", pair)
+                return _refused(stats.reset_time - self._clock(), "account")
+            if not await self._window.test(self._account_any, "account-any", key) and not (
+                ip and not await self._window.test(_KNOWN_ADDRESS, "known", pair)
+            ):
+                stats = await self._window.get_window_stats(self._account_any, "account-any", key)
                 return _refused(stats.reset_time - self._clock(), "account")
         elif username is not None and action == "register":
-            wait = await self.attempts.attempt("register:" + account_key(username), self._register)
-            if wait > 0:
-                return _refused(wait, "account")
+            key = account_key(username)
+            if not await self._fixed.test(self._register, "register", key):
+                stats = await self._fixed.get_window_stats(self._register, "register", key)
+                return _refused(stats.reset_time - self._clock(), "account")
+            await self._fixed.hit(self._register, "register", key)
         elif action == "refresh" and (user_id or family_id):
-            for scope, key in _refresh_keys(user_id, family_id):
-                wait = await self.attempts.blocked(key, self._refresh)
-                if wait > 0:
-                    return _refused(wait, scope)
+            for scope, namespace, key in _refresh_keys(user_id, family_id):
+                if not await self._fixed.test(self._refresh, namespace, key):
+                    stats = await self._fixed.get_window_stats(self._refresh, namespace, key)
+                    return _refused(stats.reset_time - self._clock(), scope)
         return ALLOW
 
     async def _guarded(self, call: Awaitable[T], default: T) -> T:
@@ -222,12 +282,13 @@ class RateLimiter:
         self._raise("login", await self.check("login", ip, username))
 
     async def login_failed(self, username: str, ip: str | None) -> None:
-        """Count a wrong password against the account."""
-        await self.record_failure(username)
+        """Count a wrong password against the account and the (account, address) pair."""
+        await self.record_failure(username, ip)
 
-    async def login_succeeded(self, username: str, user_id: str) -> None:
-        """The right password: forget the account's login and the user's refresh failures."""
-        await self.record_success(username)
+    async def login_succeeded(self, username: str, user_id: str, ip: str | None = None) -> None:
+        """The right password: forget the pair's login and the user's refresh failures, and
+        remember the address as one the account's owner uses."""
+        await self.record_success(username, ip)
         await self.clear_refresh_failures(user_id)
 
     async def admit_register(self, username: str, ip: str | None) -> None:
@@ -251,45 +312,60 @@ class RateLimiter:
         """False while no user or family is refused, so refreshes skip the owner lookup.
 
         Testing a user's and a family's windows costs two round trips; refusals are rare.
-        Whoever counts the failure that fills a window raises a marker for as long as that
-        refusal lasts (in Redis: seen by every instance), and only while it is up are the
-        owner's windows tested.
+        Whoever counts the failure that fills a window adds an entry to a moving window as
+        long as one refresh window (in Redis: seen by every instance); a refusal never
+        outlasts the entry added when it began, and only while the window holds an entry are
+        the owner's windows tested.
         """
-        return await self._guarded(self.attempts.marked(_LOCK_MARKER), False)
+        return await self._guarded(self._locks_possible(), False)
+
+    async def _locks_possible(self) -> bool:
+        stats = await self._window.get_window_stats(self._locks, _LOCK_MARKER)
+        return stats.remaining < self._locks.amount
 
     async def record_refresh_failure(self, user_id: str | None, family_id: str | None) -> None:
         """Count one failed refresh against its user and its family (whichever is known)."""
         await self._guarded(self._record_refresh_failure(user_id, family_id), None)
 
     async def _record_refresh_failure(self, user_id: str | None, family_id: str | None) -> None:
-        for _, key in _refresh_keys(user_id, family_id):
-            await self.attempts.attempt(key, self._refresh)
-            wait = await self.attempts.blocked(key, self._refresh)
-            if wait > 0:
-                await self.attempts.mark(_LOCK_MARKER, wait)
+        for _, namespace, key in _refresh_keys(user_id, family_id):
+            if not await self._fixed.test(self._refresh, namespace, key):
+                continue  # refused already: a refusal is never extended
+            await self._fixed.hit(self._refresh, namespace, key)
+            if not await self._fixed.test(self._refresh, namespace, key):
+                await self._window.hit(self._locks, _LOCK_MARKER)
 
     async def clear_refresh_failures(self, user_id: str) -> None:
         """A successful login proves the user: forget the user's (not a family's) failures."""
-        await self._guarded(self.attempts.clear(f"refresh-user:{user_id}"), None)
+        await self._guarded(self._fixed.clear(self._refresh, "refresh-user", user_id), None)
 
-    async def record_failure(self, username: str) -> None:
-        """Count one failed login for ``username``."""
-        await self._guarded(self._window.hit(self._account, "account", account_key(username)), None)
+    async def record_failure(self, username: str, ip: str | None = None) -> None:
+        """Count one failed login for ``username`` from ``ip``."""
+        await self._guarded(self._record_failure(account_key(username), ip), None)
 
-    async def record_success(self, username: str) -> None:
-        """A successful login forgets the account's earlier failures."""
-        await self._guarded(
-            self._window.clear(self._account, "account", account_key(username)), None
-        )
+    async def _record_failure(self, key: str, ip: str | None) -> None:
+        await self._window.hit(self._account, "account", _pair(key, ip))
+        await self._window.hit(self._account_any, "account-any", key)
+
+    async def record_success(self, username: str, ip: str | None = None) -> None:
+        """A successful login forgets the pair's earlier failures and marks ``ip`` known.
+
+        The count over every address is kept: it measures guessing spread over many
+        addresses, which one success of the owner does not make less likely.
+        """
+        await self._guarded(self._record_success(account_key(username), ip), None)
+
+    async def _record_success(self, key: str, ip: str | None) -> None:
+        pair = _pair(key, ip)
+        await self._window.clear(self._account, "account", pair)
+        if ip:
+            await self._window.clear(_KNOWN_ADDRESS, "known", pair)  # known from now on
+            await self._window.hit(_KNOWN_ADDRESS, "known", pair)
 
     async def aclose(self) -> None:
-        """Release connections (Redis) held by the limiter."""
-        await self.bucket.aclose()
-        await self.attempts.aclose()
-        bridge: Any = getattr(self._storage, "bridge", None)
-        aclose = getattr(getattr(bridge, "storage", None), "aclose", None)
-        if callable(aclose):
-            await aclose()
+        """Release connections (Redis) held by the limiter's own storage."""
+        if self._owns_storage:
+            await close_storage(self._storage)
 
     def _failed_open(self) -> None:
         if self.metrics is not None:
@@ -302,10 +378,16 @@ class RateLimiter:
             )
 
 
-def _refresh_keys(user_id: str | None, family_id: str | None) -> list[tuple[str, str]]:
+def _pair(key: str, ip: str | None) -> str:
+    """The (account, address) key; without an address (no client known) the account alone."""
+    return f"{key}:{ip}" if ip else key
+
+
+def _refresh_keys(user_id: str | None, family_id: str | None) -> list[tuple[str, str, str]]:
+    """(scope, namespace, key) of the refresh windows of a user and a family."""
     keys = []
     if user_id:
-        keys.append(("account", f"refresh-user:{user_id}"))
+        keys.append(("account", "refresh-user", user_id))
     if family_id:
-        keys.append(("family", f"refresh-family:{family_id}"))
+        keys.append(("family", "refresh-family", family_id))
     return keys

@@ -18,11 +18,18 @@ JOTAUTH_COOKIE_REFRESH_NAME            refresh cookie                   __Secure
 JOTAUTH_CSRF_COOKIE / _HEADER          double-submit pair (as guard)    __Host-csrf_token /
                                                                         X-CSRF-Token
 JOTAUTH_RATELIMIT_ENABLED              brute-force limits on            true
-JOTAUTH_RATELIMIT_ACCOUNT              failed logins per account        5 per 15 minutes
+JOTAUTH_RATELIMIT_ACCOUNT              failed logins per account and    5 per 15 minutes
+                                       client address (that pair is
+                                       refused)
+JOTAUTH_RATELIMIT_ACCOUNT_ANY          failed logins per account from   20 per hour
+                                       every address (slows the rest;
+                                       the owner's known addresses
+                                       still log in)
 JOTAUTH_RATELIMIT_REGISTER             sign-up attempts per username    5 per 15 minutes
 JOTAUTH_RATELIMIT_REFRESH              failed refreshes per user and    5 per 15 minutes
                                        per refresh family
-JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP token bucket              20 / 0.5 per second
+JOTAUTH_RATELIMIT_IP_BURST / _RATE     per-IP window: burst attempts    20 / 0.5 per second
+                                       in burst / rate seconds          (20 per 40 s)
 JOTAUTH_RATELIMIT_REDIS_URL            shared counters (else memory)    JOTAUTH_REDIS_URL
 JOTAUTH_ALERT_WEBHOOK_URL              POST alerts here                 none (log only)
 JOTAUTH_ALERT_WEBHOOK_SECRET           HMAC-SHA256 signature key        none
@@ -168,6 +175,7 @@ class HardeningSettings:
     refresh_path: str = "/refresh"
     ratelimit_enabled: bool = True
     account_limit: str = "5 per 15 minutes"
+    account_any_limit: str = "20 per hour"
     register_limit: str = "5 per 15 minutes"
     refresh_limit: str = "5 per 15 minutes"
     ip_burst: float = 20
@@ -212,6 +220,7 @@ class HardeningSettings:
                 object.__setattr__(self, name, _plain(getattr(self, name)))
         for name, variable in (
             ("account_limit", "JOTAUTH_RATELIMIT_ACCOUNT"),
+            ("account_any_limit", "JOTAUTH_RATELIMIT_ACCOUNT_ANY"),
             ("register_limit", "JOTAUTH_RATELIMIT_REGISTER"),
             ("refresh_limit", "JOTAUTH_RATELIMIT_REFRESH"),
         ):
@@ -249,6 +258,7 @@ class HardeningSettings:
             csrf_header=_text(env, "JOTAUTH_CSRF_HEADER", "X-CSRF-Token"),
             ratelimit_enabled=_bool(env, "JOTAUTH_RATELIMIT_ENABLED", True),
             account_limit=_limit(env, "JOTAUTH_RATELIMIT_ACCOUNT", "5 per 15 minutes"),
+            account_any_limit=_limit(env, "JOTAUTH_RATELIMIT_ACCOUNT_ANY", "20 per hour"),
             register_limit=_limit(env, "JOTAUTH_RATELIMIT_REGISTER", "5 per 15 minutes"),
             refresh_limit=_limit(env, "JOTAUTH_RATELIMIT_REFRESH", "5 per 15 minutes"),
             ip_burst=_number(env, "JOTAUTH_RATELIMIT_IP_BURST", 20, minimum=1),

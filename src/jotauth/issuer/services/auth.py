@@ -26,7 +26,7 @@ from jotauth.issuer.errors import (
     NotFoundError,
     RegistrationClosedError,
 )
-from jotauth.issuer.events import AuthEvent, EventBus
+from jotauth.issuer.events import AuthEvent, EventBus, EventType
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
@@ -111,7 +111,7 @@ class AuthService:
 
     async def emit(
         self,
-        type: str,
+        type: EventType | str,
         client: Client,
         *,
         outcome: str = "success",
@@ -123,7 +123,7 @@ class AuthService:
         """Publish one AuthEvent (``login_name``: the typed name, never recorded)."""
         await self.events.emit(
             AuthEvent(
-                type=type,
+                type=EventType(type),
                 outcome=outcome,
                 user_id=None if user is None else user.sub,
                 username=user.username if user is not None else username,
@@ -157,7 +157,7 @@ class AuthService:
             )  # fmt: skip
             await self.limits.login_failed(username, client.ip)
             raise InvalidGrantError("invalid username or password")
-        await self.limits.login_succeeded(username, user.sub)
+        await self.limits.login_succeeded(username, user.sub, client.ip)
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
             user = await _run(self.store.update_user, user.id, password_hash=new_hash) or user
         return user
@@ -256,7 +256,7 @@ class AuthService:
             )
             await self.limits.login_failed(user.username, client.ip)
             raise InvalidGrantError("the current password is wrong")
-        await self.limits.login_succeeded(user.username, user.sub)
+        await self.limits.login_succeeded(user.username, user.sub, client.ip)
         new_hash = await self.passwords.hash(password)
         raw_sid = claims.get("sid")
         sid = raw_sid if isinstance(raw_sid, str) and raw_sid else None

@@ -23,11 +23,11 @@ class AttemptLimits(Protocol):
         ...
 
     async def login_failed(self, username: str, ip: str | None) -> None:
-        """Count one wrong password (or unknown name) against the account."""
+        """Count one wrong password (or unknown name) against the account and the address."""
         ...
 
-    async def login_succeeded(self, username: str, user_id: str) -> None:
-        """The right password: forget the account's failures."""
+    async def login_succeeded(self, username: str, user_id: str, ip: str | None) -> None:
+        """The right password: forget the failures from this address, which is now known."""
         ...
 
     async def admit_register(self, username: str, ip: str | None) -> None:
@@ -54,7 +54,7 @@ class NoLimits:
     async def login_failed(self, username: str, ip: str | None) -> None:
         return None
 
-    async def login_succeeded(self, username: str, user_id: str) -> None:
+    async def login_succeeded(self, username: str, user_id: str, ip: str | None) -> None:
         return None
 
     async def admit_register(self, username: str, ip: str | None) -> None:

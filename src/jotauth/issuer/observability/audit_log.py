@@ -13,19 +13,44 @@ import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any, Final
 
-from jotauth.issuer.hardening.redact import scrub
+from jotauth.issuer.events import AuthEvent
+from jotauth.issuer.observability.redact import scrub
 
-__all__ = ["AuditLogger", "ensure_audit_handler", "event_record"]
+__all__ = ["AuditLogger", "audit_record", "ensure_audit_handler", "event_record"]
 
 LOGGER_NAME: Final = "jotauth.audit"
 _HANDLER_FLAG: Final = "_jotauth_audit_handler"
 
 
-def event_record(event: Any) -> dict[str, Any]:
+def event_record(event: AuthEvent) -> dict[str, Any]:
     """One AuthEvent as a JSON-ready, scrubbed dict."""
-    at = getattr(event, "at", None)
+    return audit_record(
+        type=event.type.value,
+        outcome=event.outcome,
+        at=event.at,
+        user_id=event.user_id,
+        username=event.username,
+        ip=event.ip,
+        user_agent=event.user_agent,
+        detail=event.detail,
+    )
+
+
+def audit_record(
+    *,
+    type: str | None,
+    outcome: str | None,
+    at: float | None,
+    user_id: str | None,
+    username: str | None,
+    ip: str | None,
+    user_agent: str | None,
+    detail: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The audit line's fields (a live event, or one read back from the store), scrubbed."""
     when = (
         dt.datetime.fromtimestamp(at, dt.UTC).isoformat().replace("+00:00", "Z")
         if isinstance(at, int | float)
@@ -33,14 +58,14 @@ def event_record(event: Any) -> dict[str, Any]:
     )
     record = {
         "log": "audit",
-        "event": getattr(event, "type", None),
-        "outcome": getattr(event, "outcome", None),
+        "event": type,
+        "outcome": outcome,
         "at": when,
-        "user_id": getattr(event, "user_id", None),
-        "username": getattr(event, "username", None),
-        "ip": getattr(event, "ip", None),
-        "user_agent": getattr(event, "user_agent", None),
-        "detail": getattr(event, "detail", None) or {},
+        "user_id": user_id,
+        "username": username,
+        "ip": ip,
+        "user_agent": user_agent,
+        "detail": dict(detail or {}),
     }
     scrubbed: dict[str, Any] = scrub(record)
     return scrubbed
@@ -65,7 +90,7 @@ class AuditLogger:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or logging.getLogger(LOGGER_NAME)
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: AuthEvent) -> None:
         record = event_record(event)
         level = logging.WARNING if record["event"] == "refresh_reuse_detected" else logging.INFO
         self.logger.log(level, json.dumps(record, sort_keys=True, default=str))

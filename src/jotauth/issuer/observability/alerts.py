@@ -30,9 +30,9 @@ import limits
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from jotauth.issuer.hardening.metrics import HardeningMetrics
-from jotauth.issuer.hardening.ratelimit import account_key
-from jotauth.issuer.hardening.redact import scrub
+from jotauth.issuer.events import AuthEvent
+from jotauth.issuer.observability.metrics import HardeningMetrics
+from jotauth.issuer.observability.redact import scrub
 from jotauth.store.breaker import CircuitBreaker
 
 __all__ = ["Alert", "AlertDispatcher", "AlertRules"]
@@ -222,12 +222,13 @@ class AlertRules:
         self._once_account = limits.RateLimitItemPerSecond(1, self._account.get_expiry())
         self._once_ip = limits.RateLimitItemPerSecond(1, self._ip.get_expiry())
 
-    async def observe(self, event: Any) -> None:
-        kind = getattr(event, "type", "")
-        user_id = getattr(event, "user_id", None)
-        username = getattr(event, "username", None)
-        ip = getattr(event, "ip", None)
-        detail = getattr(event, "detail", None) or {}
+    async def observe(self, event: AuthEvent) -> None:
+        """Raise the alerts ``event`` calls for (an EventBus subscriber)."""
+        kind = event.type
+        user_id = event.user_id
+        username = event.username
+        ip = event.ip
+        detail = event.detail
         if kind == "refresh_reuse_detected":
             self.dispatcher.raise_alert(
                 Alert(
@@ -251,9 +252,9 @@ class AlertRules:
                 )
             )
         elif kind == "login_failed":
-            typed = getattr(event, "login_name", None) or username  # counted, never shown
+            typed = event.login_name or username  # counted, never shown
             if typed:
-                await self._burst("account", account_key(typed), username=username, ip=ip)
+                await self._burst("account", _account_key(typed), username=username, ip=ip)
             if ip:
                 await self._burst("ip", ip, username=None, ip=ip)
 
@@ -289,3 +290,14 @@ class AlertRules:
                 detail={"limit": str(item)},
             )
         )
+
+
+def _account_key(name: str) -> str:
+    """The limiter's opaque key of an account, so the alert counts what the limits count.
+
+    Imported when first needed: ``jotauth.issuer.hardening`` installs this module, so a
+    module-level import of it from here would be circular.
+    """
+    from jotauth.issuer.hardening.ratelimit import account_key
+
+    return account_key(name)

@@ -25,8 +25,8 @@ from jotauth.issuer.api.deps import require_admin
 from jotauth.issuer.api.errors import error_json
 from jotauth.issuer.api.models import AuditList
 from jotauth.issuer.api.openapi import bearer, errors
-from jotauth.issuer.hardening.audit_log import event_record
-from jotauth.issuer.hardening.redact import scrub
+from jotauth.issuer.observability.audit_log import audit_record
+from jotauth.issuer.observability.redact import scrub
 
 __all__ = ["parse_time", "router", "serialize_event"]
 
@@ -66,7 +66,16 @@ def serialize_event(item: Any) -> dict[str, Any]:
         data = item
     else:
         data = {k: getattr(item, k) for k in dir(item) if not k.startswith("_")}
-    record = event_record(_Obj(data))
+    record = audit_record(
+        type=_text(data.get("type")),
+        outcome=_text(data.get("outcome")),
+        at=_timestamp(data.get("at")),
+        user_id=_text(data.get("user_id")),
+        username=_text(data.get("username")),
+        ip=_text(data.get("ip")),
+        user_agent=_text(data.get("user_agent")),
+        detail=data.get("detail") if isinstance(data.get("detail"), Mapping) else None,
+    )
     record.pop("log", None)
     record["type"] = record.pop("event")
     for key in ("id", "seq"):
@@ -76,12 +85,15 @@ def serialize_event(item: Any) -> dict[str, Any]:
     return out
 
 
-class _Obj:
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self.__dict__.update(data)
-        at = data.get("at")
-        if isinstance(at, dt.datetime):
-            self.at = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _timestamp(at: Any) -> float | None:
+    """Seconds since the epoch from a stored ``at`` (a number, or a datetime, naive = UTC)."""
+    if isinstance(at, dt.datetime):
+        return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp()
+    return float(at) if isinstance(at, int | float) else None
 
 
 @router.get(
