@@ -48,8 +48,17 @@ def postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """The URL of a real Redis server (skips, or fails in CI, when absent)."""
-    return _require(REDIS_URL, 6379, "redis")
+    """The URL of a real Redis server (skips, or fails in CI, when absent).
+
+    Under pytest-xdist each worker gets its own logical database (gw0 -> 1, gw1 -> 2, ...), so
+    counters, channels and keys of tests running at once never meet.
+    """
+    url = _require(REDIS_URL, 6379, "redis")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        parts = urlsplit(url)
+        url = parts._replace(path=f"/{int(worker[2:]) % 15 + 1}").geturl()
+    return url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
