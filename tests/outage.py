@@ -18,11 +18,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from tests.serve_process import free_port
+
+from jotauth.guard import Guard, RevokedTokenError
 
 __all__ = [
     "MASTER_KEY",
@@ -35,6 +37,7 @@ __all__ = [
     "redis_binary",
     "serve_env",
     "time_limit",
+    "wait_until_refused",
 ]
 
 # One master key and feed token for every instance of a test (instances share the database).
@@ -359,3 +362,22 @@ def private_redis() -> Iterator[PrivateRedis]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_until_refused(
+    guard: Guard, tokens: Iterable[str], seconds: float, interval: float = 0.1
+) -> None:
+    """Fail unless ``guard`` refuses every one of ``tokens`` as revoked within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    pending = list(tokens)
+    while pending:
+        assert time.monotonic() < deadline, f"{len(pending)} logged-out tokens still pass"
+        still = []
+        for token in pending:
+            try:
+                guard.authenticate_sync(token)
+            except RevokedTokenError:
+                continue
+            still.append(token)
+        pending = still
+        time.sleep(interval)
