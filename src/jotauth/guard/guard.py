@@ -67,6 +67,7 @@ class Guard:
         cookie: str | None = None,
         csrf_cookie: str = "csrf_token",
         csrf_header: str = "X-CSRF-Token",
+        csrf_origins: Collection[str] | None = None,
         realm: str | None = None,
         jwks_timeout: float = 3.0,
         jwks_cooldown: float = 30.0,
@@ -122,7 +123,10 @@ class Guard:
         self.revocations = RevocationView(leeway=self._leeway)
         self._started = revocation is None
         self._start_lock = threading.Lock()
-        self.cookie = None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header)
+        origins = None if csrf_origins is None else frozenset(o.rstrip("/") for o in csrf_origins)
+        self.cookie = (
+            None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header, origins)
+        )
         self.realm = realm
         self._clock = clock
         if decrypt_with is None or isinstance(decrypt_with, jwe.Decrypter):
@@ -228,6 +232,9 @@ class Guard:
         cookie_header: str | None = None,
         method: str = "GET",
         csrf_value: str | None = None,
+        *,
+        origin: str | None = None,
+        host: str | None = None,
     ) -> str:
         """The token of a request (see ``jotauth.guard.credentials.extract_token``)."""
         if len(authorization) == 1:
@@ -239,7 +246,15 @@ class Guard:
                 if token in self._cache:
                     return token
         try:
-            return extract_token(authorization, cookie_header, method, csrf_value, self.cookie)
+            return extract_token(
+                authorization,
+                cookie_header,
+                method,
+                csrf_value,
+                self.cookie,
+                origin=origin,
+                host=host,
+            )
         except JotauthError as exc:
             self._count(exc)
             raise
@@ -260,6 +275,11 @@ class Guard:
             "jwks_fetches": int(getattr(self.key_source, "fetches", 0)),
             "cache_entries": len(self._cache),
         }
+
+    def record_rejection(self, exc: JotauthError) -> None:
+        """Count a refusal decided beside the guard (the issuer's database revocation check),
+        so that ``stats()["rejected"]`` covers every refused token of the service."""
+        self._count(exc)
 
     def _count(self, exc: JotauthError) -> None:
         self._rejected[exc.code] = self._rejected.get(exc.code, 0) + 1

@@ -13,7 +13,7 @@ Starlette's ``CORSMiddleware`` does the protocol; this module only decides its o
 
 from typing import Any, Final
 
-from jotauth.issuer.hardening.settings import HardeningSettings
+from jotauth.issuer.security_settings import HardeningSettings
 
 __all__ = ["cors_options"]
 
