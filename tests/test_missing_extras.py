@@ -54,7 +54,8 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
         ),
         (
             "redis",
-            "from jotauth.issuer.hardening import HardeningSettings, RateLimiter; "
+            "from jotauth.issuer.security_settings import HardeningSettings; "
+            "from jotauth.issuer.services.ratelimit import RateLimiter; "
             "RateLimiter(HardeningSettings(redis_url='redis://127.0.0.1:1/0'))",
             "JOTAUTH_REDIS_URL needs the redis client: pip install 'jotauth[redis]'",
         ),

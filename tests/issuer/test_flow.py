@@ -231,7 +231,7 @@ async def test_a_password_typed_as_username_leaves_no_trace_in_logs_or_audit(
             assert (await c.post("/oauth/token", data=form)).status_code == 400
         rows = app.state.store.list_audit_events(type="login_failed")
     finally:
-        await app.state.hardening.aclose()
+        await app.state.observability.aclose()
         app.state.store.close()
     assert len(rows) == 4
     everything = caplog.text + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from jotauth.issuer.hardening import HardeningSettings, HardeningSettingsError
+from jotauth.issuer.security_settings import HardeningSettings, HardeningSettingsError
 
 
 def test_defaults_are_safe() -> None:
@@ -104,29 +104,31 @@ def test_bad_values_stop_the_server_naming_the_variable(env: dict[str, str], mes
 
 
 def test_dev_server_on_plain_http_gets_cookies_browsers_keep(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A dev/demo issuer on http:// drops Secure (explicit dev); production never does."""
-    from types import SimpleNamespace
+    from jotauth.issuer.app import create_app
+    from jotauth.issuer.settings import Settings
 
-    from fastapi import FastAPI
-
-    from jotauth.issuer.hardening import install_hardening
+    def secure(mode: str, issuer: str) -> bool:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+            issuer=issuer,
+            mode=mode,
+            master_key=bytes(range(32)),
+        )
+        app = create_app(settings)
+        try:
+            return bool(app.state.hardening_settings.cookie_secure)
+        finally:
+            app.state.store.close()
 
     monkeypatch.delenv("JOTAUTH_COOKIE_INSECURE_DEV", raising=False)
-    dev = install_hardening(FastAPI(), SimpleNamespace(mode="demo", issuer="http://127.0.0.1:8000"))
-    assert not dev.settings.cookie_secure
-    prod = install_hardening(
-        FastAPI(), SimpleNamespace(mode="production", issuer="http://127.0.0.1:8000")
-    )
-    assert prod.settings.cookie_secure
-    tls = install_hardening(FastAPI(), SimpleNamespace(mode="dev", issuer="https://auth.example"))
-    assert tls.settings.cookie_secure
+    assert not secure("demo", "http://127.0.0.1:8000")
+    assert secure("production", "http://127.0.0.1:8000")
+    assert secure("dev", "https://auth.example")
     monkeypatch.setenv("JOTAUTH_COOKIE_INSECURE_DEV", "false")
-    forced = install_hardening(
-        FastAPI(), SimpleNamespace(mode="demo", issuer="http://127.0.0.1:8000")
-    )
-    assert forced.settings.cookie_secure
+    assert secure("demo", "http://127.0.0.1:8000")
 
 
 def test_config_file_is_read_and_the_environment_wins(

@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import pytest
 
-from jotauth.issuer.hardening import HardeningSettings, RateLimiter
+from jotauth.issuer.security_settings import HardeningSettings
+from jotauth.issuer.services.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.anyio
 

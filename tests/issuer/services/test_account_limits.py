@@ -379,7 +379,7 @@ async def test_workers_share_registration_and_refresh_counts_through_redis(
         await _shared_counts(worker_a, worker_b, redis_url)
     finally:
         for app in (worker_a, worker_b):
-            await app.state.hardening.aclose()
+            await app.state.observability.aclose()
 
 
 async def _shared_counts(worker_a: Any, worker_b: Any, redis_url: str) -> None:
@@ -417,7 +417,7 @@ async def test_a_refresh_without_a_token_is_left_to_the_issuer(build: Callable[.
     async with http(app) as c:
         for token in await dead_tokens(c, "john", 5):  # john's refreshes are refused now
             assert (await refresh(c, token)).status_code == 401
-        assert await app.state.hardening.limiter.refresh_locks_possible()
+        assert await app.state.limiter.refresh_locks_possible()
         r = await c.post("/refresh", json={})
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_request"
