@@ -50,7 +50,7 @@ from jotauth.issuer.services.users import (
 )
 from jotauth.issuer.settings import Settings
 from jotauth.store.errors import DuplicateError
-from jotauth.store.records import RevocationRecord, UserRecord
+from jotauth.store.records import FamilyRecord, RevocationRecord, UserRecord
 from jotauth.store.sql import SQLStore
 
 __all__ = ["AuthService", "Client"]
@@ -432,6 +432,14 @@ class AuthService:
         """Why a verified access token is dead (jti, session, user not-before, disabled user,
         key), or None: the issuer's one revocation check per request."""
         return await _run(self.store.revoked_reason, jti=jti, sub=sub, iat=iat, kid=kid, sid=sid)
+
+    async def list_users(self, *, limit: int, offset: int) -> list[UserRecord]:
+        """A page of users by id (``GET /admin/users``)."""
+        return await _run(self.store.list_users, limit=limit, offset=offset)
+
+    async def list_sessions(self, user_id: int | None) -> list[FamilyRecord]:
+        """Live sessions (refresh families), newest first, optionally of one user."""
+        return await _run(self.store.list_families, user_id=user_id, active_at=self.clock())
 
     async def revocations_after(self, position: int, *, limit: int) -> list[RevocationRecord]:
         """One page of the revocation feed after ``position`` (``GET /revocations``)."""
