@@ -168,6 +168,7 @@ def test_handlers_reach_the_store_only_through_services() -> None:
     ]
     assert found == []
 
+
 # The core is sans-I/O (STYLE.md 3.1, flask's sansio/): no network, files, processes or logging.
 IO_MODULES = frozenset(
     {"socket", "ssl", "http", "urllib", "os", "io", "pathlib", "shutil", "tempfile", "subprocess"}

@@ -306,5 +306,3 @@ def receiver() -> Any:
     r = Receiver()
     yield r
     r.close()
-
-

@@ -14,9 +14,8 @@ from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage
 
 from jotauth.issuer.events import AuthEvent, EventType
-from jotauth.issuer.observability.alerts import Alert, AlertDispatcher
+from jotauth.issuer.observability.alerts import Alert, AlertDispatcher, AlertRules
 from jotauth.issuer.observability.metrics import HardeningMetrics
-from jotauth.issuer.observability.alerts import AlertRules
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from jotauth.issuer.security_settings import HardeningSettings
-from jotauth.issuer.services.ratelimit import RateLimiter
-from jotauth.issuer.services.ratelimit import account_key
+from jotauth.issuer.services.ratelimit import RateLimiter, account_key
 
 pytestmark = pytest.mark.anyio
 
