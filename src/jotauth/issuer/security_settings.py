@@ -1,4 +1,7 @@
-"""The hardening layer's own ``JOTAUTH_*`` settings, read once and frozen.
+"""The security and monitoring ``JOTAUTH_*`` settings (limits, cookies, CORS, alerts, metrics).
+
+Read once and frozen (moved from ``issuer/hardening/settings.py`` unchanged; the one settings
+object of issue 11 point 6 replaces it).
 
 They live apart from the issuer's settings so that the policy (who may call from a browser,
 how many failures lock an account, where alerts go) can be reviewed in one place, and so that
