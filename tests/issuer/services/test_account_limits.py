@@ -83,7 +83,7 @@ async def register(c: httpx.AsyncClient, name: str, password: str = "short") -> 
 
 
 def user_named(app: Any, name: str) -> Any:
-    return app.state.store.find_user(username_key(name))
+    return app.state.store.find_user_any([username_key(name)])
 
 
 def assert_rate_limited(r: httpx.Response, *, most: int = WINDOW) -> int:
@@ -407,7 +407,7 @@ async def _shared_counts(worker_a: Any, worker_b: Any, redis_url: str) -> None:
             assert (await refresh(b, token)).status_code == 401
         assert_rate_limited(await refresh(a, live["refresh_token"]))
         assert_rate_limited(await refresh(b, live["refresh_token"]))
-    assert worker_a.state.store.find_user(username_key(newcomer)) is None
+    assert worker_a.state.store.find_user_any([username_key(newcomer)]) is None
 
 
 async def test_a_refresh_without_a_token_is_left_to_the_issuer(build: Callable[..., Any]) -> None:

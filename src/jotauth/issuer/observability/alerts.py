@@ -127,7 +127,7 @@ class AlertDispatcher:
         queue.put_nowait(alert)
 
     async def drain(self) -> None:
-        """Wait until every queued alert is delivered or given up (tests, shutdown)."""
+        """Wait until every queued alert is delivered or given up (the app's shutdown; tests)."""
         if self._queue is not None and self._loop is asyncio.get_running_loop():
             await self._queue.join()
 

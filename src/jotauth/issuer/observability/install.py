@@ -9,6 +9,7 @@ limits storage of the alert windows releases its Redis connections.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
 from limits.aio.storage import Storage
 
 from jotauth.issuer.events import EventBus
@@ -18,6 +19,8 @@ from jotauth.issuer.observability.metrics import HardeningMetrics
 from jotauth.issuer.security_settings import HardeningSettings
 
 __all__ = ["Observability", "install_observability"]
+
+_DRAIN_SECONDS = 2.0
 
 
 @dataclass
@@ -30,7 +33,10 @@ class Observability:
     audit: AuditLogger | None
 
     async def aclose(self) -> None:
-        """Stop the alert worker (delivering what is queued within its timeout)."""
+        """Deliver the queued alerts (for at most ``_DRAIN_SECONDS``), then stop the worker:
+        an alert raised just before a shutdown still reaches the webhook when it answers."""
+        with anyio.move_on_after(_DRAIN_SECONDS):
+            await self.alerts.drain()
         await self.alerts.aclose()
 
 
