@@ -41,6 +41,10 @@ class Guard:
     or only ``issuer=`` to discover the JWKS URL. ``audience`` is this service's identifier;
     ``typ="at+jwt"`` keeps ID tokens and other JWTs from passing as access tokens (RFC 9068).
 
+    ``cookie`` names the cookie a browser sends the token in (with the CSRF double submit of
+    ``csrf_cookie`` / ``csrf_header``); ``csrf_origins`` also refuses unsafe cookie requests
+    from an ``Origin`` that is neither the request's host nor one of them.
+
     ``decrypt_with`` (this service's private JWE keys, a KeySet of them, or a configured
     ``jose.jwe.Decrypter``) opens encrypted tokens; with ``require_encryption=True`` (the
     default once ``decrypt_with`` is given) a plain signed token is refused, so claims meant to
