@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from jotauth.guard.credentials import CookieSettings, check_csrf, parse_cookie
@@ -94,8 +95,6 @@ class CookiePolicy:
         self, request: Request, body: Mapping[str, Any], headers: Mapping[str, str]
     ) -> Response:
         """A JSON response with the tokens of ``body`` in cookies and the rest in the body."""
-        from fastapi.responses import JSONResponse
-
         csrf = self.csrf_of(request) or secrets.token_urlsafe(32)
         kept = {k: v for k, v in body.items() if k not in _TOKEN_FIELDS}
         response = JSONResponse(

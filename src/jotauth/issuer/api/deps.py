@@ -1,11 +1,13 @@
-"""Who is calling: the bearer token checked by the issuer's own guard, then the store.
+"""Who is calling: the bearer token checked by the issuer's own guard, then revocation, once.
 
 In browser mode the guard is built with the cookie names, so the access cookie, the CSRF
 double submit and the Origin check are the guard's (``jotauth.guard.credentials``).
 
-The guard checks signature, issuer, audience, ``typ`` and lifetime from memory; the store then
-answers whether the token was revoked since (its jti, its user's not-before, a disabled user,
-its key), so a logout takes effect on this server immediately, in every worker.
+The guard checks signature, issuer, audience, ``typ`` and lifetime from memory; then
+``AuthService.revoked_reason`` asks the database whether the token was revoked since (its jti
+or session, its user's not-before, a disabled user, its key), so a logout takes effect on this
+server immediately, in every worker. That is the issuer's one revocation check per request:
+its guard keeps no revocation view of its own.
 """
 
 from fastapi import Request
