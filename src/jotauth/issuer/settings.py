@@ -291,7 +291,9 @@ class Settings(BaseSettings):
 
         ``overrides`` (field names) win over both: what a command line decided.
         """
-        source = dict(os.environ if env is None else env)
+        # Empty values are dropped before the merge: an emptied variable is unset, so it
+        # neither hides the file's value nor reaches a field.
+        source = {k: v for k, v in (os.environ if env is None else env).items() if v.strip()}
         config_file = source.get("JOTAUTH_CONFIG_FILE", "").strip()
         merged = {**load_env_file(config_file), **source} if config_file else source
         values = _MappingSource(cls, merged)()
