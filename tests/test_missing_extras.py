@@ -65,6 +65,11 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
             "the jotauth auth server needs FastAPI: pip install 'jotauth[issuer]'",
         ),
         (
+            "pydantic_settings",
+            "from jotauth.issuer.settings import Settings",
+            "the auth server's settings need pydantic-settings: pip install 'jotauth[issuer]'",
+        ),
+        (
             "prometheus_client",
             "import jotauth.issuer.observability.metrics",
             "the auth server's /metrics needs prometheus-client: pip install 'jotauth[issuer]'",

@@ -29,13 +29,21 @@ import limits
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+
+from jotauth.errors import MissingDependencyError
+
+try:
+    from pydantic_settings import (
+        BaseSettings,
+        EnvSettingsSource,
+        NoDecode,
+        PydanticBaseSettingsSource,
+        SettingsConfigDict,
+    )
+except ModuleNotFoundError as exc:
+    raise MissingDependencyError(
+        "the auth server's settings need pydantic-settings", "issuer", exc
+    ) from None
 
 from jotauth.issuer.errors import ConfigurationError
 from jotauth.issuer.services.encryption import parse_targets
