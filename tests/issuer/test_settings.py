@@ -488,3 +488,50 @@ def test_database_timeouts_are_read_and_bounded() -> None:
         ConfigurationError, match="JOTAUTH_DB_STATEMENT_TIMEOUT must be an integer >= 1"
     ):
         Settings.from_env({"JOTAUTH_DB_STATEMENT_TIMEOUT": "0"})
+
+
+def test_create_app_takes_only_the_settings_it_is_given(
+    tmp_path: Path, kit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """create_app reads no environment: not even a broken JOTAUTH_CONFIG_FILE is looked at."""
+    from jotauth.issuer.app import create_app
+
+    monkeypatch.setenv("JOTAUTH_CONFIG_FILE", str(tmp_path / "missing.env"))
+    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "false")
+    monkeypatch.setenv("JOTAUTH_METRICS_ENABLED", "false")
+    monkeypatch.setenv("JOTAUTH_COOKIE_MODE", "always")
+    settings = kit.make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", ratelimit_enabled=True)
+    app = create_app(settings)
+    try:
+        assert app.state.settings is settings
+        assert app.state.hardening.settings is settings
+        assert app.state.hardening.limiter is not None
+        assert app.state.hardening.metrics is not None
+    finally:
+        app.state.store.close()
+
+
+def test_the_uvicorn_factory_reads_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """create_from_env (what each `jotauth serve` worker runs) builds from JOTAUTH_*."""
+    from jotauth.issuer.app import create_from_env
+
+    config = tmp_path / "jotauth.env"
+    config.write_text("JOTAUTH_AUDIENCE=from-file\nJOTAUTH_COOKIE_MODE=on\n")
+    for name, value in {
+        "JOTAUTH_CONFIG_FILE": str(config),
+        "JOTAUTH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "JOTAUTH_MASTER_KEY": KEY,
+        "JOTAUTH_ARGON2_MEMORY_COST": "64",
+        "JOTAUTH_ARGON2_TIME_COST": "1",
+        "JOTAUTH_RATELIMIT_ENABLED": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    app = create_from_env()
+    try:
+        settings = app.state.settings
+        assert (settings.audience, settings.cookie_mode) == ("from-file", "on")
+        assert app.state.hardening.limiter is not None  # empty: the protected default
+    finally:
+        app.state.store.close()

@@ -120,10 +120,9 @@ def _limit_field(default: str, variable: str, meaning: str) -> Any:
     return Field(default, validation_alias=_env(variable), description=meaning)
 
 
-def _secret(default: Any = None, *, meaning: str, variable: str | None = None) -> Any:
-    """A field never shown by ``repr``/``str`` (it may hold a password, token or key)."""
-    alias = None if variable is None else _env(variable)
-    return Field(default, repr=False, validation_alias=alias, description=meaning)
+def _secret(default: Any = None, *, meaning: str) -> Any:
+    """A field never shown by ``repr``/``str`` nor echoed in an error (a password, token, key)."""
+    return Field(default, repr=False, description=meaning)
 
 
 def _plain(name: str) -> str:
@@ -145,6 +144,9 @@ class _MappingSource(EnvSettingsSource):
 
     Values are stripped, and an empty one is dropped before any field sees it: the one rule
     for empty values (pydantic-settings' ``env_ignore_empty`` drops ``""`` but not ``" "``).
+    ``_load_env_vars`` is the source's one hook for where variables come from; the library
+    has no public parameter for a mapping, and tests/issuer/test_settings.py reads every
+    variable through this class, so a release that moves the hook fails there first.
     """
 
     def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
