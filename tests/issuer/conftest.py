@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from jotauth.guard.testing import ManualClock
 from jotauth.issuer.app import create_app
 from jotauth.issuer.errors import ConflictError
-from jotauth.issuer.security_settings import HardeningSettings
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -34,15 +33,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(autouse=True)
-def _no_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests log in many times from one address; brute-force limits are issue 5's tests."""
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "false")
-    monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "false")
-
-
 def make_settings(database_url: str, **changes: Any) -> Settings:
-    """Settings for tests: cheap Argon2, a fixed master key, open registration."""
+    """Settings for tests: cheap Argon2, a fixed master key, open registration.
+
+    Brute-force limits and the audit log are off: these tests log in many times from one
+    address, and the limits have their own tests (tests/issuer/services, test_lockout_bypass.py).
+    """
     values: dict[str, Any] = {
         "database_url": database_url,
         "issuer": "http://testserver",
@@ -54,6 +50,8 @@ def make_settings(database_url: str, **changes: Any) -> Settings:
         "argon2_parallelism": 1,
         "registration_open": True,
         "service_tokens": ("feed-secret-0123456789",),
+        "ratelimit_enabled": False,
+        "audit_log": False,
     }
     values.update(changes)
     return Settings(**values)
@@ -183,7 +181,7 @@ def kit() -> type[Kit]:
 # -- the real server with chosen security settings (cookies, CORS, limits, alerts, metrics) ----
 
 
-def _security_settings(database_url: str) -> Settings:
+def _security_settings(database_url: str, **overrides: Any) -> Settings:
     """An https issuer (Secure cookies, HSTS) named auth.test, as a browser would reach it."""
     return Settings(
         database_url=database_url,
@@ -195,6 +193,7 @@ def _security_settings(database_url: str) -> Settings:
         argon2_memory_cost=64,
         argon2_parallelism=1,
         registration_open=True,
+        **overrides,
     )
 
 
@@ -205,14 +204,14 @@ async def _add_john(app: Any) -> None:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """``make_app(**overrides)``: the real ``create_app`` with ``HardeningSettings(**overrides)``
+    """``make_app(**overrides)``: the real ``create_app`` with these ``Settings`` overrides
     on a fresh SQLite file, with the user john / password123. Synchronous, so that it also
     builds apps for servers started in a thread (the browser tests)."""
     apps: list[Any] = []
 
     def _make(**overrides: Any) -> Any:
         url = f"sqlite:///{tmp_path / f'security-{len(apps)}.db'}"
-        app = create_app(_security_settings(url), hardening=HardeningSettings(**overrides))
+        app = create_app(_security_settings(url, **overrides))
         apps.append(app)
         # Its own thread and event loop: the caller may be inside a running loop.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -232,7 +231,7 @@ def make_issuer(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     async def _make(database: str = "db.sqlite", **overrides: Any) -> Any:
         url = f"sqlite:///{tmp_path / database}"
-        app = create_app(_security_settings(url), hardening=HardeningSettings(**overrides))
+        app = create_app(_security_settings(url, **overrides))
         apps.append(app)
         await _add_john(app)
         return app

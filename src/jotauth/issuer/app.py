@@ -12,7 +12,6 @@ On ``app.state``: ``settings``, ``store``, ``events`` (the EventBus), ``auth``
 ``observability`` (metrics, alerts, audit log).
 """
 
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -42,7 +41,6 @@ from jotauth.issuer.observability.install import install_observability
 from jotauth.issuer.observability.metrics import HardeningMetrics
 from jotauth.issuer.revocations import FeedPublisher
 from jotauth.issuer.runtime import build_runtime
-from jotauth.issuer.security_settings import HardeningSettings, environment
 from jotauth.issuer.services.ratelimit import (
     RateLimiter,
     account_key,
@@ -68,48 +66,29 @@ def _verified_algorithms(signing_alg: str) -> list[str]:
     return list(_EDDSA_NAMES) if signing_alg in _EDDSA_NAMES else [signing_alg]
 
 
-def _hardening_settings(
-    settings: Settings, hardening: HardeningSettings | None
-) -> HardeningSettings:
-    """Explicit settings win; else JOTAUTH_* variables, adjusted to the issuer's mode.
-
-    A dev or demo server on a plain-http issuer URL is the one explicit case where cookies
-    cannot be Secure (browsers would drop them), unless JOTAUTH_COOKIE_INSECURE_DEV says
-    otherwise.
-    """
-    if hardening is not None:
-        return hardening
-    env = environment()
-    config = HardeningSettings.from_env(env)
-    dev = settings.mode in ("dev", "demo")
-    if dev and settings.issuer.startswith("http://") and "JOTAUTH_COOKIE_INSECURE_DEV" not in env:
-        config = dataclasses.replace(config, cookie_insecure_dev=True)
-    return config
-
-
 def create_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory`` (what ``jotauth serve`` runs in each worker)."""
+    """The app for ``uvicorn --factory`` (what ``jotauth serve`` runs in each worker).
+
+    The one place the server's environment is read: ``create_app`` takes what it is given.
+    """
     return create_app(Settings.from_env())
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-    hardening: HardeningSettings | None = None,
 ) -> FastAPI:
-    """The auth server for ``settings`` (default: from the environment).
+    """The auth server for ``settings``, and nothing else: it never reads the environment.
 
-    ``hardening``: the limits, cookie, CORS and monitoring settings; by default read from the
-    ``JOTAUTH_*`` variables (tests pass them instead of setting the environment).
+    The config you pass is the config you get (``Settings.from_env()`` reads ``JOTAUTH_*``),
+    so a test configures the server by passing ``Settings(...)``, never with ``setenv``.
     """
-    settings = settings or Settings.from_env()
-    config = _hardening_settings(settings, hardening)
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
-    cookies = CookiePolicy(config) if config.cookie_mode != "off" else None
+    cookies = CookiePolicy(settings) if settings.cookie_mode != "off" else None
     # The issuer's own guard: signature, claims and (in browser mode) the access cookie with
     # its CSRF and Origin checks. Revocation is checked once per request, in the database
     # (api/deps.py), so the guard keeps no revocation view of its own.
@@ -119,10 +98,10 @@ def create_app(
         audience=settings.audience,
         algorithms=_verified_algorithms(settings.signing_alg),
         require=("exp", "sub", "iat", "jti"),
-        cookie=None if cookies is None else config.access_cookie,
-        csrf_cookie=config.csrf_cookie,
-        csrf_header=config.csrf_header,
-        csrf_origins=None if cookies is None else config.cors_origins,
+        cookie=None if cookies is None else settings.access_cookie,
+        csrf_cookie=settings.csrf_cookie,
+        csrf_header=settings.csrf_header,
+        csrf_origins=None if cookies is None else settings.cors_origins,
         clock=clock,
     )
     publisher = None
@@ -133,15 +112,17 @@ def create_app(
         runtime.events.subscribe(FeedPublisher(runtime.store, publisher, clock=clock).observe)
 
     # One limits storage (one Redis pool) for the brute-force limits and the alert windows.
-    storage = limits_storage(config)
-    metrics = HardeningMetrics(guard=guard) if config.metrics_enabled else None
+    storage = limits_storage(settings)
+    metrics = HardeningMetrics(guard=guard) if settings.metrics_enabled else None
     limiter = (
-        RateLimiter(config, storage=storage, monitor=metrics) if config.ratelimit_enabled else None
+        RateLimiter(settings, storage=storage, monitor=metrics)
+        if settings.ratelimit_enabled
+        else None
     )
     if limiter is not None:
         service.limits = limiter  # the use cases ask it on the input their handler parsed
     observers = install_observability(
-        runtime.events, config, metrics=metrics, storage=storage, account_key=account_key
+        runtime.events, settings, metrics=metrics, storage=storage, account_key=account_key
     )
 
     @asynccontextmanager
@@ -167,7 +148,6 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.settings = settings
-    app.state.hardening_settings = config
     app.state.store = runtime.store
     app.state.events = runtime.events
     app.state.auth = service
@@ -186,10 +166,10 @@ def create_app(
     app.include_router(tools_router)
 
     # add_middleware puts each new one outermost: innermost first.
-    options = cors_options(config)
+    options = cors_options(settings)
     if options is not None:
         app.add_middleware(CORSMiddleware, **options)
-    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=config.hsts_seconds)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     if metrics is not None:
 
         async def verify(token: str) -> Principal:
@@ -198,8 +178,8 @@ def create_app(
         app.add_middleware(
             MetricsMiddleware,
             metrics=metrics,
-            token=config.metrics_token,
-            public=config.metrics_public,
+            token=settings.metrics_token,
+            public=settings.metrics_public,
             verify=verify,
         )
     return app

@@ -39,7 +39,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from jotauth.guard.credentials import CookieSettings, check_csrf, parse_cookie
-from jotauth.issuer.security_settings import HardeningSettings
+from jotauth.issuer.settings import Settings
 
 __all__ = [
     "CookiePolicy",
@@ -57,7 +57,7 @@ _CLEAR_FLAG: Final = "jotauth_clear_cookies"
 class CookiePolicy:
     """The cookie names and attributes of one server, and when it delivers cookies."""
 
-    def __init__(self, settings: HardeningSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.secure = settings.cookie_secure
         self.same_site: Literal["strict", "lax"] = (

@@ -16,7 +16,7 @@ from jotauth.issuer.events import EventBus
 from jotauth.issuer.observability.alerts import AlertDispatcher, AlertRules
 from jotauth.issuer.observability.audit_log import AuditLogger, ensure_audit_handler
 from jotauth.issuer.observability.metrics import HardeningMetrics
-from jotauth.issuer.security_settings import HardeningSettings
+from jotauth.issuer.settings import Settings
 
 __all__ = ["Observability", "install_observability"]
 
@@ -42,7 +42,7 @@ class Observability:
 
 def install_observability(
     events: EventBus,
-    config: HardeningSettings,
+    config: Settings,
     *,
     metrics: HardeningMetrics | None,
     storage: Storage,
