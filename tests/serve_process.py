@@ -1,6 +1,6 @@
 """``jotauth serve`` as a user runs it: a real process on a free 127.0.0.1 port, for tests.
 
-Several suites (issuer, hardening, token tools, browser pages) drive the real server over real
+Several suites (issuer, token tools, browser pages) drive the real server over real
 sockets; they share this one way to start it, wait for ``/healthz`` and stop it cleanly. The
 server never inherits the developer's ``JOTAUTH_*`` settings: each test says what it runs with.
 """

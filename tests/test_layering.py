@@ -3,10 +3,14 @@
 DESIGN.md and STYLE.md 3.2: ``jose`` imports only the standard library, ``cryptography``, its
 JSON library (``orjson``) and ``jotauth.errors``; the guard never imports the issuer, the store
 or the CLI; the store never imports the layers above it; nothing imports the CLI; no package
-reaches into another package's ``_private`` module; and inside the issuer the use cases
-(``services``) know nothing of who observes them (``observability``, ``hardening``), while
-observability learns of the use cases only through the typed events, never by importing them.
-A violation names the file, the line and the import.
+reaches into another package's ``_private`` module; and inside the issuer ``api`` (HTTP) calls
+``services`` (the use cases), which call the store: the HTTP layer imports nothing of the store
+but its plain records and its errors, and never reaches the store through a service's
+``.store``; the use cases know nothing of HTTP (``api``, ``http``) or of who observes them
+(``observability``), while observability learns of the use cases only through the typed
+events, never by importing them. Only the store's ``redis_*`` modules (and the guard's push
+subscriber) import ``redis``, and only the app factory (the revocation publisher) and the rate
+limiter's storage factory import those. A violation names the file, the line and the import.
 """
 
 import ast
@@ -91,6 +95,8 @@ class Rule:
             return module.startswith("jotauth.issuer.services")
         if self.name == "observability":
             return module.startswith("jotauth.issuer.observability")
+        if self.name == "api":
+            return module.startswith("jotauth.issuer.api")
         return True
 
     def check(self, module: str, name: str) -> str | None:
@@ -109,9 +115,25 @@ class Rule:
         if self.name == "store" and target in ("issuer", "guard", "cli", "tools"):
             return f"the store must not import {target}"
         if self.name == "services" and name.startswith(
-            ("jotauth.issuer.observability", "jotauth.issuer.hardening", "jotauth.issuer.api")
+            ("jotauth.issuer.observability", "jotauth.issuer.api", "jotauth.issuer.http")
         ):
-            return "the use cases must not import observability, hardening or the HTTP layer"
+            return "the use cases must not import observability or the HTTP layer"
+        if (
+            self.name == "api"
+            and target == "store"
+            and not name.startswith(("jotauth.store.records", "jotauth.store.errors"))
+            and name != "jotauth.store"
+        ):
+            return "the HTTP layer calls the services, never the store"
+        if self.name == "redis" and top == "redis" and not module.startswith(REDIS_MODULES):
+            return "only the store's redis_* modules (and the guard's subscriber) import redis"
+        if (
+            self.name == "redis"
+            and name.startswith("jotauth.store.redis_")
+            and _part(module) != "store"
+            and module not in REDIS_USERS
+        ):
+            return "only the app factory and the limiter's storage factory use the Redis store"
         if self.name == "observability" and name.startswith("jotauth.issuer.services"):
             return "observability subscribes to jotauth.issuer.events; it imports no use case"
         if self.name == "cli" and target == "cli" and _part(module) != "cli":
@@ -123,7 +145,29 @@ class Rule:
         return None
 
 
-RULES = ["jose", "guard", "store", "cli", "private", "services", "observability"]
+RULES = ["jose", "guard", "store", "cli", "private", "services", "observability", "api", "redis"]
+
+REDIS_MODULES = ("jotauth.store.redis_", "jotauth.guard.redis_source")
+REDIS_USERS = frozenset({"jotauth.issuer.app", "jotauth.issuer.services.ratelimit"})
+
+
+def _store_attribute_reads(path: Path) -> Iterator[int]:
+    """Lines where ``path`` reads an attribute named ``store`` (``service(request).store``)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr == "store":
+            yield node.lineno
+
+
+def test_handlers_reach_the_store_only_through_services() -> None:
+    """No module of issuer/api reads a service's ``.store`` to call the store itself."""
+    found = [
+        f"{path.relative_to(PACKAGE_ROOT.parent)}:{line}"
+        for path in _sources()
+        if _module_name(path).startswith("jotauth.issuer.api")
+        for line in _store_attribute_reads(path)
+    ]
+    assert found == []
+
 
 # The core is sans-I/O (STYLE.md 3.1, flask's sansio/): no network, files, processes or logging.
 IO_MODULES = frozenset(
@@ -165,6 +209,13 @@ def test_rules_catch_violations() -> None:
     assert Rule("private").check("jotauth.guard.verifier", "jotauth.jose.jwk._load_jwk")
     assert not Rule("private").check("jotauth.jose.jws", "jotauth.jose._b64")
     assert Rule("services").check("jotauth.issuer.services.auth", "jotauth.issuer.observability")
+    assert Rule("services").check("jotauth.issuer.services.auth", "jotauth.issuer.api.deps")
+    assert Rule("api").check("jotauth.issuer.api.admin", "jotauth.store.sql.SQLStore")
+    assert not Rule("api").check("jotauth.issuer.api.admin", "jotauth.store.records.UserRecord")
+    assert Rule("redis").check("jotauth.issuer.services.auth", "redis.asyncio")
+    assert not Rule("redis").check("jotauth.store.redis_client", "redis.asyncio")
+    assert Rule("redis").check("jotauth.issuer.api.auth", "jotauth.store.redis_pubsub")
+    assert not Rule("redis").check("jotauth.issuer.app", "jotauth.store.redis_pubsub")
     assert not Rule("services").check("jotauth.issuer.services.auth", "jotauth.issuer.events")
     assert Rule("observability").check(
         "jotauth.issuer.observability.alerts", "jotauth.issuer.services.auth.AuthService"

@@ -54,7 +54,7 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
         ),
         (
             "redis",
-            "from jotauth.issuer.hardening import RateLimiter; "
+            "from jotauth.issuer.services.ratelimit import RateLimiter; "
             "from jotauth.issuer.settings import Settings; "
             "RateLimiter(Settings(ratelimit_redis_url='redis://127.0.0.1:1/0'))",
             "JOTAUTH_REDIS_URL needs the redis client: pip install 'jotauth[redis]'",

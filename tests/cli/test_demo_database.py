@@ -145,7 +145,7 @@ def test_set_password_of_the_demo_admin(demo: Path) -> None:
     assert result.exit_code == 0, result.output
     store = SQLStore.from_url("sqlite:///./jotauth.db")
     try:
-        admin = store.find_user("admin")
+        admin = store.find_user_any(["admin"])
         assert admin is not None
         assert admin.not_before > 0
     finally:

@@ -45,7 +45,7 @@ def test_add_list_disable_enable(env: dict[str, str]) -> None:
     assert "disabled" in runner.invoke(main, ["user", "list"], env=env).output
     assert runner.invoke(main, ["user", "enable", "ann"], env=env).exit_code == 0
     store = open_store(env["JOTAUTH_DATABASE_URL"])
-    user = store.find_user("ann")
+    user = store.find_user_any(["ann"])
     assert user is not None
     assert user.permissions == {"articles": ["read"]}
     assert user.not_before > 0
@@ -98,8 +98,8 @@ def test_import_with_existing_hashes(env: dict[str, str], tmp_path: Path) -> Non
     ok = runner.invoke(main, ["user", "import", str(csv_file)], env=env)
     assert ok.exit_code == 0, ok.output
     store = open_store(env["JOTAUTH_DATABASE_URL"])
-    john = store.find_user("john")
-    mary = store.find_user("mary")
+    john = store.find_user_any(["john"])
+    mary = store.find_user_any(["mary"])
     assert john is not None
     assert john.password_hash == hashed
     assert mary is not None
@@ -174,7 +174,7 @@ def test_set_password_refuses_a_short_password_and_keeps_the_old(env: dict[str, 
     """The server's password policy applies; a refused password changes nothing."""
     _add(env, "cy", "old-password-1")
     store = open_store(env["JOTAUTH_DATABASE_URL"])
-    before = store.find_user("cy")
+    before = store.find_user_any(["cy"])
     store.close()
     result = CliRunner().invoke(
         main, ["user", "set-password", "cy", "--password-stdin"], input="short\n", env=env
@@ -182,7 +182,7 @@ def test_set_password_refuses_a_short_password_and_keeps_the_old(env: dict[str, 
     assert result.exit_code == 1
     assert "password must be 8 to 1024 characters" in result.output
     store = open_store(env["JOTAUTH_DATABASE_URL"])
-    after = store.find_user("cy")
+    after = store.find_user_any(["cy"])
     store.close()
     assert before is not None
     assert after == before

@@ -159,3 +159,21 @@ async def test_cross_site_websocket_cannot_ride_the_cookie(issuer: LocalIssuer) 
          (b"authorization", b"Bearer " + token)],
     )  # fmt: skip
     assert bearer[0]["type"] == "websocket.accept"  # no ambient credential: nothing to forge
+
+
+async def test_cookie_requests_from_a_foreign_origin_are_refused_with_csrf_origins(
+    issuer: LocalIssuer,
+) -> None:
+    """With csrf_origins the middleware hands Origin and Host to the guard: a POST with the
+    right CSRF pair from another site is 403; from this host or a listed origin it passes."""
+    app = app_for(issuer.guard(cookie="access_token", csrf_origins=["https://app.test"]))
+    token = issuer.make_token(sub="c")
+    cookies = {"Cookie": f"access_token={token}; csrf_token=c", "X-CSRF-Token": "c"}
+    async with client(app) as c:
+        evil = await c.post("/articles", headers={**cookies, "Origin": "https://evil.test"})
+        assert evil.status_code == 403
+        assert evil.json()["error"] == "csrf_failed"
+        for origin in ("http://t", "https://app.test"):
+            ok = await c.post("/articles", headers={**cookies, "Origin": origin})
+            assert ok.status_code == 200, origin
+            assert ok.json() == {"sub": "c"}

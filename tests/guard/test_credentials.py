@@ -15,7 +15,7 @@ from jotauth.guard import (
     MissingTokenError,
     error_response,
 )
-from jotauth.guard.credentials import CookieSettings, extract_token, parse_cookie
+from jotauth.guard.credentials import CookieSettings, check_csrf, extract_token, parse_cookie
 
 COOKIE = CookieSettings("access_token", "csrf_token", "X-CSRF-Token")
 
@@ -123,3 +123,59 @@ def test_b64token_check_is_the_rfc_grammar(value: str) -> None:
     from jotauth.guard.credentials import _is_b64token
 
     assert _is_b64token(value) == (_RFC6750_B64TOKEN.fullmatch(value) is not None)
+
+
+def test_origin_check_with_trusted_origins() -> None:
+    """With origins set, an unsafe cookie request from a foreign Origin is refused; the
+    request's own host, a listed origin or no Origin pass, and safe methods are not judged."""
+    trusting = CookieSettings(
+        "access_token", "csrf_token", "X-CSRF-Token", frozenset({"https://app.example"})
+    )
+    jar = "access_token=a.b.c; csrf_token=s3cret"
+
+    def take(method: str, origin: str | None) -> str:
+        return extract_token(
+            [], jar, method, "s3cret", trusting, origin=origin, host="auth.example"
+        )
+
+    assert take("POST", None) == "a.b.c"
+    assert take("POST", "https://auth.example") == "a.b.c"
+    assert take("POST", "https://app.example/") == "a.b.c"
+    assert take("GET", "https://evil.example") == "a.b.c"
+    with pytest.raises(CSRFError, match="allowed origins"):
+        take("POST", "https://evil.example")
+    with pytest.raises(CSRFError, match="allowed origins"):
+        take("POST", "https://auth.example.evil.example")
+    # Without origins (the guard's default) only the double submit is judged.
+    assert (
+        extract_token([], jar, "POST", "s3cret", COOKIE, origin="https://evil.example", host="x")
+        == "a.b.c"
+    )
+
+
+def test_check_csrf_is_the_same_rule_for_any_cookie() -> None:
+    """check_csrf (the issuer's refresh cookie uses it) applies the double submit on its own."""
+    refresh = CookieSettings("refresh_token", "csrf_token", "X-CSRF-Token", frozenset())
+    check_csrf({"csrf_token": "s"}, "s", refresh, "POST")
+    check_csrf({}, None, refresh, "GET")
+    with pytest.raises(CSRFError, match="needs"):
+        check_csrf({"csrf_token": "s"}, None, refresh, "POST")
+    with pytest.raises(CSRFError, match="does not match"):
+        check_csrf({"csrf_token": "s"}, "t", refresh, "POST")
+    with pytest.raises(CSRFError, match="allowed origins"):
+        check_csrf({"csrf_token": "s"}, "s", refresh, "POST", origin="https://e.x", host="a.x")
+
+
+def test_guard_takes_csrf_origins() -> None:
+    """Guard(csrf_origins=...) turns the Origin check on for its cookie, trailing slash or not."""
+    from jotauth.guard import Guard
+
+    key = jose.Key.generate("Ed25519")
+    guard = Guard(keys=key, cookie="at", csrf_origins=["https://app.example/"])
+    assert guard.cookie is not None
+    assert guard.cookie.origins == frozenset({"https://app.example"})
+    assert Guard(keys=key, cookie="at").cookie.origins is None  # type: ignore[union-attr]
+    with pytest.raises(CSRFError):
+        guard.extract(
+            [], "at=a.b.c; csrf_token=s", "POST", "s", origin="https://evil.example", host="h"
+        )

@@ -4,9 +4,13 @@ Time is a ``ManualClock`` handed to ``create_app``, so lifetimes, grace windows 
 rotation are tested without sleeping. Signing keys are real (EdDSA key generation is cheap).
 """
 
+import asyncio
+import concurrent.futures
+import contextlib
 import secrets
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ import sqlalchemy as sa
 
 from jotauth.guard.testing import ManualClock
 from jotauth.issuer.app import create_app
+from jotauth.issuer.errors import ConflictError
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -32,7 +37,7 @@ def make_settings(database_url: str, **changes: Any) -> Settings:
     """Settings for tests: cheap Argon2, a fixed master key, open registration.
 
     Brute-force limits and the audit log are off: these tests log in many times from one
-    address, and the limits have their own tests (tests/hardening, test_lockout_bypass.py).
+    address, and the limits have their own tests (tests/issuer/services, test_lockout_bypass.py).
     """
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -171,3 +176,132 @@ class Kit:
 @pytest.fixture
 def kit() -> type[Kit]:
     return Kit
+
+
+# -- the real server with chosen security settings (cookies, CORS, limits, alerts, metrics) ----
+
+
+def _security_settings(database_url: str, **overrides: Any) -> Settings:
+    """An https issuer (Secure cookies, HSTS) named auth.test, as a browser would reach it."""
+    return Settings(
+        database_url=database_url,
+        issuer="https://auth.test",
+        audience="jotauth",
+        mode="production",
+        master_key=bytes(range(32)),
+        argon2_time_cost=1,
+        argon2_memory_cost=64,
+        argon2_parallelism=1,
+        registration_open=True,
+        **overrides,
+    )
+
+
+async def _add_john(app: Any) -> None:
+    with contextlib.suppress(ConflictError):
+        await app.state.auth.create_user("john", "password123")
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``make_app(**overrides)``: the real ``create_app`` with these ``Settings`` overrides
+    on a fresh SQLite file, with the user john / password123. Synchronous, so that it also
+    builds apps for servers started in a thread (the browser tests)."""
+    apps: list[Any] = []
+
+    def _make(**overrides: Any) -> Any:
+        url = f"sqlite:///{tmp_path / f'security-{len(apps)}.db'}"
+        app = create_app(_security_settings(url, **overrides))
+        apps.append(app)
+        # Its own thread and event loop: the caller may be inside a running loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _add_john(app)).result()
+        return app
+
+    yield _make
+    for app in apps:
+        app.state.store.close()
+
+
+@pytest.fixture
+def make_issuer(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Async twin of ``make_app`` (``database`` names the SQLite file, so that two apps can
+    share one), for tests that already run in an event loop."""
+    apps: list[Any] = []
+
+    async def _make(database: str = "db.sqlite", **overrides: Any) -> Any:
+        url = f"sqlite:///{tmp_path / database}"
+        app = create_app(_security_settings(url, **overrides))
+        apps.append(app)
+        await _add_john(app)
+        return app
+
+    yield _make
+    for app in apps:
+        app.state.store.close()
+
+
+def security_client(
+    app: Any, ip: str = "203.0.113.7", base: str = "https://auth.test"
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 1234)), base_url=base
+    )
+
+
+@pytest.fixture
+def make_client() -> Callable[..., httpx.AsyncClient]:
+    """An in-process client for an app, with a chosen peer address."""
+    return security_client
+
+
+class Receiver:
+    """A real webhook receiver on 127.0.0.1: records POSTs, can fail or stall on purpose."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = 0
+        self.status = 500
+        self.delay = 0.0
+        self.got = threading.Event()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                if receiver.fail_first > 0:
+                    receiver.fail_first -= 1
+                    self.send_response(receiver.status)
+                    self.end_headers()
+                    return
+                receiver.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.got.set()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.attempts = 0
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Any:
+    """A webhook receiver listening on a free 127.0.0.1 port."""
+    r = Receiver()
+    yield r
+    r.close()

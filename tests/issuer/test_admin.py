@@ -166,7 +166,7 @@ async def test_the_last_admin_cannot_be_disabled_or_lose_admin(
     nobody able to manage the server through the API: 409 conflict, and nothing changes (the
     admin stays enabled, their permissions and sessions stay)."""
     headers = await _admin(app, client, kit)
-    root = store.find_user("root")
+    root = store.find_user_any(["root"])
     for response in (
         await client.post(f"/admin/users/{root.sub}/disable", headers=headers),
         await client.put(
@@ -178,7 +178,7 @@ async def test_the_last_admin_cannot_be_disabled_or_lose_admin(
         assert response.status_code == 409, response.text
         assert response.json()["error"] == "conflict"
         assert "admin:write" in response.json()["error_description"]
-    after = store.find_user("root")
+    after = store.find_user_any(["root"])
     assert (after.disabled, after.permissions, after.not_before) == (False, ADMIN, 0)
     assert store.list_families(user_id=root.id, active_at=kit.start)
     assert (await client.get("/admin/users", headers=headers)).status_code == 200
@@ -196,12 +196,12 @@ async def test_an_admin_may_be_disabled_while_another_remains(
     deputy_headers = kit.bearer(
         (await kit.login(client, "deputy", "deputy-password"))["access_token"]
     )
-    root = store.find_user("root")
+    root = store.find_user_any(["root"])
     done = await client.post(f"/admin/users/{root.sub}/disable", headers=deputy_headers)
     assert done.status_code == 200, done.text
     last = await client.post(f"/admin/users/{deputy.sub}/disable", headers=deputy_headers)
     assert last.status_code == 409, last.text
-    assert not store.find_user("deputy").disabled
+    assert not store.find_user_any(["deputy"]).disabled
 
 
 def test_two_admins_disabling_each_other_at_once_leave_one(app: Any, kit: Any, store: Any) -> None:

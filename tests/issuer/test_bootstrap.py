@@ -60,10 +60,10 @@ def test_demo_accounts_are_created_once(tmp_path: Path, kit: Any) -> None:
     again = create_demo_accounts(runtime, "admin-password-2")
     assert not again.john_created
     assert again.admin_password is None
-    admin = runtime.store.find_user("admin")
+    admin = runtime.store.find_user_any(["admin"])
     assert admin is not None
     assert admin.permissions["admin"] == ["*"]
-    john = runtime.store.find_user("john")
+    john = runtime.store.find_user_any(["john"])
     assert john is not None
     assert john.permissions["articles"] == ["create", "read"]
     runtime.store.close()

@@ -159,9 +159,9 @@ async def test_password_hashes_are_argon2id_and_bcrypt_upgrades(
     assert legacy.startswith("$2b$")
     await app.state.auth.create_user("legacy", None, password_hash=legacy)
     await kit.add_user(app, "fresh")
-    assert store.find_user("fresh").password_hash.startswith("$argon2id$")
+    assert store.find_user_any(["fresh"]).password_hash.startswith("$argon2id$")
     await kit.login(client, "legacy")
-    assert store.find_user("legacy").password_hash.startswith("$argon2id$")
+    assert store.find_user_any(["legacy"]).password_hash.startswith("$argon2id$")
     await kit.login(client, "legacy")  # and the upgraded hash verifies
 
 
@@ -230,7 +230,7 @@ async def test_a_password_typed_as_username_leaves_no_trace_in_logs_or_audit(
             assert (await c.post("/oauth/token", data=form)).status_code == 400
         rows = app.state.store.list_audit_events(type="login_failed")
     finally:
-        await app.state.hardening.aclose()
+        await app.state.observability.aclose()
         app.state.store.close()
     assert len(rows) == 4
     everything = caplog.text + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

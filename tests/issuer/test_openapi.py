@@ -116,7 +116,7 @@ def test_protected_routes_declare_security_and_document_401_and_403(app: Any) ->
 
 
 def test_admin_audit_declares_admin_read(app: Any) -> None:
-    """The audit query route (installed by the hardening layer) declares bearer admin:read."""
+    """The audit query route (observability/audit_api.py) declares bearer admin:read."""
     operation = app.openapi()["paths"]["/admin/audit"]["get"]
     assert operation["security"] == [{"bearer": ["admin:read"]}]
     assert {"400", "401", "403"} <= set(operation["responses"])

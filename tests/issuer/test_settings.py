@@ -504,9 +504,9 @@ def test_create_app_takes_only_the_settings_it_is_given(
     app = create_app(settings)
     try:
         assert app.state.settings is settings
-        assert app.state.hardening.settings is settings
-        assert app.state.hardening.limiter is not None
-        assert app.state.hardening.metrics is not None
+        assert app.state.limiter is not None
+        assert app.state.observability.metrics is not None
+        assert app.state.cookies is None  # JOTAUTH_COOKIE_MODE=always was not read
     finally:
         app.state.store.close()
 
@@ -532,6 +532,6 @@ def test_the_uvicorn_factory_reads_the_environment(
     try:
         settings = app.state.settings
         assert (settings.audience, settings.cookie_mode) == ("from-file", "on")
-        assert app.state.hardening.limiter is not None  # empty: the protected default
+        assert app.state.limiter is not None  # empty: the protected default
     finally:
         app.state.store.close()

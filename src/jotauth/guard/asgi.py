@@ -125,7 +125,14 @@ class GuardMiddleware:
         method = csrf_method(kind, scope.get("method", "GET"), origin, host)
         principal: Principal | None
         try:
-            token = guard.extract(authorization, cookie, method, csrf)
+            token = guard.extract(
+                authorization,
+                cookie,
+                method,
+                csrf,
+                origin=None if origin is None else origin.decode("latin-1"),
+                host=None if host is None else host.decode("latin-1"),
+            )
             principal = await guard.authenticate(token)
             if self.scopes:
                 guard.authorize(principal, self.scopes)

@@ -6,16 +6,22 @@
 * When cookie mode is on and there is no Authorization header, the token may come from a
   cookie. Browsers send cookies on their own, so for any method other than GET, HEAD,
   OPTIONS and TRACE the request must also carry the CSRF double-submit header equal to the
-  CSRF cookie (compared in constant time), else ``CSRFError`` (403).
+  CSRF cookie (compared in constant time), else ``CSRFError`` (403). With ``origins`` set
+  (the issuer sets its CORS origins) an ``Origin`` header that names neither the host the
+  request was sent to nor one of those origins is refused too: defence in depth, should the
+  CSRF cookie ever leak to another site.
+
+``check_csrf`` is the same rule for any other cookie a browser sends on its own (the issuer's
+refresh cookie), so that there is one implementation of it.
 """
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Final, NamedTuple
 
 from jotauth.guard.errors import CSRFError, InvalidRequestError, MissingTokenError
 
-__all__ = ["CookieSettings", "extract_token", "parse_cookie"]
+__all__ = ["CookieSettings", "check_csrf", "extract_token", "parse_cookie"]
 
 # RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
@@ -28,6 +34,8 @@ class CookieSettings(NamedTuple):
     name: str
     csrf_cookie: str
     csrf_header: str
+    origins: frozenset[str] | None = None
+    """Origins besides the request's own host that may send cookie requests; None: no check."""
 
 
 def parse_cookie(header: str, wanted: Sequence[str]) -> dict[str, str]:
@@ -38,6 +46,50 @@ def parse_cookie(header: str, wanted: Sequence[str]) -> dict[str, str]:
         if sep and name in wanted and name not in found:
             found[name] = value.strip().strip('"')
     return found
+
+
+def _origin_allowed(origin: str, host: str | None, allowed: Collection[str]) -> bool:
+    if origin.rstrip("/") in allowed:
+        return True
+    return host is not None and origin.split("://", 1)[-1].lower() == host.lower()
+
+
+def check_csrf(
+    jar: Mapping[str, str],
+    csrf_value: str | None,
+    cookie: CookieSettings,
+    method: str,
+    *,
+    origin: str | None = None,
+    host: str | None = None,
+) -> None:
+    """CSRFError unless a cookie-carrying ``method`` request passes the double submit.
+
+    ``jar`` holds the request's cookies (``parse_cookie``), ``csrf_value`` its CSRF header.
+    Safe methods pass; an unsafe one needs the header equal to the CSRF cookie (constant-time
+    compare) and, when ``cookie.origins`` is set, an ``Origin`` that is absent, the request's
+    own ``host`` or one of those origins.
+    """
+    if method.upper() in _SAFE_METHODS:
+        return
+    expected = jar.get(cookie.csrf_cookie, "")
+    if not csrf_value or not expected:
+        raise CSRFError(
+            f"a cookie-authenticated {method.upper()} needs the "
+            f'"{cookie.csrf_header}" header set to the "{cookie.csrf_cookie}" '
+            "cookie's value (CSRF double submit)"
+        )
+    if not hmac.compare_digest(csrf_value.encode(), expected.encode()):
+        raise CSRFError(
+            f'the "{cookie.csrf_header}" header does not match the '
+            f'"{cookie.csrf_cookie}" cookie (CSRF double submit)'
+        )
+    if (
+        cookie.origins is not None
+        and origin is not None
+        and not _origin_allowed(origin, host, cookie.origins)
+    ):
+        raise CSRFError("cookie-authenticated requests are only accepted from allowed origins")
 
 
 def _is_b64token(value: str) -> bool:
@@ -75,8 +127,14 @@ def extract_token(
     method: str,
     csrf_value: str | None,
     cookie: CookieSettings | None,
+    *,
+    origin: str | None = None,
+    host: str | None = None,
 ) -> str:
-    """The request's token, or MissingTokenError / InvalidRequestError / CSRFError."""
+    """The request's token, or MissingTokenError / InvalidRequestError / CSRFError.
+
+    ``origin`` and ``host`` (the request's headers) matter only with ``cookie.origins``.
+    """
     if authorization:
         if len(authorization) > 1:
             raise InvalidRequestError("send exactly one Authorization header")
@@ -94,19 +152,7 @@ def extract_token(
         if token:
             if not _is_b64token(token):
                 raise InvalidRequestError(f'the "{cookie.name}" cookie does not hold a token')
-            if method.upper() not in _SAFE_METHODS:
-                expected = jar.get(cookie.csrf_cookie, "")
-                if not csrf_value or not expected:
-                    raise CSRFError(
-                        f"a cookie-authenticated {method.upper()} needs the "
-                        f'"{cookie.csrf_header}" header set to the "{cookie.csrf_cookie}" '
-                        "cookie's value (CSRF double submit)"
-                    )
-                if not hmac.compare_digest(csrf_value.encode(), expected.encode()):
-                    raise CSRFError(
-                        f'the "{cookie.csrf_header}" header does not match the '
-                        f'"{cookie.csrf_cookie}" cookie (CSRF double submit)'
-                    )
+            check_csrf(jar, csrf_value, cookie, method, origin=origin, host=host)
             return token
     raise MissingTokenError(
         'no access token: send "Authorization: Bearer <access token>"'

@@ -115,6 +115,8 @@ class Requirement(SecurityBase):
                     headers.get("cookie"),
                     method,
                     None if cookie is None else headers.get(cookie.csrf_header),
+                    origin=headers.get("origin"),
+                    host=headers.get("host"),
                 )
                 principal = await guard.authenticate(token)
                 scope["auth"] = principal

@@ -70,6 +70,8 @@ class Guard(_core.Guard):
                         request.headers.get("Cookie"),
                         request.method,
                         None if cookie is None else request.headers.get(cookie.csrf_header),
+                        origin=request.headers.get("Origin"),
+                        host=request.headers.get("Host"),
                     )
                     principal = self.authenticate_sync(token)
                     if needed:

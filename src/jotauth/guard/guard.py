@@ -41,6 +41,10 @@ class Guard:
     or only ``issuer=`` to discover the JWKS URL. ``audience`` is this service's identifier;
     ``typ="at+jwt"`` keeps ID tokens and other JWTs from passing as access tokens (RFC 9068).
 
+    ``cookie`` names the cookie a browser sends the token in (with the CSRF double submit of
+    ``csrf_cookie`` / ``csrf_header``); ``csrf_origins`` also refuses unsafe cookie requests
+    from an ``Origin`` that is neither the request's host nor one of them.
+
     ``decrypt_with`` (this service's private JWE keys, a KeySet of them, or a configured
     ``jose.jwe.Decrypter``) opens encrypted tokens; with ``require_encryption=True`` (the
     default once ``decrypt_with`` is given) a plain signed token is refused, so claims meant to
@@ -67,6 +71,7 @@ class Guard:
         cookie: str | None = None,
         csrf_cookie: str = "csrf_token",
         csrf_header: str = "X-CSRF-Token",
+        csrf_origins: Collection[str] | None = None,
         realm: str | None = None,
         jwks_timeout: float = 3.0,
         jwks_cooldown: float = 30.0,
@@ -122,7 +127,10 @@ class Guard:
         self.revocations = RevocationView(leeway=self._leeway)
         self._started = revocation is None
         self._start_lock = threading.Lock()
-        self.cookie = None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header)
+        origins = None if csrf_origins is None else frozenset(o.rstrip("/") for o in csrf_origins)
+        self.cookie = (
+            None if cookie is None else CookieSettings(cookie, csrf_cookie, csrf_header, origins)
+        )
         self.realm = realm
         self._clock = clock
         if decrypt_with is None or isinstance(decrypt_with, jwe.Decrypter):
@@ -228,6 +236,9 @@ class Guard:
         cookie_header: str | None = None,
         method: str = "GET",
         csrf_value: str | None = None,
+        *,
+        origin: str | None = None,
+        host: str | None = None,
     ) -> str:
         """The token of a request (see ``jotauth.guard.credentials.extract_token``)."""
         if len(authorization) == 1:
@@ -239,7 +250,15 @@ class Guard:
                 if token in self._cache:
                     return token
         try:
-            return extract_token(authorization, cookie_header, method, csrf_value, self.cookie)
+            return extract_token(
+                authorization,
+                cookie_header,
+                method,
+                csrf_value,
+                self.cookie,
+                origin=origin,
+                host=host,
+            )
         except JotauthError as exc:
             self._count(exc)
             raise
@@ -260,6 +279,11 @@ class Guard:
             "jwks_fetches": int(getattr(self.key_source, "fetches", 0)),
             "cache_entries": len(self._cache),
         }
+
+    def record_rejection(self, exc: JotauthError) -> None:
+        """Count a refusal decided beside the guard (the issuer's database revocation check),
+        so that ``stats()["rejected"]`` covers every refused token of the service."""
+        self._count(exc)
 
     def _count(self, exc: JotauthError) -> None:
         self._rejected[exc.code] = self._rejected.get(exc.code, 0) + 1

@@ -40,6 +40,8 @@ def authenticate_environ(guard: Guard, environ: dict[str, Any]) -> Principal:
         environ.get("HTTP_COOKIE"),
         environ.get("REQUEST_METHOD", "GET"),
         csrf,
+        origin=environ.get("HTTP_ORIGIN"),
+        host=environ.get("HTTP_HOST"),
     )
     return guard.authenticate_sync(token)
 

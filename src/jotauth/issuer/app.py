@@ -1,9 +1,15 @@
-"""``create_app(settings)``: the auth server as a FastAPI application.
+"""``create_app(settings)``: the auth server as a FastAPI application, wired in one place.
 
 Everything stateful lives in the database (users, sessions, keys, revocations, audit), so any
-number of workers or instances can serve the same app. On ``app.state``: ``settings``,
-``store``, ``events`` (the EventBus), ``auth`` (AuthService) and ``guard`` (the issuer's own
-guard, used by its protected routes and by the hardening layer's admin routes).
+number of workers or instances can serve the same app. ``create_app`` builds, in this order:
+the use cases (``runtime``), the issuer's own guard (reading the access cookie in browser
+mode), the rate limiter handed to the use cases, the observers subscribed to the events, the
+routers, and the HTTP middleware (outermost first: metrics, security headers, CORS).
+
+On ``app.state``: ``settings``, ``store``, ``events`` (the EventBus), ``auth``
+(AuthService), ``guard`` (the issuer's own guard), ``cookies`` (the browser-mode
+``CookiePolicy``, or None), ``limiter`` (the ``RateLimiter``, or None) and
+``observability`` (metrics, alerts, audit log).
 """
 
 import time
@@ -17,15 +23,30 @@ try:  # first, so that a missing FastAPI is named before the modules that import
 except ModuleNotFoundError as exc:
     raise MissingDependencyError("the jotauth auth server needs FastAPI", "issuer", exc) from None
 
-from jotauth.guard import Guard
+from starlette.middleware.cors import CORSMiddleware
+
+from jotauth.guard import Guard, Principal
 from jotauth.issuer.api import admin, auth, home, oauth, wellknown
+from jotauth.issuer.api.cookies import CookiePolicy
+from jotauth.issuer.api.deps import verify_token
 from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
-from jotauth.issuer.hardening import install_hardening
+from jotauth.issuer.http.cors import cors_options
+from jotauth.issuer.http.headers import SecurityHeadersMiddleware
+from jotauth.issuer.http.metrics import MetricsMiddleware
 from jotauth.issuer.keysource import RingKeySource
-from jotauth.issuer.revocations import StoreRevocationSource
+from jotauth.issuer.observability.audit_api import router as audit_router
+from jotauth.issuer.observability.install import install_observability
+from jotauth.issuer.observability.metrics import HardeningMetrics
+from jotauth.issuer.revocations import FeedPublisher
 from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.services.ratelimit import (
+    RateLimiter,
+    account_key,
+    close_storage,
+    limits_storage,
+)
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -67,30 +88,53 @@ def create_app(
     """
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
-    publisher = None
-    if settings.redis_url:
-        from jotauth.store.redis_pubsub import RedisPublisher  # redis only when configured
-
-        publisher = RedisPublisher(settings.redis_url)
-    revocations = StoreRevocationSource(runtime.store, clock=clock, publisher=publisher)
-    runtime.events.subscribe(revocations.observe)
+    cookies = CookiePolicy(settings) if settings.cookie_mode != "off" else None
+    # The issuer's own guard: signature, claims and (in browser mode) the access cookie with
+    # its CSRF and Origin checks. Revocation is checked once per request, in the database
+    # (api/deps.py), so the guard keeps no revocation view of its own.
     guard = Guard(
         key_source=RingKeySource(ring),
         issuer=settings.issuer,
         audience=settings.audience,
         algorithms=_verified_algorithms(settings.signing_alg),
         require=("exp", "sub", "iat", "jti"),
-        revocation=revocations,
+        cookie=None if cookies is None else settings.access_cookie,
+        csrf_cookie=settings.csrf_cookie,
+        csrf_header=settings.csrf_header,
+        csrf_origins=None if cookies is None else settings.cors_origins,
         clock=clock,
     )
-    guard.start()  # load the revocations now, so the first revoking event can be pushed
+    publisher = None
+    if settings.redis_url:
+        from jotauth.store.redis_pubsub import RedisPublisher  # redis only when configured
+
+        publisher = RedisPublisher(settings.redis_url)
+        runtime.events.subscribe(FeedPublisher(runtime.store, publisher, clock=clock).observe)
+
+    # One limits storage (one Redis pool) for the brute-force limits and the alert windows.
+    storage = limits_storage(settings)
+    metrics = HardeningMetrics(guard=guard) if settings.metrics_enabled else None
+    limiter = (
+        RateLimiter(settings, storage=storage, monitor=metrics)
+        if settings.ratelimit_enabled
+        else None
+    )
+    if limiter is not None:
+        service.limits = limiter  # the use cases ask it on the input their handler parsed
+    observers = install_observability(
+        runtime.events, settings, metrics=metrics, storage=storage, account_key=account_key
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        guard.close()
-        if publisher is not None:
-            publisher.close()
+        try:
+            yield
+        finally:
+            await observers.aclose()
+            await close_storage(storage)
+            guard.close()
+            if publisher is not None:
+                publisher.close()
 
     app = FastAPI(
         title="jotauth",
@@ -108,13 +152,34 @@ def create_app(
     app.state.events = runtime.events
     app.state.auth = service
     app.state.guard = guard
+    app.state.cookies = cookies
+    app.state.limiter = limiter
+    app.state.observability = observers
     install_error_handlers(app)
     install_docs(app)
     for module in (home, auth, oauth, wellknown, admin):
         app.include_router(module.router)
+    app.include_router(audit_router)
 
     from jotauth.tools.web import router as tools_router
 
     app.include_router(tools_router)
-    install_hardening(app, settings)
+
+    # add_middleware puts each new one outermost: innermost first.
+    options = cors_options(settings)
+    if options is not None:
+        app.add_middleware(CORSMiddleware, **options)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
+    if metrics is not None:
+
+        async def verify(token: str) -> Principal:
+            return await verify_token(guard, service, token)
+
+        app.add_middleware(
+            MetricsMiddleware,
+            metrics=metrics,
+            token=settings.metrics_token,
+            public=settings.metrics_public,
+            verify=verify,
+        )
     return app

@@ -1,9 +1,9 @@
 """Auth events and the in-process bus that carries them to subscribers.
 
 The issuer emits one ``AuthEvent`` at every security-relevant point (login, refresh, reuse,
-logout, key changes, admin actions). Subscribers — the audit recorder of the issuer, metrics,
-rate limits and alerts of the hardening layer — are decoupled from the handlers: a failing
-subscriber is logged and never breaks a login.
+logout, key changes, admin actions). Subscribers — the audit recorder of the issuer, and the
+metrics, alerts and JSON audit log of ``observability/`` — are decoupled from the handlers: a
+failing subscriber is logged and never breaks a login.
 """
 
 import inspect

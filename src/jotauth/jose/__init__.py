@@ -6,7 +6,8 @@
     >>> jose.decode(token, key.public(), now=1_900_000_000)["sub"]
     '42'
 
-This package does no I/O and imports only the standard library and ``cryptography``.
+This package does no I/O and imports only the standard library, ``cryptography``, ``orjson``
+(the fast JSON path of ``_json.py``) and ``jotauth.errors`` (tests/test_layering.py checks it).
 """
 
 from jotauth.jose import jwe, jws

@@ -93,9 +93,7 @@ async def list_users(
 ) -> JSONResponse:
     """Users by id."""
     await require_admin(request)
-    users = await anyio.to_thread.run_sync(
-        lambda: service(request).store.list_users(limit=limit, offset=offset)
-    )
+    users = await service(request).list_users(limit=limit, offset=offset)
     return JSONResponse({"users": [user_json(u) for u in users]})
 
 
@@ -206,12 +204,8 @@ async def list_sessions(
 ) -> JSONResponse:
     """Live sessions (refresh families), newest first, optionally of one user."""
     await require_admin(request)
-    auth = service(request)
     uid = None if user_id is None else _user_id(user_id)
-    now = auth.clock()
-    families = await anyio.to_thread.run_sync(
-        lambda: auth.store.list_families(user_id=uid, active_at=now)
-    )
+    families = await service(request).list_sessions(uid)
     return JSONResponse({"sessions": [session_json(f) for f in families]})
 
 

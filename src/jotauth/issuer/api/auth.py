@@ -1,11 +1,12 @@
 """Login, refresh, logout, password change, sign-up and "who am I" (JSON API)."""
 
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
-from jotauth.issuer.api import models
+from jotauth.issuer.api import cookies, models
 from jotauth.issuer.api.body import field, optional_field, read_json
 from jotauth.issuer.api.deps import authenticate, client, service
 from jotauth.issuer.api.openapi import bearer, errors, json_body
@@ -29,6 +30,14 @@ def _limit(request: Request) -> int:
     return int(request.app.state.settings.max_body_bytes)
 
 
+def _tokens(request: Request, body: dict[str, Any], *, in_cookies: bool) -> Response:
+    """The token response: the JSON body, or in browser mode the tokens in cookies."""
+    policy = cookies.policy(request)
+    if policy is not None and in_cookies:
+        return policy.deliver(request, body, _NO_STORE)
+    return JSONResponse(body, headers=_NO_STORE)
+
+
 @router.post(
     "/login",
     summary="Log in with a username and password",
@@ -38,13 +47,21 @@ def _limit(request: Request) -> int:
     ),
     openapi_extra=json_body(models.LoginRequest),
 )
-async def login(request: Request) -> JSONResponse:
-    """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login)."""
+async def login(request: Request) -> Response:
+    """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login).
+
+    In browser mode (``X-Token-Delivery: cookie``) the tokens come as cookies, and a refused
+    login clears the browser's old ones (``api/cookies.py``).
+    """
+    policy = cookies.policy(request)
+    in_cookies = policy is not None and policy.wants_cookies(request)
+    if in_cookies:
+        cookies.clear_on_refusal(request)
     data = await read_json(request, _limit(request))
     username = field(data, "username", max_length=1024)
     password = field(data, "password", max_length=4096)
     pair = await service(request).login(username, password, client(request))
-    return JSONResponse(pair.body(), headers=_NO_STORE)
+    return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
 @router.post(
@@ -56,13 +73,23 @@ async def login(request: Request) -> JSONResponse:
     ),
     openapi_extra=json_body(models.RefreshRequest),
 )
-async def refresh(request: Request) -> JSONResponse:
-    """Rotates the refresh token; the old one stops working (reuse revokes the session)."""
-    data = await read_json(request, _limit(request))
-    pair = await service(request).refresh(
-        field(data, "refresh_token", max_length=512), client(request)
-    )
-    return JSONResponse(pair.body(), headers=_NO_STORE)
+async def refresh(request: Request) -> Response:
+    """Rotates the refresh token; the old one stops working (reuse revokes the session).
+
+    In browser mode the token may come from the refresh cookie instead of the body (after the
+    guard's CSRF check); the answer is then in cookies, and a refusal clears them.
+    """
+    policy = cookies.policy(request)
+    from_cookie = None if policy is None else cookies.refresh_from_cookie(request, policy)
+    in_cookies = policy is not None and (from_cookie is not None or policy.wants_cookies(request))
+    if in_cookies:
+        cookies.clear_on_refusal(request)
+    data = await read_json(request, _limit(request), optional=from_cookie is not None)
+    token = optional_field(data, "refresh_token", max_length=512) or from_cookie
+    if token is None:
+        token = field(data, "refresh_token", max_length=512)  # the "is required" error
+    pair = await service(request).refresh(token, client(request))
+    return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
 @router.post(
@@ -73,13 +100,22 @@ async def refresh(request: Request) -> JSONResponse:
     responses=errors(400, 401, 403, 413, 415, described=_CSRF),
     openapi_extra=json_body(models.LogoutRequest, required=False),
 )
-async def logout(request: Request) -> JSONResponse:
+async def logout(request: Request) -> Response:
     """Revokes the session's refresh tokens and denylists this access token until it expires."""
     principal = await authenticate(request)
     data = await read_json(request, _limit(request), optional=True)
     token = optional_field(data, "refresh_token", max_length=512)
     await service(request).logout(dict(principal.claims), client(request), token)
-    return JSONResponse({"status": "logged_out"}, headers=_NO_STORE)
+    return _logged_out(request, {"status": "logged_out"})
+
+
+def _logged_out(request: Request, body: dict[str, str]) -> Response:
+    """The logout answer; a browser logged in by cookie gets its cookies cleared."""
+    response = JSONResponse(body, headers=_NO_STORE)
+    policy = cookies.policy(request)
+    if policy is not None and policy.by_cookie(request):
+        policy.clear(response)
+    return response
 
 
 @router.post(
@@ -89,11 +125,11 @@ async def logout(request: Request) -> JSONResponse:
     response_model=models.Status,
     responses=errors(400, 401, 403, described=_CSRF),
 )
-async def logout_all(request: Request) -> JSONResponse:
+async def logout_all(request: Request) -> Response:
     """Every access and refresh token of the user issued until now stops working."""
     principal = await authenticate(request)
     await service(request).logout_all(dict(principal.claims), client(request))
-    return JSONResponse({"status": "logged_out_everywhere"}, headers=_NO_STORE)
+    return _logged_out(request, {"status": "logged_out_everywhere"})
 
 
 @router.post(
@@ -119,7 +155,7 @@ async def logout_all(request: Request) -> JSONResponse:
     ),
     openapi_extra=json_body(models.PasswordChangeRequest),
 )
-async def change_password(request: Request) -> JSONResponse:
+async def change_password(request: Request) -> Response:
     """Ends every other session; answers a fresh access token for this one."""
     principal = await authenticate(request)
     data = await read_json(request, _limit(request))
@@ -130,7 +166,9 @@ async def change_password(request: Request) -> JSONResponse:
         client(request),
     )
     body = result if isinstance(result, dict) else result.body()
-    return JSONResponse(body, headers=_NO_STORE)
+    policy = cookies.policy(request)
+    by_cookie = policy is not None and policy.by_cookie(request) and "access_token" in body
+    return _tokens(request, body, in_cookies=by_cookie)
 
 
 @router.post(

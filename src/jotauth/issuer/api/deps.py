@@ -1,11 +1,15 @@
-"""Who is calling: the bearer token checked by the issuer's own guard, then the store.
+"""Who is calling: the bearer token checked by the issuer's own guard, then revocation, once.
 
-The guard checks signature, issuer, audience, ``typ`` and lifetime from memory; the store then
-answers whether the token was revoked since (its jti, its user's not-before, a disabled user,
-its key), so a logout takes effect on this server immediately, in every worker.
+In browser mode the guard is built with the cookie names, so the access cookie, the CSRF
+double submit and the Origin check are the guard's (``jotauth.guard.credentials``).
+
+The guard checks signature, issuer, audience, ``typ`` and lifetime from memory; then
+``AuthService.revoked_reason`` asks the database whether the token was revoked since (its jti
+or session, its user's not-before, a disabled user, its key), so a logout takes effect on this
+server immediately, in every worker. That is the issuer's one revocation check per request:
+its guard keeps no revocation view of its own.
 """
 
-import anyio.to_thread
 from fastapi import Request
 
 from jotauth import jose
@@ -14,7 +18,7 @@ from jotauth.issuer.api.body import client_of
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
 
-__all__ = ["authenticate", "client", "require_admin", "service"]
+__all__ = ["authenticate", "client", "require_admin", "service", "verify_token"]
 
 
 def service(request: Request) -> AuthService:
@@ -32,25 +36,46 @@ def client(request: Request) -> Client:
 async def authenticate(request: Request) -> Principal:
     """The principal of the request's bearer token, or the guard/revocation error."""
     guard: Guard = request.app.state.guard
-    token = guard.extract(request.headers.getlist("authorization"))
+    headers = request.headers
+    cookie = guard.cookie
+    if cookie is None:
+        token = guard.extract(headers.getlist("authorization"))
+    else:  # browser mode: the guard reads the access cookie and checks CSRF and Origin
+        token = guard.extract(
+            headers.getlist("authorization"),
+            headers.get("cookie"),
+            request.method,
+            headers.get(cookie.csrf_header),
+            origin=headers.get("origin"),
+            host=headers.get("host"),
+        )
+    return await verify_token(guard, service(request), token)
+
+
+async def verify_token(guard: Guard, auth: AuthService, token: str) -> Principal:
+    """The principal of ``token``: the guard's checks, then the one revocation check.
+
+    Asked of the database on every request (the token's jti and session, its user's
+    not-before, a disabled user, its key), so a logout takes effect in every worker at once;
+    a refusal is counted in the guard's counters like its own.
+    """
     principal = await guard.authenticate(token)
     claims = principal.claims
     jti = principal.jti
     iat = claims.get("iat")
     sid = claims.get("sid")
     kid = guard_kid(token)
-    store = service(request).store
-    reason = await anyio.to_thread.run_sync(
-        lambda: store.revoked_reason(
-            jti=jti,
-            sub=principal.sub,
-            iat=iat if isinstance(iat, int | float) else 0,
-            kid=kid,
-            sid=sid if isinstance(sid, str) and sid else None,
-        )
+    reason = await auth.revoked_reason(
+        jti=jti,
+        sub=principal.sub,
+        iat=iat if isinstance(iat, int | float) else 0,
+        kid=kid,
+        sid=sid if isinstance(sid, str) and sid else None,
     )
     if reason is not None:
-        raise RevokedTokenError("revoked", f"the token was revoked: {reason}")
+        error = RevokedTokenError("revoked", f"the token was revoked: {reason}")
+        guard.record_rejection(error)
+        raise error
     return principal
 
 

@@ -6,6 +6,9 @@ mapping. A database that cannot be reached, is too slow or has no free connectio
 503 ``temporarily_unavailable`` with ``Retry-After``, logged once per outage by the store
 rather than once per request, and the connection is kept alive. Anything unexpected is
 logged with its traceback and answers a bare 500 ``server_error`` that reveals nothing.
+
+A refused browser login or refresh also clears the browser's token cookies here
+(``cookies.clear_if_refused``: the handler marked the request, the status decides).
 """
 
 import logging
@@ -17,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from jotauth.errors import JotauthError
 from jotauth.guard import error_response
+from jotauth.issuer.api.cookies import clear_if_refused
 from jotauth.issuer.errors import IssuerError, RateLimitedError
 from jotauth.store.errors import StoreUnavailableError
 
@@ -63,7 +67,9 @@ async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
         headers = None
     if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after)}
-    return error_json(status, code, str(exc), headers)
+    response = error_json(status, code, str(exc), headers)
+    clear_if_refused(request, response)
+    return response
 
 
 def unavailable_json(description: str) -> JSONResponse:
@@ -84,7 +90,9 @@ async def _jotauth_error(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     answer = error_response(exc)
     headers = {name: value for name, value in answer.headers}
-    return JSONResponse(answer.body, answer.status, headers={**_NO_STORE, **headers})
+    response = JSONResponse(answer.body, answer.status, headers={**_NO_STORE, **headers})
+    clear_if_refused(request, response)
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,7 +14,6 @@ from jotauth.issuer.api.deps import authenticate, service
 from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
-from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
@@ -156,11 +155,7 @@ async def revocations(
         position = int(after)
     else:
         raise InvalidRequestError("after must be a cursor returned by this endpoint")
-    auth = service(request)
-    now = auth.clock()
-    records = await anyio.to_thread.run_sync(
-        lambda: auth.store.revocations_after(position, now=now, limit=_PAGE + 1)
-    )
+    records = await service(request).revocations_after(position, limit=_PAGE + 1)
     more = len(records) > _PAGE
     records = records[:_PAGE]
     cursor = records[-1].seq if records else position
@@ -175,16 +170,6 @@ async def revocations(
         },
         headers={"Cache-Control": "no-store"},
     )
-
-
-def _check(auth: AuthService) -> bool:
-    if not auth.store.ping():
-        return False
-    try:
-        auth.ring.view()
-    except Exception:  # noqa: BLE001 - the check reports any failure, never raises it
-        return False
-    return True
 
 
 @router.get(
@@ -205,7 +190,7 @@ async def healthz(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     ok = False
     with anyio.move_on_after(settings.health_timeout):
-        ok = await anyio.to_thread.run_sync(_check, auth, abandon_on_cancel=True)
+        ok = await anyio.to_thread.run_sync(auth.healthy, abandon_on_cancel=True)
     headers = {"Cache-Control": "no-store"}
     if not ok:
         headers["Retry-After"] = str(RETRY_AFTER)

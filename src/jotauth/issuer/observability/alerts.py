@@ -21,7 +21,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -127,7 +127,7 @@ class AlertDispatcher:
         queue.put_nowait(alert)
 
     async def drain(self) -> None:
-        """Wait until every queued alert is delivered or given up (tests, shutdown)."""
+        """Wait until every queued alert is delivered or given up (the app's shutdown; tests)."""
         if self._queue is not None and self._loop is asyncio.get_running_loop():
             await self._queue.join()
 
@@ -202,6 +202,11 @@ class AlertDispatcher:
             self.metrics.alert_deliveries.labels(outcome=outcome).inc()
 
 
+def _hashed(name: str) -> str:
+    """The default account key: the name as typed, hashed (the app passes the limiter's)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 class AlertRules:
     """An EventBus subscriber that raises alerts for unusual activity."""
 
@@ -212,8 +217,13 @@ class AlertRules:
         *,
         burst_account: str = "4 per 5 minutes",
         burst_ip: str = "30 per 5 minutes",
+        account_key: Callable[[str], str] = _hashed,
     ) -> None:
+        """``account_key``: the rate limiter's key of a typed name (the app passes
+        ``services.ratelimit.account_key``), so the alert counts what the limits count; this
+        package imports no use case, so it is handed in."""
         self.dispatcher = dispatcher
+        self._account_key = account_key
         self.storage = storage
         self.breaker = CircuitBreaker("alert counter store", fallback="burst alerts are off")
         self._window = MovingWindowRateLimiter(storage)
@@ -254,7 +264,7 @@ class AlertRules:
         elif kind == "login_failed":
             typed = event.login_name or username  # counted, never shown
             if typed:
-                await self._burst("account", _account_key(typed), username=username, ip=ip)
+                await self._burst("account", self._account_key(typed), username=username, ip=ip)
             if ip:
                 await self._burst("ip", ip, username=None, ip=ip)
 
@@ -290,14 +300,3 @@ class AlertRules:
                 detail={"limit": str(item)},
             )
         )
-
-
-def _account_key(name: str) -> str:
-    """The limiter's opaque key of an account, so the alert counts what the limits count.
-
-    Imported when first needed: ``jotauth.issuer.hardening`` installs this module, so a
-    module-level import of it from here would be circular.
-    """
-    from jotauth.issuer.hardening.ratelimit import account_key
-
-    return account_key(name)

@@ -1,12 +1,15 @@
 """Prometheus metrics for the auth server, served at ``/metrics`` (prometheus-client).
 
 Each app gets its own ``CollectorRegistry`` so that several apps in one process (tests, or an
-embedding host) never collide. Counts come from two places: the issuer's auth events
-(tokens issued, refreshed, revoked; login failures; reuse detections) and the HTTP layer
-(latency per route, verification failures by the guard's ``jotauth_code``, counted by
-``jotauth.issuer.hardening.metrics_http``, which also serves ``/metrics``). With several
+embedding host) never collide. Counts come from three places: the issuer's auth events
+(tokens issued, refreshed, revoked; login failures; reuse detections), the rate limiter
+(refusals, fail-open, store up/down, as its ``LimiterMonitor``), and the issuer's own guard,
+whose counters are exported as they are (``jotauth.guard.metrics.GuardCollector``:
+``jotauth_guard_rejected_total{service="issuer", reason=...}``), never re-derived from error
+bodies. ``jotauth.issuer.http.metrics`` times requests and serves ``/metrics``. With several
 workers set ``PROMETHEUS_MULTIPROC_DIR`` and /metrics aggregates every worker's values
-(prometheus-client's multiprocess mode).
+(prometheus-client's multiprocess mode); the guard's counters are plain integers of each
+worker, so there they are the answering worker's.
 
 Labels are bounded: routes are templates (``/admin/users/{user_id}``), never raw paths, and
 reasons are error codes, never free text.
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from jotauth.errors import MissingDependencyError
+from jotauth.guard import Guard
 from jotauth.issuer.events import AuthEvent
 
 try:
@@ -62,9 +66,18 @@ answer alike over HTTP, and the counters must not tell them apart either."""
 class HardeningMetrics:
     """Every metric the auth server exports, registered in one private registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, guard: Guard | None = None
+    ) -> None:
+        """``guard``: the issuer's own guard, whose refusal counters are exported."""
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._guard = None
         r = self.registry
+        if guard is not None:
+            from jotauth.guard.metrics import GuardCollector
+
+            self._guard = GuardCollector(guard, service="issuer")
+            r.register(self._guard)
         self.tokens_issued = Counter(
             "jotauth_tokens_issued", "Access/refresh token pairs issued", ["grant"], registry=r
         )
@@ -73,12 +86,6 @@ class HardeningMetrics:
         )
         self.tokens_revoked = Counter(
             "jotauth_tokens_revoked", "Revocations by cause", ["reason"], registry=r
-        )
-        self.verification_failures = Counter(
-            "jotauth_token_verification_failures",
-            "Access tokens rejected by the server, by reason",
-            ["reason"],
-            registry=r,
         )
         self.login_failures = Counter(
             "jotauth_login_failures", "Failed logins by reason", ["reason"], registry=r
@@ -137,10 +144,26 @@ class HardeningMetrics:
         if kind in _REVOKING:
             self.tokens_revoked.labels(reason=_REVOKING[kind]).inc()
 
+    # -- the rate limiter's monitor (services.ratelimit.LimiterMonitor) -----------------------
+
+    def refused(self, action: str, scope: str) -> None:
+        """A 429: count it by action and limit."""
+        self.rate_limited.labels(action=action, scope=scope).inc()
+
+    def failed_open(self) -> None:
+        """A limit check let through because the counter store failed or was skipped."""
+        self.ratelimit_fail_open.inc()
+
+    def store_up(self, up: bool) -> None:
+        """The counter store's breaker changed state."""
+        self.dependency_up.labels(dependency="ratelimit_store").set(1 if up else 0)
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text, aggregated over workers in multiprocess mode."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            if self._guard is not None:
+                registry.register(self._guard)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

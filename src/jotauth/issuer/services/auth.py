@@ -50,7 +50,7 @@ from jotauth.issuer.services.users import (
 )
 from jotauth.issuer.settings import Settings
 from jotauth.store.errors import DuplicateError
-from jotauth.store.records import UserRecord
+from jotauth.store.records import FamilyRecord, RevocationRecord, UserRecord
 from jotauth.store.sql import SQLStore
 
 __all__ = ["AuthService", "Client"]
@@ -423,3 +423,35 @@ class AuthService:
         await self.emit(
             "admin_action", client, action="revoke_session", by=actor, sid=session_id[:64]
         )
+
+    # -- reads the HTTP layer needs (it never calls the store itself) --------------------------
+
+    async def revoked_reason(
+        self, *, jti: str | None, sub: str, iat: float, kid: str | None, sid: str | None
+    ) -> str | None:
+        """Why a verified access token is dead (jti, session, user not-before, disabled user,
+        key), or None: the issuer's one revocation check per request."""
+        return await _run(self.store.revoked_reason, jti=jti, sub=sub, iat=iat, kid=kid, sid=sid)
+
+    async def list_users(self, *, limit: int, offset: int) -> list[UserRecord]:
+        """A page of users by id (``GET /admin/users``)."""
+        return await _run(self.store.list_users, limit=limit, offset=offset)
+
+    async def list_sessions(self, user_id: int | None) -> list[FamilyRecord]:
+        """Live sessions (refresh families), newest first, optionally of one user."""
+        return await _run(self.store.list_families, user_id=user_id, active_at=self.clock())
+
+    async def revocations_after(self, position: int, *, limit: int) -> list[RevocationRecord]:
+        """One page of the revocation feed after ``position`` (``GET /revocations``)."""
+        return await _run(self.store.revocations_after, position, now=self.clock(), limit=limit)
+
+    def healthy(self) -> bool:
+        """Whether the database answers and a signing key is loaded (blocking: run it in a
+        worker thread, bounded by the caller)."""
+        if not self.store.ping():
+            return False
+        try:
+            self.ring.view()
+        except Exception:  # noqa: BLE001 - the check reports any failure, never raises it
+            return False
+        return True

@@ -6,7 +6,7 @@ therefore checked on exactly the values the login compares, never on a second pa
 body: an HTTP middleware that re-parsed the body was bypassed by one undecodable form field
 (``&x=%ff``), which its strict parser refused and the handler's lenient one accepted.
 
-``NoLimits`` (the default) admits everything; ``jotauth.issuer.hardening.ratelimit`` provides
+``NoLimits`` (the default) admits everything; ``jotauth.issuer.services.ratelimit`` provides
 the real limits (``limits`` windows, memory or Redis).
 """
 

@@ -1,6 +1,6 @@
 """Login sessions (refresh families) and their refresh tokens."""
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
@@ -152,13 +152,3 @@ class SessionQueries:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [family_row(row) for row in rows]
-
-    def count_live_tokens(self, family_id: str) -> int:
-        """Refresh tokens of a family not yet rotated (tests and admin views)."""
-        with self.engine.connect() as connection:
-            value = connection.execute(
-                select(func.count())
-                .select_from(RefreshToken)
-                .where(RefreshToken.family_id == family_id, RefreshToken.used_at.is_(None))
-            ).scalar_one()
-        return int(value)

@@ -92,14 +92,6 @@ class UserQueries:
             row = connection.execute(select(User).where(User.id == user_id)).first()
         return None if row is None else user_row(row)
 
-    def find_user(self, username_key: str) -> UserRecord | None:
-        """The user whose normalized username is ``username_key``, or None."""
-        if "\x00" in username_key:  # no stored name has one, and PostgreSQL text refuses NUL
-            return None
-        with self.engine.connect() as connection:
-            row = connection.execute(select(User).where(User.username_key == username_key)).first()
-        return None if row is None else user_row(row)
-
     def find_user_any(self, username_keys: Sequence[str]) -> UserRecord | None:
         """The user stored under the first of ``username_keys`` that has one, in one query."""
         keys = [key for key in username_keys if "\x00" not in key]

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from jotauth.issuer.events import AuthEvent, EventType
-from jotauth.issuer.hardening import HardeningMetrics
+from jotauth.issuer.observability.metrics import HardeningMetrics
 
 pytestmark = pytest.mark.anyio
 
@@ -64,11 +64,17 @@ async def test_latency_histogram_uses_route_templates(
 async def test_verification_failures_counted_by_reason(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
-    """A 401 whose body names a jotauth_code counts under that reason."""
-    async with make_client(make_app(metrics_token="scrape-me")) as c:
+    """Refused tokens are exported from the issuer's guard's own counters, by reason."""
+    app = make_app(metrics_token="scrape-me")
+    async with make_client(app) as c:
         await c.get("/me", headers={"Authorization": "Bearer nope"})
+        await c.get("/me", headers={"Authorization": "Bearer nope"})
+        await c.get("/me")
         text = (await c.get("/metrics", headers=SCRAPE)).text
-    assert sample(text, "jotauth_token_verification_failures_total", reason="bad_signature") == 1
+    name = "jotauth_guard_rejected_total"
+    assert sample(text, name, service="issuer", reason="malformed_token") == 2
+    assert sample(text, name, service="issuer", reason="missing_token") == 1
+    assert app.state.guard.stats()["rejected"] == {"malformed_token": 2, "missing_token": 1}
 
 
 async def test_reuse_detection_is_counted() -> None:

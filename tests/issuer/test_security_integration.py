@@ -1,4 +1,4 @@
-"""The hardening layer inside the real auth server: events, audit API, cookies, limits, timing.
+"""The defences inside the real auth server: events, audit API, cookies, limits, timing.
 
 Every test builds the issuer with ``create_app`` on a fresh SQLite file and drives it over HTTP
 in-process (httpx ASGITransport); each test passes the settings it needs to ``create_app``.
@@ -122,7 +122,7 @@ async def test_full_flow_feeds_metrics_audit_alerts_and_the_admin_api(
             headers=bearer(admin2["access_token"]),
         )
     with anyio.fail_after(10):
-        await app.state.hardening.alerts.drain()
+        await app.state.observability.alerts.drain()
 
     # metrics
     assert 'jotauth_tokens_issued_total{grant="password"} 3.0' in metrics
@@ -156,7 +156,7 @@ async def test_full_flow_feeds_metrics_audit_alerts_and_the_admin_api(
     everything = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     for secret in secrets_seen:
         assert secret not in everything
-    await app.state.hardening.aclose()
+    await app.state.observability.aclose()
 
 
 async def test_admin_audit_api_requires_the_admin_permission(
@@ -397,10 +397,10 @@ async def test_verification_failures_are_counted_by_reason_on_the_real_server(
         assert (await c.post("/logout", headers=bearer(token))).status_code == 200
         assert (await c.get("/me", headers=bearer(token))).status_code == 401
         text = (await c.get("/metrics", headers=SCRAPE)).text
-    name = "jotauth_token_verification_failures_total"
-    assert f'{name}{{reason="malformed_token"}} 1.0' in text
-    assert f'{name}{{reason="bad_signature"}} 1.0' in text
-    assert f'{name}{{reason="token_revoked"}} 1.0' in text
+    name = "jotauth_guard_rejected_total"
+    assert f'{name}{{reason="malformed_token",service="issuer"}} 1.0' in text
+    assert f'{name}{{reason="bad_signature",service="issuer"}} 1.0' in text
+    assert f'{name}{{reason="token_revoked",service="issuer"}} 1.0' in text
     assert 'jotauth_tokens_revoked_total{reason="logout"} 1.0' in text
 
 

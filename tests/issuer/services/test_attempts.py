@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from jotauth.issuer.hardening import RateLimiter
+from jotauth.issuer.services.ratelimit import RateLimiter
 from jotauth.issuer.settings import Settings
 
 pytestmark = pytest.mark.anyio

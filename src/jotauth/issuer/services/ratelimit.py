@@ -60,7 +60,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -72,10 +72,14 @@ from jotauth.issuer.services.users import username_key
 from jotauth.issuer.settings import Settings
 from jotauth.store.breaker import CircuitBreaker, State
 
-if TYPE_CHECKING:
-    from jotauth.issuer.observability.metrics import HardeningMetrics
-
-__all__ = ["Decision", "RateLimiter", "account_key", "close_storage", "limits_storage"]
+__all__ = [
+    "Decision",
+    "LimiterMonitor",
+    "RateLimiter",
+    "account_key",
+    "close_storage",
+    "limits_storage",
+]
 
 logger = logging.getLogger("jotauth.ratelimit")
 
@@ -96,6 +100,20 @@ _LOCK_MARKER = "refresh-locks"
 _KNOWN_ADDRESS = limits.RateLimitItemPerDay(1, 30)
 # Entries of the "some refresh is refused" window: one per window that filled; rare.
 _MAX_MARKS = 100_000
+
+
+class LimiterMonitor(Protocol):
+    """Who hears of the limiter's refusals and outages (the metrics; the use cases import no
+    observer, so the app hands one in)."""
+
+    def refused(self, action: str, scope: str) -> None:
+        """An attempt at ``action`` was refused by the ``scope`` limit."""
+
+    def failed_open(self) -> None:
+        """A check was let through unchecked: the counter store failed or is skipped."""
+
+    def store_up(self, up: bool) -> None:
+        """The counter store's circuit breaker closed (True) or opened (False)."""
 
 
 def account_key(username: str) -> str:
@@ -168,13 +186,11 @@ class RateLimiter:
         clock: Callable[[], float] = time.time,
         storage: Storage | None = None,
         breaker: CircuitBreaker | None = None,
-        metrics: "HardeningMetrics | None" = None,
-        on_refused: Callable[[str, str], None] | None = None,
+        monitor: LimiterMonitor | None = None,
     ) -> None:
         self.settings = settings
-        self.on_refused = on_refused
         self._clock = clock
-        self.metrics = metrics
+        self.monitor = monitor
         self.breaker = breaker or CircuitBreaker(
             "rate limit store", fallback="failing open", on_change=self._state_changed
         )
@@ -190,11 +206,6 @@ class RateLimiter:
         self._storage = storage if storage is not None else limits_storage(settings)
         self._window = MovingWindowRateLimiter(self._storage)
         self._fixed = FixedWindowRateLimiter(self._storage)
-
-    @property
-    def shared(self) -> bool:
-        """True when the counters are shared through Redis."""
-        return self.settings.ratelimit_redis_url is not None
 
     async def check(
         self,
@@ -270,8 +281,8 @@ class RateLimiter:
     def _raise(self, action: str, decision: Decision) -> None:
         if decision.allowed:
             return
-        if self.on_refused is not None:
-            self.on_refused(action, decision.scope)
+        if self.monitor is not None:
+            self.monitor.refused(action, decision.scope)
         logger.warning(
             "rate limited %s by %s limit for %ss", action, decision.scope, decision.retry_after
         )
@@ -368,14 +379,12 @@ class RateLimiter:
             await close_storage(self._storage)
 
     def _failed_open(self) -> None:
-        if self.metrics is not None:
-            self.metrics.ratelimit_fail_open.inc()
+        if self.monitor is not None:
+            self.monitor.failed_open()
 
     def _state_changed(self, state: State) -> None:
-        if self.metrics is not None:
-            self.metrics.dependency_up.labels(dependency="ratelimit_store").set(
-                1 if state == "closed" else 0
-            )
+        if self.monitor is not None:
+            self.monitor.store_up(state == "closed")
 
 
 def _pair(key: str, ip: str | None) -> str:

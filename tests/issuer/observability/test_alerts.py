@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from limits.aio.storage import MemoryStorage
 
 from jotauth.issuer.events import AuthEvent, EventType
-from jotauth.issuer.hardening import Alert, AlertDispatcher, HardeningMetrics
-from jotauth.issuer.observability.alerts import AlertRules
+from jotauth.issuer.observability.alerts import Alert, AlertDispatcher, AlertRules
+from jotauth.issuer.observability.metrics import HardeningMetrics
 
 pytestmark = pytest.mark.anyio
 
@@ -124,9 +124,9 @@ async def test_a_slow_webhook_never_blocks_requests(
     assert r.status_code == 401
     assert elapsed < 0.5
     with anyio.fail_after(10):
-        await app.state.hardening.alerts.drain()
+        await app.state.observability.alerts.drain()
     assert json.loads(receiver.posts[0][1])["rule"] == "login_failure_burst_account"
-    await app.state.hardening.aclose()
+    await app.state.observability.aclose()
 
 
 async def test_burst_of_failed_logins_raises_one_alert_per_window(
@@ -134,7 +134,8 @@ async def test_burst_of_failed_logins_raises_one_alert_per_window(
     make_app: Callable[..., FastAPI],
     make_client: Callable[..., httpx.AsyncClient],
 ) -> None:
-    """Past the threshold for one account: exactly one alert per window, not one per attempt."""
+    """Past the threshold for one account: exactly one alert per window, not one per attempt
+    (john exists: the alert names him; an unknown name would appear only as its tag)."""
     app = make_app(
         alert_webhook_url=receiver.url,
         alert_burst_account="3 per minute",
@@ -143,21 +144,21 @@ async def test_burst_of_failed_logins_raises_one_alert_per_window(
     )
     async with make_client(app) as c:
         for _ in range(3):
-            await c.post("/login", json={"username": "jane", "password": "x"})
+            await c.post("/login", json={"username": "john", "password": "x"})
         with anyio.fail_after(5):
-            await app.state.hardening.alerts.drain()
+            await app.state.observability.alerts.drain()
         assert len(receiver.posts) == 0  # at the threshold, not past it
         for _ in range(4):
-            await c.post("/login", json={"username": "jane", "password": "x"})
+            await c.post("/login", json={"username": "john", "password": "x"})
     with anyio.fail_after(5):
-        await app.state.hardening.alerts.drain()
+        await app.state.observability.alerts.drain()
     rules = [json.loads(body)["rule"] for _, body in receiver.posts]
     assert rules == ["login_failure_burst_account"]
     alert = json.loads(receiver.posts[0][1])
-    assert alert["username"] == "jane"
+    assert alert["username"] == "john"
     assert alert["ip"] == "203.0.113.7"
     assert "password" not in receiver.posts[0][1].decode()
-    await app.state.hardening.aclose()
+    await app.state.observability.aclose()
 
 
 async def test_burst_from_one_ip_across_accounts() -> None:
@@ -208,7 +209,7 @@ async def test_the_alert_worker_stops_with_the_app(
 ) -> None:
     """Shutting the app down (its lifespan) stops the delivery task."""
     app = make_app(alert_webhook_url=receiver.url)
-    alerts = app.state.hardening.alerts
+    alerts = app.state.observability.alerts
     async with app.router.lifespan_context(app):
         alerts.raise_alert(Alert("key_revoked", "x"))
         with anyio.fail_after(5):
@@ -255,8 +256,8 @@ async def test_the_account_burst_alert_fires_with_the_default_settings(
         ]
     assert codes == [401] * 5 + [429]
     with anyio.fail_after(10):
-        await app.state.hardening.alerts.drain()
+        await app.state.observability.alerts.drain()
     assert [json.loads(body)["rule"] for _, body in receiver.posts] == [
         "login_failure_burst_account"
     ]
-    await app.state.hardening.aclose()
+    await app.state.observability.aclose()

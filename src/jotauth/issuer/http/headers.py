@@ -14,7 +14,7 @@ which is kept; nothing ever allows another origin.
 from collections.abc import Collection
 from typing import Final
 
-from jotauth.issuer.hardening._asgi import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["TOKEN_PATHS", "SecurityHeadersMiddleware"]
 

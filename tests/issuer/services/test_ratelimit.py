@@ -8,8 +8,7 @@ import anyio
 import httpx
 import pytest
 
-from jotauth.issuer.hardening import RateLimiter
-from jotauth.issuer.hardening.ratelimit import account_key
+from jotauth.issuer.services.ratelimit import RateLimiter, account_key
 from jotauth.issuer.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -242,7 +241,7 @@ async def test_workers_share_lockouts_through_redis(
         assert (await a.post("/login", json=bad)).status_code == 429
         assert (await b.post("/login", json=bad)).status_code == 429
     for app in (worker_a, worker_b):
-        await app.state.hardening.aclose()
+        await app.state.observability.aclose()
 
 
 async def test_limiter_failing_open_is_counted_and_skips_redis_while_open() -> None:
@@ -251,7 +250,7 @@ async def test_limiter_failing_open_is_counted_and_skips_redis_while_open() -> N
     from jotauth.issuer.observability.metrics import HardeningMetrics
 
     metrics = HardeningMetrics()
-    limiter = RateLimiter(Settings(ratelimit_redis_url="redis://127.0.0.1:1/0"), metrics=metrics)
+    limiter = RateLimiter(Settings(ratelimit_redis_url="redis://127.0.0.1:1/0"), monitor=metrics)
     for _ in range(4):  # well within the 5 s cool-down
         assert (await limiter.check("login", "198.51.100.1", "john")).allowed
     assert limiter.breaker.skipped == 3
@@ -272,7 +271,7 @@ async def test_clearing_a_window_never_kills_the_memory_expiry_task() -> None:
     import limits
     from limits.aio.strategies import MovingWindowRateLimiter
 
-    from jotauth.issuer.hardening.ratelimit import limits_storage
+    from jotauth.issuer.services.ratelimit import limits_storage
 
     storage: Any = limits_storage(Settings())
     window = MovingWindowRateLimiter(storage)

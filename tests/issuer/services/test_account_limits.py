@@ -78,7 +78,7 @@ async def register(c: httpx.AsyncClient, name: str, password: str = "short") -> 
 
 
 def user_named(app: Any, name: str) -> Any:
-    return app.state.store.find_user(username_key(name))
+    return app.state.store.find_user_any([username_key(name)])
 
 
 def assert_rate_limited(r: httpx.Response, *, most: int = WINDOW) -> int:
@@ -374,7 +374,7 @@ async def test_workers_share_registration_and_refresh_counts_through_redis(
         await _shared_counts(worker_a, worker_b, redis_url)
     finally:
         for app in (worker_a, worker_b):
-            await app.state.hardening.aclose()
+            await app.state.observability.aclose()
 
 
 async def _shared_counts(worker_a: Any, worker_b: Any, redis_url: str) -> None:
@@ -402,7 +402,7 @@ async def _shared_counts(worker_a: Any, worker_b: Any, redis_url: str) -> None:
             assert (await refresh(b, token)).status_code == 401
         assert_rate_limited(await refresh(a, live["refresh_token"]))
         assert_rate_limited(await refresh(b, live["refresh_token"]))
-    assert worker_a.state.store.find_user(username_key(newcomer)) is None
+    assert worker_a.state.store.find_user_any([username_key(newcomer)]) is None
 
 
 async def test_a_refresh_without_a_token_is_left_to_the_issuer(build: Callable[..., Any]) -> None:
@@ -412,7 +412,7 @@ async def test_a_refresh_without_a_token_is_left_to_the_issuer(build: Callable[.
     async with http(app) as c:
         for token in await dead_tokens(c, "john", 5):  # john's refreshes are refused now
             assert (await refresh(c, token)).status_code == 401
-        assert await app.state.hardening.limiter.refresh_locks_possible()
+        assert await app.state.limiter.refresh_locks_possible()
         r = await c.post("/refresh", json={})
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_request"
