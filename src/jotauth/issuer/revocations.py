@@ -78,14 +78,15 @@ class StoreRevocationSource:
         applied = 0
         with self._lock:
             while True:
-                records = self.store.revocations_after(self._cursor, now=self.clock())
-                if not records:
+                page = self.store.feed_page(self._cursor, now=self.clock())
+                self._cursor = page.cursor
+                events = [record.as_event() for record in page.records]
+                if events:
+                    applied += view.apply(events)
+                    if push and self.publisher is not None:
+                        self.publisher.publish(events)
+                if not page.more:
                     return applied
-                events = [record.as_event() for record in records]
-                applied += view.apply(events)
-                self._cursor = records[-1].seq
-                if push and self.publisher is not None:
-                    self.publisher.publish(events)
 
     async def observe(self, event: AuthEvent) -> None:
         """EventBus subscriber: after a revoking event, pull the new feed entries."""
