@@ -2,8 +2,9 @@
 
 Everything stateful lives in the database (users, sessions, keys, revocations, audit), so any
 number of workers or instances can serve the same app. On ``app.state``: ``settings``,
-``store``, ``events`` (the EventBus), ``auth`` (AuthService) and ``guard`` (the issuer's own
-guard, used by its protected routes and by the hardening layer's admin routes).
+``store``, ``events`` (the EventBus), ``auth`` (AuthService), ``guard`` (the issuer's own
+guard, used by its protected routes and by the hardening layer's admin routes) and
+``retention`` (the background task that keeps storage bounded, run by the app's lifespan).
 """
 
 import time
@@ -17,6 +18,8 @@ try:  # first, so that a missing FastAPI is named before the modules that import
 except ModuleNotFoundError as exc:
     raise MissingDependencyError("the jotauth auth server needs FastAPI", "issuer", exc) from None
 
+import anyio
+
 from jotauth.guard import Guard
 from jotauth.issuer.api import admin, auth, home, oauth, wellknown
 from jotauth.issuer.api.docs import install_docs
@@ -24,6 +27,7 @@ from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
 from jotauth.issuer.hardening import HardeningSettings, install_hardening
 from jotauth.issuer.keysource import RingKeySource
+from jotauth.issuer.retention import RetentionTask
 from jotauth.issuer.revocations import StoreRevocationSource
 from jotauth.issuer.runtime import build_runtime
 from jotauth.issuer.settings import Settings
@@ -84,9 +88,16 @@ def create_app(
     )
     guard.start()  # load the revocations now, so the first revoking event can be pushed
 
+    retention = RetentionTask(runtime.store, settings, clock=clock)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with anyio.create_task_group() as tasks:
+            if settings.retention_interval > 0:
+                tasks.start_soon(retention.run)
+            yield
+            retention.stop()
+            tasks.cancel_scope.cancel()
         guard.close()
         if publisher is not None:
             publisher.close()
@@ -107,6 +118,7 @@ def create_app(
     app.state.events = runtime.events
     app.state.auth = service
     app.state.guard = guard
+    app.state.retention = retention
     install_error_handlers(app)
     install_docs(app)
     for module in (home, auth, oauth, wellknown, admin):

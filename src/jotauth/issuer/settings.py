@@ -129,6 +129,13 @@ class Settings:
     encrypt_audiences: tuple[tuple[str, str], ...] = ()
     """``(audience, JWKS URL or JWK file)`` pairs: access tokens for these audiences are nested
     JWTs encrypted to the audience's published ``use: enc`` key. Empty (the default): none."""
+    audit_retention_days: int = 90
+    """Days audit events are kept; 0 keeps them forever (an explicit opt-out)."""
+    retention_interval: int = 600
+    """Seconds between the server's retention runs (``jotauth.issuer.retention``); 0: none
+    in the server, only ``jotauth db purge``."""
+    retention_batch: int = 500
+    """Rows one retention batch deletes at most (one short transaction each)."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -222,6 +229,13 @@ class Settings:
             "db_startup_wait": _int(merged, "JOTAUTH_DB_STARTUP_WAIT", cls.db_startup_wait),
             "health_timeout": _int(merged, "JOTAUTH_HEALTH_TIMEOUT", cls.health_timeout, 1),
             "encrypt_audiences": parse_targets(merged.get("JOTAUTH_ENCRYPT_AUDIENCES") or ""),
+            "audit_retention_days": _int(
+                merged, "JOTAUTH_AUDIT_RETENTION_DAYS", cls.audit_retention_days
+            ),
+            "retention_interval": _int(
+                merged, "JOTAUTH_RETENTION_INTERVAL", cls.retention_interval
+            ),
+            "retention_batch": _int(merged, "JOTAUTH_RETENTION_BATCH", cls.retention_batch, 1),
         }
         values.update(overrides)
         return cls(**values)

@@ -153,12 +153,13 @@ class RetentionQueries:
         now: float,
         batch: int = DEFAULT_BATCH,
         max_batches: int | None = None,
-        pause: Callable[[], None] | None = None,
+        pause: Callable[[], bool] | None = None,
     ) -> RetentionReport:
         """Apply every rule until nothing is left (or ``max_batches`` batches ran).
 
-        ``pause`` runs between batches (the background task yields there, so other writers
-        get the database between two short transactions).
+        ``pause`` runs between batches and answers whether to go on (the background task
+        waits there, so other writers get the database between two short transactions, and
+        stops there when the server shuts down).
         """
         report = RetentionReport()
         for rule in _rules(policy):
@@ -169,6 +170,6 @@ class RetentionQueries:
                 report.removed[rule.name] += removed
                 if removed < batch:
                     break
-                if pause is not None:
-                    pause()
+                if pause is not None and not pause():
+                    return report
         return report
