@@ -15,6 +15,7 @@ from jotauth.store.sql.migrate import SCRIPT_LOCATION, head_revision
 
 HEAD = head_revision()
 
+
 def _previous(revision: str) -> str:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)

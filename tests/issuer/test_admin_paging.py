@@ -160,4 +160,6 @@ async def test_offset_paging_is_refused_not_ignored(
     response = await client.get("/admin/users", params={"offset": "100"}, headers=headers)
     assert response.status_code == 400
     assert "after" in response.json()["error_description"]
-    assert (await client.get("/admin/users", params={"offset": "0"}, headers=headers)).status_code == 200
+    assert (
+        await client.get("/admin/users", params={"offset": "0"}, headers=headers)
+    ).status_code == 200

@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -21,7 +22,9 @@ async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
     return await client.post("/refresh", json={"refresh_token": token})
 
 
-async def _chain(client: httpx.AsyncClient, kit: Any, clock: Any, steps: int, every: float) -> list[str]:
+async def _chain(
+    client: httpx.AsyncClient, kit: Any, clock: Any, steps: int, every: float
+) -> list[str]:
     """Log in, then refresh ``steps`` times ``every`` seconds apart: every token, oldest first."""
     tokens = [(await kit.login(client))["refresh_token"]]
     for _ in range(steps):
@@ -92,7 +95,9 @@ def test_the_policy_follows_the_settings(kit: Any, sqlite_url: str) -> None:
     assert default.reuse_window == 7 * DAY
     forever = retention_policy(kit.make_settings(sqlite_url, audit_retention_days=0))
     assert forever.audit_age is None
-    assert retention_policy(kit.make_settings(sqlite_url, audit_retention_days=3)).audit_age == 3 * DAY
+    assert (
+        retention_policy(kit.make_settings(sqlite_url, audit_retention_days=3)).audit_age == 3 * DAY
+    )
 
 
 def test_the_settings_come_from_the_environment() -> None:
@@ -173,7 +178,7 @@ async def test_the_app_starts_and_stops_the_task(kit: Any, sqlite_url: str, cloc
         task = app.state.retention
         assert task.running is False
         async with app.router.lifespan_context(app):
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             assert task.running is True
         assert task.running is False
     finally:
@@ -181,7 +186,7 @@ async def test_the_app_starts_and_stops_the_task(kit: Any, sqlite_url: str, cloc
     off = create_app(kit.make_settings(sqlite_url, retention_interval=0), clock=clock)
     try:
         async with off.router.lifespan_context(off):
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             assert off.state.retention.running is False
     finally:
         off.state.store.close()

@@ -48,7 +48,9 @@ class Session:
 
 def _hashes(store: SQLStore) -> set[str]:
     with store.engine.connect() as connection:
-        return {row[0] for row in connection.exec_driver_sql("SELECT token_hash FROM refresh_tokens")}
+        return {
+            row[0] for row in connection.exec_driver_sql("SELECT token_hash FROM refresh_tokens")
+        }
 
 
 def _families(store: SQLStore) -> set[str]:
@@ -60,7 +62,9 @@ def _write_sessions(store: SQLStore, rng: random.Random, count: int) -> list[Ses
     sessions: list[Session] = []
     for n in range(count):
         start = NOW - rng.uniform(0, 20_000)
-        session = Session(id=f"f{n}", expires_at=start + rng.uniform(3000, 30_000), last_used_at=start)
+        session = Session(
+            id=f"f{n}", expires_at=start + rng.uniform(3000, 30_000), last_used_at=start
+        )
         session.current = f"h{n}-0"
         store.create_family(
             FamilyRecord(

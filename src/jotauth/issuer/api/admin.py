@@ -246,9 +246,7 @@ async def list_sessions(
     start = None if after is None else decode_session_cursor(after)
     now = auth.clock()
     families = await anyio.to_thread.run_sync(
-        lambda: auth.store.list_families(
-            user_id=uid, active_at=now, limit=limit + 1, after=start
-        )
+        lambda: auth.store.list_families(user_id=uid, active_at=now, limit=limit + 1, after=start)
     )
     more = len(families) > limit
     families = families[:limit]

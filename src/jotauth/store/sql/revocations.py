@@ -63,7 +63,6 @@ def publish(connection: Connection, *, type: str, created_at: float, **fields: A
     return int(position)
 
 
-
 def _is_live(row: Any, now: float) -> bool:
     """Whether a guard still needs this event: one with an ``exp`` is dead once it passed.
 
@@ -94,13 +93,13 @@ def _oldest_live(connection: Connection, after: int, newest: int, now: float) ->
     live events, which the guard is about to read anyway).
     """
     window = (Revocation.position > after, Revocation.position <= newest)
-    forever = connection.execute(
-        select(func.min(Revocation.position)).where(Revocation.exp.is_(None), *window)
-    ).scalar_one()
-    ahead = connection.execute(
-        select(func.min(Revocation.position)).where(Revocation.exp >= int(now), *window)
-    ).scalar_one()
-    found = [int(value) for value in (forever, ahead) if value is not None]
+    found: list[int] = []
+    for live in (Revocation.exp.is_(None), Revocation.exp >= int(now)):
+        value: int | None = connection.execute(
+            select(func.min(Revocation.position)).where(live, *window)
+        ).scalar_one()
+        if value is not None:  # min() of no row is NULL
+            found.append(int(value))
     return min(found) if found else None
 
 

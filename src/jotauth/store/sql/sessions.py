@@ -156,9 +156,7 @@ class SessionQueries:
         Dead sessions are skipped as the range is read; retention removes them a day after
         they end, so few stand in the way.
         """
-        query = (
-            select(Family).order_by(Family.created_at.desc(), Family.id.desc()).limit(limit)
-        )
+        query = select(Family).order_by(Family.created_at.desc(), Family.id.desc()).limit(limit)
         if user_id is not None:
             query = query.where(Family.user_id == user_id)
         if active_at is not None:
