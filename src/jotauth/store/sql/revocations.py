@@ -34,13 +34,13 @@ a plain ``INSERT`` fails instead of creating an event the feed could skip.
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 
 from jotauth.store.records import FeedPage, RevocationRecord
 from jotauth.store.sql._rows import revocation_row
 from jotauth.store.sql.models import FeedCounter, Revocation, SigningKey, User
 
-__all__ = ["RevocationQueries", "publish"]
+__all__ = ["RevocationQueries", "live_probes", "publish"]
 
 
 def publish(connection: Connection, *, type: str, created_at: float, **fields: Any) -> int:
@@ -85,19 +85,32 @@ def _rows_after(connection: Connection, after: int, limit: int) -> list[Any]:
     )
 
 
-def _oldest_live(connection: Connection, after: int, newest: int, now: float) -> int | None:
-    """The smallest live position in ``(after, newest]``, through ``ix_revocations_exp``.
+def live_probes(after: int, newest: int, now: float) -> tuple[Select[Any], Select[Any]]:
+    """The two queries that find the oldest live position in ``(after, newest]``.
 
-    Two index probes: the oldest event without an ``exp`` (user and key events, which never
-    expire), and the oldest among those whose ``exp`` is still ahead (a range holding only the
-    live events, which the guard is about to read anyway).
+    Both read ``ix_revocations_exp`` only: the oldest event without an ``exp`` (user and key
+    events, which never expire) is one probe of its ``exp IS NULL`` end; the oldest of those
+    whose ``exp`` is still ahead reads the range of live events (which the guard is about to
+    receive anyway). In the second, position is written ``position + 0``: SQLite, without
+    statistics, otherwise walked the position index through every dead row looking for the
+    minimum (1.2 s at a million rows, where the ``exp`` range takes 0.1 ms).
     """
-    window = (Revocation.position > after, Revocation.position <= newest)
+    unindexed = Revocation.position + 0
+    return (
+        select(func.min(Revocation.position)).where(
+            Revocation.exp.is_(None), Revocation.position > after, Revocation.position <= newest
+        ),
+        select(func.min(unindexed)).where(
+            Revocation.exp >= int(now), unindexed > after, unindexed <= newest
+        ),
+    )
+
+
+def _oldest_live(connection: Connection, after: int, newest: int, now: float) -> int | None:
+    """The smallest live position in ``(after, newest]``, or None (see ``live_probes``)."""
     found: list[int] = []
-    for live in (Revocation.exp.is_(None), Revocation.exp >= int(now)):
-        value: int | None = connection.execute(
-            select(func.min(Revocation.position)).where(live, *window)
-        ).scalar_one()
+    for probe in live_probes(after, newest, now):
+        value: int | None = connection.execute(probe).scalar_one()
         if value is not None:  # min() of no row is NULL
             found.append(int(value))
     return min(found) if found else None
