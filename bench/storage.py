@@ -189,8 +189,8 @@ def main() -> None:
             f"token rows per session {tokens / args.sessions:.0f}; token bytes per session "
             f"{(kept['refresh_tokens'] - base['refresh_tokens']) / args.sessions:,.0f} B"
         )
-        audit_age = settings.audit_retention_days * 86400
-        print(f"audit kept {settings.audit_retention_days} days ({audit_age / EVERY:.0f} per session)")
+        days = settings.audit_retention_days
+        print(f"audit kept {days} days ({days * 86400 / EVERY:.0f} rows per session)")
         plans(store, now)
     finally:
         store.close()
