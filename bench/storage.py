@@ -1,17 +1,22 @@
 """Database size per session and per refresh on PostgreSQL, before and after retention.
 
     PYTHONPATH=src python bench/storage.py [--url postgresql+psycopg://postgres@127.0.0.1/test]
-                                           [--sessions 50] [--refreshes 1000]
+                                           [--sessions 20] [--refreshes 50] [--month 100]
 
-Works in a fresh schema it drops at the end. Sessions are written with the store's own
-statements (``create_family``, ``rotate_refresh``, ``add_audit_event``, what a login and a
-refresh write), refreshed every 15 minutes of a manual clock, so ``--refreshes 1000`` is 10.4
-days of use. Sizes are ``pg_total_relation_size`` (heap, TOAST and every index) of the three
-tables a refresh writes, after ``VACUUM`` (dead row versions made reusable, as autovacuum does)
-and after ``VACUUM FULL`` (the space the live rows need). Then retention runs with the default
-policy (``jotauth.issuer.retention.retention_policy`` of the default Settings) and the sizes
-are taken again. Also prints PostgreSQL's plans for the feed's live-event probe and a deep
-page of the admin session listing over generated rows.
+Works in a fresh schema it drops at the end. Sizes are ``pg_total_relation_size`` (heap,
+TOAST and every index) of the three tables a refresh writes, after ``VACUUM`` (dead row
+versions made reusable, as autovacuum does) and after ``VACUUM FULL`` (the space the live rows
+need).
+
+1. Per session and per refresh: ``--sessions`` logins and ``--refreshes`` refreshes each,
+   written with the store's own statements (``create_family``, ``rotate_refresh``,
+   ``add_audit_event``: what a login and a refresh write), every 15 minutes of a manual clock.
+2. A month of use: ``--month`` sessions refreshed every 15 minutes for 30 days (2,880 refreshes
+   each), written in bulk with the same columns and sizes, then retention with the default
+   policy (``jotauth.issuer.retention.retention_policy`` of the default Settings): rows and
+   bytes per session before and after.
+3. PostgreSQL's plans (EXPLAIN ANALYZE) for the feed's live-event probes and deep pages of the
+   admin session listing, over a million generated rows each.
 """
 
 import argparse
@@ -24,9 +29,12 @@ from jotauth.issuer.retention import retention_policy
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import FamilyRecord
 from jotauth.store.sql import SQLStore
+from jotauth.store.sql.revocations import live_probes
 
 TABLES = ("refresh_tokens", "refresh_families", "audit_events")
 EVERY = 900.0
+AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+SEALED = bytes(71)  # the sealed successor: AES-GCM of a 43-character token, nonce and tag
 
 
 def sizes(store: SQLStore) -> dict[str, int]:
@@ -62,7 +70,7 @@ def audit(store: SQLStore, type: str, family: str, at: float) -> None:
         user_id="1",
         username="john",
         ip="203.0.113.7",
-        user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
+        user_agent=AGENT,
         detail={"family_id": family, "client_id": "jotauth", "scope": "articles:read"},
         at=at,
     )
@@ -75,6 +83,34 @@ def report(label: str, store: SQLStore, base: dict[str, int]) -> dict[str, int]:
     parts = ", ".join(f"{t} {counted[t]} rows {now[t] - base[t]:,} B" for t in TABLES)
     print(f"{label}: {total:,} B ({parts})")
     return now
+
+
+OLD_POLL = (  # the feed's query before issue 17: expired rows filtered, the cursor kept
+    "SELECT * FROM revocations WHERE position > {after} AND (type NOT IN ('token', 'session') "
+    "OR exp >= {now}) ORDER BY position LIMIT 1001"
+)
+
+
+def polls(store: SQLStore, now: float, rounds: int = 5) -> None:
+    """Part 4: a poll over a million expired events, the old query against ``feed_page``,
+    alternated: a new guard's first poll, and every later poll (old: again from 0)."""
+    timings: dict[str, list[float]] = {"old": [], "new, first poll": [], "new, next poll": []}
+    cursor = 0
+    with store.engine.connect() as connection:
+        for _ in range(rounds):
+            began = time.perf_counter()
+            connection.exec_driver_sql(OLD_POLL.format(after=0, now=int(now))).all()
+            timings["old"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            cursor = store.feed_page(0, now=now).cursor
+            timings["new, first poll"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            store.feed_page(cursor, now=now)
+            timings["new, next poll"].append(time.perf_counter() - began)
+    for label, values in timings.items():
+        median = sorted(values)[rounds // 2] * 1e3
+        print(f"poll over 1M expired events, {label}: median {median:.2f} ms")
+    print(f"cursor after the first poll: {cursor}")
 
 
 def plans(store: SQLStore, now: float) -> None:
@@ -93,10 +129,12 @@ def plans(store: SQLStore, now: float) -> None:
         connection.exec_driver_sql("ANALYZE refresh_families")
     raw.dispose()
     queries = {
-        "feed: oldest live event after a dead page (1M expired events)": (
-            f"SELECT min(position) FROM revocations WHERE exp >= {int(now)} "
-            "AND position > 1000 AND position <= 1000000"
-        ),
+        **{
+            f"feed: oldest live event after a dead page, probe {n} (1M expired events)": str(
+                probe.compile(store.engine, compile_kwargs={"literal_binds": True})
+            )
+            for n, probe in enumerate(live_probes(1000, 1_000_000, now), 1)
+        },
         "admin sessions: page 9,001 of 100 (1M sessions)": (
             "SELECT * FROM refresh_families WHERE revoked_at IS NULL "
             f"AND expires_at > {now} AND (created_at, id) < ({now} - 900000, 'f900000') "
@@ -116,82 +154,125 @@ def plans(store: SQLStore, now: float) -> None:
             for line in plan:
                 print("   ", line[0])
     raw.dispose()
+    polls(store, now)
+
+
+def per_refresh(store: SQLStore, sessions: int, refreshes: int, start: float) -> None:
+    """Part 1: what one login and one refresh add, through the store's own statements."""
+    settings = Settings()
+    vacuum(store, full=True)
+    base = sizes(store)
+    families = [uuid.uuid4().hex for _ in range(sessions)]
+    current: dict[str, str] = {}
+    for family in families:
+        current[family] = uuid.uuid4().hex * 2
+        store.create_family(
+            FamilyRecord(
+                id=family, user_id=1, client_id="jotauth", scope="articles:read",
+                created_at=start, last_used_at=start, expires_at=start + settings.refresh_ttl,
+                ip="203.0.113.7", user_agent=AGENT,
+            ),
+            current[family],
+        )  # fmt: skip
+        audit(store, "login_succeeded", family, start)
+    vacuum(store, full=False)
+    logged_in = report("after logins (VACUUM)", store, base)
+    for step in range(refreshes):
+        now = start + (step + 1) * EVERY
+        for family in families:
+            found = store.find_refresh(current[family])
+            assert found is not None
+            successor = uuid.uuid4().hex * 2
+            assert store.rotate_refresh(
+                found[0].id, family, successor_sealed=SEALED, successor_hash=successor, now=now
+            )
+            current[family] = successor
+            audit(store, "token_refreshed", family, now)
+    unvacuumed = report("after refreshes (no VACUUM)", store, base)
+    vacuum(store, full=False)
+    refreshed = report("after refreshes (VACUUM)", store, base)
+    vacuum(store, full=True)
+    compact = report("after refreshes (VACUUM FULL)", store, base)
+    count = sessions * refreshes
+    print(f"per session: {(sum(logged_in.values()) - sum(base.values())) / sessions:,.0f} B")
+    for label, after in (("no VACUUM", unvacuumed), ("VACUUM", refreshed), ("FULL", compact)):
+        per = {t: (after[t] - logged_in[t]) / count for t in TABLES}
+        parts = ", ".join(f"{t} {v:,.0f}" for t, v in per.items())
+        print(f"per refresh ({label}): {sum(per.values()):,.0f} B ({parts})")
+
+
+def month(store: SQLStore, sessions: int, start: float) -> None:
+    """Part 2: a month of refreshes every 15 minutes, then retention with the defaults."""
+    settings = Settings()
+    steps = int(30 * 86400 / EVERY)
+    now = start + steps * EVERY
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("TRUNCATE refresh_tokens, refresh_families, audit_events")
+    raw = sa.create_engine(store.engine.url)
+    with raw.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO refresh_families (id, user_id, client_id, scope, created_at, "
+            "last_used_at, expires_at, revoked_at, revoke_reason, ip, user_agent, narrowed) "
+            f"SELECT md5('f' || s), 1, 'jotauth', 'articles:read', {start}, {now}, "
+            f"{start + settings.refresh_ttl}, NULL, NULL, '203.0.113.7', '{AGENT}', false "
+            f"FROM generate_series(1, {sessions}) s"
+        )
+        # Token i of a session was created at step i and rotated at step i + 1 (the last,
+        # created at the last step, is the current one); a successor sealed as the service
+        # seals it (71 bytes); an audit row per refresh as `audit` writes it.
+        connection.exec_driver_sql(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, used_at, successor) "
+            "SELECT md5('t' || s || '-' || i) || md5('u' || s || '-' || i), md5('f' || s), "
+            f"{start} + i * {EVERY}, CASE WHEN i < {steps} THEN {start} + (i + 1) * {EVERY} END, "
+            f"CASE WHEN i < {steps} THEN decode(repeat('00', 71), 'hex') END "
+            f"FROM generate_series(1, {sessions}) s, generate_series(0, {steps}) i"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO audit_events (type, outcome, user_id, username, ip, user_agent, "
+            "detail, at) SELECT 'token_refreshed', 'success', '1', 'john', '203.0.113.7', "
+            f"'{AGENT}', json_build_object('family_id', md5('f' || s), 'client_id', 'jotauth', "
+            f"'scope', 'articles:read'), {start} + i * {EVERY} "
+            f"FROM generate_series(1, {sessions}) s, generate_series(1, {steps}) i"
+        )
+    raw.dispose()
+    vacuum(store, full=True)
+    empty = {t: 0 for t in TABLES}
+    before = report(f"{sessions} sessions after 30 days, no retention (VACUUM FULL)", store, empty)
+    began = time.perf_counter()
+    result = store.purge(retention_policy(settings), now=now, batch=settings.retention_batch)
+    took = time.perf_counter() - began
+    print(f"retention: {result.removed} in {result.batches} batches, {took:.1f} s")
+    vacuum(store, full=True)
+    after = report("after retention (VACUUM FULL)", store, empty)
+    counted = rows(store)
+    for label, measured in (("before", before), ("after", after)):
+        print(
+            f"per session {label}: "
+            + ", ".join(f"{t} {measured[t] / sessions:,.0f} B" for t in TABLES)
+            + f"; total {sum(measured.values()) / sessions:,.0f} B"
+        )
+    print(f"token rows per session after: {counted['refresh_tokens'] / sessions:.0f}")
+    days = settings.audit_retention_days
+    print(f"audit kept {days} days: at most {days * 86400 / EVERY:.0f} rows per such session")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--refreshes", type=int, default=1000)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--refreshes", type=int, default=50)
+    parser.add_argument("--month", type=int, default=100)
     args = parser.parse_args()
     schema = "bench_" + uuid.uuid4().hex[:8]
     admin = sa.create_engine(args.url)
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     store = SQLStore.from_url(f"{args.url}?options=-csearch_path%3D{schema}")
+    start = 1_900_000_000.0
     try:
-        settings = Settings()
-        vacuum(store, full=True)
-        base = sizes(store)
-        start = 1_900_000_000.0
-        families = [f"{uuid.uuid4().hex}" for _ in range(args.sessions)]
-        current: dict[str, str] = {}
-        for family in families:
-            current[family] = uuid.uuid4().hex * 2
-            store.create_family(
-                FamilyRecord(
-                    id=family, user_id=1, client_id="jotauth", scope="articles:read",
-                    created_at=start, last_used_at=start, expires_at=start + settings.refresh_ttl,
-                    ip="203.0.113.7", user_agent="Mozilla/5.0",
-                ),
-                current[family],
-            )  # fmt: skip
-            audit(store, "login_succeeded", family, start)
-        vacuum(store, full=False)
-        logged_in = report("after logins", store, base)
-        began = time.perf_counter()
-        now = start
-        for step in range(args.refreshes):
-            now = start + (step + 1) * EVERY
-            for family in families:
-                found = store.find_refresh(current[family])
-                assert found is not None
-                successor = uuid.uuid4().hex * 2
-                sealed = bytes(60)  # the AES-GCM sealed successor is 43 + 12 + 16 = 71 bytes
-                assert store.rotate_refresh(
-                    found[0].id, family, successor_sealed=sealed + bytes(11),
-                    successor_hash=successor, now=now,
-                )  # fmt: skip
-                current[family] = successor
-                audit(store, "token_refreshed", family, now)
-        elapsed = time.perf_counter() - began
-        vacuum(store, full=False)
-        refreshed = report("after refreshes (VACUUM)", store, base)
-        vacuum(store, full=True)
-        compact = report("after refreshes (VACUUM FULL)", store, base)
-        count = args.sessions * args.refreshes
-        print(
-            f"{args.sessions} sessions, {count} refreshes in {elapsed:.0f} s; per session "
-            f"{(sum(logged_in.values()) - sum(base.values())) / args.sessions:,.0f} B; per "
-            f"refresh {(sum(refreshed.values()) - sum(logged_in.values())) / count:,.0f} B "
-            f"(VACUUM), {(sum(compact.values()) - sum(logged_in.values())) / count:,.0f} B "
-            "(VACUUM FULL)"
-        )
-        for table in TABLES:
-            print(f"  {table}: {(refreshed[table] - logged_in[table]) / count:,.0f} B/refresh")
-        policy = retention_policy(settings)
-        result = store.purge(policy, now=now, batch=settings.retention_batch)
-        print(f"retention at day {(now - start) / 86400:.1f}: {result.removed}")
-        vacuum(store, full=True)
-        kept = report("after retention (VACUUM FULL)", store, base)
-        tokens = rows(store)["refresh_tokens"]
-        print(
-            f"token rows per session {tokens / args.sessions:.0f}; token bytes per session "
-            f"{(kept['refresh_tokens'] - base['refresh_tokens']) / args.sessions:,.0f} B"
-        )
-        days = settings.audit_retention_days
-        print(f"audit kept {days} days ({days * 86400 / EVERY:.0f} rows per session)")
-        plans(store, now)
+        per_refresh(store, args.sessions, args.refreshes, start)
+        month(store, args.month, start)
+        plans(store, start + 30 * 86400)
     finally:
         store.close()
         with admin.begin() as connection:
