@@ -1,22 +1,27 @@
 """Database size per session and per refresh on PostgreSQL, before and after retention.
 
     PYTHONPATH=src python bench/storage.py [--url postgresql+psycopg://postgres@127.0.0.1/test]
-                                           [--sessions 20] [--refreshes 50] [--month 100]
+                                           [--logins 2000] [--sessions 20] [--refreshes 50]
+                                           [--month 100]
 
 Works in a fresh schema it drops at the end. Sizes are ``pg_total_relation_size`` (heap,
 TOAST and every index) of the three tables a refresh writes, after ``VACUUM`` (dead row
 versions made reusable, as autovacuum does) and after ``VACUUM FULL`` (the space the live rows
 need).
 
-1. Per session and per refresh: ``--sessions`` logins and ``--refreshes`` refreshes each,
-   written with the store's own statements (``create_family``, ``rotate_refresh``,
-   ``add_audit_event``: what a login and a refresh write), every 15 minutes of a manual clock.
+1. Per session and per refresh: ``--logins`` logins, then ``--refreshes`` refreshes of
+   ``--sessions`` of them, written with the store's own statements (``create_family``,
+   ``rotate_refresh``, ``add_audit_event``: what a login and a refresh write), every 15
+   minutes of a manual clock.
 2. A month of use: ``--month`` sessions refreshed every 15 minutes for 30 days (2,880 refreshes
    each), written in bulk with the same columns and sizes, then retention with the default
    policy (``jotauth.issuer.retention.retention_policy`` of the default Settings): rows and
    bytes per session before and after.
 3. PostgreSQL's plans (EXPLAIN ANALYZE) for the feed's live-event probes and deep pages of the
    admin session listing, over a million generated rows each.
+4. A feed poll over a million expired events: the query before issue 17 against
+   ``feed_page``, and a deep page of the user listing with OFFSET against the keyset, each
+   alternated in one sitting (medians of 5 rounds).
 """
 
 import argparse
@@ -94,7 +99,12 @@ OLD_POLL = (  # the feed's query before issue 17: expired rows filtered, the cur
 def polls(store: SQLStore, now: float, rounds: int = 5) -> None:
     """Part 4: a poll over a million expired events, the old query against ``feed_page``,
     alternated: a new guard's first poll, and every later poll (old: again from 0)."""
-    timings: dict[str, list[float]] = {"old": [], "new, first poll": [], "new, next poll": []}
+    timings: dict[str, list[float]] = {
+        "old": [],
+        "new, first poll": [],
+        "new, next poll": [],
+        "a store round trip (SELECT 1, for scale)": [],
+    }
     cursor = 0
     with store.engine.connect() as connection:
         for _ in range(rounds):
@@ -107,10 +117,51 @@ def polls(store: SQLStore, now: float, rounds: int = 5) -> None:
             began = time.perf_counter()
             store.feed_page(cursor, now=now)
             timings["new, next poll"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            with store.engine.connect() as other:
+                other.exec_driver_sql("SELECT 1").all()
+            timings["a store round trip (SELECT 1, for scale)"].append(time.perf_counter() - began)
     for label, values in timings.items():
         median = sorted(values)[rounds // 2] * 1e3
         print(f"poll over 1M expired events, {label}: median {median:.2f} ms")
     print(f"cursor after the first poll: {cursor}")
+
+
+def user_pages(store: SQLStore, rounds: int = 5) -> None:
+    """Part 5: page 9,001 of the admin user listing over a million users, OFFSET (before)
+    against the keyset (``list_users(after=)``), alternated."""
+    raw = sa.create_engine(store.engine.url)
+    with raw.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO users (username, username_key, password_hash, roles, permissions, "
+            "disabled, not_before, created_at) SELECT 'u' || g, 'u' || g, '$argon2id$x', "
+            "'[]', '{}', false, 0, 0 FROM generate_series(1, 1000000) g"
+        )
+        connection.exec_driver_sql("ANALYZE users")
+    raw.dispose()
+    timings: dict[str, list[float]] = {
+        "OFFSET 900000": [],
+        "keyset, the SQL alone": [],
+        "keyset, list_users(after=900000)": [],
+    }
+    with store.engine.connect() as connection:
+        for _ in range(rounds):
+            began = time.perf_counter()
+            connection.exec_driver_sql(
+                "SELECT * FROM users ORDER BY id LIMIT 101 OFFSET 900000"
+            ).all()
+            timings["OFFSET 900000"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            connection.exec_driver_sql(
+                "SELECT * FROM users WHERE id > 900000 ORDER BY id LIMIT 101"
+            ).all()
+            timings["keyset, the SQL alone"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            store.list_users(limit=101, after=900000)
+            timings["keyset, list_users(after=900000)"].append(time.perf_counter() - began)
+    for label, values in timings.items():
+        median = sorted(values)[rounds // 2] * 1e3
+        print(f"admin users page 9,001 of 100 over 1M users, {label}: median {median:.2f} ms")
 
 
 def plans(store: SQLStore, now: float) -> None:
@@ -155,14 +206,15 @@ def plans(store: SQLStore, now: float) -> None:
                 print("   ", line[0])
     raw.dispose()
     polls(store, now)
+    user_pages(store)
 
 
-def per_refresh(store: SQLStore, sessions: int, refreshes: int, start: float) -> None:
+def per_refresh(store: SQLStore, logins: int, sessions: int, refreshes: int, start: float) -> None:
     """Part 1: what one login and one refresh add, through the store's own statements."""
     settings = Settings()
     vacuum(store, full=True)
     base = sizes(store)
-    families = [uuid.uuid4().hex for _ in range(sessions)]
+    families = [uuid.uuid4().hex for _ in range(logins)]
     current: dict[str, str] = {}
     for family in families:
         current[family] = uuid.uuid4().hex * 2
@@ -179,7 +231,7 @@ def per_refresh(store: SQLStore, sessions: int, refreshes: int, start: float) ->
     logged_in = report("after logins (VACUUM)", store, base)
     for step in range(refreshes):
         now = start + (step + 1) * EVERY
-        for family in families:
+        for family in families[:sessions]:
             found = store.find_refresh(current[family])
             assert found is not None
             successor = uuid.uuid4().hex * 2
@@ -194,7 +246,7 @@ def per_refresh(store: SQLStore, sessions: int, refreshes: int, start: float) ->
     vacuum(store, full=True)
     compact = report("after refreshes (VACUUM FULL)", store, base)
     count = sessions * refreshes
-    print(f"per session: {(sum(logged_in.values()) - sum(base.values())) / sessions:,.0f} B")
+    print(f"per session: {(sum(logged_in.values()) - sum(base.values())) / logins:,.0f} B")
     for label, after in (("no VACUUM", unvacuumed), ("VACUUM", refreshed), ("FULL", compact)):
         per = {t: (after[t] - logged_in[t]) / count for t in TABLES}
         parts = ", ".join(f"{t} {v:,.0f}" for t, v in per.items())
@@ -259,6 +311,7 @@ def month(store: SQLStore, sessions: int, start: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--logins", type=int, default=2000)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--refreshes", type=int, default=50)
     parser.add_argument("--month", type=int, default=100)
@@ -270,7 +323,7 @@ def main() -> None:
     store = SQLStore.from_url(f"{args.url}?options=-csearch_path%3D{schema}")
     start = 1_900_000_000.0
     try:
-        per_refresh(store, args.sessions, args.refreshes, start)
+        per_refresh(store, args.logins, args.sessions, args.refreshes, start)
         month(store, args.month, start)
         plans(store, start + 30 * 86400)
     finally:

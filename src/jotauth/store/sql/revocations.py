@@ -159,6 +159,8 @@ class RevocationQueries:
             if oldest_live is None:
                 return FeedPage([], max(int(newest or 0), dead_until), False)
             rows = _rows_after(connection, oldest_live - 1, limit)
+        if not rows:  # gone since the probe (a clock far ahead of ours purged it): stop short
+            return FeedPage([], oldest_live - 1, False)
         live = [row for row in rows[:limit] if _is_live(row, now)]
         cursor = rows[min(len(rows), limit) - 1].position
         return FeedPage([revocation_row(row) for row in live], cursor, len(rows) > limit)
