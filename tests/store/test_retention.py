@@ -150,6 +150,8 @@ def test_batches_are_bounded_and_committed_one_by_one(store: SQLStore) -> None:
     assert len(deletes) == 3  # 4 rows in the first run, then 4 + 2: a search that finds
     assert all(keys <= 4 for keys in deletes)  # nothing deletes nothing
     assert len(commits) >= len(deletes)
+    with pytest.raises(ValueError, match="at least one row"):
+        store.purge(POLICY, now=NOW, batch=0)  # would otherwise loop, deleting nothing
     with pytest.raises(ValueError, match="no retention rule"):
         store.purge_batch("nothing", POLICY, now=NOW)
     assert store.purge_batch("expired_revocations", POLICY, now=NOW) == 0

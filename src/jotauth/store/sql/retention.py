@@ -161,6 +161,8 @@ class RetentionQueries:
         waits there, so other writers get the database between two short transactions, and
         stops there when the server shuts down).
         """
+        if batch < 1:
+            raise ValueError("a retention batch must hold at least one row")
         report = RetentionReport()
         for rule in _rules(policy):
             report.removed[rule.name] = 0
