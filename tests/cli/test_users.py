@@ -215,3 +215,20 @@ def test_set_password_takes_no_password_argument(env: dict[str, str]) -> None:
     )
     assert result.exit_code == 2
     assert "No such option" in result.output
+
+
+def test_list_pages_by_id(env: dict[str, str]) -> None:
+    """A full page ends with the command for the next; --after starts past an id."""
+    runner = CliRunner()
+    for name in ("ann", "bob", "cid"):
+        result = runner.invoke(main, ["user", "add", name, "--password", "password123"], env=env)
+        assert result.exit_code == 0, result.output
+    first = runner.invoke(main, ["user", "list", "--limit", "2"], env=env)
+    assert "ann" in first.output
+    assert "bob" in first.output
+    assert "cid" not in first.output
+    assert "more: jotauth user list --limit 2 --after 2" in first.output
+    rest = runner.invoke(main, ["user", "list", "--limit", "2", "--after", "2"], env=env)
+    assert "cid" in rest.output
+    assert "ann" not in rest.output
+    assert "more:" not in rest.output

@@ -84,7 +84,8 @@ def _fuzz(url: str, kit: Any, clock: Any) -> None:
             headers = kit.bearer(login.json()["access_token"])
             routes = _admin_queries(app)
             assert {"/admin/users", "/admin/sessions", "/admin/audit"} <= set(routes)
-            assert "offset" in routes["/admin/users"]
+            assert "after" in routes["/admin/users"]
+            assert "after" in routes["/admin/sessions"]
             assert "type" in routes["/admin/audit"]
 
             @FUZZ
@@ -102,6 +103,9 @@ def _fuzz(url: str, kit: Any, clock: Any) -> None:
             check()
             for path, params in (
                 ("/admin/users", {"offset": "9223372036854775808"}),
+                ("/admin/users", {"offset": "10"}),  # removed: refused, never page one again
+                ("/admin/users", {"after": "\x00"}),
+                ("/admin/sessions", {"after": "WyJ1IiwxXQ"}),  # a users cursor
                 ("/admin/audit", {"type": "\x00"}),
                 ("/admin/audit", {"user_id": "\x00"}),
             ):

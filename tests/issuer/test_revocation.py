@@ -229,6 +229,36 @@ async def test_feed_pages_say_whether_more_is_waiting(
     assert (len(rest["events"]), rest["has_more"], rest["cursor"]) == (1, False, "1001")
 
 
+def test_a_guard_moves_its_cursor_past_a_feed_of_expired_events(
+    app: Any, store: Any, kit: Any, clock: Any
+) -> None:
+    """2,500 expired events, none purged, then one live: a new guard's first poll answers a
+    cursor past all of them over HTTP (not "0", which made every poll read them again), and
+    the live event published next is the only thing the following poll reads."""
+    from jotauth.guard import RevocationFeed
+    from jotauth.store.sql.revocations import publish
+
+    with store.engine.begin() as connection:
+        for n in range(2500):
+            publish(connection, type="token", jti=f"d{n}", exp=int(clock()) - 1, created_at=0)
+    feed = RevocationFeed(
+        "http://testserver/revocations",
+        service_token="feed-secret-0123456789",
+        transport=kit.sync_transport(app),
+        clock=clock,
+    )
+    view = RevocationView()
+    try:
+        assert feed.poll_once(view)
+        assert (feed.cursor, feed.polls, len(view)) == ("2500", 1, 0)
+        store.revoke_token("live", int(clock()) + 600, now=clock())
+        assert feed.poll_once(view)
+    finally:
+        feed.close()
+    assert (feed.cursor, feed.polls, len(view)) == ("2501", 2, 1)
+    assert view.check("live", "1", clock(), None) is not None
+
+
 async def test_feed_leaves_out_expired_token_events(
     app: Any, client: httpx.AsyncClient, kit: Any, clock: Any
 ) -> None:

@@ -8,6 +8,7 @@ import pytest
 from jotauth.store import DuplicateError, FamilyRecord, KeyRecord
 from jotauth.store.sql import SQLStore
 from jotauth.store.sql.migrate import current_revision, head_revision
+from jotauth.store.sql.retention import RetentionPolicy
 
 NOW = 1_900_000_000.0
 
@@ -148,7 +149,8 @@ def test_feed_order_cursor_and_expiry(store: SQLStore) -> None:
     assert [e.jti for e in events] == ["new"]
     assert store.revocations_after(events[-1].seq, now=NOW) == []
     assert store.last_revocation_seq() == events[-1].seq
-    assert store.purge(now=NOW) == 1
+    policy = RetentionPolicy(reuse_window=60, idle_ttl=60, audit_age=None, feed_margin=0)
+    assert store.purge(policy, now=NOW).removed["expired_revocations"] == 1
 
 
 def test_key_rotation_is_guarded(store: SQLStore) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from jotauth.cli._server import fail_cleanly
+from jotauth.issuer.retention import retention_policy
 from jotauth.issuer.settings import Settings
 from jotauth.store.errors import StoreUnavailableError
 from jotauth.store.sql import SQLStore
@@ -99,15 +100,22 @@ def current_command() -> None:
 
 @db.command("purge")
 def purge_command() -> None:
-    """Delete expired denylist entries and the refresh tokens of long-dead sessions.
+    """Remove what retention removes, now: rotated and dead refresh tokens, dead sessions,
+    expired denylist and feed events, and audit events past JOTAUTH_AUDIT_RETENTION_DAYS.
 
-    Safe at any time (run it daily from cron): only rows that can no longer affect a
-    decision are removed.
+    The server does this by itself every JOTAUTH_RETENTION_INTERVAL seconds; this runs the
+    same rules once, to the end. Safe at any time: only rows that can no longer affect a
+    decision are removed (docs/issuer.md, "Retention").
     """
     with fail_cleanly():
-        store = SQLStore.from_url(Settings.from_env().database_url)
+        settings = Settings.from_env()
+        store = SQLStore.from_url(settings.database_url)
         try:
-            removed = store.purge(now=time.time())
+            report = store.purge(
+                retention_policy(settings), now=time.time(), batch=settings.retention_batch
+            )
         finally:
             store.close()
-    click.echo(f"removed {removed} expired row(s)")
+    click.echo(f"removed {report.total} expired row(s)")
+    for rule, count in report.removed.items():
+        click.echo(f"  {rule.replace('_', ' ')}: {count}")

@@ -56,14 +56,20 @@ def add(username: str, password: str, roles: tuple[str, ...], permissions: tuple
 
 @user.command("list")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
-def list_users(limit: int) -> None:
-    """Users with their roles and state."""
+@click.option(
+    "--after", type=click.IntRange(0), default=None, help="Start after this user id (paging)."
+)
+def list_users(limit: int, after: int | None) -> None:
+    """Users with their roles and state, by id; a full page says how to get the next."""
     with open_runtime() as runtime, fail_cleanly():
-        users = runtime.store.list_users(limit=limit)
+        users = runtime.store.list_users(limit=limit + 1, after=after)
+    more, users = len(users) > limit, users[:limit]
     click.echo(f"{'ID':>6}  {'USERNAME':<24} {'STATE':<9} ROLES")
     for record in users:
         state = "disabled" if record.disabled else "active"
         click.echo(f"{record.id:>6}  {record.username:<24} {state:<9} {','.join(record.roles)}")
+    if more:
+        click.echo(f"more: jotauth user list --limit {limit} --after {users[-1].id}")
 
 
 def _set_disabled(username: str, disabled: bool) -> None:

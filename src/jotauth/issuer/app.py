@@ -4,12 +4,14 @@ Everything stateful lives in the database (users, sessions, keys, revocations, a
 number of workers or instances can serve the same app. ``create_app`` builds, in this order:
 the use cases (``runtime``), the issuer's own guard (reading the access cookie in browser
 mode), the rate limiter handed to the use cases, the observers subscribed to the events, the
-routers, and the HTTP middleware (outermost first: metrics, security headers, CORS).
+retention task, the routers, and the HTTP middleware (outermost first: metrics, security
+headers, CORS).
 
 On ``app.state``: ``settings``, ``store``, ``events`` (the EventBus), ``auth``
 (AuthService), ``guard`` (the issuer's own guard), ``cookies`` (the browser-mode
-``CookiePolicy``, or None), ``limiter`` (the ``RateLimiter``, or None) and
-``observability`` (metrics, alerts, audit log).
+``CookiePolicy``, or None), ``limiter`` (the ``RateLimiter``, or None), ``observability``
+(metrics, alerts, audit log) and ``retention`` (the background task that keeps storage
+bounded, run by the app's lifespan).
 """
 
 import time
@@ -23,6 +25,7 @@ try:  # first, so that a missing FastAPI is named before the modules that import
 except ModuleNotFoundError as exc:
     raise MissingDependencyError("the jotauth auth server needs FastAPI", "issuer", exc) from None
 
+import anyio
 from starlette.middleware.cors import CORSMiddleware
 
 from jotauth.guard import Guard, Principal
@@ -39,6 +42,7 @@ from jotauth.issuer.keysource import RingKeySource
 from jotauth.issuer.observability.audit_api import router as audit_router
 from jotauth.issuer.observability.install import install_observability
 from jotauth.issuer.observability.metrics import HardeningMetrics
+from jotauth.issuer.retention import RetentionTask
 from jotauth.issuer.revocations import FeedPublisher
 from jotauth.issuer.runtime import build_runtime
 from jotauth.issuer.services.ratelimit import (
@@ -125,10 +129,17 @@ def create_app(
         runtime.events, settings, metrics=metrics, storage=storage, account_key=account_key
     )
 
+    retention = RetentionTask(runtime.store, settings, clock=clock)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with anyio.create_task_group() as tasks:
+                if settings.retention_interval > 0:
+                    tasks.start_soon(retention.run)
+                yield
+                retention.stop()
+                tasks.cancel_scope.cancel()
         finally:
             await observers.aclose()
             await close_storage(storage)
@@ -155,6 +166,7 @@ def create_app(
     app.state.cookies = cookies
     app.state.limiter = limiter
     app.state.observability = observers
+    app.state.retention = retention
     install_error_handlers(app)
     install_docs(app)
     for module in (home, auth, oauth, wellknown, admin):

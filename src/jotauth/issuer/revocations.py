@@ -58,12 +58,14 @@ class FeedPublisher:
         pushed = 0
         with self._lock:
             while True:
-                records = self.store.revocations_after(self._cursor, now=self.clock())
-                if not records:
+                page = self.store.feed_page(self._cursor, now=self.clock())
+                self._cursor = page.cursor
+                events = [record.as_event() for record in page.records]
+                if events:
+                    self.publisher.publish(events)
+                    pushed += len(events)
+                if not page.more:
                     return pushed
-                self.publisher.publish([record.as_event() for record in records])
-                pushed += len(records)
-                self._cursor = records[-1].seq
 
     async def observe(self, event: AuthEvent) -> None:
         """After a revoking event, push the new feed entries."""

@@ -218,6 +218,13 @@ class Settings(BaseSettings):
     JWTs encrypted to the audience's published ``use: enc`` key. Empty (the default): none."""
     default_client_id: ClassVar[str] = "jotauth"
     """The OAuth client of the first-party login: a fact of the API, not a setting."""
+    audit_retention_days: int = Field(90, ge=0)
+    """Days audit events are kept; 0 keeps them forever (an explicit opt-out)."""
+    retention_interval: int = Field(600, ge=0)
+    """Seconds between the server's retention runs (``jotauth.issuer.retention``); 0: none
+    in the server, only ``jotauth db purge``."""
+    retention_batch: int = Field(500, ge=1)
+    """Rows one retention batch deletes at most (one short transaction each)."""
 
     # --- browser origins and cookies -------------------------------------------------------
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()

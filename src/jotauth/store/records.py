@@ -6,6 +6,7 @@ from typing import Any
 __all__ = [
     "AuditRecord",
     "FamilyRecord",
+    "FeedPage",
     "KeyRecord",
     "RefreshRecord",
     "RevocationRecord",
@@ -101,6 +102,19 @@ class RevocationRecord:
         if self.type == "user":
             return {"type": "user", "sub": self.sub, "not_before": self.not_before}
         return {"type": "key", "kid": self.kid}
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One poll of the feed: the live events read, and the cursor past every row looked at.
+
+    ``cursor`` moves past expired rows too, so a feed whose every row has expired is not read
+    again on the next poll; ``more`` says rows past ``cursor`` are waiting.
+    """
+
+    records: list[RevocationRecord]
+    cursor: int
+    more: bool
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ from jotauth.issuer.api import models
 from jotauth.issuer.api.body import read_json
 from jotauth.issuer.api.deps import client, require_admin, service
 from jotauth.issuer.api.openapi import bearer, errors, json_body
+from jotauth.issuer.api.paging import (
+    MAX_CURSOR,
+    decode_session_cursor,
+    decode_user_cursor,
+    encode_cursor,
+)
 from jotauth.issuer.errors import InvalidRequestError, NotFoundError
 from jotauth.store.records import FamilyRecord, KeyRecord, UserRecord
 
@@ -84,17 +90,32 @@ def _limit(request: Request) -> int:
     summary="List users",
     dependencies=_READ,
     response_model=models.UserList,
-    responses=errors(400, 401, 403),
+    responses=errors(
+        400, 401, 403, described={400: "`invalid_request`: `after` is not a cursor of this list"}
+    ),
 )
 async def list_users(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    after: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
+    offset: Annotated[
+        int | None, Query(ge=0, le=MAX_OFFSET, deprecated=True, include_in_schema=False)
+    ] = None,
 ) -> JSONResponse:
-    """Users by id."""
+    """Users by id, ``limit`` per page; ``next`` is the ``after`` of the next page (null: done)."""
     await require_admin(request)
-    users = await service(request).list_users(limit=limit, offset=offset)
-    return JSONResponse({"users": [user_json(u) for u in users]})
+    if offset:  # silently ignoring it would answer page one again, forever
+        raise InvalidRequestError("offset paging was removed; pass after=<next of the last page>")
+    start = None if after is None else decode_user_cursor(after)
+    users = await service(request).list_users(limit=limit + 1, after=start)
+    more = len(users) > limit
+    users = users[:limit]
+    return JSONResponse(
+        {
+            "users": [user_json(u) for u in users],
+            "next": encode_cursor("u", users[-1].id) if more else None,
+        }
+    )
 
 
 @router.post(
@@ -196,17 +217,40 @@ async def set_permissions(request: Request, user_id: str) -> JSONResponse:
     summary="List live sessions",
     dependencies=_READ,
     response_model=models.SessionList,
-    responses=errors(400, 401, 403, 404, described=_NO_USER),
+    responses=errors(
+        400,
+        401,
+        403,
+        404,
+        described={
+            **_NO_USER,
+            400: "`invalid_request`: `after` is not a cursor of this list",
+        },
+    ),
 )
 async def list_sessions(
     request: Request,
     user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(max_length=MAX_CURSOR)] = None,
 ) -> JSONResponse:
-    """Live sessions (refresh families), newest first, optionally of one user."""
+    """Live sessions (refresh families), newest first, optionally of one user.
+
+    ``limit`` per page; ``next`` is the ``after`` of the next page (null: done).
+    """
     await require_admin(request)
     uid = None if user_id is None else _user_id(user_id)
-    families = await service(request).list_sessions(uid)
-    return JSONResponse({"sessions": [session_json(f) for f in families]})
+    start = None if after is None else decode_session_cursor(after)
+    families = await service(request).list_sessions(uid, limit=limit + 1, after=start)
+    more = len(families) > limit
+    families = families[:limit]
+    last = families[-1] if families else None
+    return JSONResponse(
+        {
+            "sessions": [session_json(f) for f in families],
+            "next": encode_cursor("s", last.created_at, last.id) if more and last else None,
+        }
+    )
 
 
 @router.delete(

@@ -250,9 +250,12 @@ class User(BaseModel):
 
 
 class UserList(BaseModel):
-    """Users by id."""
+    """One page of users by id."""
 
     users: list[User]
+    next: str | None = Field(
+        description="`after` for the next page; null when this page is the last"
+    )
 
 
 class Session(BaseModel):
@@ -271,9 +274,12 @@ class Session(BaseModel):
 
 
 class SessionList(BaseModel):
-    """Live sessions, newest first."""
+    """One page of live sessions, newest first."""
 
     sessions: list[Session]
+    next: str | None = Field(
+        description="`after` for the next page; null when this page is the last"
+    )
 
 
 class Key(BaseModel):

@@ -146,7 +146,8 @@ async def revocations(
     A page holds at most 1,000 events; ``has_more: true`` says more are waiting, and a guard
     must ask again with the new cursor before it counts as up to date. The cursor is a feed
     position, which the store numbers in commit order, so it never passes an event that is
-    still being committed (``jotauth.store.sql.revocations``).
+    still being committed (``jotauth.store.sql.revocations``), and it moves past expired
+    events too: a page may hold no event and still a new cursor.
     """
     await _service_caller(request)
     if after is None or after == "":
@@ -155,12 +156,8 @@ async def revocations(
         position = int(after)
     else:
         raise InvalidRequestError("after must be a cursor returned by this endpoint")
-    records = await service(request).revocations_after(position, limit=_PAGE + 1)
-    more = len(records) > _PAGE
-    records = records[:_PAGE]
-    cursor = records[-1].seq if records else position
-    if not records and position == 0:
-        cursor = 0
+    page = await service(request).feed_page(position, limit=_PAGE)
+    records, cursor, more = page.records, page.cursor, page.more
     return JSONResponse(
         {
             "cursor": str(cursor),

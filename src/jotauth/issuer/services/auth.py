@@ -50,7 +50,7 @@ from jotauth.issuer.services.users import (
 )
 from jotauth.issuer.settings import Settings
 from jotauth.store.errors import DuplicateError
-from jotauth.store.records import FamilyRecord, RevocationRecord, UserRecord
+from jotauth.store.records import FamilyRecord, FeedPage, UserRecord
 from jotauth.store.sql import SQLStore
 
 __all__ = ["AuthService", "Client"]
@@ -433,17 +433,27 @@ class AuthService:
         key), or None: the issuer's one revocation check per request."""
         return await _run(self.store.revoked_reason, jti=jti, sub=sub, iat=iat, kid=kid, sid=sid)
 
-    async def list_users(self, *, limit: int, offset: int) -> list[UserRecord]:
-        """A page of users by id (``GET /admin/users``)."""
-        return await _run(self.store.list_users, limit=limit, offset=offset)
+    async def list_users(self, *, limit: int, after: int | None) -> list[UserRecord]:
+        """Up to ``limit`` users by id, after the id ``after`` (``GET /admin/users``)."""
+        return await _run(self.store.list_users, limit=limit, after=after)
 
-    async def list_sessions(self, user_id: int | None) -> list[FamilyRecord]:
-        """Live sessions (refresh families), newest first, optionally of one user."""
-        return await _run(self.store.list_families, user_id=user_id, active_at=self.clock())
+    async def list_sessions(
+        self, user_id: int | None, *, limit: int, after: tuple[float, str] | None
+    ) -> list[FamilyRecord]:
+        """Up to ``limit`` live sessions (refresh families), newest first, after the
+        (created_at, id) key ``after``, optionally of one user."""
+        return await _run(
+            self.store.list_families,
+            user_id=user_id,
+            active_at=self.clock(),
+            limit=limit,
+            after=after,
+        )
 
-    async def revocations_after(self, position: int, *, limit: int) -> list[RevocationRecord]:
-        """One page of the revocation feed after ``position`` (``GET /revocations``)."""
-        return await _run(self.store.revocations_after, position, now=self.clock(), limit=limit)
+    async def feed_page(self, position: int, *, limit: int) -> FeedPage:
+        """One page of the revocation feed after ``position`` (``GET /revocations``): its
+        live events and the cursor past every row it looked at, expired ones included."""
+        return await _run(self.store.feed_page, position, now=self.clock(), limit=limit)
 
     def healthy(self) -> bool:
         """Whether the database answers and a signing key is loaded (blocking: run it in a

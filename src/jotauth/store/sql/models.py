@@ -52,6 +52,10 @@ class User(Base):
 
 class Family(Base):
     __tablename__ = "refresh_families"
+    __table_args__ = (
+        Index("ix_refresh_families_created", "created_at", "id"),
+        Index("ix_refresh_families_user_created", "user_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -105,6 +109,7 @@ class Revocation(Base):
         Index("ix_revocations_jti", "jti"),
         Index("ix_revocations_position", "position", unique=True),
         Index("ix_revocations_sid", "sid"),
+        Index("ix_revocations_exp", "exp", "position"),
     )
 
     seq: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)

@@ -1,6 +1,6 @@
 """Login sessions (refresh families) and their refresh tokens."""
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select, tuple_, update
 
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
@@ -141,14 +141,28 @@ class SessionQueries:
         return None if row is None else family_row(row)
 
     def list_families(
-        self, *, user_id: int | None = None, active_at: float | None = None, limit: int = 100
+        self,
+        *,
+        user_id: int | None = None,
+        active_at: float | None = None,
+        limit: int = 100,
+        after: tuple[float, str] | None = None,
     ) -> list[FamilyRecord]:
-        """Sessions, newest first; with ``active_at`` only those alive at that time."""
-        query = select(Family).order_by(Family.created_at.desc()).limit(limit)
+        """Sessions, newest first; with ``active_at`` only those alive at that time.
+
+        ``after`` is the ``(created_at, id)`` of the last session of the previous page: the
+        next page reads on from there in ``ix_refresh_families_created`` (or
+        ``..._user_created`` for one user's), a range of the index rather than an ``OFFSET``.
+        Dead sessions are skipped as the range is read; retention removes them a day after
+        they end, so few stand in the way.
+        """
+        query = select(Family).order_by(Family.created_at.desc(), Family.id.desc()).limit(limit)
         if user_id is not None:
             query = query.where(Family.user_id == user_id)
         if active_at is not None:
             query = query.where(Family.revoked_at.is_(None), Family.expires_at > active_at)
+        if after is not None:
+            query = query.where(tuple_(Family.created_at, Family.id) < tuple_(*after))
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [family_row(row) for row in rows]

@@ -21,6 +21,7 @@ from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.keys import KeyQueries
 from jotauth.store.sql.meta import MetaQueries
 from jotauth.store.sql.models import Base
+from jotauth.store.sql.retention import RetentionQueries
 from jotauth.store.sql.revocations import RevocationQueries
 from jotauth.store.sql.sessions import SessionQueries
 from jotauth.store.sql.users import UserQueries
@@ -29,7 +30,13 @@ __all__ = ["SQLStore"]
 
 
 class SQLStore(
-    UserQueries, SessionQueries, RevocationQueries, KeyQueries, AuditQueries, MetaQueries
+    UserQueries,
+    SessionQueries,
+    RevocationQueries,
+    RetentionQueries,
+    KeyQueries,
+    AuditQueries,
+    MetaQueries,
 ):
     """The store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 

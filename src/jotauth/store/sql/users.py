@@ -105,12 +105,17 @@ class UserQueries:
                 return user_row(by_key[key])
         return None
 
-    def list_users(self, *, limit: int = 100, offset: int = 0) -> list[UserRecord]:
-        """Users by id."""
+    def list_users(self, *, limit: int = 100, after: int | None = None) -> list[UserRecord]:
+        """Users by id, the first ``limit`` with an id above ``after`` (keyset paging).
+
+        The next page starts after the last id of this one: one range of the primary key per
+        page, however deep, where ``OFFSET`` read and threw away every row before the page.
+        """
+        query = select(User).order_by(User.id).limit(limit)
+        if after is not None:
+            query = query.where(User.id > after)
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(User).order_by(User.id).limit(limit).offset(offset)
-            ).all()
+            rows = connection.execute(query).all()
         return [user_row(row) for row in rows]
 
     def update_user(
