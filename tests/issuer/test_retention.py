@@ -111,7 +111,7 @@ def test_the_settings_come_from_the_environment() -> None:
     assert Settings.from_env({}).audit_retention_days == 90
     from jotauth.issuer.errors import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="JOTAUTH_RETENTION_BATCH must be >= 1"):
+    with pytest.raises(ConfigurationError, match="JOTAUTH_RETENTION_BATCH must be an integer >= 1"):
         Settings.from_env({"JOTAUTH_RETENTION_BATCH": "0"})
     with pytest.raises(ConfigurationError, match="JOTAUTH_AUDIT_RETENTION_DAYS"):
         Settings.from_env({"JOTAUTH_AUDIT_RETENTION_DAYS": "-1"})
