@@ -18,7 +18,7 @@ except ModuleNotFoundError as exc:
     raise MissingDependencyError("the jotauth auth server needs FastAPI", "issuer", exc) from None
 
 from jotauth.guard import Guard
-from jotauth.issuer.api import admin, auth, home, oauth, wellknown
+from jotauth.issuer.api import admin, auth, clients, home, introspection, oauth, wellknown
 from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
@@ -26,23 +26,11 @@ from jotauth.issuer.hardening import HardeningSettings, install_hardening
 from jotauth.issuer.keysource import RingKeySource
 from jotauth.issuer.revocations import StoreRevocationSource
 from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.services.keyring import verified_algorithms
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
 __all__ = ["create_app"]
-
-_EDDSA_NAMES = ("EdDSA", "Ed25519", "Ed448")
-
-
-def _verified_algorithms(signing_alg: str) -> list[str]:
-    """The names the server's own tokens may carry: its setting, and for EdDSA every name of it.
-
-    Moving ``JOTAUTH_SIGNING_ALG`` from ``EdDSA`` to ``Ed25519`` (RFC 9864) changes the name of
-    new keys only; the keys already in the ring sign under the old name until rotated out, and
-    their tokens must keep working here meanwhile. Each key still answers only to the names of
-    its own curve (``jose.Key.accepts``).
-    """
-    return list(_EDDSA_NAMES) if signing_alg in _EDDSA_NAMES else [signing_alg]
 
 
 def create_from_env() -> FastAPI:
@@ -77,7 +65,7 @@ def create_app(
         key_source=RingKeySource(ring),
         issuer=settings.issuer,
         audience=settings.audience,
-        algorithms=_verified_algorithms(settings.signing_alg),
+        algorithms=verified_algorithms(settings.signing_alg),
         require=("exp", "sub", "iat", "jti"),
         revocation=revocations,
         clock=clock,
@@ -88,6 +76,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         guard.close()
+        runtime.provider.authenticator.close()
         if publisher is not None:
             publisher.close()
 
@@ -107,9 +96,11 @@ def create_app(
     app.state.events = runtime.events
     app.state.auth = service
     app.state.guard = guard
+    app.state.provider = runtime.provider
+    app.state.clients = runtime.clients
     install_error_handlers(app)
     install_docs(app)
-    for module in (home, auth, oauth, wellknown, admin):
+    for module in (home, auth, oauth, introspection, wellknown, admin, clients):
         app.include_router(module.router)
 
     from jotauth.tools.web import router as tools_router

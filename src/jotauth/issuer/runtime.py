@@ -12,8 +12,12 @@ from jotauth.issuer.errors import ConflictError
 from jotauth.issuer.events import EventBus
 from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
-from jotauth.issuer.services.keyring import KeyRing
+from jotauth.issuer.services.client_auth import ClientAuthenticator
+from jotauth.issuer.services.clients import ClientService
+from jotauth.issuer.services.introspection import TokenIntrospection
+from jotauth.issuer.services.keyring import KeyRing, verified_algorithms
 from jotauth.issuer.services.passwords import PasswordService
+from jotauth.issuer.services.provider import OAuthProvider
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -31,6 +35,8 @@ class Runtime:
     ring: KeyRing
     events: EventBus
     auth: AuthService
+    clients: ClientService
+    provider: OAuthProvider
 
 
 def build_runtime(
@@ -69,7 +75,16 @@ def build_runtime(
     auth = AuthService(
         store, settings, ring=ring, passwords=passwords, events=events, clock=clock, sleep=sleep
     )
-    return Runtime(settings, store, ring, events, auth)
+    algorithms = verified_algorithms(settings.signing_alg)
+    provider = OAuthProvider(
+        auth,
+        ClientAuthenticator(store, settings, clock=clock),
+        TokenIntrospection(store, ring, settings, auth.tokens, algorithms=algorithms, clock=clock),
+        algorithms=algorithms,
+        clock=clock,
+    )
+    clients = ClientService(store, clock=clock)
+    return Runtime(settings, store, ring, events, auth, clients, provider)
 
 
 def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:

@@ -126,6 +126,10 @@ class Settings:
     """Seconds ``jotauth serve`` waits for the database to answer before giving up."""
     health_timeout: int = 3
     """Seconds ``/healthz`` waits for the database before answering 503."""
+    password_grant: bool | None = None
+    """Whether ``/oauth/token`` takes ``grant_type=password`` (``JOTAUTH_PASSWORD_GRANT``).
+    None (the default): on in demo mode only. RFC 9700 2.4 says the grant MUST NOT be used:
+    it hands the user's password to the client. ``/login`` (first-party JSON) is not this."""
     encrypt_audiences: tuple[tuple[str, str], ...] = ()
     """``(audience, JWKS URL or JWK file)`` pairs: access tokens for these audiences are nested
     JWTs encrypted to the audience's published ``use: enc`` key. Empty (the default): none."""
@@ -165,6 +169,11 @@ class Settings:
     def rotation_period(self) -> int:
         """Seconds an active key signs before the scheduled rotation."""
         return self.key_rotation_days * 86400
+
+    @property
+    def password_grant_enabled(self) -> bool:
+        """Whether the token endpoint takes the password grant (see ``password_grant``)."""
+        return self.mode == "demo" if self.password_grant is None else self.password_grant
 
     @property
     def is_production(self) -> bool:
@@ -221,6 +230,9 @@ class Settings:
             "db_pool_timeout": _int(merged, "JOTAUTH_DB_POOL_TIMEOUT", cls.db_pool_timeout, 1),
             "db_startup_wait": _int(merged, "JOTAUTH_DB_STARTUP_WAIT", cls.db_startup_wait),
             "health_timeout": _int(merged, "JOTAUTH_HEALTH_TIMEOUT", cls.health_timeout, 1),
+            "password_grant": None
+            if not (merged.get("JOTAUTH_PASSWORD_GRANT") or "").strip()
+            else _bool(merged, "JOTAUTH_PASSWORD_GRANT", False),
             "encrypt_audiences": parse_targets(merged.get("JOTAUTH_ENCRYPT_AUDIENCES") or ""),
         }
         values.update(overrides)
