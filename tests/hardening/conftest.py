@@ -236,6 +236,7 @@ def make_issuer(tmp_path: Any) -> Any:
             issuer="https://auth.test",
             audience="jotauth",
             mode="production",
+            password_grant=True,  # the limits guard the password grant too
             master_key=bytes(range(32)),
             argon2_time_cost=1,
             argon2_memory_cost=64,

@@ -56,6 +56,7 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
             "issuer": "https://auth.test",
             "audience": "jotauth",
             "mode": "production",
+            "password_grant": True,
             "master_key": MASTER,
             "argon2_time_cost": 1,
             "argon2_memory_cost": 64,

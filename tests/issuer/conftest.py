@@ -48,6 +48,9 @@ def make_settings(database_url: str, **changes: Any) -> Settings:
         "argon2_parallelism": 1,
         "registration_open": True,
         "service_tokens": ("feed-secret-0123456789",),
+        # Many tests (errors, brute-force limits) post the password grant to /oauth/token;
+        # its default (off, RFC 9700 2.4) is tested with password_grant=None in test_clients.
+        "password_grant": True,
     }
     values.update(changes)
     return Settings(**values)

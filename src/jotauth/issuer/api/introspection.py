@@ -8,7 +8,7 @@ endpoint does; the rules (what a client may learn, what it may revoke) are in
 from typing import Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
 from jotauth.issuer.api.body import read_form
@@ -33,13 +33,12 @@ _ERRORS: Final = errors(
 )  # fmt: skip
 
 
-async def _read(request: Request) -> tuple[dict[str, str], str, str | None]:
-    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
+def _token(form: dict[str, str]) -> tuple[str, str | None]:
     token = form.get("token")
     if not token:
         raise InvalidRequestError("token is required")
     hint = form.get("token_type_hint") or None
-    return form, token, hint if hint in _HINTS else None  # an unknown hint is ignored (7009 2.1)
+    return token, hint if hint in _HINTS else None  # an unknown hint is ignored (7009 2.1)
 
 
 @router.post(
@@ -51,7 +50,8 @@ async def _read(request: Request) -> tuple[dict[str, str], str, str | None]:
 )
 async def introspect(request: Request) -> JSONResponse:
     """Whether a token is active for the calling client, and what it says."""
-    form, token, hint = await _read(request)
+    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
+    token, hint = _token(form)
     provider = oauth_provider(request)
     answer = await provider.introspect(credentials_of(request, form), token, hint, client(request))
     return JSONResponse(answer, headers=_NO_STORE)
@@ -60,13 +60,14 @@ async def introspect(request: Request) -> JSONResponse:
 @router.post(
     "/oauth/revoke",
     summary="Token revocation (RFC 7009)",
-    status_code=200,
+    response_model=models.Revoked,
     responses=_ERRORS,
     openapi_extra=form_body(models.TokenQuery),
 )
-async def revoke(request: Request) -> Response:
+async def revoke(request: Request) -> JSONResponse:
     """Revoke one of the calling client's tokens; 200 whatever the token was (RFC 7009 2.2)."""
-    form, token, hint = await _read(request)
+    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
+    token, hint = _token(form)
     provider = oauth_provider(request)
     await provider.revoke(credentials_of(request, form), token, hint, client(request))
-    return Response(status_code=200, headers=_NO_STORE)
+    return JSONResponse({}, headers=_NO_STORE)

@@ -242,6 +242,10 @@ class Introspection(BaseModel):
     jti: str | None = None
 
 
+class Revoked(BaseModel):
+    """RFC 7009 2.2: the body is empty (``{}``) whether or not anything was revoked."""
+
+
 class Discovery(BaseModel):
     """OpenID Connect Discovery metadata, with jotauth's own endpoints (``jotauth_*``)."""
 

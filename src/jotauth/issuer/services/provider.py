@@ -140,7 +140,8 @@ class OAuthProvider:
     ) -> ServiceToken:
         """RFC 6749 4.4: a token for the client itself."""
         client = await self.client(credentials, caller)
-        if not client.confidential:  # pragma: no cover - a public client cannot register it
+        check_grant(client, "client_credentials")  # a public client cannot register it
+        if not client.confidential:  # pragma: no cover - so this never happens
             raise InvalidClientError()
         ring, settings = self.auth.ring, self.settings
         return await _run(
