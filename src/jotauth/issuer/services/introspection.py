@@ -42,13 +42,6 @@ async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
-def _audiences(claims: dict[str, Any]) -> list[str]:
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return [aud]
-    return [item for item in aud if isinstance(item, str)] if isinstance(aud, list) else []
-
-
 class TokenIntrospection:
     """What a client may learn about a token, and how it gives one up."""
 
@@ -68,30 +61,42 @@ class TokenIntrospection:
         self.tokens = tokens
         self.algorithms = algorithms
         self.clock = clock
-        self._verifier: tuple[jose.KeySet, jose.Verifier] | None = None
+        self._verifiers: dict[tuple[str, ...], tuple[jose.KeySet, jose.Verifier]] = {}
 
     # -- access tokens -----------------------------------------------------------------------
 
-    def _verify(self, token: str, now: float) -> dict[str, Any] | None:
-        """The claims of one of this server's live access tokens, or None."""
+    def _verify(self, token: str, audiences: list[str], now: float) -> dict[str, Any] | None:
+        """The claims of one of this server's live access tokens for one of ``audiences``.
+
+        One compiled verifier per audience set and key set (a client's audiences rarely
+        change; the dict is bounded).
+        """
+        if not audiences:
+            return None
         keys = self.ring.cached_keys(now) or self.ring.verification_keys()
-        current = self._verifier
+        wanted = tuple(sorted(audiences))
+        current = self._verifiers.get(wanted)
         if current is None or current[0] is not keys:
             verifier = jose.Verifier(
                 keys,
                 algorithms=self.algorithms,
                 issuer=self.settings.issuer,
+                audience=wanted,
                 typ="at+jwt",
                 require=("exp", "iat", "jti", "sub"),
             )
-            current = self._verifier = (keys, verifier)
+            if len(self._verifiers) >= 1024:
+                self._verifiers.clear()
+            current = self._verifiers[wanted] = (keys, verifier)
         try:
             return current[1].verify(token, now=now)
         except jose.JoseError:
             return None
 
-    def _live_access(self, token: str, now: float) -> dict[str, Any] | None:
-        claims = self._verify(token, now)
+    def _live_access(
+        self, token: str, audiences: list[str], now: float
+    ) -> dict[str, Any] | None:
+        claims = self._verify(token, audiences, now)
         if claims is None:
             return None
         iat, sid, jti = claims.get("iat"), claims.get("sid"), claims.get("jti")
@@ -150,8 +155,8 @@ class TokenIntrospection:
         now = self.clock()
         if token.count(".") != 2:
             return self._live_refresh(token, client, now) or dict(INACTIVE)
-        claims = self._live_access(token, now)
-        if claims is None or not set(_audiences(claims)) & set(client.audiences):
+        claims = self._live_access(token, client.audiences, now)
+        if claims is None:  # the verifier checked aud against the client's audiences
             return dict(INACTIVE)
         answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
         answer.update({name: claims[name] for name in _FIELDS if name in claims})
@@ -178,7 +183,8 @@ class TokenIntrospection:
                 return None
             self.tokens.revoke_session(found[1].id, reason="revoked")
             return "session"
-        claims = self._verify(token, now)
+        # A client's tokens carry one of its audiences, or (user tokens) the server's own.
+        claims = self._verify(token, [*client.audiences, self.settings.audience], now)
         if claims is None or claims.get("client_id") != client.client_id:
             return None  # unknown, expired (nothing left to revoke) or another client's
         jti, exp = claims.get("jti"), claims.get("exp")
