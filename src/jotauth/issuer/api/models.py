@@ -247,16 +247,21 @@ class Revoked(BaseModel):
 
 
 class Discovery(BaseModel):
-    """OpenID Connect Discovery metadata, with jotauth's own endpoints (``jotauth_*``)."""
+    """RFC 8414 / OpenID Connect Discovery metadata, with jotauth's own endpoints
+    (``jotauth_*``)."""
 
     model_config = ConfigDict(extra="allow")
 
     issuer: str
     jwks_uri: str
     token_endpoint: str
-    userinfo_endpoint: str
+    introspection_endpoint: str
+    revocation_endpoint: str
     jotauth_revocations_endpoint: str
     grant_types_supported: list[str]
+    response_types_supported: list[str]
+    scopes_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
     claims_supported: list[str]
 
 

@@ -93,9 +93,7 @@ class TokenIntrospection:
         except jose.JoseError:
             return None
 
-    def _live_access(
-        self, token: str, audiences: list[str], now: float
-    ) -> dict[str, Any] | None:
+    def _live_access(self, token: str, audiences: list[str], now: float) -> dict[str, Any] | None:
         claims = self._verify(token, audiences, now)
         if claims is None:
             return None
