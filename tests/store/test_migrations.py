@@ -159,7 +159,8 @@ def test_data_survives_down_and_up_of_the_last_revision(database_url: str, tmp_p
         downgrade(engine, "-1")
     finally:
         engine.dispose()
-    assert newest and not newest & _tables(database_url)
+    assert newest
+    assert not newest & _tables(database_url)
     assert _usernames(database_url) == ["ann"]
     store = SQLStore.from_url(database_url)
     try:
