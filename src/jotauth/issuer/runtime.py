@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import anyio
 
-from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER, DemoAccounts
+from jotauth.issuer.bootstrap import DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER, DemoAccounts
 from jotauth.issuer.errors import ConflictError
 from jotauth.issuer.events import EventBus
 from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.services.client_auth import ClientAuthenticator
-from jotauth.issuer.services.clients import ClientService
+from jotauth.issuer.services.clients import ClientService, ClientSpec
 from jotauth.issuer.services.introspection import TokenIntrospection
 from jotauth.issuer.services.keyring import KeyRing, verified_algorithms
 from jotauth.issuer.services.passwords import PasswordService
@@ -88,7 +88,8 @@ def build_runtime(
 
 
 def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:
-    """The tutorial's john / password123 and an admin, unless they exist already."""
+    """The tutorial's john / password123, an admin, and the public ``demo-app`` client (the
+    password grant at /oauth/token is on in demo mode), unless they exist already."""
 
     async def create() -> DemoAccounts:
         john = True
@@ -111,6 +112,15 @@ def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:
             )
         except ConflictError:
             admin = None
-        return DemoAccounts(john, admin)
+        demo_app = ClientSpec(
+            "Demo app", type="public", grant_types=("password", "refresh_token"),
+            first_party=True,
+        )  # fmt: skip
+        client = True
+        try:
+            await runtime.clients.register(demo_app, client_id=DEMO_CLIENT)
+        except ConflictError:
+            client = False
+        return DemoAccounts(john, admin, client)
 
     return anyio.run(create)
