@@ -11,7 +11,7 @@ tell which client ids exist.
 ``jotauth.jose`` against the client's registered JWKS or its ``jwks_uri`` (fetched by the
 guard's ``JWKSClient``: bounded timeout, cached, one refetch per cooldown for an unknown
 ``kid``). ``iss`` = ``sub`` = client_id, ``aud`` the token endpoint URL or the issuer,
-asymmetric algorithms only, ``exp`` required and at most five minutes away, ``jti`` single use
+asymmetric algorithms only, ``exp`` required and at most an hour away, ``jti`` single use
 (recorded in the database until ``exp``, so a replay to another instance fails too).
 """
 
@@ -36,8 +36,10 @@ from jotauth.store.sql import SQLStore
 __all__ = ["ASSERTION_TYPE", "ClientAuthenticator", "ClientCredentials"]
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-MAX_ASSERTION_LIFETIME: Final = 300
-"""Seconds an assertion may still be valid for: it is made for one request, not kept."""
+MAX_ASSERTION_LIFETIME: Final = 3600
+"""Seconds an assertion may still be valid for. It is made for one request, so shorter would
+do, but common client libraries sign for an hour by default (Authlib) and large providers
+accept up to that (Okta); replay is stopped by the ``jti`` record, kept until ``exp``."""
 _LEEWAY: Final = 30
 _JWKS_TIMEOUT: Final = 3.0
 
@@ -136,7 +138,7 @@ class ClientAuthenticator:
         exp, jti = claims["exp"], claims["jti"]
         if not isinstance(jti, str) or not 0 < len(jti) <= 256:
             raise InvalidClientError()
-        if exp > now + MAX_ASSERTION_LIFETIME:
+        if exp > now + MAX_ASSERTION_LIFETIME + _LEEWAY:
             raise InvalidClientError(
                 f"client authentication failed: the assertion's exp is more than "
                 f"{MAX_ASSERTION_LIFETIME} s away"
