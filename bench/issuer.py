@@ -85,7 +85,7 @@ async def _clients(app: Any) -> tuple[dict[str, str], dict[str, str]]:
             audiences=("reports",),
             tier="gold",
             rate_limit=600,
-        )  # fmt: skip
+        )
     )
     resource, resource_secret = await clients.register(
         ClientSpec("bench-resource", audiences=("reports",))
