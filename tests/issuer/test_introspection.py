@@ -175,3 +175,22 @@ async def test_another_clients_access_token_is_not_revoked(
     assert (await client.post("/oauth/revoke", data={"token": token},
                               headers=two)).status_code == 200  # fmt: skip
     assert (await _introspect(client, one, token))["active"] is True
+
+
+async def test_a_disabled_clients_tokens_stay_dead_after_it_is_enabled(
+    app: Any, client: httpx.AsyncClient, clock: Any
+) -> None:
+    """Disabling revokes the client's tokens for good; after enabling, new tokens are active."""
+    resource = await _service(app, ("billing-api",))
+    record, secret = await app.state.clients.register(
+        ClientSpec("svc", scopes=("a:read",), audiences=("billing-api",))
+    )
+    headers = basic(record.client_id, secret)
+    old = await _token(client, headers)
+    await app.state.clients.set_disabled(record.client_id, True)
+    assert await _introspect(client, resource, old) == {"active": False}
+    await app.state.clients.set_disabled(record.client_id, False)
+    clock.advance(2)
+    assert await _introspect(client, resource, old) == {"active": False}
+    new = await _token(client, headers)
+    assert (await _introspect(client, resource, new))["active"] is True

@@ -99,20 +99,26 @@ class TokenIntrospection:
             return None
         iat, sid, jti = claims.get("iat"), claims.get("sid"), claims.get("jti")
         kid = jose.peek_header(token).get("kid")
+        client_id = claims.get("client_id")
+        issued = iat if isinstance(iat, int | float) else 0
+        if claims.get("sub") == client_id and isinstance(client_id, str):  # a service token
+            if self.store.service_token_revoked(
+                client_id=client_id[:64],
+                jti=jti if isinstance(jti, str) else None,
+                kid=kid if isinstance(kid, str) else None,
+                iat=issued,
+            ):
+                return None
+            return claims
         reason = self.store.revoked_reason(
             jti=jti if isinstance(jti, str) else None,
             sub=str(claims["sub"]),
-            iat=iat if isinstance(iat, int | float) else 0,
+            iat=issued,
             kid=kid if isinstance(kid, str) else None,
             sid=sid if isinstance(sid, str) and sid else None,
         )
         if reason is not None:
             return None
-        client_id = claims.get("client_id")
-        if claims.get("sub") == client_id and isinstance(client_id, str):
-            issued_to = self.store.get_client(client_id[:64])  # a service token
-            if issued_to is None or issued_to.disabled:
-                return None
         return claims
 
     # -- refresh tokens ----------------------------------------------------------------------

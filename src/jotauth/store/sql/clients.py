@@ -3,12 +3,12 @@
 import dataclasses
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import ClientRecord
-from jotauth.store.sql.models import Client, ClientAssertion
+from jotauth.store.sql.models import Client, ClientAssertion, Revocation, SigningKey
 from jotauth.store.sql.revocations import publish
 
 __all__ = ["ClientQueries"]
@@ -95,6 +95,26 @@ class ClientQueries:
                     created_at=now,
                 )  # fmt: skip
         return client_row(row)
+
+    def service_token_revoked(
+        self, *, client_id: str, jti: str | None, kid: str | None, iat: float
+    ) -> bool:
+        """Whether a client's own token (``sub`` = client_id) is dead: its jti denylisted, its
+        client unknown, disabled or disabled since it was issued, or its key revoked.
+
+        One statement, one round trip: introspection asks it for every service token, and
+        each round trip was most of its cost.
+        """
+        r = Revocation
+        query = select(
+            exists().where(r.type == "token", r.jti == (jti or "")),
+            exists().where(r.type == "user", r.sub == client_id, r.not_before > iat),
+            exists().where(SigningKey.kid == (kid or ""), SigningKey.state == "revoked"),
+            select(Client.disabled).where(Client.client_id == client_id).scalar_subquery(),
+        )
+        with self.engine.connect() as connection:
+            token, subject, key, disabled = connection.execute(query).one()
+        return bool(token or subject or key) or disabled is None or bool(disabled)
 
     def use_assertion(self, key: str, exp: float, *, now: float) -> bool:
         """Record an assertion as used until ``exp``; False when it was used already.

@@ -107,6 +107,7 @@ class Revocation(Base):
         Index("ix_revocations_jti", "jti"),
         Index("ix_revocations_position", "position", unique=True),
         Index("ix_revocations_sid", "sid"),
+        Index("ix_revocations_sub", "sub"),
     )
 
     seq: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)

@@ -4,6 +4,7 @@
 authenticate at the token endpoint, what they may ask for (grants, scopes, audiences, redirect
 URIs), their tier and its rate limit. ``client_assertions`` remembers each ``private_key_jwt``
 assertion (client and ``jti``, hashed) until it expires, so that one is used once.
+``ix_revocations_sub`` lets introspection find a disabled client's revocation quickly.
 
 Revision ID: 0005
 Revises: 0004
@@ -51,9 +52,12 @@ def upgrade() -> None:
         sa.Column("exp", sa.Float, nullable=False),
     )
     op.create_index("ix_client_assertions_exp", "client_assertions", ["exp"])
+    # Introspection asks whether a client's tokens were revoked (a "user" event naming it).
+    op.create_index("ix_revocations_sub", "revocations", ["sub"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_revocations_sub", table_name="revocations")
     op.drop_index("ix_client_assertions_exp", table_name="client_assertions")
     op.drop_table("client_assertions")
     op.drop_table("oauth_clients")
