@@ -16,6 +16,7 @@ asymmetric algorithms only, ``exp`` required and at most an hour away, ``jti`` s
 """
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from jotauth.store.records import ClientRecord
 from jotauth.store.sql import SQLStore
 
 __all__ = ["ASSERTION_TYPE", "ClientAuthenticator", "ClientCredentials"]
+
+logger = logging.getLogger("jotauth.issuer")
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME: Final = 3600
@@ -89,9 +92,7 @@ class ClientAuthenticator:
         self._jwks_clients: dict[str, JWKSClient] = {}
         self._lock = threading.Lock()
 
-    async def authenticate(
-        self, credentials: ClientCredentials, *, endpoint: str = "/oauth/token"
-    ) -> ClientRecord:
+    async def authenticate(self, credentials: ClientCredentials) -> ClientRecord:
         """The client ``credentials`` prove, or InvalidClientError (uniform)."""
         refused = InvalidClientError(basic=credentials.basic)
         client_id = credentials.client_id
@@ -162,10 +163,11 @@ class ClientAuthenticator:
             kid = jose.peek_header(assertion).get("kid")
             if isinstance(kid, str) and not any(key.kid == kid for key in keys):
                 keys = await _run(source.load_unknown, kid, now)
-        except (KeySourceError, jose.JoseError):
-            raise InvalidClientError(
-                "client authentication failed: the client's jwks_uri gave no usable key"
-            ) from None
+        except (KeySourceError, jose.JoseError) as exc:
+            # Uniform to the caller (no signature was checked yet: it may not hold the key);
+            # the operator learns why from the log.
+            logger.warning("client %s: its jwks_uri gave no usable key: %s", client.client_id, exc)
+            raise InvalidClientError() from None
         return keys
 
     def _jwks_client(self, url: str) -> JWKSClient:
