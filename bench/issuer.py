@@ -7,7 +7,15 @@ at least 300 refreshes/s per core on SQLite. This script measures, for each data
 - ``login``: POST /login through the whole app (FastAPI, Argon2id verify, a new session row,
   an EdDSA-signed access token, the audit row);
 - ``refresh``: POST /refresh through the whole app (lookup by hash, the guarded rotation write,
-  a new access token, the audit row).
+  a new access token, the audit row);
+- ``client_credentials``: POST /oauth/token with ``client_secret_basic`` (the client read,
+  a SHA-256 of the secret, an EdDSA-signed service token; no database write);
+- ``introspect``: POST /oauth/introspect of a service token by a resource server client
+  (its client read, the signature check, the revocation read, the token client's read).
+
+``--ops`` picks them (default ``login,refresh``); ``--rounds N`` runs the chosen ones
+alternated N times (the machine's noise then hits each alike) and prints the median rate and
+the p99 latency of every operation.
 
 How: the app runs in this process (one worker, as ``jotauth serve --workers 1``), driven over
 ``httpx.ASGITransport`` by ``--concurrency`` tasks for ``--seconds``; each refresh task keeps
@@ -36,6 +44,7 @@ import httpx
 import sqlalchemy as sa
 
 from jotauth.issuer.app import create_app
+from jotauth.issuer.services.clients import ClientSpec
 from jotauth.issuer.services.passwords import PasswordService
 from jotauth.issuer.settings import Settings
 
@@ -60,27 +69,77 @@ def _settings(url: str, args: argparse.Namespace) -> Settings:
     )
 
 
-async def _run(app: Any, op: str, seconds: float, concurrency: int) -> tuple[int, float]:
+def _basic(client_id: str, secret: str | None) -> dict[str, str]:
+    import base64
+
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+async def _clients(app: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """A service (client_credentials) and a resource server (introspects its tokens)."""
+    clients = app.state.clients
+    service, secret = await clients.register(
+        ClientSpec(
+            "bench-service",
+            scopes=("reports:read",),
+            audiences=("reports",),
+            tier="gold",
+            rate_limit=600,
+        )
+    )
+    resource, resource_secret = await clients.register(
+        ClientSpec("bench-resource", audiences=("reports",))
+    )
+    return _basic(service.client_id, secret), _basic(resource.client_id, resource_secret)
+
+
+async def _run(
+    app: Any, op: str, seconds: float, concurrency: int, headers: Any
+) -> tuple[int, float, list[float]]:
     transport = httpx.ASGITransport(app=app)
     count = 0
+    latencies: list[float] = []
+    service, resource = headers
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         tokens: list[str] = []
         for _ in range(concurrency):
-            r = await client.post("/login", json={"username": "bench", "password": "bench-pass"})
-            tokens.append(r.json()["refresh_token"])
+            if op == "introspect":
+                r = await client.post(
+                    "/oauth/token", data={"grant_type": "client_credentials"}, headers=service
+                )
+                tokens.append(r.json()["access_token"])
+            else:
+                r = await client.post(
+                    "/login", json={"username": "bench", "password": "bench-pass"}
+                )
+                tokens.append(r.json()["refresh_token"])
         deadline = time.perf_counter() + seconds
         start = time.perf_counter()
 
         async def worker(i: int) -> None:
             nonlocal count
             while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
                 if op == "login":
                     r = await client.post(
                         "/login", json={"username": "bench", "password": "bench-pass"}
                     )
+                elif op == "client_credentials":
+                    r = await client.post(
+                        "/oauth/token", data={"grant_type": "client_credentials"},
+                        headers=service,
+                    )  # fmt: skip
+                elif op == "introspect":
+                    r = await client.post(
+                        "/oauth/introspect", data={"token": tokens[i]}, headers=resource
+                    )
+                    if r.status_code == 200 and r.json().get("active") is not True:
+                        raise SystemExit("introspect: the token is not active")
                 else:
                     r = await client.post("/refresh", json={"refresh_token": tokens[i]})
                     tokens[i] = r.json()["refresh_token"]
+                latencies.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     raise SystemExit(f"{op} failed: {r.status_code} {r.text}")
                 count += 1
@@ -89,7 +148,12 @@ async def _run(app: Any, op: str, seconds: float, concurrency: int) -> tuple[int
             for i in range(concurrency):
                 group.start_soon(worker, i)
         elapsed = time.perf_counter() - start
-    return count, elapsed
+    return count, elapsed, latencies
+
+
+def _p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
 def _hash_ms(args: argparse.Namespace) -> float:
@@ -107,11 +171,27 @@ def _hash_ms(args: argparse.Namespace) -> float:
 def _database(name: str, url: str, args: argparse.Namespace) -> dict[str, float]:
     app = create_app(_settings(url, args))
     anyio.run(lambda: app.state.auth.create_user("bench", "bench-pass"))
-    figures: dict[str, float] = {}
-    for op, seconds in (("login", args.seconds), ("refresh", args.seconds)):
-        count, elapsed = anyio.run(_run, app, op, seconds, args.concurrency)
-        figures[op] = count / elapsed
-        print(f"{name:<10} {op:<8} {count:>6} in {elapsed:5.2f} s = {count / elapsed:8.1f}/s")
+    headers = anyio.run(_clients, app)
+    rates: dict[str, list[float]] = {op: [] for op in args.ops}
+    p99s: dict[str, list[float]] = {op: [] for op in args.ops}
+    for _round in range(args.rounds):
+        for op in args.ops:
+            count, elapsed, latencies = anyio.run(
+                _run, app, op, args.seconds, args.concurrency, headers
+            )
+            rates[op].append(count / elapsed)
+            p99s[op].append(_p99(latencies))
+            print(
+                f"{name:<10} {op:<19} {count:>6} in {elapsed:5.2f} s = "
+                f"{count / elapsed:8.1f}/s  p99 {_p99(latencies):6.1f} ms"
+            )
+    figures = {op: statistics.median(rates[op]) for op in args.ops}
+    if args.rounds > 1:
+        for op in args.ops:
+            print(
+                f"{name:<10} {op:<19} median {figures[op]:8.1f}/s over {args.rounds} rounds, "
+                f"p99 median {statistics.median(p99s[op]):6.1f} ms"
+            )
     app.state.store.close()
     return figures
 
@@ -122,6 +202,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="2 s per measurement")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--ops", default="login,refresh",
+        type=lambda value: [op for op in value.split(",") if op],
+        help="login, refresh, client_credentials, introspect (comma-separated)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the ops N times")
     parser.add_argument("--argon2-m", type=int, default=19456, help="KiB (OWASP: 19456)")
     parser.add_argument("--argon2-t", type=int, default=2, help="iterations (OWASP: 2)")
     parser.add_argument("--argon2-p", type=int, default=1, help="lanes (OWASP: 1)")
@@ -133,8 +220,9 @@ def main() -> int:
         f"Argon2id m={args.argon2_m} KiB t={args.argon2_t} p={args.argon2_p}: "
         f"{_hash_ms(args):.1f} ms per hash (median)"
     )
-    with tempfile.TemporaryDirectory() as folder:
-        _database("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", args)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            _database("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", args)
     if not args.no_postgres:
         schema = "bench_" + uuid.uuid4().hex[:8]
         admin = sa.create_engine(PG_URL)

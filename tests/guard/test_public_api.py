@@ -32,11 +32,13 @@ def test_error_codes_are_stable() -> None:
     from jotauth.guard import errors
 
     assert {cls.code for cls in map(errors.__dict__.get, errors.__all__)} == {
+        "client_not_allowed",
         "csrf_failed",
         "guard_error",
         "insufficient_scope",
         "invalid_request",
         "key_source_unavailable",
         "missing_token",
+        "rate_limited",
         "token_revoked",
     }

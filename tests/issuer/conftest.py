@@ -52,6 +52,9 @@ def make_settings(database_url: str, **changes: Any) -> Settings:
         "service_tokens": ("feed-secret-0123456789",),
         "ratelimit_enabled": False,
         "audit_log": False,
+        # Many tests (errors, brute-force limits) post the password grant to /oauth/token;
+        # its default (off, RFC 9700 2.4) is tested with password_grant=None in test_clients.
+        "password_grant": True,
     }
     values.update(changes)
     return Settings(**values)
@@ -193,7 +196,7 @@ def _security_settings(database_url: str, **overrides: Any) -> Settings:
         argon2_memory_cost=64,
         argon2_parallelism=1,
         registration_open=True,
-        **overrides,
+        **{"password_grant": True, **overrides},  # the limits guard the password grant too
     )
 
 

@@ -52,14 +52,21 @@ def test_production_needs_a_master_key(tmp_path: Path, kit: Any) -> None:
 
 
 def test_demo_accounts_are_created_once(tmp_path: Path, kit: Any) -> None:
-    """john/password123 and an admin with a fresh password; a second run creates nothing."""
+    """john/password123, an admin with a fresh password and the public demo-app client; a
+    second run creates nothing."""
     runtime = build_runtime(kit.make_settings(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     created = create_demo_accounts(runtime, "admin-password-1")
     assert created.john_created
     assert created.admin_password == "admin-password-1"
+    assert created.client_created
     again = create_demo_accounts(runtime, "admin-password-2")
     assert not again.john_created
     assert again.admin_password is None
+    assert not again.client_created
+    demo_app = runtime.store.get_client("demo-app")
+    assert demo_app is not None
+    assert demo_app.type == "public"
+    assert demo_app.grant_types == ["password", "refresh_token"]
     admin = runtime.store.find_user_any(["admin"])
     assert admin is not None
     assert admin.permissions["admin"] == ["*"]

@@ -11,8 +11,13 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_password_grant(app: Any, client: httpx.AsyncClient, kit: Any) -> None:
-    """grant_type=password answers an RFC 6749 5.1 response; client_id lands in the token."""
+    """grant_type=password answers an RFC 6749 5.1 response; the registered client_id lands
+    in the token."""
+    from jotauth.issuer.services.clients import ClientSpec
+
     await kit.add_user(app)
+    spec = ClientSpec("SPA", type="public", grant_types=("password", "refresh_token"))
+    await app.state.clients.register(spec, client_id="spa")
     response = await client.post(
         "/oauth/token",
         data={
@@ -122,7 +127,7 @@ async def test_refresh_grant(app: Any, client: httpx.AsyncClient, kit: Any) -> N
     [
         ({"grant_type": "password", "username": "john", "password": "bad"}, 400, "invalid_grant"),
         ({"grant_type": "refresh_token", "refresh_token": "x" * 43}, 400, "invalid_grant"),
-        ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "client_credentials"}, 401, "invalid_client"),
         ({"grant_type": "authorization_code", "code": "x"}, 400, "unsupported_grant_type"),
         ({"username": "john"}, 400, "invalid_request"),
         ({"grant_type": "password", "username": "john"}, 400, "invalid_request"),

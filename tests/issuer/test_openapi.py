@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from jotauth.issuer.api import admin, auth, oauth, wellknown
+from jotauth.issuer.api import admin, auth, clients, introspection, oauth, wellknown
 from jotauth.issuer.observability import audit_api
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +34,10 @@ def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 def _endpoints() -> dict[tuple[str, str], Any]:
     """(path, method) -> handler, from the routers the app includes (a new one joins here)."""
-    routers = (auth.router, oauth.router, wellknown.router, admin.router, audit_api.router)
+    routers = (
+        auth.router, oauth.router, introspection.router, wellknown.router, admin.router,
+        clients.router, audit_api.router,
+    )  # fmt: skip
     return {
         (route.path, method): route.endpoint
         for router in routers
@@ -142,7 +145,7 @@ def test_every_route_that_reads_a_body_documents_its_schema(app: Any) -> None:
         schema = body["content"][media]["schema"]
         assert schema["type"] == "object"
         assert schema["properties"], f"{method} {path}: an empty body schema"
-    assert bodies == 9
+    assert bodies == 13  # + introspect, revoke, register and replace a client
 
 
 def test_admin_create_user_documents_its_body(app: Any) -> None:
@@ -158,7 +161,9 @@ def test_token_endpoint_documents_a_form(app: Any) -> None:
     body = app.openapi()["paths"]["/oauth/token"]["post"]["requestBody"]
     schema = body["content"][_FORM]["schema"]
     assert schema["required"] == ["grant_type"]
-    assert schema["properties"]["grant_type"]["enum"] == ["password", "refresh_token"]
+    assert schema["properties"]["grant_type"]["enum"] == [
+        "client_credentials", "refresh_token", "password"
+    ]  # fmt: skip
 
 
 def test_rate_limited_routes_document_429_with_retry_after(app: Any) -> None:
@@ -252,4 +257,4 @@ async def test_scoped_routes_answer_403_to_a_token_without_the_permission(
         response = await client.request(**request)
         assert response.status_code == 403, f"{method} {path}: {response.text}"
         assert response.json()["error"] == "insufficient_scope"
-    assert scoped == 12
+    assert scoped == 19  # + the seven /admin/clients routes

@@ -41,6 +41,7 @@ def build(tmp_path: Path) -> Iterator[Callable[..., Any]]:
             "issuer": "https://auth.test",
             "audience": "jotauth",
             "mode": "production",
+            "password_grant": True,
             "master_key": MASTER,
             "argon2_time_cost": 1,
             "argon2_memory_cost": 64,

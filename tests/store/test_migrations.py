@@ -38,6 +38,8 @@ ALL_TABLES = {
     "revocation_counter",
     "audit_events",
     "jotauth_meta",
+    "oauth_clients",
+    "client_assertions",
 }
 
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "serve": "jotauth.cli.serve:serve",
     "db": "jotauth.cli.db:db",
     "user": "jotauth.cli.users:user",
+    "client": "jotauth.cli.clients:client",
     "keys": "jotauth.cli.keys:keys",
     "token": "jotauth.cli.tokens:token",
     "keygen": "jotauth.cli.tokens:keygen",
@@ -33,7 +34,9 @@ COMMANDS: dict[str, str] = {
 }
 
 # The extra each command needs beyond click (the server stack: SQLAlchemy, Alembic, pwdlib...).
-EXTRAS: dict[str, str] = {name: "issuer" for name in ("serve", "db", "user", "keys", "audit")}
+EXTRAS: dict[str, str] = {
+    name: "issuer" for name in ("serve", "db", "user", "client", "keys", "audit")
+}
 
 
 def _available(name: str) -> bool:

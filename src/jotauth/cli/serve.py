@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 from jotauth.cli._server import fail_cleanly, load_settings
 from jotauth.errors import MissingDependencyError
 from jotauth.issuer.bootstrap import (
+    DEMO_CLIENT,
     DEMO_PASSWORD,
     DEMO_USER,
     is_new_database,
@@ -93,6 +94,11 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
             click.secho(
                 f"  created user admin / {accounts.admin_password} (admin permission; shown "
                 "once: `jotauth user set-password admin` sets a new one)",
+                fg="yellow", err=True,
+            )  # fmt: skip
+        if accounts.client_created:
+            click.secho(
+                f"  registered the public client {DEMO_CLIENT} (password and refresh grants)",
                 fg="yellow", err=True,
             )  # fmt: skip
         click.secho(

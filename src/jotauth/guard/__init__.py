@@ -9,16 +9,20 @@ Framework adapters live in their own modules so that importing this package pull
 FastAPI nor Flask: ``jotauth.guard.asgi`` (pure ASGI middleware), ``jotauth.guard.fastapi``
 (dependencies with an OpenAPI security scheme), ``jotauth.guard.flask`` (decorator),
 ``jotauth.guard.wsgi`` (middleware). ``jotauth.guard.testing`` helps users test their services.
+``jotauth.guard.ratelimit`` (needs ``limits``) enforces a client's tier rate limit.
 """
 
+from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
 from jotauth.guard.errors import (
+    ClientNotAllowedError,
     CSRFError,
     GuardError,
     InsufficientScopeError,
     InvalidRequestError,
     KeySourceError,
     MissingTokenError,
+    RateLimitedError,
     RevokedTokenError,
 )
 from jotauth.guard.feed import RevocationFeed
@@ -30,7 +34,9 @@ from jotauth.guard.response import ErrorResponse, error_response
 from jotauth.guard.revocation import RevocationSource, RevocationView
 
 __all__ = [
+    "AccessRule",
     "CSRFError",
+    "ClientNotAllowedError",
     "ErrorResponse",
     "Guard",
     "GuardError",
@@ -41,6 +47,7 @@ __all__ = [
     "KeySourceError",
     "MissingTokenError",
     "Principal",
+    "RateLimitedError",
     "RevocationFeed",
     "RevocationSource",
     "RevocationView",

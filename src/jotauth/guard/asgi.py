@@ -74,6 +74,8 @@ class GuardMiddleware:
     ``required=False`` lets requests without any token through with ``scope["auth"] = None``
     (a token that is present but invalid is still refused). ``scopes`` are required of every
     request; ``exclude`` lists paths (and their sub-paths) left alone, e.g. ``("/health",)``.
+    ``clients`` / ``tiers`` admit only tokens of those client ids or tiers; a guard with a
+    ``rate_limiter`` counts each request against the client's tier limit.
     """
 
     def __init__(
@@ -84,11 +86,14 @@ class GuardMiddleware:
         required: bool = True,
         scopes: Sequence[str] = (),
         exclude: Collection[str] = (),
+        clients: Collection[str] | None = None,
+        tiers: Collection[str] | None = None,
     ) -> None:
         self.app = app
         self.guard = guard
         self.required = required
-        self.scopes = guard.check_requirements(scopes)
+        self.rule = guard.rule(scopes, clients=clients, tiers=tiers)
+        self.scopes = self.rule.scopes
         self.exclude = tuple(exclude)
         cookie = guard.cookie
         self._csrf_header = None if cookie is None else cookie.csrf_header.lower().encode()
@@ -134,8 +139,7 @@ class GuardMiddleware:
                 host=None if host is None else host.decode("latin-1"),
             )
             principal = await guard.authenticate(token)
-            if self.scopes:
-                guard.authorize(principal, self.scopes)
+            await guard.admit(principal, self.rule, scope)
         except MissingTokenError as exc:
             if self.required:
                 await self._refuse(kind, exc, send)

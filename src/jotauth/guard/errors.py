@@ -9,6 +9,8 @@ malformed, bad signature, expired, wrong audience, unknown key) or one of these:
         ├── InvalidRequestError         invalid_request        -> 400 (malformed Authorization)
         ├── RevokedTokenError           token_revoked          -> 401 invalid_token
         ├── InsufficientScopeError      insufficient_scope     -> 403
+        ├── ClientNotAllowedError       client_not_allowed     -> 403 (route for some clients)
+        ├── RateLimitedError            rate_limited           -> 429, Retry-After (tier limit)
         ├── CSRFError                   csrf_failed            -> 403 (cookie tokens only)
         └── KeySourceError              key_source_unavailable -> 503, retryable
 
@@ -22,11 +24,13 @@ from jotauth.errors import JotauthError
 
 __all__ = [
     "CSRFError",
+    "ClientNotAllowedError",
     "GuardError",
     "InsufficientScopeError",
     "InvalidRequestError",
     "KeySourceError",
     "MissingTokenError",
+    "RateLimitedError",
     "RevokedTokenError",
 ]
 
@@ -70,6 +74,24 @@ class InsufficientScopeError(GuardError):
             message
             or f"this endpoint needs {' and '.join(repr(s) for s in self.required)}; "
             "the token does not grant it"
+        )
+
+
+class ClientNotAllowedError(GuardError):
+    """The token is valid, but the route takes only some clients or tiers, not its own."""
+
+    code: ClassVar[str] = "client_not_allowed"
+
+
+class RateLimitedError(GuardError):
+    """The token's client is over its tier's rate limit; ``retry_after`` whole seconds."""
+
+    code: ClassVar[str] = "rate_limited"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            message or f"this client is over its rate limit; retry after {self.retry_after} seconds"
         )
 
 

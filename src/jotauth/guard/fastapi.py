@@ -17,11 +17,12 @@ middleware's cross-site rule to cookie tokens on the handshake, and refuse a han
 closing it with 1008 (policy violation) before it is accepted, as the middleware does.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, cast
 
 from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.guard import guard as _core
+from jotauth.guard.access import AccessRule
 from jotauth.guard.asgi import GUARD_KEY, csrf_method, principal_from_scope
 from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
@@ -86,12 +87,15 @@ class Requirement(SecurityBase):
     cached token; FastAPI still lists the scheme in OpenAPI for every route that uses it.
     """
 
-    def __init__(self, guard: "Guard", needed: tuple[str, ...], *, optional: bool) -> None:
+    def __init__(
+        self, guard: "Guard", needed: tuple[str, ...], *, optional: bool, rule: AccessRule
+    ) -> None:
         self.model = HTTPBearerModel(bearerFormat="JWT", description=_SCHEME_DESCRIPTION)
         self.scheme_name = guard.scheme_name
         self.guard = guard
         self.needed = needed
         self.optional = optional
+        self.rule = rule
 
     async def __call__(self, connection: HTTPConnection) -> Principal | None:
         guard = self.guard
@@ -121,8 +125,7 @@ class Requirement(SecurityBase):
                 principal = await guard.authenticate(token)
                 scope["auth"] = principal
                 scope[GUARD_KEY] = guard
-            if self.needed:
-                guard.authorize(principal, self.needed)
+            await guard.admit(principal, self.rule, scope)
         except MissingTokenError as exc:
             if self.optional:
                 return None
@@ -151,13 +154,20 @@ class Guard(_core.Guard):
         app.add_exception_handler(GuardHTTPException, handler)
         app.add_exception_handler(GuardError, handler)
 
-    def require(self, *requirements: str) -> Callable[..., Awaitable[Principal]]:
-        """A dependency returning the Principal, requiring every scope/permission given."""
+    def require(
+        self,
+        *requirements: str,
+        clients: Collection[str] | None = None,
+        tiers: Collection[str] | None = None,
+    ) -> Callable[..., Awaitable[Principal]]:
+        """A dependency returning the Principal, requiring every scope/permission given
+        (and, with ``clients`` / ``tiers``, a token of one of those clients or tiers)."""
+        rule = self.rule(requirements, clients=clients, tiers=tiers)
         return cast(
             Callable[..., Awaitable[Principal]],
-            Requirement(self, self.check_requirements(requirements), optional=False),
+            Requirement(self, rule.scopes, optional=False, rule=rule),
         )
 
     def optional(self) -> Callable[..., Awaitable[Principal | None]]:
         """A dependency returning the Principal, or None when no token was sent."""
-        return Requirement(self, (), optional=True)
+        return Requirement(self, (), optional=True, rule=self.rule())

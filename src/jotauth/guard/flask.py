@@ -13,7 +13,7 @@ never runs.
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar, cast
 
 from jotauth.errors import JotauthError, MissingDependencyError
@@ -56,9 +56,15 @@ class Guard(_core.Guard):
         """Answer a ``GuardError`` raised in a view (``guard.authorize``) like the decorator."""
         app.register_error_handler(GuardError, lambda exc: _respond(exc, self.realm))
 
-    def require(self, *requirements: str) -> Callable[[View], View]:
-        """Refuse the request unless it carries a valid token granting every requirement."""
-        needed = self.check_requirements(requirements)
+    def require(
+        self,
+        *requirements: str,
+        clients: Collection[str] | None = None,
+        tiers: Collection[str] | None = None,
+    ) -> Callable[[View], View]:
+        """Refuse the request unless it carries a valid token granting every requirement
+        (and, with ``clients`` / ``tiers``, of one of those clients or tiers)."""
+        rule = self.rule(requirements, clients=clients, tiers=tiers)
 
         def decorator(view: View) -> View:
             @functools.wraps(view)
@@ -74,8 +80,7 @@ class Guard(_core.Guard):
                         host=request.headers.get("Host"),
                     )
                     principal = self.authenticate_sync(token)
-                    if needed:
-                        self.authorize(principal, needed)
+                    self.admit_sync(principal, rule, request.environ)
                 except JotauthError as exc:
                     return _respond(exc, self.realm)
                 g.jotauth_principal = principal

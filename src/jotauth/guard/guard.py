@@ -13,11 +13,12 @@ cached and re-checked exactly as a plain token, keyed by the token as sent.
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from jotauth import jose
 from jotauth.errors import JotauthError
+from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
 from jotauth.guard.credentials import CookieSettings, extract_token
 from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
@@ -27,11 +28,16 @@ from jotauth.guard.revocation import RevocationSource, RevocationView
 from jotauth.jose import jwe
 from jotauth.jose.claims import normalize_typ
 
+if TYPE_CHECKING:
+    from jotauth.guard.ratelimit import ClientRateLimiter
+
 __all__ = ["Guard"]
 
 _KID_MEMO_SIZE: Final = 256
 _UNSEEN: Final = object()
 _KEY_FAILURES: Final = (jose.DecryptionError, jose.NoMatchingKeyError, jose.InvalidKeyError)
+_COUNTED: Final = "jotauth.rate_counted"
+"""The request-state key (ASGI scope, WSGI environ) saying its request was counted once."""
 
 
 class Guard:
@@ -50,6 +56,9 @@ class Guard:
     default once ``decrypt_with`` is given) a plain signed token is refused, so claims meant to
     be secret cannot arrive in the clear; ``False`` accepts both, for the time an issuer moves
     an audience to encrypted tokens.
+
+    ``rate_limiter`` (a ``jotauth.guard.ratelimit.ClientRateLimiter``) enforces each client's
+    tier limit from its token's ``rate_limit`` claim on every route the guard protects.
     """
 
     def __init__(
@@ -79,6 +88,7 @@ class Guard:
         clock: Callable[[], float] = time.time,
         decrypt_with: jwe.Decrypter | jose.Key | jose.KeySet | Iterable[jose.Key] | None = None,
         require_encryption: bool = True,
+        rate_limiter: "ClientRateLimiter | None" = None,
     ) -> None:
         sources = [s for s in (keys, jwks_url, key_source) if s is not None]
         if len(sources) > 1:
@@ -138,6 +148,7 @@ class Guard:
         else:
             self._decrypter = jwe.Decrypter(decrypt_with, max_size=max_token_size)
         self.require_encryption = self._decrypter is not None and require_encryption
+        self.rate_limiter = rate_limiter
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -229,6 +240,79 @@ class Guard:
             error = InsufficientScopeError(missing)
             self._count(error)
             raise error
+
+    def rule(
+        self,
+        requirements: Iterable[str] = (),
+        *,
+        clients: Collection[str] | None = None,
+        tiers: Collection[str] | None = None,
+    ) -> AccessRule:
+        """A route's requirements, checked once at definition (``ValueError`` if malformed)."""
+        return AccessRule.build(self.check_requirements(requirements), clients, tiers)
+
+    def admit_sync(
+        self, principal: Principal, rule: AccessRule, state: MutableMapping[str, Any]
+    ) -> None:
+        """Apply ``rule`` (scopes, clients, tiers) and the client's rate limit to a request.
+
+        ``state`` is the request's scope or environ: a request seen by two adapters (the
+        middleware and a route's dependency) is counted against the limit once.
+        """
+        self._check_rule(principal, rule)
+        counted = self._to_count(principal, state)
+        if counted is not None and self.rate_limiter is not None:
+            self._limit(self.rate_limiter.hit, *counted)
+
+    async def admit(
+        self, principal: Principal, rule: AccessRule, state: MutableMapping[str, Any]
+    ) -> None:
+        """Async twin of ``admit_sync``: a limiter that does I/O (Redis) runs in a thread."""
+        self._check_rule(principal, rule)
+        counted = self._to_count(principal, state)
+        limiter = self.rate_limiter
+        if counted is None or limiter is None:
+            return
+        if not limiter.blocking:
+            self._limit(limiter.hit, *counted)
+            return
+        import anyio.to_thread  # a dependency of httpx
+
+        await anyio.to_thread.run_sync(self._limit, limiter.hit, *counted)
+
+    def _check_rule(self, principal: Principal, rule: AccessRule) -> None:
+        if rule.scopes:
+            self.authorize(principal, rule.scopes)
+        if rule.clients is not None or rule.tiers is not None:
+            try:
+                rule.check_client(principal)
+            except JotauthError as exc:
+                self._count(exc)
+                raise
+
+    def _to_count(
+        self, principal: Principal, state: MutableMapping[str, Any]
+    ) -> tuple[str, int, int] | None:
+        if self.rate_limiter is None or state.get(_COUNTED):
+            return None
+        from jotauth.guard.ratelimit import limit_of
+
+        try:
+            found = limit_of(principal.claims)
+        except jose.ClaimError as exc:
+            self._count(exc)
+            raise
+        if found is None:
+            return None
+        state[_COUNTED] = True
+        return principal.client_id or principal.sub, *found
+
+    def _limit(self, hit: Callable[[str, int, int], None], *counted: Any) -> None:
+        try:
+            hit(*counted)
+        except JotauthError as exc:
+            self._count(exc)
+            raise
 
     def extract(
         self,

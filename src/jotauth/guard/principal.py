@@ -383,6 +383,12 @@ class Principal:
         return value if isinstance(value, str) else None
 
     @property
+    def tier(self) -> str | None:
+        """The client's subscription tier (``tier`` claim of client_credentials tokens)."""
+        value = self.claims.get("tier")
+        return value if isinstance(value, str) else None
+
+    @property
     def jti(self) -> str | None:
         """The token's unique id (what a per-token revocation names)."""
         value = self.claims.get("jti")

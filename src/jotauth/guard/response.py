@@ -7,6 +7,8 @@ no token                       401     ``Bearer realm=...`` (no error code, 3.1)
 malformed Authorization        400     ``Bearer error="invalid_request"``
 bad/expired/revoked token      401     ``Bearer error="invalid_token"``
 token lacks a scope            403     ``Bearer error="insufficient_scope", scope=``
+client or tier not allowed     403     none (body ``access_denied``)
+client over its rate limit     429     none; ``Retry-After``
 CSRF double submit failed      403     none
 keys unavailable               503     none; ``Retry-After``
 =============================  ======  ===========================================
@@ -23,11 +25,13 @@ from typing import Any, Final, NamedTuple
 from jotauth import jose
 from jotauth.errors import JotauthError
 from jotauth.guard.errors import (
+    ClientNotAllowedError,
     CSRFError,
     InsufficientScopeError,
     InvalidRequestError,
     KeySourceError,
     MissingTokenError,
+    RateLimitedError,
     RevokedTokenError,
 )
 
@@ -75,6 +79,10 @@ _HINTS: Final[Mapping[str, str]] = {
     "error_description, or have an administrator grant it to you.",
     "csrf_failed": "Send the CSRF token from the csrf cookie back in the CSRF header with "
     "every state-changing request.",
+    "client_not_allowed": "This route serves only some API clients or subscription tiers; "
+    "use a client (or tier) it names, or ask its operator for access.",
+    "rate_limited": "Your client's tier allows a number of requests per window (the token's "
+    "rate_limit claim); wait Retry-After seconds, or move to a higher tier.",
     "key_source_unavailable": "The service cannot reach the issuer for its signing keys. "
     "Retry shortly; if it persists, check the issuer and the JWKS URL.",
 }
@@ -132,6 +140,11 @@ def error_response(exc: JotauthError, realm: str | None = None) -> ErrorResponse
         ]
     elif isinstance(exc, CSRFError):
         status, error, headers = 403, "csrf_failed", []
+    elif isinstance(exc, ClientNotAllowedError):
+        status, error, headers = 403, "access_denied", []
+    elif isinstance(exc, RateLimitedError):
+        status, error = 429, "rate_limited"
+        headers = [("Retry-After", str(exc.retry_after))]
     elif isinstance(exc, KeySourceError):
         status, error = 503, "temporarily_unavailable"
         description = "the service cannot obtain the keys to verify tokens right now"

@@ -20,7 +20,7 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _STATUS = {400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
-           503: "503 Service Unavailable"}  # fmt: skip
+           429: "429 Too Many Requests", 503: "503 Service Unavailable"}  # fmt: skip
 
 
 def principal_from_environ(environ: dict[str, Any]) -> Principal | None:
@@ -66,11 +66,14 @@ class GuardWSGIMiddleware:
         required: bool = True,
         scopes: Sequence[str] = (),
         exclude: Collection[str] = (),
+        clients: Collection[str] | None = None,
+        tiers: Collection[str] | None = None,
     ) -> None:
         self.app = app
         self.guard = guard
         self.required = required
-        self.scopes = guard.check_requirements(scopes)
+        self.rule = guard.rule(scopes, clients=clients, tiers=tiers)
+        self.scopes = self.rule.scopes
         self.exclude = tuple(exclude)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -79,8 +82,7 @@ class GuardWSGIMiddleware:
         principal: Principal | None
         try:
             principal = authenticate_environ(self.guard, environ)
-            if self.scopes:
-                self.guard.authorize(principal, self.scopes)
+            self.guard.admit_sync(principal, self.rule, environ)
         except MissingTokenError as exc:
             if self.required:
                 return send_error(error_response(exc, self.guard.realm), start_response)

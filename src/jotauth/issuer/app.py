@@ -29,7 +29,7 @@ import anyio
 from starlette.middleware.cors import CORSMiddleware
 
 from jotauth.guard import Guard, Principal
-from jotauth.issuer.api import admin, auth, home, oauth, wellknown
+from jotauth.issuer.api import admin, auth, clients, home, introspection, oauth, wellknown
 from jotauth.issuer.api.cookies import CookiePolicy
 from jotauth.issuer.api.deps import verify_token
 from jotauth.issuer.api.docs import install_docs
@@ -45,6 +45,7 @@ from jotauth.issuer.observability.metrics import HardeningMetrics
 from jotauth.issuer.retention import RetentionTask
 from jotauth.issuer.revocations import FeedPublisher
 from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.services.keyring import verified_algorithms
 from jotauth.issuer.services.ratelimit import (
     RateLimiter,
     account_key,
@@ -55,19 +56,6 @@ from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
 __all__ = ["create_app"]
-
-_EDDSA_NAMES = ("EdDSA", "Ed25519", "Ed448")
-
-
-def _verified_algorithms(signing_alg: str) -> list[str]:
-    """The names the server's own tokens may carry: its setting, and for EdDSA every name of it.
-
-    Moving ``JOTAUTH_SIGNING_ALG`` from ``EdDSA`` to ``Ed25519`` (RFC 9864) changes the name of
-    new keys only; the keys already in the ring sign under the old name until rotated out, and
-    their tokens must keep working here meanwhile. Each key still answers only to the names of
-    its own curve (``jose.Key.accepts``).
-    """
-    return list(_EDDSA_NAMES) if signing_alg in _EDDSA_NAMES else [signing_alg]
 
 
 def create_from_env() -> FastAPI:
@@ -100,7 +88,7 @@ def create_app(
         key_source=RingKeySource(ring),
         issuer=settings.issuer,
         audience=settings.audience,
-        algorithms=_verified_algorithms(settings.signing_alg),
+        algorithms=verified_algorithms(settings.signing_alg),
         require=("exp", "sub", "iat", "jti"),
         cookie=None if cookies is None else settings.access_cookie,
         csrf_cookie=settings.csrf_cookie,
@@ -144,6 +132,7 @@ def create_app(
             await observers.aclose()
             await close_storage(storage)
             guard.close()
+            runtime.provider.authenticator.close()
             if publisher is not None:
                 publisher.close()
 
@@ -167,9 +156,11 @@ def create_app(
     app.state.limiter = limiter
     app.state.observability = observers
     app.state.retention = retention
+    app.state.provider = runtime.provider
+    app.state.clients = runtime.clients
     install_error_handlers(app)
     install_docs(app)
-    for module in (home, auth, oauth, wellknown, admin):
+    for module in (home, auth, oauth, introspection, wellknown, admin, clients):
         app.include_router(module.router)
     app.include_router(audit_router)
 

@@ -28,6 +28,7 @@ from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import sqlite_file
 
 __all__ = [
+    "DEMO_CLIENT",
     "DEMO_CREATOR",
     "DEMO_PASSWORD",
     "DEMO_USER",
@@ -44,6 +45,7 @@ __all__ = [
 
 DEMO_USER = "john"
 DEMO_PASSWORD = "password123"  # noqa: S105 - the tutorial's demo user, --demo only
+DEMO_CLIENT: Final = "demo-app"
 MASTER_FILE: Final = "jotauth-master.key"
 SERVICE_TOKEN_FILE: Final = "jotauth-service.token"  # noqa: S105 - a file name, not a secret
 CREATED_BY: Final = "created_by"
@@ -113,6 +115,8 @@ class DemoAccounts:
 
     john_created: bool
     admin_password: str | None
+    client_created: bool = False
+    """Whether the public ``demo-app`` client (password + refresh grants) was registered."""
 
 
 def is_new_database(

@@ -10,6 +10,9 @@ The tree (under ``jotauth.errors.JotauthError``)::
     ├── InvalidGrantError         401 (400 on /oauth/token) invalid_grant: credentials or refresh
     ├── UnsupportedGrantTypeError 400 unsupported_grant_type
     ├── InvalidScopeError         400 invalid_scope: a requested scope the user does not hold
+    ├── InvalidClientError        401 invalid_client: client authentication failed (RFC 6749 5.2)
+    ├── UnauthorizedClientError   400 unauthorized_client: the client may not use this grant
+    ├── InvalidTargetError        400 invalid_target: an audience the client may not ask for
     ├── InvalidTokenError         401 invalid_token: the bearer access token does not pass
     ├── ForbiddenError            403 insufficient_scope
     ├── ConflictError             409 conflict: username taken, key state
@@ -29,9 +32,11 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ForbiddenError",
+    "InvalidClientError",
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidScopeError",
+    "InvalidTargetError",
     "InvalidTokenError",
     "IssuerError",
     "NotFoundError",
@@ -39,6 +44,7 @@ __all__ = [
     "RateLimitedError",
     "RegistrationClosedError",
     "StorageError",
+    "UnauthorizedClientError",
     "UnsupportedGrantTypeError",
     "UnsupportedMediaError",
 ]
@@ -80,6 +86,36 @@ class UnsupportedGrantTypeError(IssuerError):
 
 class InvalidScopeError(IssuerError):
     code = "invalid_scope"
+    status = 400
+
+
+class InvalidClientError(IssuerError):
+    """Client authentication failed: one message whatever the cause (unknown client, wrong
+    secret, bad assertion, disabled), so an answer never tells which client ids exist.
+
+    ``basic``: the client sent an ``Authorization: Basic`` header, so the 401 carries a
+    ``WWW-Authenticate: Basic`` challenge (RFC 6749 5.2).
+    """
+
+    code = "invalid_client"
+    status = 401
+
+    def __init__(
+        self, message: str = "client authentication failed", *, basic: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.basic = basic
+
+
+class UnauthorizedClientError(IssuerError):
+    code = "unauthorized_client"
+    status = 400
+
+
+class InvalidTargetError(IssuerError):
+    """RFC 8707 2: the requested ``resource``/``audience`` is not one the client may have."""
+
+    code = "invalid_target"
     status = 400
 
 

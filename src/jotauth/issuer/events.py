@@ -35,6 +35,8 @@ class EventType(StrEnum):
     KEY_ROTATED = "key_rotated"
     KEY_REVOKED = "key_revoked"
     ADMIN_ACTION = "admin_action"
+    CLIENT_AUTH_FAILED = "client_auth_failed"
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an event name, not a secret
 
 
 EVENT_TYPES: Final = tuple(kind.value for kind in EventType)

@@ -36,9 +36,12 @@ _REVOKING = frozenset(
         "user_disabled",
         "key_revoked",
         "refresh_reuse_detected",
+        "token_revoked",
     }
 )
-_REVOKING_ACTIONS = frozenset({"revoke_session"})  # admin_action events that revoke
+_REVOKING_ACTIONS = frozenset(
+    {"revoke_session", "disable_client"}
+)  # admin_action events that revoke
 
 
 class FeedPublisher:

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 
 import anyio
 
-from jotauth.issuer.bootstrap import DEMO_PASSWORD, DEMO_USER, DemoAccounts
+from jotauth.issuer.bootstrap import DEMO_CLIENT, DEMO_PASSWORD, DEMO_USER, DemoAccounts
 from jotauth.issuer.errors import ConflictError
 from jotauth.issuer.events import EventBus
 from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
-from jotauth.issuer.services.keyring import KeyRing
+from jotauth.issuer.services.client_auth import ClientAuthenticator
+from jotauth.issuer.services.clients import ClientService, ClientSpec
+from jotauth.issuer.services.introspection import TokenIntrospection
+from jotauth.issuer.services.keyring import KeyRing, verified_algorithms
 from jotauth.issuer.services.passwords import PasswordService
+from jotauth.issuer.services.provider import OAuthProvider
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -31,6 +35,8 @@ class Runtime:
     ring: KeyRing
     events: EventBus
     auth: AuthService
+    clients: ClientService
+    provider: OAuthProvider
 
 
 def build_runtime(
@@ -69,11 +75,21 @@ def build_runtime(
     auth = AuthService(
         store, settings, ring=ring, passwords=passwords, events=events, clock=clock, sleep=sleep
     )
-    return Runtime(settings, store, ring, events, auth)
+    algorithms = verified_algorithms(settings.signing_alg)
+    provider = OAuthProvider(
+        auth,
+        ClientAuthenticator(store, settings, clock=clock),
+        TokenIntrospection(store, ring, settings, auth.tokens, algorithms=algorithms, clock=clock),
+        algorithms=algorithms,
+        clock=clock,
+    )
+    clients = ClientService(store, clock=clock)
+    return Runtime(settings, store, ring, events, auth, clients, provider)
 
 
 def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:
-    """The tutorial's john / password123 and an admin, unless they exist already."""
+    """The tutorial's john / password123, an admin, and the public ``demo-app`` client (the
+    password grant at /oauth/token is on in demo mode), unless they exist already."""
 
     async def create() -> DemoAccounts:
         john = True
@@ -96,6 +112,15 @@ def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:
             )
         except ConflictError:
             admin = None
-        return DemoAccounts(john, admin)
+        demo_app = ClientSpec(
+            "Demo app", type="public", grant_types=("password", "refresh_token"),
+            first_party=True,
+        )  # fmt: skip
+        client = True
+        try:
+            await runtime.clients.register(demo_app, client_id=DEMO_CLIENT)
+        except ConflictError:
+            client = False
+        return DemoAccounts(john, admin, client)
 
     return anyio.run(create)

@@ -213,6 +213,10 @@ class Settings(BaseSettings):
     """Seconds ``jotauth serve`` waits for the database to answer before giving up."""
     health_timeout: int = Field(3, ge=1)
     """Seconds ``/healthz`` waits for the database before answering 503."""
+    password_grant: bool | None = None
+    """Whether ``/oauth/token`` takes ``grant_type=password`` (``JOTAUTH_PASSWORD_GRANT``).
+    None (the default): on in demo mode only. RFC 9700 2.4 says the grant MUST NOT be used:
+    it hands the user's password to the client. ``/login`` (first-party JSON) is not this."""
     encrypt_audiences: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
     """``(audience, JWKS URL or JWK file)`` pairs: access tokens for these audiences are nested
     JWTs encrypted to the audience's published ``use: enc`` key. Empty (the default): none."""
@@ -462,6 +466,11 @@ class Settings(BaseSettings):
     def rotation_period(self) -> int:
         """Seconds an active key signs before the scheduled rotation."""
         return self.key_rotation_days * 86400
+
+    @property
+    def password_grant_enabled(self) -> bool:
+        """Whether the token endpoint takes the password grant (see ``password_grant``)."""
+        return self.mode == "demo" if self.password_grant is None else self.password_grant
 
     @property
     def is_production(self) -> bool:

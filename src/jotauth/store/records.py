@@ -5,6 +5,7 @@ from typing import Any
 
 __all__ = [
     "AuditRecord",
+    "ClientRecord",
     "FamilyRecord",
     "FeedPage",
     "KeyRecord",
@@ -130,3 +131,34 @@ class AuditRecord:
     user_agent: str | None
     detail: dict[str, Any]
     at: float
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """A registered OAuth client; ``secret_hash`` only, the secret itself is never stored."""
+
+    client_id: str
+    name: str
+    type: str
+    token_endpoint_auth_method: str
+    secret_hash: str | None = None
+    redirect_uris: list[str] = field(default_factory=list)
+    grant_types: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
+    first_party: bool = False
+    access_ttl: int | None = None
+    tier: str | None = None
+    rate_limit: int | None = None
+    rate_window: int | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    backchannel_logout_uri: str | None = None
+    disabled: bool = False
+    created_at: float = 0.0
+    secret_rotated_at: float | None = None
+
+    @property
+    def confidential(self) -> bool:
+        """Whether the client holds credentials (RFC 6749 2.1)."""
+        return self.type == "confidential"

@@ -48,6 +48,7 @@ def build(
             issuer="https://auth.test",
             audience="jotauth",
             mode="production",
+            password_grant=True,
             master_key=MASTER,
             argon2_time_cost=1,
             argon2_memory_cost=64,

@@ -17,14 +17,36 @@ from jotauth.guard import Guard, Principal, RevokedTokenError
 from jotauth.issuer.api.body import client_of
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
+from jotauth.issuer.services.clients import ClientService
+from jotauth.issuer.services.provider import OAuthProvider
 
-__all__ = ["authenticate", "client", "require_admin", "service", "verify_token"]
+__all__ = [
+    "authenticate",
+    "client",
+    "client_registry",
+    "oauth_provider",
+    "require_admin",
+    "service",
+    "verify_token",
+]
 
 
 def service(request: Request) -> AuthService:
     """The app's AuthService."""
     auth: AuthService = request.app.state.auth
     return auth
+
+
+def oauth_provider(request: Request) -> OAuthProvider:
+    """The app's OAuthProvider (token endpoint grants, introspection, revocation)."""
+    provider: OAuthProvider = request.app.state.provider
+    return provider
+
+
+def client_registry(request: Request) -> ClientService:
+    """The app's ClientService (the admin API's client registry)."""
+    clients: ClientService = request.app.state.clients
+    return clients
 
 
 def client(request: Request) -> Client:

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from jotauth.errors import JotauthError
 from jotauth.guard import error_response
 from jotauth.issuer.api.cookies import clear_if_refused
-from jotauth.issuer.errors import IssuerError, RateLimitedError
+from jotauth.issuer.errors import InvalidClientError, IssuerError, RateLimitedError
 from jotauth.store.errors import StoreUnavailableError
 
 __all__ = ["RETRY_AFTER", "error_json", "install_error_handlers", "unavailable_json"]
@@ -65,6 +65,9 @@ async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
     if code == "invalid_grant":
         headers = None
+    if isinstance(exc, InvalidClientError):  # RFC 6749 5.2: challenge the scheme the client used
+        realm = request.app.state.settings.issuer.replace('"', "")
+        headers = {"WWW-Authenticate": f'Basic realm="{realm}"'} if exc.basic else None
     if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after)}
     response = error_json(status, code, str(exc), headers)

@@ -108,14 +108,31 @@ class PasswordChangeRequest(BaseModel):
 
 
 class TokenRequest(BaseModel):
-    """RFC 6749 token request: the password grant (4.3) or a refresh (6), form-encoded."""
+    """RFC 6749 token request, form-encoded: client_credentials (4.4), a refresh (6), or the
+    password grant (4.3) when JOTAUTH_PASSWORD_GRANT turns it on."""
 
-    grant_type: Literal["password", "refresh_token"]
+    grant_type: Literal["client_credentials", "refresh_token", "password"]
     username: str | None = Field(None, description="password grant")
     password: str | None = Field(None, description="password grant")
     refresh_token: str | None = Field(None, description="refresh_token grant")
     client_id: str | None = Field(None, max_length=128, description="printable ASCII")
-    scope: str | None = Field(None, description="space-separated; narrows the user's scope")
+    client_secret: str | None = Field(None, description="client_secret_post")
+    client_assertion_type: str | None = Field(None, description="private_key_jwt (RFC 7523)")
+    client_assertion: str | None = Field(None, description="private_key_jwt (RFC 7523)")
+    scope: str | None = Field(None, description="space-separated; narrows the granted scope")
+    resource: str | None = Field(None, description="RFC 8707: the audience wanted")
+    audience: str | None = Field(None, description="the audience wanted (as resource)")
+
+
+class TokenQuery(BaseModel):
+    """RFC 7662 / RFC 7009 request: the token and an optional hint, form-encoded."""
+
+    token: str = Field(max_length=8192)
+    token_type_hint: Literal["access_token", "refresh_token"] | None = None
+    client_id: str | None = Field(None, max_length=128)
+    client_secret: str | None = Field(None, description="client_secret_post")
+    client_assertion_type: str | None = Field(None, description="private_key_jwt (RFC 7523)")
+    client_assertion: str | None = Field(None, description="private_key_jwt (RFC 7523)")
 
 
 class CreateUserRequest(BaseModel):
@@ -207,17 +224,44 @@ class JWKSet(BaseModel):
     keys: list[dict[str, Any]]
 
 
+class Introspection(BaseModel):
+    """RFC 7662 2.2: ``active``, and for an active token what it says."""
+
+    model_config = ConfigDict(extra="allow")
+
+    active: bool
+    scope: str | None = None
+    client_id: str | None = None
+    username: str | None = None
+    token_type: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    sub: str | None = None
+    aud: str | list[str] | None = None
+    iss: str | None = None
+    jti: str | None = None
+
+
+class Revoked(BaseModel):
+    """RFC 7009 2.2: the body is empty (``{}``) whether or not anything was revoked."""
+
+
 class Discovery(BaseModel):
-    """OpenID Connect Discovery metadata, with jotauth's own endpoints (``jotauth_*``)."""
+    """RFC 8414 / OpenID Connect Discovery metadata, with jotauth's own endpoints
+    (``jotauth_*``)."""
 
     model_config = ConfigDict(extra="allow")
 
     issuer: str
     jwks_uri: str
     token_endpoint: str
-    userinfo_endpoint: str
+    introspection_endpoint: str
+    revocation_endpoint: str
     jotauth_revocations_endpoint: str
     grant_types_supported: list[str]
+    response_types_supported: list[str]
+    scopes_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
     claims_supported: list[str]
 
 

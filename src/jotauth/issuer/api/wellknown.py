@@ -14,6 +14,7 @@ from jotauth.issuer.api.deps import authenticate, service
 from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
+from jotauth.issuer.services.clients import ASSERTION_ALGORITHMS, AUTH_METHODS
 from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
@@ -43,47 +44,72 @@ async def jwks(request: Request) -> JSONResponse:
     return JWKSetResponse(body, headers={"Cache-Control": _JWKS_CACHE})
 
 
+def metadata(settings: Settings, scopes: list[str]) -> dict[str, object]:
+    """What this server offers, and only that (RFC 8414 2 / OpenID Connect Discovery 3).
+
+    Built from the same facts the endpoints use (the client authentication methods and
+    assertion algorithms of ``services.clients``, the password grant setting), so the
+    document cannot promise a grant or method the token endpoint refuses. No authorization
+    endpoint exists yet, so ``response_types_supported`` is empty and no ID token, userinfo
+    or subject type is claimed.
+    """
+    base = settings.issuer
+    grants = ["client_credentials", "refresh_token"]
+    if settings.password_grant_enabled:
+        grants.append("password")
+    return {
+        "issuer": base,
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "token_endpoint": f"{base}/oauth/token",
+        "introspection_endpoint": f"{base}/oauth/introspect",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "grant_types_supported": grants,
+        "response_types_supported": [],
+        "scopes_supported": scopes,
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "jotauth_revocations_endpoint": f"{base}/revocations",
+        "jotauth_login_endpoint": f"{base}/login",
+        "jotauth_refresh_endpoint": f"{base}/refresh",
+        "jotauth_me_endpoint": f"{base}/me",
+        "jotauth_access_token_signing_alg_values_supported": [settings.signing_alg],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "roles",
+            "permissions", "preferred_username", "sid", "tier", "rate_limit",
+        ],
+    }  # fmt: skip
+
+
+async def _metadata(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    store = service(request).store
+    clients = await anyio.to_thread.run_sync(lambda: store.list_clients(limit=1000))
+    scopes = sorted({scope for record in clients if not record.disabled for scope in record.scopes})
+    return JSONResponse(metadata(settings, scopes), headers={"Cache-Control": _JWKS_CACHE})
+
+
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    summary="Authorization server metadata (RFC 8414)",
+    response_model=models.Discovery,
+)
+async def authorization_server(request: Request) -> JSONResponse:
+    """Endpoints, grants, client authentication methods and scopes (RFC 8414)."""
+    return await _metadata(request)
+
+
 @router.get(
     "/.well-known/openid-configuration",
     summary="Discovery document",
     response_model=models.Discovery,
 )
 async def discovery(request: Request) -> JSONResponse:
-    """Where the keys, token endpoint and revocation feed are (OpenID Connect Discovery)."""
-    settings: Settings = request.app.state.settings
-    base = settings.issuer
-    return JSONResponse(
-        {
-            "issuer": base,
-            "jwks_uri": f"{base}/.well-known/jwks.json",
-            "token_endpoint": f"{base}/oauth/token",
-            "jotauth_revocations_endpoint": f"{base}/revocations",
-            "jotauth_login_endpoint": f"{base}/login",
-            "jotauth_refresh_endpoint": f"{base}/refresh",
-            "userinfo_endpoint": f"{base}/me",
-            "grant_types_supported": ["password", "refresh_token"],
-            "response_types_supported": ["token"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "id_token_signing_alg_values_supported": [settings.signing_alg],
-            "jotauth_access_token_signing_alg_values_supported": [settings.signing_alg],
-            "subject_types_supported": ["public"],
-            "claims_supported": [
-                "iss",
-                "sub",
-                "aud",
-                "exp",
-                "iat",
-                "jti",
-                "client_id",
-                "scope",
-                "roles",
-                "permissions",
-                "preferred_username",
-                "sid",
-            ],
-        },
-        headers={"Cache-Control": _JWKS_CACHE},
-    )
+    """The same metadata at the OpenID Connect Discovery address (guards read ``jwks_uri``)."""
+    return await _metadata(request)
 
 
 async def _service_caller(request: Request) -> None:

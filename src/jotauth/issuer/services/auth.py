@@ -12,7 +12,7 @@ import dataclasses
 import hmac
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -190,11 +190,23 @@ class AuthService:
         )
         return pair
 
-    async def refresh(self, refresh_token: Any, client: Client) -> TokenPair:
-        """Rotate a refresh token (see ``TokenService.refresh``)."""
+    async def refresh(
+        self,
+        refresh_token: Any,
+        client: Client,
+        *,
+        check_client: Callable[[FamilyRecord], Awaitable[None]] | None = None,
+    ) -> TokenPair:
+        """Rotate a refresh token (see ``TokenService.refresh``).
+
+        ``check_client``: the token endpoint's check that the caller is the client the
+        session belongs to (RFC 6749 6), given the family found by the one lookup.
+        """
         if not isinstance(refresh_token, str):
             raise InvalidRequestError("refresh_token must be a string")
         found = await _run(self.tokens.find, refresh_token)
+        if found is not None and check_client is not None:
+            await check_client(found[1])
         owner = None if found is None else str(found[1].user_id)
         family_id = None if found is None else found[1].id
         await self.limits.admit_refresh(client.ip, owner, family_id)

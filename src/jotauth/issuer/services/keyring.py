@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from jotauth import jose
 from jotauth.issuer.errors import ConfigurationError, ConflictError, NotFoundError
@@ -47,7 +47,7 @@ from jotauth.issuer.settings import Settings
 from jotauth.store.records import KeyRecord
 from jotauth.store.sql import SQLStore
 
-__all__ = ["PUBLISH_LEAD", "KeyRing", "RingView"]
+__all__ = ["PUBLISH_LEAD", "KeyRing", "RingView", "verified_algorithms"]
 
 PUBLISHED = ("next", "active", "retiring")
 PUBLISH_LEAD = 30.0 + 5.0 + 1.0  # guards' unknown-kid cooldown + other instances' ring cache
@@ -55,6 +55,20 @@ _RETIRE_MARGIN = 60.0  # > PUBLISH_LEAD: a retiring key may sign while the new o
 _CONFIRM_SECONDS = 0.5  # how stale "the signing key is still the one loaded" may be
 _CONFIRM_MARGIN = 0.1  # revoke waits this much longer, for a signing already under way
 _RING_LOCK = 74052  # advisory lock id: one instance at a time creates the first keys
+
+
+_EDDSA_NAMES: Final = ("EdDSA", "Ed25519", "Ed448")
+
+
+def verified_algorithms(signing_alg: str) -> list[str]:
+    """The names the server's own tokens may carry: its setting, and for EdDSA every name of it.
+
+    Moving ``JOTAUTH_SIGNING_ALG`` from ``EdDSA`` to ``Ed25519`` (RFC 9864) changes the name of
+    new keys only; the keys already in the ring sign under the old name until rotated out, and
+    their tokens must keep working here meanwhile. Each key still answers only to the names of
+    its own curve (``jose.Key.accepts``).
+    """
+    return list(_EDDSA_NAMES) if signing_alg in _EDDSA_NAMES else [signing_alg]
 
 
 @dataclass(frozen=True)

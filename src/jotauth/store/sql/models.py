@@ -19,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Audit",
     "Base",
+    "Client",
+    "ClientAssertion",
     "Family",
     "FeedCounter",
     "Meta",
@@ -110,6 +112,7 @@ class Revocation(Base):
         Index("ix_revocations_position", "position", unique=True),
         Index("ix_revocations_sid", "sid"),
         Index("ix_revocations_exp", "exp", "position"),
+        Index("ix_revocations_sub", "sub"),
     )
 
     seq: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
@@ -156,3 +159,43 @@ class Meta(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
     set_at: Mapped[float] = mapped_column(Float)
+
+
+class Client(Base):
+    """An OAuth client (RFC 6749 section 2): who may ask for tokens, and how it proves it."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(16))
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audiences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    access_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    secret_rotated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ClientAssertion(Base):
+    """A ``private_key_jwt`` assertion seen (RFC 7523 3: ``jti`` single use) until its ``exp``.
+
+    In the database rather than in memory so that a replay to another worker or instance is
+    refused too; the primary key decides the race between two instances.
+    """
+
+    __tablename__ = "client_assertions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exp: Mapped[float] = mapped_column(Float, index=True)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from jotauth.store.errors import StoreError, StoreUnavailableError
 from jotauth.store.sql import migrate
 from jotauth.store.sql.audit import AuditQueries
+from jotauth.store.sql.clients import ClientQueries
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.keys import KeyQueries
 from jotauth.store.sql.meta import MetaQueries
@@ -37,6 +38,7 @@ class SQLStore(
     KeyQueries,
     AuditQueries,
     MetaQueries,
+    ClientQueries,
 ):
     """The store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 

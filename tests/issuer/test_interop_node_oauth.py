@@ -1,0 +1,105 @@
+"""panva/oauth4webapi (node), a client nobody here wrote, against ``jotauth serve`` over HTTP.
+
+RFC 8414 discovery, then client_credentials with client_secret_basic, client_secret_post and
+private_key_jwt, introspection and revocation, through oauth4webapi's own checks of every
+response. Opt-in, because it installs a package from the npm registry: run with
+``JOTAUTH_INTEROP_NODE=1`` (and ``node`` and ``npm`` on the PATH), as
+``tests/jose/test_jwe_interop_node.py`` does.
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from tests.serve_process import CHEAP_ARGON2, ServeProcess, free_port, running_serve
+
+from jotauth import jose
+from jotauth.cli.main import main
+
+SCRIPT = Path(__file__).with_name("interop_node") / "client_credentials.mjs"
+OAUTH4WEBAPI_VERSION = "3.8.8"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def node_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temp dir with oauth4webapi installed and the script beside it; skips unless enabled."""
+    if os.environ.get("JOTAUTH_INTEROP_NODE") != "1":
+        pytest.skip("oauth4webapi interop is opt-in: set JOTAUTH_INTEROP_NODE=1 (needs node, npm)")
+    give_up = pytest.fail if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1" else pytest.skip
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        give_up("node or npm is not installed; oauth4webapi interop not run")
+    folder = tmp_path_factory.mktemp("node-oauth")
+    (folder / "package.json").write_text('{"type": "module", "private": true}')
+    try:
+        subprocess.run(
+            ["npm", "install", f"oauth4webapi@{OAUTH4WEBAPI_VERSION}", "--no-audit", "--no-fund",
+             "--silent"],
+            cwd=folder, check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+    except (subprocess.SubprocessError, OSError) as exc:
+        give_up(f"npm install oauth4webapi@{OAUTH4WEBAPI_VERSION} failed: {exc}")
+    shutil.copy(SCRIPT, folder / SCRIPT.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
+    folder = tmp_path_factory.mktemp("node-server")
+    port = free_port()
+    env = {
+        "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
+        "JOTAUTH_MASTER_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
+        "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
+        "JOTAUTH_RATELIMIT_ENABLED": "false",
+        **CHEAP_ARGON2,
+    }
+    with running_serve(folder, env=env, port=port) as served:
+        yield served, env
+
+
+def _add(env: dict[str, str], *args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(
+        main, ["client", "add", *args, "--scope", "reports:read", "--audience", "reports",
+               "--json"], env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body: dict[str, Any] = json.loads(result.output)
+    return body
+
+
+def test_oauth4webapi_client_credentials_introspection_revocation(
+    node_client: Path, server: tuple[ServeProcess, dict[str, str]], tmp_path: Path
+) -> None:
+    """Each method gets a token for itself, sees it active, revokes it, sees it inactive."""
+    served, env = server
+    key = jose.Key.generate("ES256")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.public().to_jwk()]}))
+    clients: dict[str, Any] = {}
+    for method in ("client_secret_basic", "client_secret_post"):
+        clients[method] = _add(env, f"node-{method}", "--auth-method", method)
+    clients["private_key_jwt"] = {
+        **_add(env, "node-signer", "--auth-method", "private_key_jwt", "--jwks-file", str(jwks)),
+        "jwk": {**key.to_jwk(private=True), "kid": key.kid},
+    }
+    result = subprocess.run(
+        ["node", SCRIPT.name], cwd=node_client, capture_output=True, text=True, timeout=120,
+        input=json.dumps({"issuer": served.base, "clients": clients}),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout)
+    for method, registered in clients.items():
+        assert answers[method] == {
+            "claims_sub": registered["client_id"], "active": True, "after_revoke": False,
+        }, method  # fmt: skip
