@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from jotauth.guard import InvalidRequestError as GuardInvalidRequestError, MissingTokenError
 from jotauth.issuer.api import models
-from jotauth.issuer.api.deps import authenticate, service
+from jotauth.issuer.api.deps import authenticate, client_registry, service
 from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
@@ -86,9 +86,7 @@ def metadata(settings: Settings, scopes: list[str]) -> dict[str, object]:
 
 async def _metadata(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    store = service(request).store
-    clients = await anyio.to_thread.run_sync(lambda: store.list_clients(limit=1000))
-    scopes = sorted({scope for record in clients if not record.disabled for scope in record.scopes})
+    scopes = await client_registry(request).advertised_scopes()
     return JSONResponse(metadata(settings, scopes), headers={"Cache-Control": _JWKS_CACHE})
 
 

@@ -291,6 +291,11 @@ class ClientService:
         """Clients in client_id order."""
         return await _run(self.store.list_clients, limit=limit, after=after)
 
+    async def advertised_scopes(self) -> list[str]:
+        """Every scope an enabled client may ask for: what discovery lists as supported."""
+        clients = await self.list(limit=1000)
+        return sorted({scope for c in clients if not c.disabled for scope in c.scopes})
+
     async def rotate_secret(self, client_id: str) -> tuple[ClientRecord, str]:
         """A new secret for a secret-using client (the old one stops working now), shown once."""
         client = await self.get(client_id)
