@@ -280,6 +280,11 @@ class ClientService:
             raise ConflictError(f"a client {record.client_id!r} exists already") from None
         return record, secret
 
+    async def advertised_scopes(self) -> list[str]:  # above ``list``, which shadows the builtin
+        """Every scope an enabled client may ask for: what discovery lists as supported."""
+        clients = await self.list(limit=1000)
+        return sorted({scope for c in clients if not c.disabled for scope in c.scopes})
+
     async def get(self, client_id: str) -> ClientRecord:
         """The client, or NotFoundError."""
         found = await _run(self.store.get_client, client_id[:64])
@@ -290,11 +295,6 @@ class ClientService:
     async def list(self, *, limit: int = 1000, after: str = "") -> list[ClientRecord]:
         """Clients in client_id order."""
         return await _run(self.store.list_clients, limit=limit, after=after)
-
-    async def advertised_scopes(self) -> list[str]:
-        """Every scope an enabled client may ask for: what discovery lists as supported."""
-        clients = await self.list(limit=1000)
-        return sorted({scope for c in clients if not c.disabled for scope in c.scopes})
 
     async def rotate_secret(self, client_id: str) -> tuple[ClientRecord, str]:
         """A new secret for a secret-using client (the old one stops working now), shown once."""
