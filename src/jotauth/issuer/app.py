@@ -23,6 +23,7 @@ from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
 from jotauth.issuer.hardening import HardeningSettings, install_hardening
+from jotauth.issuer.http.body_limit import BodyLimitMiddleware
 from jotauth.issuer.keysource import RingKeySource
 from jotauth.issuer.revocations import StoreRevocationSource
 from jotauth.issuer.runtime import build_runtime
@@ -116,4 +117,8 @@ def create_app(
 
     app.include_router(tools_router)
     install_hardening(app, settings, hardening=hardening)
+    # Added last, so outermost: no other middleware buffers a byte before it is counted.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+    )
     return app

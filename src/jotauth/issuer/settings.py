@@ -111,6 +111,8 @@ class Settings:
     argon2_memory_cost: int = 19456
     argon2_parallelism: int = 1
     max_body_bytes: int = 65536
+    body_timeout: int = 10
+    """Seconds a request body may take to arrive in full; a stalled body answers 408."""
     poll_interval: int = 5
     default_client_id: str = "jotauth"
     migrate_on_start: bool = True
@@ -209,6 +211,7 @@ class Settings:
                 merged, "JOTAUTH_ARGON2_PARALLELISM", cls.argon2_parallelism, 1
             ),
             "max_body_bytes": _int(merged, "JOTAUTH_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
+            "body_timeout": _int(merged, "JOTAUTH_BODY_TIMEOUT", cls.body_timeout, 1),
             "poll_interval": _int(merged, "JOTAUTH_POLL_INTERVAL", cls.poll_interval, 1),
             "migrate_on_start": _bool(merged, "JOTAUTH_MIGRATE_ON_START", True),
             "redis_url": merged.get("JOTAUTH_REDIS_URL") or None,

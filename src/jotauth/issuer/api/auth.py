@@ -1,18 +1,19 @@
 """Login, refresh, logout, password change, sign-up and "who am I" (JSON API)."""
 
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from jotauth.guard import Principal
 from jotauth.issuer.api import models
-from jotauth.issuer.api.body import field, optional_field, read_json
+from jotauth.issuer.api.body import BodyRoute
 from jotauth.issuer.api.deps import authenticate, client, service
-from jotauth.issuer.api.openapi import bearer, errors, json_body
+from jotauth.issuer.api.openapi import bearer, errors
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=BodyRoute)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BAD_LOGIN: Final = {401: "`invalid_grant`: wrong username or password (one answer for all)"}
@@ -23,10 +24,8 @@ _BAD_REFRESH: Final = {
 _CSRF: Final = {
     403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong"
 }
-
-
-def _limit(request: Request) -> int:
-    return int(request.app.state.settings.max_body_bytes)
+# A dependency, so that a request without a valid token is 401 before its body is validated.
+Authenticated = Annotated[Principal, Depends(authenticate)]
 
 
 @router.post(
@@ -36,14 +35,10 @@ def _limit(request: Request) -> int:
     responses=errors(
         400, 401, 413, 415, 422, 429, described=_BAD_LOGIN, guard=False, challenge=False
     ),
-    openapi_extra=json_body(models.LoginRequest),
 )
-async def login(request: Request) -> JSONResponse:
+async def login(request: Request, body: models.LoginRequest) -> JSONResponse:
     """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login)."""
-    data = await read_json(request, _limit(request))
-    username = field(data, "username", max_length=1024)
-    password = field(data, "password", max_length=4096)
-    pair = await service(request).login(username, password, client(request))
+    pair = await service(request).login(body.username, body.password, client(request))
     return JSONResponse(pair.body(), headers=_NO_STORE)
 
 
@@ -54,14 +49,10 @@ async def login(request: Request) -> JSONResponse:
     responses=errors(
         400, 401, 403, 413, 415, 422, 429, described=_BAD_REFRESH, guard=False, challenge=False
     ),
-    openapi_extra=json_body(models.RefreshRequest),
 )
-async def refresh(request: Request) -> JSONResponse:
+async def refresh(request: Request, body: models.RefreshRequest) -> JSONResponse:
     """Rotates the refresh token; the old one stops working (reuse revokes the session)."""
-    data = await read_json(request, _limit(request))
-    pair = await service(request).refresh(
-        field(data, "refresh_token", max_length=512), client(request)
-    )
+    pair = await service(request).refresh(body.refresh_token, client(request))
     return JSONResponse(pair.body(), headers=_NO_STORE)
 
 
@@ -71,13 +62,12 @@ async def refresh(request: Request) -> JSONResponse:
     dependencies=bearer(),
     response_model=models.Status,
     responses=errors(400, 401, 403, 413, 415, described=_CSRF),
-    openapi_extra=json_body(models.LogoutRequest, required=False),
 )
-async def logout(request: Request) -> JSONResponse:
+async def logout(
+    request: Request, principal: Authenticated, body: models.LogoutRequest | None = None
+) -> JSONResponse:
     """Revokes the session's refresh tokens and denylists this access token until it expires."""
-    principal = await authenticate(request)
-    data = await read_json(request, _limit(request), optional=True)
-    token = optional_field(data, "refresh_token", max_length=512)
+    token = body.refresh_token if body is not None else None
     await service(request).logout(dict(principal.claims), client(request), token)
     return JSONResponse({"status": "logged_out"}, headers=_NO_STORE)
 
@@ -117,17 +107,13 @@ async def logout_all(request: Request) -> JSONResponse:
             404: "`not_found`: the token's user no longer exists",
         },
     ),
-    openapi_extra=json_body(models.PasswordChangeRequest),
 )
-async def change_password(request: Request) -> JSONResponse:
+async def change_password(
+    request: Request, principal: Authenticated, body: models.PasswordChangeRequest
+) -> JSONResponse:
     """Ends every other session; answers a fresh access token for this one."""
-    principal = await authenticate(request)
-    data = await read_json(request, _limit(request))
     result = await service(request).change_password(
-        dict(principal.claims),
-        field(data, "current_password", max_length=4096),
-        field(data, "new_password", max_length=4096),
-        client(request),
+        dict(principal.claims), body.current_password, body.new_password, client(request)
     )
     body = result if isinstance(result, dict) else result.body()
     return JSONResponse(body, headers=_NO_STORE)
@@ -150,16 +136,10 @@ async def change_password(request: Request) -> JSONResponse:
             409: "`conflict`: the username is taken",
         },
     ),
-    openapi_extra=json_body(models.RegisterRequest),
 )
-async def register(request: Request) -> JSONResponse:
+async def register(request: Request, body: models.RegisterRequest) -> JSONResponse:
     """Creates a user without roles or permissions; 403 registration_closed by default."""
-    data = await read_json(request, _limit(request))
-    user = await service(request).register(
-        field(data, "username", max_length=1024),
-        field(data, "password", max_length=4096),
-        client(request),
-    )
+    user = await service(request).register(body.username, body.password, client(request))
     return JSONResponse({"id": user.sub, "username": user.username}, status_code=201)
 
 

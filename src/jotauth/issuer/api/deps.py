@@ -10,7 +10,6 @@ from fastapi import Request
 
 from jotauth import jose
 from jotauth.guard import Guard, Principal, RevokedTokenError
-from jotauth.issuer.api.body import client_of
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
 
@@ -25,8 +24,8 @@ def service(request: Request) -> AuthService:
 
 def client(request: Request) -> Client:
     """IP and User-Agent of the caller."""
-    ip, agent = client_of(request)
-    return Client(ip, agent)
+    ip = request.client.host if request.client else None
+    return Client(ip, request.headers.get("user-agent"))
 
 
 async def authenticate(request: Request) -> Principal:

@@ -4,13 +4,13 @@ Public clients only (no client secret); ``client_id`` is recorded in the token. 
 RFC 6749 section 5.2 codes: invalid_request, invalid_grant (400), unsupported_grant_type.
 """
 
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
-from jotauth.issuer.api.body import read_form
+from jotauth.issuer.api.body import form
 from jotauth.issuer.api.deps import client, service
 from jotauth.issuer.api.openapi import errors, form_body
 from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
@@ -26,9 +26,8 @@ _OAUTH_400: Final = {
 }
 
 
-def _required(form: dict[str, str], name: str) -> str:
-    value = form.get(name)
-    if not value:
+def _required(value: str | None, name: str) -> str:
+    if value is None:
         raise InvalidRequestError(f"{name} is required for this grant")
     return value
 
@@ -40,28 +39,21 @@ def _required(form: dict[str, str], name: str) -> str:
     responses=errors(400, 413, 415, 422, 429, described=_OAUTH_400),
     openapi_extra=form_body(models.TokenRequest),
 )
-async def token(request: Request) -> JSONResponse:
+async def token(
+    request: Request, body: Annotated[models.TokenRequest, Depends(form(models.TokenRequest))]
+) -> JSONResponse:
     """Password grant (RFC 6749 4.3) and refresh (section 6)."""
-    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
-    grant = form.get("grant_type")
     auth = service(request)
-    if not grant:
-        raise InvalidRequestError("grant_type is required")
-    client_id = form.get("client_id") or None
-    if client_id is not None and len(client_id) > 128:
-        raise InvalidRequestError("client_id is longer than 128 characters")
-    if client_id is not None and not all(" " <= char <= "~" for char in client_id):
-        raise InvalidRequestError("client_id may contain printable ASCII only (RFC 6749 A.1)")
-    if grant == "password":
+    if body.grant_type == "password":
         pair = await auth.login(
-            _required(form, "username"),
-            _required(form, "password"),
+            _required(body.username, "username"),
+            _required(body.password, "password"),
             client(request),
-            client_id=client_id,
-            scope=form.get("scope"),
+            client_id=body.client_id,
+            scope=body.scope,
         )
-    elif grant == "refresh_token":
-        pair = await auth.refresh(_required(form, "refresh_token"), client(request))
+    elif body.grant_type == "refresh_token":
+        pair = await auth.refresh(_required(body.refresh_token, "refresh_token"), client(request))
     else:
         raise UnsupportedGrantTypeError("grant_type must be password or refresh_token")
     return JSONResponse(pair.body(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
