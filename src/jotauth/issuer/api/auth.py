@@ -26,6 +26,7 @@ _CSRF: Final = {
 }
 # A dependency, so that a request without a valid token is 401 before its body is validated.
 Authenticated = Annotated[Principal, Depends(authenticate)]
+_EMPTY_LOGOUT: Final = models.LogoutRequest.model_validate({})  # /logout's body may be empty
 
 
 @router.post(
@@ -64,10 +65,10 @@ async def refresh(request: Request, body: models.RefreshRequest) -> JSONResponse
     responses=errors(400, 401, 403, 413, 415, described=_CSRF),
 )
 async def logout(
-    request: Request, principal: Authenticated, body: models.LogoutRequest | None = None
+    request: Request, principal: Authenticated, body: models.LogoutRequest = _EMPTY_LOGOUT
 ) -> JSONResponse:
     """Revokes the session's refresh tokens and denylists this access token until it expires."""
-    token = body.refresh_token if body is not None else None
+    token = body.refresh_token
     await service(request).logout(dict(principal.claims), client(request), token)
     return JSONResponse({"status": "logged_out"}, headers=_NO_STORE)
 
@@ -109,11 +110,11 @@ async def logout_all(request: Request) -> JSONResponse:
     ),
 )
 async def change_password(
-    request: Request, principal: Authenticated, body: models.PasswordChangeRequest
+    request: Request, principal: Authenticated, change: models.PasswordChangeRequest
 ) -> JSONResponse:
     """Ends every other session; answers a fresh access token for this one."""
     result = await service(request).change_password(
-        dict(principal.claims), body.current_password, body.new_password, client(request)
+        dict(principal.claims), change.current_password, change.new_password, client(request)
     )
     body = result if isinstance(result, dict) else result.body()
     return JSONResponse(body, headers=_NO_STORE)

@@ -82,9 +82,7 @@ def form(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
     async def parse(request: Request) -> Model:
         raw = await request.body()
         if _media_type(request) != FORM:
-            raise UnsupportedMediaError(
-                f"token requests are {FORM} (RFC 6749 section 4)"
-            )
+            raise UnsupportedMediaError(f"token requests are {FORM} (RFC 6749 section 4)")
         try:
             pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError:

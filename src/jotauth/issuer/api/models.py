@@ -20,11 +20,11 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 __all__ = [
+    "GRANT_TYPES",
     "AccessTokenResponse",
     "AuditEvent",
     "AuditList",
     "BearerError",
-    "GRANT_TYPES",
     "CreateUserRequest",
     "Discovery",
     "Health",
@@ -59,7 +59,7 @@ _USERNAME_MAX: Final = 1024
 _PASSWORD_MAX: Final = 4096
 _REFRESH_TOKEN_MAX: Final = 512
 _NEW_USERNAME_DOC = "1 to 64 characters: letters, digits and . _ - @ + (PRECIS, RFC 8265)"
-_NEW_PASSWORD_DOC = "8 to 1024 characters"
+_8_TO_1024_CHARACTERS = "8 to 1024 characters"
 _ROLES_DOC = "at most 50 role names: lower-case letters, digits, _ - . *"
 _PERMISSIONS_DOC = "at most 50 resources, each -> 1 to 20 actions, as in the tutorial"
 _PERMISSIONS_EXAMPLE = [{"articles": ["read", "create"]}]
@@ -107,7 +107,7 @@ class RegisterRequest(_Body):
         max_length=_USERNAME_MAX, description=_NEW_USERNAME_DOC, examples=["john"]
     )
     password: StrictStr = Field(
-        max_length=_PASSWORD_MAX, description=_NEW_PASSWORD_DOC, examples=["password123"]
+        max_length=_PASSWORD_MAX, description=_8_TO_1024_CHARACTERS, examples=["password123"]
     )
 
 
@@ -127,7 +127,7 @@ class PasswordChangeRequest(_Body):
     """The current password and the new one."""
 
     current_password: StrictStr = Field(max_length=_PASSWORD_MAX)
-    new_password: StrictStr = Field(max_length=_PASSWORD_MAX, description=_NEW_PASSWORD_DOC)
+    new_password: StrictStr = Field(max_length=_PASSWORD_MAX, description=_8_TO_1024_CHARACTERS)
 
 
 class TokenRequest(_Body):
@@ -144,7 +144,10 @@ class TokenRequest(_Body):
         None, max_length=_REFRESH_TOKEN_MAX, description="refresh_token grant"
     )
     client_id: StrictStr | None = Field(
-        None, max_length=128, pattern=r"^[\x20-\x7e]+$", description="printable ASCII (RFC 6749 A.1)"
+        None,
+        max_length=128,
+        pattern=r"^[\x20-\x7e]+$",
+        description="printable ASCII (RFC 6749 A.1)",
     )
     scope: StrictStr | None = Field(None, description="space-separated; narrows the user's scope")
 
@@ -156,7 +159,7 @@ class CreateUserRequest(_Body):
         max_length=_USERNAME_MAX, description=_NEW_USERNAME_DOC, examples=["john"]
     )
     password: StrictStr = Field(
-        max_length=_PASSWORD_MAX, description=_NEW_PASSWORD_DOC, examples=["password123"]
+        max_length=_PASSWORD_MAX, description=_8_TO_1024_CHARACTERS, examples=["password123"]
     )
     roles: list[StrictStr] | None = Field(None, description=_ROLES_DOC)
     permissions: dict[StrictStr, list[StrictStr]] | None = Field(
