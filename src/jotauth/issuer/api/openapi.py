@@ -111,7 +111,8 @@ def errors(
         responses[status] = entry
     responses["4XX"] = {
         "model": OAuthError,
-        "description": "any other client error (`not_found`, `method_not_allowed`)",
+        "description": "any other client error (`not_found`, `method_not_allowed`, or 408 "
+        "`invalid_request`: the body did not arrive within JOTAUTH_BODY_TIMEOUT)",
         "content": {"application/json": {"example": _example("`not_found`: Not Found")}},
     }
     return responses
