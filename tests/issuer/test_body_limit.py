@@ -249,3 +249,48 @@ async def test_other_scopes_pass_through(kind: str) -> None:
 
     await limited(app)(_scope((b"content-length", b"99999999"), kind=kind), receive, Sent())
     assert seen == [receive]
+
+
+def test_the_timeout_is_read_from_jotauth_body_timeout() -> None:
+    """``JOTAUTH_BODY_TIMEOUT`` gives the seconds; under one second stops the start."""
+    from jotauth.issuer.errors import ConfigurationError
+    from jotauth.issuer.settings import Settings
+
+    assert Settings.from_env({}).body_timeout == 10
+    assert Settings.from_env({"JOTAUTH_BODY_TIMEOUT": "3"}).body_timeout == 3
+    with pytest.raises(ConfigurationError, match="JOTAUTH_BODY_TIMEOUT"):
+        Settings.from_env({"JOTAUTH_BODY_TIMEOUT": "0"})
+
+
+async def test_the_app_applies_its_settings_outside_every_other_middleware(
+    kit: Any, sqlite_url: str, clock: Any
+) -> None:
+    """create_app installs the limit with JOTAUTH_MAX_BODY_BYTES and JOTAUTH_BODY_TIMEOUT,
+    outermost: a /logout without a token is 413 before it is 401."""
+    from jotauth.issuer.app import create_app
+
+    app = create_app(
+        kit.make_settings(sqlite_url, max_body_bytes=2048, body_timeout=1),
+        clock=clock,
+        sleep=clock.advance,
+    )
+    try:
+        assert app.user_middleware[0].cls is BodyLimitMiddleware
+        assert app.user_middleware[0].kwargs == {"max_bytes": 2048, "timeout": 1}
+        sent = Sent()
+        scope = {
+            **_scope((b"content-length", b"2049"), (b"content-type", b"application/json")),
+            "path": "/logout", "raw_path": b"/logout", "query_string": b"", "root_path": "",
+            "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+            "http_version": "1.1", "asgi": {"version": "3.0"},
+        }  # fmt: skip
+
+        async def receive() -> Message:
+            raise AssertionError("no byte of the body may be read")
+
+        with anyio.fail_after(5):
+            await app(scope, receive, sent)
+        body = _assert_refused(sent, 413)
+        assert "2048" in body["error_description"]
+    finally:
+        app.state.store.close()
