@@ -100,6 +100,8 @@ def _bad_json_bodies(path: str) -> Iterator[tuple[str, bytes]]:
     for name, longest in fields.items():
         yield f"{name} too long", with_member(name, json.dumps("a" * (longest + 1)).encode())
         yield f"{name} password too long", with_member(name, json.dumps(SECRET * 300).encode())
+        yield f"{name} password in a list", with_member(name, json.dumps([SECRET]).encode())
+        yield f"{name} password in an object", with_member(name, json.dumps({"a": SECRET}).encode())
     yield "surrogate key", b'{"\\ud800": 1, ' + json.dumps(valid).encode()[1:]
     for raw in (b"[]", b'"john"', b"null", b"1", b"true", b"[" * 10_000, b'{"a":' * 300 + b"1"):
         yield f"not an object {raw[:12]!r}", raw
