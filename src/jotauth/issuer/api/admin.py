@@ -7,13 +7,12 @@ grants both). Every change emits an ``admin_action`` event naming the admin.
 from typing import Annotated, Any, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from jotauth.guard import Principal
 from jotauth.issuer.api import models
 from jotauth.issuer.api.body import BodyRoute
-from jotauth.issuer.api.deps import client, require_admin, service
+from jotauth.issuer.api.deps import AdminWriter, client, require_admin, service
 from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.errors import NotFoundError
 from jotauth.store.records import FamilyRecord, KeyRecord, UserRecord
@@ -74,14 +73,6 @@ def _user_id(value: str) -> int:
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise NotFoundError(f"no user with id {value[:20]!r}")
     return int(value)
-
-
-async def _admin_writer(request: Request) -> Principal:
-    return await require_admin(request, "write")
-
-
-# A dependency on the routes with a body, so that 401/403 come before the body is validated.
-AdminWriter = Annotated[Principal, Depends(_admin_writer)]
 
 
 @router.get(

@@ -1,14 +1,13 @@
 """Login, refresh, logout, password change, sign-up and "who am I" (JSON API)."""
 
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from jotauth.guard import Principal
 from jotauth.issuer.api import models
 from jotauth.issuer.api.body import BodyRoute
-from jotauth.issuer.api.deps import authenticate, client, service
+from jotauth.issuer.api.deps import Authenticated, authenticate, client, service
 from jotauth.issuer.api.openapi import bearer, errors
 
 __all__ = ["router"]
@@ -24,8 +23,6 @@ _BAD_REFRESH: Final = {
 _CSRF: Final = {
     403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong"
 }
-# A dependency, so that a request without a valid token is 401 before its body is validated.
-Authenticated = Annotated[Principal, Depends(authenticate)]
 _EMPTY_LOGOUT: Final = models.LogoutRequest.model_validate({})  # /logout's body may be empty
 
 

@@ -5,15 +5,24 @@ answers whether the token was revoked since (its jti, its user's not-before, a d
 its key), so a logout takes effect on this server immediately, in every worker.
 """
 
+from typing import Annotated
+
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 
 from jotauth import jose
 from jotauth.guard import Guard, Principal, RevokedTokenError
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
 
-__all__ = ["authenticate", "client", "require_admin", "service"]
+__all__ = [
+    "AdminWriter",
+    "Authenticated",
+    "authenticate",
+    "client",
+    "require_admin",
+    "service",
+]
 
 
 def service(request: Request) -> AuthService:
@@ -65,3 +74,14 @@ async def require_admin(request: Request, action: str = "read") -> Principal:
     if not principal.can("admin", action):
         raise ForbiddenError(f"this needs the admin:{action} permission")
     return principal
+
+
+async def _admin_writer(request: Request) -> Principal:
+    return await require_admin(request, "write")
+
+
+# As parameters of a route with a body: FastAPI solves dependencies before it reports a body's
+# validation errors, so a caller without a valid token (or the permission) gets 401 (403),
+# not a 400 about a body it should not have sent.
+Authenticated = Annotated[Principal, Depends(authenticate)]
+AdminWriter = Annotated[Principal, Depends(_admin_writer)]
