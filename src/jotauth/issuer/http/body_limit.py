@@ -25,16 +25,12 @@ answers ``text/plain``. Counting bytes is three lines; the deadline is what is o
 import json
 import time
 from collections.abc import Callable
-from typing import Final
 
 import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyLimitMiddleware"]
-
-_DISCONNECT: Final[Message] = {"type": "http.disconnect"}
-
 
 class BodyLimitMiddleware:
     """At most ``max_bytes`` of request body, all of it within ``timeout`` seconds.
@@ -89,7 +85,7 @@ class _Body:
         if self.complete:  # later reads wait for a disconnect, which has no deadline
             return await self._receive()
         if self.refused:
-            return _DISCONNECT
+            return {"type": "http.disconnect"}
         now = self.limit.clock()
         if self.deadline is None:
             self.deadline = now + self.limit.timeout
@@ -120,7 +116,7 @@ class _Body:
         self.refused = True
         if not self.started:  # once the app has begun its answer, only the close is left
             await _refuse(self._send, status, description)
-        return _DISCONNECT
+        return {"type": "http.disconnect"}  # what every reader of a body already handles
 
 
 def _too_large(max_bytes: int) -> str:
