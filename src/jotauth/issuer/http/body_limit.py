@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyLimitMiddleware"]
 
+
 class BodyLimitMiddleware:
     """At most ``max_bytes`` of request body, all of it within ``timeout`` seconds.
 
