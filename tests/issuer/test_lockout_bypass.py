@@ -4,8 +4,9 @@ The outside review found that after five wrong passwords ``/oauth/token`` answer
 the same request with one undecodable form field appended (``&x=%ff``) answered 200 with
 tokens for the right password while the account was locked: the rate-limit middleware's
 strict form parser saw no username, the handler's lenient one did. The limits are now asked
-by the use cases on the values the handler parsed, so every shape of body below either is
-refused as a bad request or is counted against the very account it tries to log into.
+by the use cases on the values the handler parsed, and that one parse (``api/body.py``) is
+strict, so every shape of body below either is refused as a bad request before any password
+is looked at or is counted against the very account it tries to log into.
 
 Each test locks ``john`` with the usual five wrong guesses, then tries the right password
 (and more wrong ones) in an odd body on every route that checks a password.
@@ -130,31 +131,33 @@ async def test_odd_form_bodies_never_get_a_guess_past_a_lock(
         assert r.status_code == 429
 
 
-async def test_undecodable_form_field_during_a_lock_is_refused_429(
+async def test_undecodable_form_field_during_a_lock_gets_no_tokens(
     build: Callable[..., Any],
 ) -> None:
-    """The review's request exactly: the right password with ``&x=%ff`` gets 429, not 200."""
+    """The review's request exactly: the right password with ``&x=%ff`` during a lock is a
+    400 invalid_request (RFC 6749 appendix B: the form is UTF-8), not 200 with tokens."""
     app = await build()
     async with http(app) as c:
         await lock_john(c)
         r = await c.post("/oauth/token", content=form(GOOD, "&x=%ff"), headers=FORM)
-    assert r.status_code == 429
-    assert int(r.headers["retry-after"]) >= 1
+        assert r.status_code == 400
+        assert r.json()["error"] == "invalid_request"
+        assert "UTF-8" in r.json()["error_description"]
+        assert (await c.post("/oauth/token", content=form(GOOD), headers=FORM)).status_code == 429
 
 
-async def test_undecodable_form_guesses_are_counted(build: Callable[..., Any]) -> None:
-    """Wrong guesses with ``&x=%ff`` count towards the lock like any other."""
+async def test_undecodable_form_bodies_are_no_guesses(build: Callable[..., Any]) -> None:
+    """A form with ``&x=%ff`` is refused before any password is looked at: never invalid_grant,
+    never a login_failed event, never tokens, however often it is sent."""
     app = await build()
     async with http(app) as c:
-        for _ in range(5):
-            r = await c.post("/oauth/token", content=form("wrong", "&x=%ff"), headers=FORM)
+        for password in ["wrong"] * 7 + [GOOD]:
+            r = await c.post("/oauth/token", content=form(password, "&x=%ff"), headers=FORM)
             assert r.status_code == 400
-            assert r.json()["error"] == "invalid_grant"
-        r = await c.post("/oauth/token", content=form(GOOD, "&x=%ff"), headers=FORM)
-        assert r.status_code == 429
-        assert (
-            await c.post("/login", json={"username": "john", "password": GOOD})
-        ).status_code == 429
+            assert r.json()["error"] == "invalid_request"
+        assert app.state.store.list_audit_events(type="login_failed") == []
+        ok = await c.post("/oauth/token", content=form(GOOD), headers=FORM)
+        assert ok.status_code == 200, ok.text
 
 
 @pytest.mark.parametrize("body", JSON_BYPASSES.values(), ids=JSON_BYPASSES.keys())

@@ -140,19 +140,29 @@ def test_a_huge_declared_length_at_login_is_refused_at_once(server: str) -> None
 
 
 def test_undecodable_field_gets_no_guess_past_a_lock_on_two_workers(server: str) -> None:
-    """The review's bypass over real sockets and Redis: five failures on any worker, then the
-    right password with ``&x=%ff`` appended is 429 on every worker, never 200."""
+    """The review's bypass over real sockets and Redis: a form with ``&x=%ff`` appended is
+    refused (400 invalid_request, RFC 6749 appendix B) before any password is checked, on
+    every worker, before and during a lock; the lock of five plain failures holds on all."""
     name = f"bypass{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=server) as admin:
         r = admin.post("/register", json={"username": name, "password": "long enough password"})
         assert r.status_code == 201, r.text
     form = f"grant_type=password&username={name}&password="
+    right = form + "long%20enough%20password"
     headers = {"content-type": "application/x-www-form-urlencoded"}
-    for _ in range(5):
+
+    def post(body: str) -> httpx.Response:
         with httpx.Client(base_url=server) as c:  # a new connection: any worker
-            r = c.post("/oauth/token", content=form + "wrong&x=%ff", headers=headers)
-            assert r.status_code == 400
+            return c.post("/oauth/token", content=body, headers=headers)
+
+    for _ in range(3):
+        r = post(form + "wrong&x=%ff")
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+    for _ in range(5):
+        r = post(form + "wrong")
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_grant")
     for _ in range(4):
-        with httpx.Client(base_url=server) as c:
-            body = form + "long%20enough%20password&x=%ff"
-            assert c.post("/oauth/token", content=body, headers=headers).status_code == 429
+        r = post(right + "&x=%ff")
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+        assert "access_token" not in r.text
+        assert post(right).status_code == 429

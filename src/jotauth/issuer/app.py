@@ -35,6 +35,7 @@ from jotauth.issuer.api.deps import verify_token
 from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
+from jotauth.issuer.http.body_limit import BodyLimitMiddleware
 from jotauth.issuer.http.cors import cors_options
 from jotauth.issuer.http.headers import SecurityHeadersMiddleware
 from jotauth.issuer.http.metrics import MetricsMiddleware
@@ -185,4 +186,8 @@ def create_app(
             public=settings.metrics_public,
             verify=verify,
         )
+    # Added last, so outermost: no other middleware buffers a byte before it is counted.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+    )
     return app

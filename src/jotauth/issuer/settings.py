@@ -199,6 +199,8 @@ class Settings(BaseSettings):
     argon2_memory_cost: int = Field(19456, ge=8)
     argon2_parallelism: int = Field(1, ge=1)
     max_body_bytes: int = Field(65536, ge=1024)
+    body_timeout: int = Field(10, ge=1)
+    """Seconds a request body may take to arrive in full; a stalled body answers 408."""
     poll_interval: int = Field(5, ge=1)
     migrate_on_start: bool = True
     redis_url: str | None = _secret(meaning="Redis for revocation push and shared counters")

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
-from jotauth.issuer.api.body import read_json
-from jotauth.issuer.api.deps import client, require_admin, service
-from jotauth.issuer.api.openapi import bearer, errors, json_body
+from jotauth.issuer.api.body import BodyRoute
+from jotauth.issuer.api.deps import AdminWriter, client, require_admin, service
+from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.api.paging import (
     MAX_CURSOR,
     decode_session_cursor,
@@ -25,7 +25,7 @@ from jotauth.store.records import FamilyRecord, KeyRecord, UserRecord
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=BodyRoute)
 _READ = bearer("admin:read")
 _WRITE = bearer("admin:write")
 _NO_USER = {404: "`not_found`: no user with this id"}
@@ -81,10 +81,6 @@ def _user_id(value: str) -> int:
     return int(value)
 
 
-def _limit(request: Request) -> int:
-    return int(request.app.state.settings.max_body_bytes)
-
-
 @router.get(
     "/users",
     summary="List users",
@@ -127,18 +123,14 @@ async def list_users(
     responses=errors(
         400, 401, 403, 409, 413, 415, described={409: "`conflict`: the username is taken"}
     ),
-    openapi_extra=json_body(models.CreateUserRequest),
 )
-async def create_user(request: Request) -> JSONResponse:
+async def create_user(
+    request: Request, admin: AdminWriter, body: models.CreateUserRequest
+) -> JSONResponse:
     """Create a user: {"username", "password", "roles"?, "permissions"?}."""
-    admin = await require_admin(request, "write")
-    data = await read_json(request, _limit(request))
     auth = service(request)
     user = await auth.create_user(
-        data.get("username"),
-        data.get("password"),
-        roles=data.get("roles"),
-        permissions=data.get("permissions"),
+        body.username, body.password, roles=body.roles, permissions=body.permissions
     )
     await auth.emit("admin_action", client(request), user=user, action="create_user", by=admin.sub)
     return JSONResponse(user_json(user), status_code=201)
@@ -178,16 +170,13 @@ async def enable_user(request: Request, user_id: str) -> JSONResponse:
     dependencies=_WRITE,
     response_model=models.User,
     responses=errors(400, 401, 403, 404, 413, 415, described=_NO_USER),
-    openapi_extra=json_body(models.RolesRequest),
 )
-async def set_roles(request: Request, user_id: str) -> JSONResponse:
+async def set_roles(
+    request: Request, user_id: str, admin: AdminWriter, body: models.RolesRequest
+) -> JSONResponse:
     """Replace the roles: {"roles": [...]}; effective at the user's next refresh."""
-    admin = await require_admin(request, "write")
-    data = await read_json(request, _limit(request))
-    if "roles" not in data:
-        raise InvalidRequestError("roles is required")
     user = await service(request).update_grants(
-        _user_id(user_id), client(request), admin.sub, roles=data["roles"]
+        _user_id(user_id), client(request), admin.sub, roles=body.roles
     )
     return JSONResponse(user_json(user))
 
@@ -198,16 +187,13 @@ async def set_roles(request: Request, user_id: str) -> JSONResponse:
     dependencies=_WRITE,
     response_model=models.User,
     responses=errors(400, 401, 403, 404, 413, 415, described=_NO_USER),
-    openapi_extra=json_body(models.PermissionsRequest),
 )
-async def set_permissions(request: Request, user_id: str) -> JSONResponse:
+async def set_permissions(
+    request: Request, user_id: str, admin: AdminWriter, body: models.PermissionsRequest
+) -> JSONResponse:
     """Replace the permissions: {"permissions": {"articles": ["read"]}}."""
-    admin = await require_admin(request, "write")
-    data = await read_json(request, _limit(request))
-    if "permissions" not in data:
-        raise InvalidRequestError("permissions is required")
     user = await service(request).update_grants(
-        _user_id(user_id), client(request), admin.sub, permissions=data["permissions"]
+        _user_id(user_id), client(request), admin.sub, permissions=body.permissions
     )
     return JSONResponse(user_json(user))
 

@@ -7,13 +7,14 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from jotauth.issuer.api import cookies, models
-from jotauth.issuer.api.body import field, optional_field, read_json
-from jotauth.issuer.api.deps import authenticate, client, service
-from jotauth.issuer.api.openapi import bearer, errors, json_body
+from jotauth.issuer.api.body import BodyRoute
+from jotauth.issuer.api.deps import Authenticated, authenticate, client, service
+from jotauth.issuer.api.openapi import bearer, errors
+from jotauth.issuer.errors import InvalidRequestError
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=BodyRoute)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BAD_LOGIN: Final = {401: "`invalid_grant`: wrong username or password (one answer for all)"}
@@ -24,10 +25,9 @@ _BAD_REFRESH: Final = {
 _CSRF: Final = {
     403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong"
 }
-
-
-def _limit(request: Request) -> int:
-    return int(request.app.state.settings.max_body_bytes)
+_EMPTY_LOGOUT: Final = models.LogoutRequest.model_validate({})  # /logout's body may be empty
+# /refresh's body may be empty when the browser's refresh cookie carries the token.
+_EMPTY_REFRESH: Final = models.RefreshRequest.model_validate({})
 
 
 def _tokens(request: Request, body: dict[str, Any], *, in_cookies: bool) -> Response:
@@ -45,9 +45,8 @@ def _tokens(request: Request, body: dict[str, Any], *, in_cookies: bool) -> Resp
     responses=errors(
         400, 401, 413, 415, 422, 429, described=_BAD_LOGIN, guard=False, challenge=False
     ),
-    openapi_extra=json_body(models.LoginRequest),
 )
-async def login(request: Request) -> Response:
+async def login(request: Request, body: models.LoginRequest) -> Response:
     """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login).
 
     In browser mode (``X-Token-Delivery: cookie``) the tokens come as cookies, and a refused
@@ -57,10 +56,7 @@ async def login(request: Request) -> Response:
     in_cookies = policy is not None and policy.wants_cookies(request)
     if in_cookies:
         cookies.clear_on_refusal(request)
-    data = await read_json(request, _limit(request))
-    username = field(data, "username", max_length=1024)
-    password = field(data, "password", max_length=4096)
-    pair = await service(request).login(username, password, client(request))
+    pair = await service(request).login(body.username, body.password, client(request))
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
@@ -71,9 +67,8 @@ async def login(request: Request) -> Response:
     responses=errors(
         400, 401, 403, 413, 415, 422, 429, described=_BAD_REFRESH, guard=False, challenge=False
     ),
-    openapi_extra=json_body(models.RefreshRequest),
 )
-async def refresh(request: Request) -> Response:
+async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH) -> Response:
     """Rotates the refresh token; the old one stops working (reuse revokes the session).
 
     In browser mode the token may come from the refresh cookie instead of the body (after the
@@ -84,10 +79,9 @@ async def refresh(request: Request) -> Response:
     in_cookies = policy is not None and (from_cookie is not None or policy.wants_cookies(request))
     if in_cookies:
         cookies.clear_on_refusal(request)
-    data = await read_json(request, _limit(request), optional=from_cookie is not None)
-    token = optional_field(data, "refresh_token", max_length=512) or from_cookie
+    token = body.refresh_token or from_cookie
     if token is None:
-        token = field(data, "refresh_token", max_length=512)  # the "is required" error
+        raise InvalidRequestError("refresh_token is required")
     pair = await service(request).refresh(token, client(request))
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
@@ -98,13 +92,12 @@ async def refresh(request: Request) -> Response:
     dependencies=bearer(),
     response_model=models.Status,
     responses=errors(400, 401, 403, 413, 415, described=_CSRF),
-    openapi_extra=json_body(models.LogoutRequest, required=False),
 )
-async def logout(request: Request) -> Response:
+async def logout(
+    request: Request, principal: Authenticated, body: models.LogoutRequest = _EMPTY_LOGOUT
+) -> Response:
     """Revokes the session's refresh tokens and denylists this access token until it expires."""
-    principal = await authenticate(request)
-    data = await read_json(request, _limit(request), optional=True)
-    token = optional_field(data, "refresh_token", max_length=512)
+    token = body.refresh_token
     await service(request).logout(dict(principal.claims), client(request), token)
     return _logged_out(request, {"status": "logged_out"})
 
@@ -153,17 +146,13 @@ async def logout_all(request: Request) -> Response:
             404: "`not_found`: the token's user no longer exists",
         },
     ),
-    openapi_extra=json_body(models.PasswordChangeRequest),
 )
-async def change_password(request: Request) -> Response:
+async def change_password(
+    request: Request, principal: Authenticated, change: models.PasswordChangeRequest
+) -> Response:
     """Ends every other session; answers a fresh access token for this one."""
-    principal = await authenticate(request)
-    data = await read_json(request, _limit(request))
     result = await service(request).change_password(
-        dict(principal.claims),
-        field(data, "current_password", max_length=4096),
-        field(data, "new_password", max_length=4096),
-        client(request),
+        dict(principal.claims), change.current_password, change.new_password, client(request)
     )
     body = result if isinstance(result, dict) else result.body()
     policy = cookies.policy(request)
@@ -188,16 +177,10 @@ async def change_password(request: Request) -> Response:
             409: "`conflict`: the username is taken",
         },
     ),
-    openapi_extra=json_body(models.RegisterRequest),
 )
-async def register(request: Request) -> JSONResponse:
+async def register(request: Request, body: models.RegisterRequest) -> JSONResponse:
     """Creates a user without roles or permissions; 403 registration_closed by default."""
-    data = await read_json(request, _limit(request))
-    user = await service(request).register(
-        field(data, "username", max_length=1024),
-        field(data, "password", max_length=4096),
-        client(request),
-    )
+    user = await service(request).register(body.username, body.password, client(request))
     return JSONResponse({"id": user.sub, "username": user.username}, status_code=201)
 
 

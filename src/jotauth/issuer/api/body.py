@@ -1,112 +1,106 @@
-"""Reading request bodies strictly: the right media type, a size cap, a JSON object.
+"""Request bodies: decoded once, strictly, then validated (and documented) by FastAPI's models.
 
-FastAPI's automatic body models answer 422 with their own shape and guess at content types;
-the token endpoints instead need 415 for the wrong type, 413 for huge bodies and 400 for the
-rest, all in the one error format, so bodies are read here and validated by hand.
+JSON bodies are handler parameters typed by the models of ``api/models.py``: FastAPI validates
+them and puts their schemas in OpenAPI. The routers use ``route_class=BodyRoute``, which adds
+what FastAPI does not do by itself:
+
+* 415 for a non-empty body that is not ``application/json``, before anything is decoded
+  (FastAPI would hand the raw bytes to the model and answer a type error);
+* pydantic's own JSON parser (``pydantic_core.from_json``) in place of ``json.loads``. It
+  refuses NaN and Infinity, invalid UTF-8, lone surrogates (``"\\ud800"`` is valid JSON but no
+  UTF-8 database or hash can take it) and nesting past 200 levels, anywhere in the body, in
+  the members a model ignores too. A refusal is FastAPI's ``json_invalid`` error: 400.
+
+Form bodies (RFC 6749 token requests) do not go through FastAPI's ``Form()``: Starlette's form
+parser turns undecodable bytes into U+FFFD and keeps the last of a repeated parameter, where
+RFC 6749 wants the request refused (section 3.2, appendix B). Two parsers reading one body
+differently let a password guess past a lock once; ``form(Model)`` is the only form parser: a
+dependency that decodes the body strictly and hands it to ``Model.model_validate``.
+``api.openapi.form_body(Model)`` documents the same model.
 """
 
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+import pydantic_core
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
-from jotauth.issuer.errors import (
-    InvalidRequestError,
-    PayloadTooLargeError,
-    UnsupportedMediaError,
-)
+from jotauth.issuer.errors import InvalidRequestError, UnsupportedMediaError
 
-__all__ = ["client_of", "field", "optional_field", "read_form", "read_json"]
+__all__ = ["FORM", "BodyRoute", "form"]
 
-
-async def _read(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"the body is over the {limit}-byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"the body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+FORM: Final = "application/x-www-form-urlencoded"
+_JSON: Final = "application/json"
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+class _StrictJSONRequest(Request):
+    """A request whose ``json()`` is pydantic's strict parser (FastAPI calls it once)."""
+
+    async def json(self) -> Any:
+        try:
+            return pydantic_core.from_json(await self.body(), allow_inf_nan=False)
+        except ValueError as exc:  # FastAPI turns this one into its 400 json_invalid error
+            raise json.JSONDecodeError(str(exc), "", 0) from None
 
 
-async def read_json(request: Request, limit: int, *, optional: bool = False) -> dict[str, Any]:
-    """The body as a JSON object; ``optional`` accepts an empty body as ``{}``."""
-    raw = await _read(request, limit)
-    if optional and not raw.strip():
-        return {}
-    if _media_type(request) != "application/json":
-        raise UnsupportedMediaError('send the body as JSON with "Content-Type: application/json"')
-    try:
-        data = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"the body is not valid JSON: {_short(exc)}") from None
-    except RecursionError:
-        raise InvalidRequestError("the body is not valid JSON: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InvalidRequestError("the body must be a JSON object")
-    try:  # "\ud800" is valid JSON but no valid Unicode: UTF-8 databases and hashes refuse it
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequestError("the body is not valid JSON: a lone surrogate") from None
-    return data
+class BodyRoute(APIRoute):
+    """A route whose JSON body must say it is JSON and is decoded strictly (see module doc)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def strict(request: Request) -> Response:
+            strict_request = _StrictJSONRequest(request.scope, request.receive)
+            if await strict_request.body() and _media_type(strict_request) != _JSON:
+                raise UnsupportedMediaError(
+                    'send the body as JSON with "Content-Type: application/json"'
+                )
+            return await handler(strict_request)
+
+        return strict
 
 
-async def read_form(request: Request, limit: int) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body (RFC 6749 token requests)."""
-    raw = await _read(request, limit)
-    if _media_type(request) != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaError(
-            "token requests are application/x-www-form-urlencoded (RFC 6749 section 4)"
-        )
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        raise InvalidRequestError("the form is not valid UTF-8") from None
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            raise InvalidRequestError(f"parameter {name!r} is repeated (RFC 6749 section 3.2)")
-        form[name] = value
-    return form
+def form(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
+    """A dependency: the ``application/x-www-form-urlencoded`` body, validated as ``model``.
 
+    Parameters sent without a value count as omitted (RFC 6749 section 3.1); a repeated one
+    or one that is not UTF-8 refuses the request (section 3.2, appendix B).
+    """
 
-def _short(exc: Exception) -> str:
-    return str(exc).split(":")[0][:80]
+    async def parse(request: Request) -> Model:
+        raw = await request.body()
+        if _media_type(request) != FORM:
+            raise UnsupportedMediaError(f"token requests are {FORM} (RFC 6749 section 4)")
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidRequestError("the form is not valid UTF-8 (RFC 6749 appendix B)") from None
+        values: dict[str, str] = {}
+        seen: set[str] = set()
+        for name, value in pairs:
+            if name in seen:
+                raise InvalidRequestError(f"parameter {name!r} is repeated (RFC 6749 section 3.2)")
+            seen.add(name)
+            if value:
+                values[name] = value
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in errors]
+            ) from None
 
-
-def field(data: dict[str, Any], name: str, *, max_length: int = 4096) -> str:
-    """A required string member."""
-    value = data.get(name)
-    if value is None:
-        raise InvalidRequestError(f"{name} is required")
-    if not isinstance(value, str):
-        raise InvalidRequestError(f"{name} must be a string")
-    if len(value) > max_length:
-        raise InvalidRequestError(f"{name} is longer than {max_length} characters")
-    return value
-
-
-def optional_field(data: dict[str, Any], name: str, *, max_length: int = 4096) -> str | None:
-    """An optional string member."""
-    if data.get(name) is None:
-        return None
-    return field(data, name, max_length=max_length)
-
-
-def client_of(request: Request) -> tuple[str | None, str | None]:
-    """(IP, User-Agent) of the caller, as recorded in audit events."""
-    ip = request.client.host if request.client else None
-    return ip, request.headers.get("user-agent")
+    return parse

@@ -11,6 +11,7 @@ which client may use which method are the services' (``services/client_auth.py``
 
 import base64
 import binascii
+from typing import Protocol
 from urllib.parse import unquote_plus
 
 from fastapi import Request
@@ -19,9 +20,23 @@ from jotauth import jose
 from jotauth.issuer.errors import InvalidClientError, InvalidRequestError
 from jotauth.issuer.services.client_auth import ASSERTION_TYPE, ClientCredentials
 
-__all__ = ["credentials_of"]
+__all__ = ["ClientFields", "credentials_of"]
 
 _MAX = 4096
+
+
+class ClientFields(Protocol):
+    """The client authentication members of a parsed form (``models.TokenRequest``,
+    ``models.TokenQuery``)."""
+
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def client_secret(self) -> str | None: ...
+    @property
+    def client_assertion(self) -> str | None: ...
+    @property
+    def client_assertion_type(self) -> str | None: ...
 
 
 def _basic(header: str) -> ClientCredentials:
@@ -40,7 +55,7 @@ def _basic(header: str) -> ClientCredentials:
     return ClientCredentials("client_secret_basic", unquote_plus(name), unquote_plus(secret))
 
 
-def credentials_of(request: Request, form: dict[str, str]) -> ClientCredentials:
+def credentials_of(request: Request, form: ClientFields) -> ClientCredentials:
     """The client credentials of a token, introspection or revocation request."""
     headers = request.headers.getlist("authorization")
     basic = None
@@ -52,10 +67,10 @@ def credentials_of(request: Request, form: dict[str, str]) -> ClientCredentials:
             if len(value) > _MAX:
                 raise InvalidClientError(basic=True)
             basic = _basic(value)
-    client_id = form.get("client_id") or None
-    secret = form.get("client_secret")
-    assertion = form.get("client_assertion")
-    assertion_type = form.get("client_assertion_type")
+    client_id = form.client_id or None
+    secret = form.client_secret
+    assertion = form.client_assertion
+    assertion_type = form.client_assertion_type
     used = [basic is not None, secret is not None, assertion is not None]
     if sum(used) > 1:
         raise InvalidRequestError("use one client authentication method per request (RFC 6749 2.3)")

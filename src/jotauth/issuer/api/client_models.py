@@ -1,8 +1,13 @@
-"""The admin API's client shapes (OpenAPI schema; the body is read by ``api/body.py``)."""
+"""The admin API's client shapes: the request body FastAPI validates, and the answers.
+
+``ClientRequest`` checks shape (strict types; unknown members refused, so a misspelt field is
+an error rather than a silently kept default); the rules on the values (URIs, grants for the
+client type, scopes) are the registry's, ``services/clients.py``.
+"""
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["ClientList", "ClientRequest", "ClientView", "RegisteredClient"]
 
@@ -12,6 +17,8 @@ _GRANT = Literal["authorization_code", "client_credentials", "password", "refres
 
 class ClientRequest(BaseModel):
     """A client to register (or what it may do, to replace)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     name: str = Field(max_length=128)
     type: Literal["public", "confidential"] = "confidential"

@@ -10,17 +10,20 @@ server immediately, in every worker. That is the issuer's one revocation check p
 its guard keeps no revocation view of its own.
 """
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from jotauth import jose
 from jotauth.guard import Guard, Principal, RevokedTokenError
-from jotauth.issuer.api.body import client_of
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
 from jotauth.issuer.services.clients import ClientService
 from jotauth.issuer.services.provider import OAuthProvider
 
 __all__ = [
+    "AdminWriter",
+    "Authenticated",
     "authenticate",
     "client",
     "client_registry",
@@ -51,8 +54,8 @@ def client_registry(request: Request) -> ClientService:
 
 def client(request: Request) -> Client:
     """IP and User-Agent of the caller."""
-    ip, agent = client_of(request)
-    return Client(ip, agent)
+    ip = request.client.host if request.client else None
+    return Client(ip, request.headers.get("user-agent"))
 
 
 async def authenticate(request: Request) -> Principal:
@@ -113,3 +116,14 @@ async def require_admin(request: Request, action: str = "read") -> Principal:
     if not principal.can("admin", action):
         raise ForbiddenError(f"this needs the admin:{action} permission")
     return principal
+
+
+async def _admin_writer(request: Request) -> Principal:
+    return await require_admin(request, "write")
+
+
+# As parameters of a route with a body: FastAPI solves dependencies before it reports a body's
+# validation errors, so a caller without a valid token (or the permission) gets 401 (403),
+# not a 400 about a body it should not have sent.
+Authenticated = Annotated[Principal, Depends(authenticate)]
+AdminWriter = Annotated[Principal, Depends(_admin_writer)]

@@ -12,6 +12,8 @@ A refused browser login or refresh also clears the browser's token cookies here
 """
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -99,12 +101,27 @@ async def _jotauth_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """400 ``invalid_request`` naming the first bad field (RFC 6749 5.2's code for it).
+
+    Only the field's place and pydantic's message are shown, never its ``input``: the value
+    that failed may be a password.
+    """
     if not isinstance(exc, RequestValidationError):  # pragma: no cover
         raise exc
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    return error_json(400, "invalid_request", _describe(exc.errors()))
+
+
+def _describe(errors: Sequence[Any]) -> str:
+    """One line for the first error: ``field: message``, without the value."""
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        reason = str(first.get("ctx", {}).get("error", ""))[:200]
+        return f"the body is not valid JSON: {reason}" if reason else "the body is not valid JSON"
+    loc = [str(part)[:100] for part in first.get("loc", ()) if part != "body"]
     message = str(first.get("msg", "invalid request"))
-    return error_json(400, "invalid_request", f"{where}: {message}" if where else message)
+    if not loc and first.get("type") == "missing":
+        return "a request body is required"
+    return f"{'.'.join(loc)}: {message}" if loc else message
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,13 +5,13 @@ endpoint does; the rules (what a client may learn, what it may revoke) are in
 ``services/introspection.py``.
 """
 
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
-from jotauth.issuer.api.body import read_form
+from jotauth.issuer.api.body import form
 from jotauth.issuer.api.client_auth import credentials_of
 from jotauth.issuer.api.deps import client, oauth_provider
 from jotauth.issuer.api.openapi import errors, form_body
@@ -33,12 +33,14 @@ _ERRORS: Final = errors(
 )  # fmt: skip
 
 
-def _token(form: dict[str, str]) -> tuple[str, str | None]:
-    token = form.get("token")
-    if not token:
+Query = Annotated[models.TokenQuery, Depends(form(models.TokenQuery))]
+
+
+def _token(query: models.TokenQuery) -> tuple[str, str | None]:
+    if not query.token:
         raise InvalidRequestError("token is required")
-    hint = form.get("token_type_hint") or None
-    return token, hint if hint in _HINTS else None  # an unknown hint is ignored (7009 2.1)
+    hint = query.token_type_hint
+    return query.token, hint if hint in _HINTS else None  # an unknown hint is ignored (7009 2.1)
 
 
 @router.post(
@@ -48,12 +50,11 @@ def _token(form: dict[str, str]) -> tuple[str, str | None]:
     responses=_ERRORS,
     openapi_extra=form_body(models.TokenQuery),
 )
-async def introspect(request: Request) -> JSONResponse:
+async def introspect(request: Request, query: Query) -> JSONResponse:
     """Whether a token is active for the calling client, and what it says."""
-    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
-    token, hint = _token(form)
+    token, hint = _token(query)
     provider = oauth_provider(request)
-    answer = await provider.introspect(credentials_of(request, form), token, hint, client(request))
+    answer = await provider.introspect(credentials_of(request, query), token, hint, client(request))
     return JSONResponse(answer, headers=_NO_STORE)
 
 
@@ -64,10 +65,9 @@ async def introspect(request: Request) -> JSONResponse:
     responses=_ERRORS,
     openapi_extra=form_body(models.TokenQuery),
 )
-async def revoke(request: Request) -> JSONResponse:
+async def revoke(request: Request, query: Query) -> JSONResponse:
     """Revoke one of the calling client's tokens; 200 whatever the token was (RFC 7009 2.2)."""
-    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
-    token, hint = _token(form)
+    token, hint = _token(query)
     provider = oauth_provider(request)
-    await provider.revoke(credentials_of(request, form), token, hint, client(request))
+    await provider.revoke(credentials_of(request, query), token, hint, client(request))
     return JSONResponse({}, headers=_NO_STORE)

@@ -1,18 +1,26 @@
-"""The shapes of the HTTP API as Pydantic models: what OpenAPI (``/docs``) shows.
+"""The shapes of the HTTP API as Pydantic models: what FastAPI validates and ``/docs`` shows.
+
+Request bodies are handler parameters of these types, so FastAPI validates them (after the
+strict decoding of ``api/body.py``) and documents them. A request model checks the shape of
+the input only: strict types (a number is no string, ``null`` no list) and the longest value
+the server will look at (a username of 1024 characters, a password of 4096, a refresh token
+of 512, a ``client_id`` of 128 printable ASCII characters). The rules of what is a good
+username, password or grant stay in ``services/users.py``, which applies them after counting
+the attempt against the brute-force limits: a sign-up with a short password is counted, then
+refused. Members a model does not name are ignored, as RFC 6749 section 3.2 requires of token
+requests (and the JSON API did before), but they are decoded like the rest, so a NaN or a
+lone surrogate anywhere refuses the body.
 
 Responses are declared with ``response_model`` (FastAPI puts them in the schema; the handlers
-return ready ``JSONResponse`` objects, so nothing is re-validated on the way out). Request
-bodies are still read and checked by ``api/body.py`` and the services (415, 413 and 400 in
-the one error format); their models here only describe that contract, through
-``api/openapi.py``, so their limits mirror the hand-written checks
-(``services/users.py``: usernames 1-64, passwords 8-1024, at most 50 roles or resources).
+return ready ``JSONResponse`` objects, so nothing is re-validated on the way out).
 """
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 __all__ = [
+    "GRANT_TYPES",
     "AccessTokenResponse",
     "AuditEvent",
     "AuditList",
@@ -20,6 +28,7 @@ __all__ = [
     "CreateUserRequest",
     "Discovery",
     "Health",
+    "Introspection",
     "JWKSet",
     "Key",
     "KeyList",
@@ -34,21 +43,32 @@ __all__ = [
     "RegisterRequest",
     "Registered",
     "RevocationFeed",
+    "Revoked",
     "RolesRequest",
     "RotatedKey",
     "Session",
     "SessionList",
     "Status",
+    "TokenQuery",
     "TokenRequest",
     "TokenResponse",
     "User",
     "UserList",
 ]
 
-_USERNAME = Field(min_length=1, max_length=64, examples=["john"])
-_NEW_PASSWORD = Field(min_length=8, max_length=1024, examples=["password123"])
-_ROLES_DOC = "role names: lower-case letters, digits, _ - . *"
-_PERMISSIONS_DOC = "resource -> 1 to 20 actions, as in the tutorial"
+GRANT_TYPES: Final = ("client_credentials", "refresh_token", "password")
+"""The grants ``/oauth/token`` answers; any other is ``unsupported_grant_type``."""
+_USERNAME_MAX: Final = 1024
+_PASSWORD_MAX: Final = 4096
+_REFRESH_TOKEN_MAX: Final = 512
+_SECRET_MAX: Final = 512
+_ASSERTION_MAX: Final = 8192
+_SCOPE_MAX: Final = 4096
+_URI_MAX: Final = 2048
+_NEW_USERNAME_DOC = "1 to 64 characters: letters, digits and . _ - @ + (PRECIS, RFC 8265)"
+_8_TO_1024_CHARACTERS = "8 to 1024 characters"
+_ROLES_DOC = "at most 50 role names: lower-case letters, digits, _ - . *"
+_PERMISSIONS_DOC = "at most 50 resources, each -> 1 to 20 actions, as in the tutorial"
 _PERMISSIONS_EXAMPLE = [{"articles": ["read", "create"]}]
 
 
@@ -71,92 +91,143 @@ class BearerError(OAuthError):
     expired_at: int | None = Field(None, description="expired_token: the token's exp")
 
 
-# -- requests (documented here, parsed by api/body.py) --------------------------------------
+# -- requests -------------------------------------------------------------------------------
 
 
-class LoginRequest(BaseModel):
+class _Body(BaseModel):
+    """A request body: strict types, unknown members ignored (see the module docstring)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class LoginRequest(_Body):
     """A username and password (the tutorial's POST /login)."""
 
-    username: str = Field(max_length=1024, examples=["john"])
-    password: str = Field(max_length=4096, examples=["password123"])
+    username: StrictStr = Field(max_length=_USERNAME_MAX, examples=["john"])
+    password: StrictStr = Field(max_length=_PASSWORD_MAX, examples=["password123"])
 
 
-class RegisterRequest(BaseModel):
+class RegisterRequest(_Body):
     """A new account's username and password."""
 
-    username: str = _USERNAME
-    password: str = _NEW_PASSWORD
-
-
-class RefreshRequest(BaseModel):
-    """The refresh token to rotate (in browser cookie mode the cookie may carry it instead)."""
-
-    refresh_token: str = Field(max_length=512)
-
-
-class LogoutRequest(BaseModel):
-    """Optionally the session's refresh token; the body may be empty."""
-
-    refresh_token: str | None = Field(None, max_length=512)
-
-
-class PasswordChangeRequest(BaseModel):
-    """The current password and the new one."""
-
-    current_password: str = Field(max_length=4096)
-    new_password: str = _NEW_PASSWORD
-
-
-class TokenRequest(BaseModel):
-    """RFC 6749 token request, form-encoded: client_credentials (4.4), a refresh (6), or the
-    password grant (4.3) when JOTAUTH_PASSWORD_GRANT turns it on."""
-
-    grant_type: Literal["client_credentials", "refresh_token", "password"]
-    username: str | None = Field(None, description="password grant")
-    password: str | None = Field(None, description="password grant")
-    refresh_token: str | None = Field(None, description="refresh_token grant")
-    client_id: str | None = Field(None, max_length=128, description="printable ASCII")
-    client_secret: str | None = Field(None, description="client_secret_post")
-    client_assertion_type: str | None = Field(None, description="private_key_jwt (RFC 7523)")
-    client_assertion: str | None = Field(None, description="private_key_jwt (RFC 7523)")
-    scope: str | None = Field(None, description="space-separated; narrows the granted scope")
-    resource: str | None = Field(None, description="RFC 8707: the audience wanted")
-    audience: str | None = Field(None, description="the audience wanted (as resource)")
-
-
-class TokenQuery(BaseModel):
-    """RFC 7662 / RFC 7009 request: the token and an optional hint, form-encoded."""
-
-    token: str = Field(max_length=8192)
-    token_type_hint: Literal["access_token", "refresh_token"] | None = None
-    client_id: str | None = Field(None, max_length=128)
-    client_secret: str | None = Field(None, description="client_secret_post")
-    client_assertion_type: str | None = Field(None, description="private_key_jwt (RFC 7523)")
-    client_assertion: str | None = Field(None, description="private_key_jwt (RFC 7523)")
-
-
-class CreateUserRequest(BaseModel):
-    """A user to create, with optional roles and permissions."""
-
-    username: str = _USERNAME
-    password: str = _NEW_PASSWORD
-    roles: list[str] | None = Field(None, max_length=50, description=_ROLES_DOC)
-    permissions: dict[str, list[str]] | None = Field(
-        None, max_length=50, description=_PERMISSIONS_DOC, examples=_PERMISSIONS_EXAMPLE
+    username: StrictStr = Field(
+        max_length=_USERNAME_MAX, description=_NEW_USERNAME_DOC, examples=["john"]
+    )
+    password: StrictStr = Field(
+        max_length=_PASSWORD_MAX, description=_8_TO_1024_CHARACTERS, examples=["password123"]
     )
 
 
-class RolesRequest(BaseModel):
+class RefreshRequest(_Body):
+    """The refresh token to rotate (in browser cookie mode the cookie may carry it instead)."""
+
+    refresh_token: StrictStr | None = Field(
+        None,
+        max_length=_REFRESH_TOKEN_MAX,
+        description="required, unless the browser's refresh cookie carries it",
+    )
+
+
+class LogoutRequest(_Body):
+    """Optionally the session's refresh token; the body may be empty."""
+
+    refresh_token: StrictStr | None = Field(None, max_length=_REFRESH_TOKEN_MAX)
+
+
+class PasswordChangeRequest(_Body):
+    """The current password and the new one."""
+
+    current_password: StrictStr = Field(max_length=_PASSWORD_MAX)
+    new_password: StrictStr = Field(max_length=_PASSWORD_MAX, description=_8_TO_1024_CHARACTERS)
+
+
+class TokenRequest(_Body):
+    """RFC 6749 token request, form-encoded: client_credentials (4.4), a refresh (6), or the
+    password grant (4.3) when JOTAUTH_PASSWORD_GRANT turns it on.
+
+    ``grant_type`` is any string here, so that an unknown grant answers RFC 6749's
+    ``unsupported_grant_type`` rather than a validation error; the schema lists the known ones.
+    """
+
+    grant_type: StrictStr = Field(max_length=128, json_schema_extra={"enum": list(GRANT_TYPES)})
+    username: StrictStr | None = Field(None, max_length=_USERNAME_MAX, description="password grant")
+    password: StrictStr | None = Field(None, max_length=_PASSWORD_MAX, description="password grant")
+    refresh_token: StrictStr | None = Field(
+        None, max_length=_REFRESH_TOKEN_MAX, description="refresh_token grant"
+    )
+    client_id: StrictStr | None = Field(
+        None,
+        max_length=128,
+        pattern=r"^[\x20-\x7e]+$",
+        description="printable ASCII (RFC 6749 A.1)",
+    )
+    client_secret: StrictStr | None = Field(
+        None, max_length=_SECRET_MAX, description="client_secret_post"
+    )
+    client_assertion_type: StrictStr | None = Field(
+        None, max_length=128, description="private_key_jwt (RFC 7523)"
+    )
+    client_assertion: StrictStr | None = Field(
+        None, max_length=_ASSERTION_MAX, description="private_key_jwt (RFC 7523)"
+    )
+    scope: StrictStr | None = Field(
+        None, max_length=_SCOPE_MAX, description="space-separated; narrows the granted scope"
+    )
+    resource: StrictStr | None = Field(
+        None, max_length=_URI_MAX, description="RFC 8707: the audience wanted"
+    )
+    audience: StrictStr | None = Field(
+        None, max_length=_URI_MAX, description="the audience wanted (as resource)"
+    )
+
+
+class TokenQuery(_Body):
+    """RFC 7662 / RFC 7009 request: the token and an optional hint, form-encoded."""
+
+    token: StrictStr = Field(max_length=8192)
+    token_type_hint: StrictStr | None = Field(
+        None, max_length=64, description="access_token or refresh_token; others are ignored"
+    )
+    client_id: StrictStr | None = Field(
+        None, max_length=128, pattern=r"^[\x20-\x7e]+$", description="printable ASCII"
+    )
+    client_secret: StrictStr | None = Field(
+        None, max_length=_SECRET_MAX, description="client_secret_post"
+    )
+    client_assertion_type: StrictStr | None = Field(
+        None, max_length=128, description="private_key_jwt (RFC 7523)"
+    )
+    client_assertion: StrictStr | None = Field(
+        None, max_length=_ASSERTION_MAX, description="private_key_jwt (RFC 7523)"
+    )
+
+
+class CreateUserRequest(_Body):
+    """A user to create, with optional roles and permissions."""
+
+    username: StrictStr = Field(
+        max_length=_USERNAME_MAX, description=_NEW_USERNAME_DOC, examples=["john"]
+    )
+    password: StrictStr = Field(
+        max_length=_PASSWORD_MAX, description=_8_TO_1024_CHARACTERS, examples=["password123"]
+    )
+    roles: list[StrictStr] | None = Field(None, description=_ROLES_DOC)
+    permissions: dict[StrictStr, list[StrictStr]] | None = Field(
+        None, description=_PERMISSIONS_DOC, examples=_PERMISSIONS_EXAMPLE
+    )
+
+
+class RolesRequest(_Body):
     """The user's new roles (replacing the old ones)."""
 
-    roles: list[str] = Field(max_length=50, description=_ROLES_DOC)
+    roles: list[StrictStr] = Field(description=_ROLES_DOC)
 
 
-class PermissionsRequest(BaseModel):
+class PermissionsRequest(_Body):
     """The user's new permissions (replacing the old ones)."""
 
-    permissions: dict[str, list[str]] = Field(
-        max_length=50, description=_PERMISSIONS_DOC, examples=_PERMISSIONS_EXAMPLE
+    permissions: dict[StrictStr, list[StrictStr]] = Field(
+        description=_PERMISSIONS_DOC, examples=_PERMISSIONS_EXAMPLE
     )
 
 

@@ -7,13 +7,13 @@ holds the rules. Errors use the RFC 6749 section 5.2 codes: invalid_request, inv
 unauthorized_client, unsupported_grant_type, invalid_scope, and RFC 8707's invalid_target.
 """
 
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
-from jotauth.issuer.api.body import read_form
+from jotauth.issuer.api.body import form
 from jotauth.issuer.api.client_auth import credentials_of
 from jotauth.issuer.api.deps import client, oauth_provider
 from jotauth.issuer.api.openapi import errors, form_body
@@ -33,9 +33,8 @@ _OAUTH_400: Final = {
 }
 
 
-def _required(form: dict[str, str], name: str) -> str:
-    value = form.get(name)
-    if not value:
+def _required(value: str | None, name: str) -> str:
+    if value is None:
         raise InvalidRequestError(f"{name} is required for this grant")
     return value
 
@@ -49,44 +48,35 @@ def _required(form: dict[str, str], name: str) -> str:
     ),
     openapi_extra=form_body(models.TokenRequest),
 )
-async def token(request: Request) -> JSONResponse:
+async def token(
+    request: Request, body: Annotated[models.TokenRequest, Depends(form(models.TokenRequest))]
+) -> JSONResponse:
     """client_credentials (RFC 6749 4.4), refresh (section 6) and, when turned on, the
     password grant (4.3); the client authenticates as it registered (section 2.3)."""
-    form = await read_form(request, int(request.app.state.settings.max_body_bytes))
-    grant = form.get("grant_type")
-    if not grant:
-        raise InvalidRequestError("grant_type is required")
-    client_id = form.get("client_id") or None
-    if client_id is not None and len(client_id) > 128:
-        raise InvalidRequestError("client_id is longer than 128 characters")
-    if client_id is not None and not all(" " <= char <= "~" for char in client_id):
-        raise InvalidRequestError("client_id may contain printable ASCII only (RFC 6749 A.1)")
-    credentials = credentials_of(request, form)
+    credentials = credentials_of(request, body)
     provider = oauth_provider(request)
     caller = client(request)
-    body: dict[str, object]
-    if grant == "client_credentials":
-        targets = [form[name] for name in ("resource", "audience") if form.get(name)]
-        body = (
+    answer: dict[str, object]
+    if body.grant_type == "client_credentials":
+        targets = [t for t in (body.resource, body.audience) if t]
+        answer = (
             await provider.client_credentials(
-                credentials, caller, scope=form.get("scope"), targets=targets
+                credentials, caller, scope=body.scope, targets=targets
             )
         ).body()
-    elif grant == "password":
+    elif body.grant_type == "password":
         pair = await provider.password(
-            credentials,
-            form.get("username") or None,
-            form.get("password") or None,
-            caller,
-            scope=form.get("scope"),
+            credentials, body.username or None, body.password or None, caller, scope=body.scope
         )
-        body = pair.body()
-    elif grant == "refresh_token":
-        pair = await provider.refresh(credentials, _required(form, "refresh_token"), caller)
-        body = pair.body()
+        answer = pair.body()
+    elif body.grant_type == "refresh_token":
+        pair = await provider.refresh(
+            credentials, _required(body.refresh_token, "refresh_token"), caller
+        )
+        answer = pair.body()
     else:
         raise UnsupportedGrantTypeError(
             "grant_type must be client_credentials or refresh_token"
             + (" or password" if request.app.state.settings.password_grant_enabled else "")
         )
-    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

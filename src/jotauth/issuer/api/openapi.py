@@ -1,13 +1,15 @@
 """How a route says, in OpenAPI, what it takes, what it answers and who may call it.
 
-* ``json_body(Model)`` / ``form_body(Model)``: the request body's schema, generated from the
-  Pydantic model in ``api/models.py``. The body itself is still read by ``api/body.py``
-  (it must answer 415/413/400 in the one error format, which FastAPI's automatic body
-  parsing does not), so the schema goes in through ``openapi_extra``.
+* ``form_body(Model)``: a form body's schema, generated from the Pydantic model that
+  ``api.body.form(Model)`` validates it with. JSON bodies need nothing here: they are handler
+  parameters, which FastAPI documents itself; the form is parsed by a dependency (strictly,
+  see ``api/body.py``), which FastAPI cannot see into, so its schema goes in through
+  ``openapi_extra``.
 * ``errors(400, 401, ...)``: the error answers the route really gives, each with the
   ``{"error", "error_description"}`` body, plus ``4XX`` for the rest (404, 405). Declaring
-  them also keeps FastAPI from advertising its own 422 validation body, which this server
-  never sends (validation errors are 400 ``invalid_request``).
+  ``4XX`` also keeps FastAPI from advertising its own 422 validation body on routes with a
+  body model, which this server never sends (validation errors are 400 ``invalid_request``,
+  ``api/errors.py``).
 * ``bearer(*scopes)``: the security requirement, as a FastAPI ``Security`` dependency so the
   scheme and the requirement come from FastAPI. It only declares: the route itself checks
   the token (``deps.authenticate`` / ``deps.require_admin``), and a test asks every route
@@ -23,7 +25,7 @@ from pydantic import BaseModel
 
 from jotauth.issuer.api.models import BearerError, OAuthError
 
-__all__ = ["BEARER", "SERVICE_TOKEN", "bearer", "errors", "form_body", "json_body"]
+__all__ = ["BEARER", "SERVICE_TOKEN", "bearer", "errors", "form_body"]
 
 BEARER: Final = HTTPBearer(
     auto_error=False,
@@ -65,21 +67,13 @@ _HEADERS: Final[dict[int, dict[str, Any]]] = {
 }
 
 
-def _body(model: type[BaseModel], media_type: str, *, required: bool) -> dict[str, Any]:
+def form_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a form-encoded body (RFC 6749 token requests) of ``model``."""
     schema = model.model_json_schema()
     if "$defs" in schema:  # "#/$defs/..." would not resolve inside the OpenAPI document
-        raise TypeError(f"{model.__name__}: a request model here must not nest other models")
-    return {"requestBody": {"required": required, "content": {media_type: {"schema": schema}}}}
-
-
-def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
-    """``openapi_extra`` for a JSON body described by ``model``."""
-    return _body(model, "application/json", required=required)
-
-
-def form_body(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` for a form-encoded body (RFC 6749 token requests)."""
-    return _body(model, "application/x-www-form-urlencoded", required=True)
+        raise TypeError(f"{model.__name__}: a form model must not nest other models")
+    content = {"application/x-www-form-urlencoded": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def _example(description: str) -> dict[str, str]:
@@ -117,7 +111,8 @@ def errors(
         responses[status] = entry
     responses["4XX"] = {
         "model": OAuthError,
-        "description": "any other client error (`not_found`, `method_not_allowed`)",
+        "description": "any other client error (`not_found`, `method_not_allowed`, or 408 "
+        "`invalid_request`: the body did not arrive within JOTAUTH_BODY_TIMEOUT)",
         "content": {"application/json": {"example": _example("`not_found`: Not Found")}},
     }
     return responses
