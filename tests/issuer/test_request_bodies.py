@@ -275,7 +275,7 @@ async def test_the_good_bodies_still_work(
     app: Any, client: httpx.AsyncClient, callers: dict[str, dict[str, str]]
 ) -> None:
     """The same routes with their valid bodies: the matrix above refuses shapes, not routes."""
-    ok = await client.post("/oauth/token", content=_form(**GRANT, client_id="spa"), headers=FORM)
+    ok = await client.post("/oauth/token", content=_form(**GRANT), headers=FORM)
     assert ok.status_code == 200, ok.text
     charset = {"Content-Type": "application/json; charset=utf-8"}
     login = await client.post("/login", content=json.dumps(ROUTES["/login"][1]), headers=charset)

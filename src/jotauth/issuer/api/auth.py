@@ -79,7 +79,7 @@ async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH
     in_cookies = policy is not None and (from_cookie is not None or policy.wants_cookies(request))
     if in_cookies:
         cookies.clear_on_refusal(request)
-    token = body.refresh_token or from_cookie
+    token = body.refresh_token if body.refresh_token is not None else from_cookie
     if token is None:
         raise InvalidRequestError("refresh_token is required")
     pair = await service(request).refresh(token, client(request))

@@ -10,7 +10,7 @@ server immediately, in every worker. That is the issuer's one revocation check p
 its guard keeps no revocation view of its own.
 """
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Depends, Request
 
@@ -77,6 +77,22 @@ async def authenticate(request: Request) -> Principal:
     return await verify_token(guard, service(request), token)
 
 
+# The store's reasons in the words a guard answers the same revocations with
+# (``jotauth.guard.RevocationView.check``), so a client reads one message wherever it is refused.
+_REVOKED_SAYS: Final = {
+    "token revoked": "this token was revoked (signed out); sign in again",
+    "session ended (logged out, or revoked)": (
+        "the session of this token was ended (signed out); sign in again"
+    ),
+    "session ended (logged out everywhere or password changed)": (
+        "every session of this user was ended after this token was issued"
+    ),
+    "signing key revoked": "the key that signed this token was revoked; sign in again",
+    "user disabled": "the account of this token is disabled",
+    "user no longer exists": "the account of this token no longer exists",
+}
+
+
 async def verify_token(guard: Guard, auth: AuthService, token: str) -> Principal:
     """The principal of ``token``: the guard's checks, then the one revocation check.
 
@@ -98,7 +114,8 @@ async def verify_token(guard: Guard, auth: AuthService, token: str) -> Principal
         sid=sid if isinstance(sid, str) and sid else None,
     )
     if reason is not None:
-        error = RevokedTokenError("revoked", f"the token was revoked: {reason}")
+        says = _REVOKED_SAYS.get(reason, f"the token was revoked ({reason}); sign in again")
+        error = RevokedTokenError("revoked", says)
         guard.record_rejection(error)
         raise error
     return principal
