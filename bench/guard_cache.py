@@ -114,7 +114,9 @@ def bench_cache(
     now = int(time.time())
     print(f"making {args.size + args.misses * args.rounds} tokens", file=sys.stderr)
     filler = tokens(key, 0, args.size, now)
-    streams = [tokens(key, args.size + r * args.misses, args.misses, now) for r in range(args.rounds)]
+    streams = [
+        tokens(key, args.size + r * args.misses, args.misses, now) for r in range(args.rounds)
+    ]
     full = Guard(keys=key, issuer=ISSUER, audience=AUDIENCE, cache_size=args.size)
     collect_empty = full_collection()
     with GCTimer() as filling:
@@ -233,7 +235,9 @@ def main() -> None:
             f"| {row['case']} | {row['median_us']:.1f} | {row['cpu_median_us']:.1f} | {ratio} | "
             f"{row['p99_us']:.1f} | {row['max_us']:.0f} | {row['cpu_max_us']:.0f} |"
         )
-    print("\n| GC during | generation | collections | median pause us | worst pause us | total ms |")
+    print(
+        "\n| GC during | generation | collections | median pause us | worst pause us | total ms |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for phase, by_generation in pauses.items():
         for generation, times in by_generation.items():
@@ -246,6 +250,7 @@ def main() -> None:
                 print(f"| {phase} | {generation} | 0 | | | |")
     for label, micros in collections.items():
         print(f"{label}: {micros / 1e3:.1f} ms (gc.collect(), median of 5)")
+
 
 if __name__ == "__main__":
     main()

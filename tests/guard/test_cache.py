@@ -65,7 +65,7 @@ def test_a_full_cache_drops_the_least_recently_used_entry_first() -> None:
     assert cache.get("a") is not None  # a is now the most recent; b the least
     cache.put("d", _principal(1e12), 100.0)
     assert "b" not in cache
-    assert ["a", "c", "d"] == sorted(t for t in "abcd" if t in cache)
+    assert sorted(t for t in "abcd" if t in cache) == ["a", "c", "d"]
     cache.put("e", _principal(1e12), 100.0)  # then c: least recently used of c, a, d
     assert "c" not in cache
     assert cache.get("a") is not None

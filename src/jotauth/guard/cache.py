@@ -49,7 +49,7 @@ class TokenCache:
             self.misses += 1
             return None
         self.hits += 1
-        try:
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every hit
             self._entries.move_to_end(token)
         except KeyError:  # discarded by another thread since the get: serve it this once
             pass

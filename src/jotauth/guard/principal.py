@@ -180,17 +180,99 @@ def _covers(grants: Grants, resource: str, action: str) -> bool:
     return actions is not None and (action in actions or _WILDCARD in actions)
 
 
-GrantedMemo = dict[tuple[frozenset[str], frozenset[str], str], frozenset[str]]
-"""Which listed scopes a grant shape really grants, keyed by (scopes, roles, ``repr`` of the
-``permissions`` claim); one table per role-grant table (one per guard)."""
-_GRANTED_MEMO_SIZE: Final = 1024
+class GrantShape:
+    """What a token's grant claims (``scope``/``scp``, ``roles``, ``permissions``) amount to,
+    read once and shared by every token whose grant claims are equal.
+
+    A service sees few distinct shapes (a fresh token per login, the same scope, roles and
+    permissions), and reading one, with the "which listed scopes does it really grant"
+    decision that walks the permission and role tables, costs more than an HS256 verify.
+    """
+
+    __slots__ = ("bounded", "granted", "malformed", "names", "roles", "scopes")
+
+    def __init__(
+        self, claims: Mapping[str, Any], role_grants: Mapping[str, Iterable[str]] | None
+    ) -> None:
+        malformed: Malformed = {}
+        self.scopes = _scopes(claims, malformed)
+        self.roles = _roles(claims, malformed)
+        permissions: Any = claims.get("permissions")
+        self.names = _EMPTY
+        if _permission_names(permissions):
+            self.names = _shared_set(tuple(permissions), permissions)
+        elif permissions is not None:
+            try:
+                _check_permissions(permissions, "")
+            except jose.InvalidClaimError as exc:
+                malformed["permissions"] = ("permissions", str(exc))
+        self.malformed = malformed or None
+        self.bounded = permissions is not None or bool(
+            role_grants and any(role in role_grants for role in self.roles)
+        )
+        self.granted: frozenset[str] | None = None
+        """Filled by the first principal of this shape asked for its granted scopes."""
+
+
+ShapeMemo = dict[tuple[Any, ...], GrantShape]
+"""Grant shapes by their grant claims; one table per role-grant table (one per guard), since
+``bounded`` and the granted scopes depend on it."""
+_SHAPE_MEMO_SIZE: Final = 1024
+
+
+def _shape_key(claims: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The grant claims as a hashable key, for the shapes common enough to be worth sharing:
+    ``scope``/``scp`` a string, ``roles`` an array, ``permissions`` one level of arrays.
+
+    Equal keys mean equal claims: strings equal only strings, and values that compare equal
+    across types (``1``, ``1.0``, ``True``) are all not strings, which every rule refuses
+    alike. Any other shape (nested permissions, an array scope) is read for each token.
+    """
+    scope = claims.get("scope")
+    scp = claims.get("scp") if scope is None else None
+    roles = claims.get("roles")
+    permissions = claims.get("permissions")
+    if type(scope if scope is not None else scp if scp is not None else "") is not str:
+        return None
+    if roles is not None:
+        if type(roles) is not list:
+            return None
+        roles = tuple(roles)
+    if permissions is not None:
+        if type(permissions) is not dict:
+            return None
+        items = []
+        for name, actions in permissions.items():
+            if type(actions) is not list:
+                return None
+            items.append((name, tuple(actions)))
+        permissions = tuple(items)
+    return (scope, scp, roles, permissions)
+
+
+def _shape_of(
+    claims: Mapping[str, Any],
+    role_grants: Mapping[str, Iterable[str]] | None,
+    memo: ShapeMemo | None,
+) -> tuple[GrantShape, bool]:
+    """The token's grant shape, and whether it is shared (memoised) with other tokens."""
+    key = None if memo is None else _shape_key(claims)
+    if key is None or memo is None:
+        return GrantShape(claims, role_grants), False
+    shape = memo.get(key)
+    if shape is None:
+        shape = GrantShape(claims, role_grants)
+        if len(memo) >= _SHAPE_MEMO_SIZE:
+            memo.clear()
+        memo[key] = shape
+    return shape, True
 
 
 def build_principal(
     claims: dict[str, Any],
     role_grants: Mapping[str, Iterable[str]] | None = None,
     token: str | None = None,
-    granted_memo: GrantedMemo | None = None,
+    shapes: ShapeMemo | None = None,
 ) -> "Principal":
     """Turn verified claims into a Principal; malformed permission claims are a claim error.
 
@@ -198,56 +280,41 @@ def build_principal(
     requests are decided by a plain scope lookup. Given the verified ``token`` the principal
     does not keep the claims dict but re-reads it from the token on first access: a cached
     principal then holds a handful of objects instead of a whole JSON tree, which keeps the
-    garbage collector's full passes over a large token cache short.
-
-    ``granted_memo`` (the guard's, made for exactly ``role_grants``) shares the answer to
-    "which listed scopes does this token really grant" between tokens of one shape: deciding it
-    walks the permissions and role tables (about 20 us), and a service sees few distinct shapes
-    (a fresh token per login, the same scope, roles and permissions). ``repr`` of a JSON value
-    is a faithful key (it reads back as that same value), so two tokens share an answer only
-    when their grant claims are equal.
+    garbage collector's full passes over a large token cache short. ``shapes`` (the guard's,
+    made for exactly ``role_grants``) shares the reading of the grant claims between tokens
+    whose grant claims are equal (see ``GrantShape``).
     """
-    malformed: Malformed = {}
-    scopes = _scopes(claims, malformed)
-    roles = _roles(claims, malformed)
-    permissions: Any = claims.get("permissions")
-    names = _EMPTY
-    if _permission_names(permissions):
-        names = _shared_set(tuple(permissions), permissions)
-    elif permissions is not None:
-        try:
-            _check_permissions(permissions, "")
-        except jose.InvalidClaimError as exc:
-            malformed["permissions"] = ("permissions", str(exc))
+    shape, shared = _shape_of(claims, role_grants, shapes)
     sub = claims.get("sub")
-    principal = Principal(
-        sub="" if sub is None else str(sub),
-        scopes=scopes,
-        roles=roles,
-        claims=None if token is not None else claims,
-        token=token,
-        role_grants=role_grants,
-    )
     exp: Any = claims.get("exp")
     nbf: Any = claims.get("nbf")
     iat: Any = claims.get("iat")
     jti: Any = claims.get("jti")
+    sid: Any = claims.get("sid")
+    # Every slot set once, without __init__'s defaults and keyword call: this runs for every
+    # token verified, and the instance is the same one __init__ would build.
+    principal = Principal.__new__(Principal)
+    principal.sub = "" if sub is None else str(sub)
+    principal.scopes = shape.scopes
+    principal.roles = shape.roles
+    principal._claims = None if token is not None else claims
+    principal._token = token
+    principal._role_grants = role_grants
+    principal._permissions = None
+    principal._grants = None
+    principal._scope_grants = None
+    principal._granted = None
     principal._exp = exp if type(exp) in _NUMBERS else math.inf
     principal._nbf = nbf if type(nbf) in _NUMBERS else None
     principal._iat = iat if type(iat) in _NUMBERS else None
     principal._jti = jti if type(jti) is str else None
-    sid: Any = claims.get("sid")
+    principal._kid = None
     principal._sid = sid if type(sid) is str else None
-    principal._permission_names = names
-    # Decided here, from the claims at hand: later it would mean re-reading them from the token.
-    principal._bounded = permissions is not None or bool(
-        role_grants and any(role in role_grants for role in roles)
-    )
-    if malformed:
-        principal._malformed = malformed
-    elif granted_memo is not None:
-        principal._memo = granted_memo
-        principal._shape = "" if permissions is None else repr(permissions)
+    principal._permission_names = shape.names
+    # Decided with the shape, from the claims at hand: later it would mean re-reading them.
+    principal._bounded = shape.bounded
+    principal._malformed = shape.malformed
+    principal._shape = shape if shared and shape.malformed is None else None
     return principal
 
 
@@ -270,7 +337,6 @@ class Principal:
         "_jti",
         "_kid",
         "_malformed",
-        "_memo",
         "_nbf",
         "_permission_names",
         "_permissions",
@@ -315,8 +381,7 @@ class Principal:
         self._sid: str | None = None
         self._malformed: Malformed | None = None
         self._permission_names: frozenset[str] = _EMPTY
-        self._memo: GrantedMemo | None = None
-        self._shape = ""
+        self._shape: GrantShape | None = None
 
     @property
     def claims(self) -> Mapping[str, Any]:
@@ -392,14 +457,11 @@ class Principal:
         if granted is None:
             if not self.scopes or not self.bounded:
                 granted = self.scopes
-            elif (memo := self._memo) is not None:
-                key = (self.scopes, self.roles, self._shape)
-                granted = memo.get(key)
+            elif (shape := self._shape) is not None:
+                granted = shape.granted
                 if granted is None:
                     granted = frozenset(s for s in self.scopes if self._grants_scope(s))
-                    if len(memo) >= _GRANTED_MEMO_SIZE:
-                        memo.clear()
-                    memo[key] = granted
+                    shape.granted = granted
             else:
                 granted = frozenset(s for s in self.scopes if self._grants_scope(s))
             self._granted = granted

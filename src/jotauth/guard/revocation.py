@@ -13,8 +13,10 @@ lookups. Beside each expiring table sits a min-heap of (expiry, name): a purge p
 entries that are due, O(log n) each, and never walks the table, so a poll costs the same with
 a hundred revocations or a million. A revocation extended later (a later ``exp`` for the same
 jti) leaves its old heap item behind; the purge sees that the table holds a later time and
-drops the stale item, so each heap holds at most one item per event applied. Events of a type the view does not know are skipped (and not counted as applied):
-a guard older than an event type keeps working, without that protection.
+drops the stale item, so each heap holds at most one item per event applied.
+
+Events of a type the view does not know are skipped (and not counted as applied): a guard
+older than an event type keeps working, without that protection.
 
 Any ``RevocationSource`` can fill a view: the polling feed shipped here, or a pushed source
 (Redis pub/sub, a message bus) written against the same two-method protocol.
