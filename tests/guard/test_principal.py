@@ -198,3 +198,29 @@ def test_tokens_of_one_grant_shape_share_the_decision_but_not_more() -> None:
                                "permissions": {"articles": [1]}}, None, None, shapes)  # fmt: skip
     with pytest.raises(jose.InvalidClaimError):
         numeric.has_scope("articles:read")  # a malformed shape is never shared as granted
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": [{"name": "admin"}]},
+        {"roles": [["admin"]]},
+        {"roles": ["reader", {"name": "admin"}]},
+        {"permissions": {"articles": [{"read": True}]}},
+        {"permissions": {"articles": [["read"]]}},
+    ],
+)
+def test_grant_claims_holding_objects_are_decided_as_without_sharing(claims: dict) -> None:  # type: ignore[type-arg]
+    """Values that cannot key the shared shapes (objects, nested arrays) are read for the
+    token alone: never a crash, and the same answer as a principal built without shapes."""
+
+    def outcome(shapes: ShapeMemo | None) -> object:
+        principal = build_principal(
+            {"sub": "1", "scope": "articles:read", **claims}, {"reader": ["*"]}, None, shapes
+        )
+        try:
+            return principal.granted_scopes, principal.has_scope("articles:read")
+        except jose.InvalidClaimError as exc:
+            return type(exc), str(exc)
+
+    assert outcome({}) == outcome(None)

@@ -259,7 +259,10 @@ def _shape_of(
     key = None if memo is None else _shape_key(claims)
     if key is None or memo is None:
         return GrantShape(claims, role_grants), False
-    shape = memo.get(key)
+    try:
+        shape = memo.get(key)
+    except TypeError:  # an object or array inside roles or an action list: not hashable
+        return GrantShape(claims, role_grants), False
     if shape is None:
         shape = GrantShape(claims, role_grants)
         if len(memo) >= _SHAPE_MEMO_SIZE:
