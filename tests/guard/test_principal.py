@@ -3,7 +3,7 @@
 import pytest
 
 from jotauth import jose
-from jotauth.guard.principal import build_principal, parse_requirement
+from jotauth.guard.principal import Principal, ShapeMemo, build_principal, parse_requirement
 
 
 def principal(**claims: object):
@@ -162,3 +162,65 @@ def test_shared_sets_stay_bounded_and_exact() -> None:
     # A scope string that looks like a role tuple's member never borrows the tuple's set.
     assert principal(scope="r1 all").scopes == {"r1", "all"}
     assert principal(scope="a b", roles=["a b"]).roles == {"a b"}
+
+
+def test_a_built_principal_has_every_slot_a_constructed_one_has() -> None:
+    """build_principal fills the instance itself (it runs for every verified token): every
+    slot must be set, to what __init__ would give where the claims say nothing."""
+    built = build_principal({"sub": "u1", "scope": "a:read"}, None, None, {})
+    made = Principal(sub="u1", scopes=frozenset({"a:read"}), roles=frozenset(), claims={})
+    for slot in Principal.__slots__:
+        getattr(built, slot)  # AttributeError if build_principal forgot one
+    for slot in ("_permissions", "_grants", "_scope_grants", "_granted", "_kid", "_nbf", "_iat"):
+        assert getattr(built, slot) == getattr(made, slot)
+    assert built.granted_scopes == made.granted_scopes == frozenset({"a:read"})
+
+
+def test_tokens_of_one_grant_shape_share_the_decision_but_not_more() -> None:
+    """Two tokens with equal grant claims share what they grant; a token whose permissions
+    differ in one action is decided on its own claims, never on another token's."""
+    shapes: ShapeMemo = {}
+    scope = "articles:read articles:delete"
+
+    def principal(sub: str, permissions: object) -> Principal:
+        return build_principal({"sub": sub, "scope": scope, "permissions": permissions},
+                               None, None, shapes)  # fmt: skip
+
+    first = principal("1", {"articles": ["read"]})
+    second = principal("2", {"articles": ["read"]})
+    other = principal("3", {"articles": ["read", "delete"]})
+    assert first.granted_scopes == second.granted_scopes == frozenset({"articles:read"})
+    assert other.granted_scopes == frozenset({"articles:read", "articles:delete"})
+    assert first.sub == "1"
+    assert second.sub == "2"
+    assert len(shapes) == 2
+    numeric = build_principal({"sub": "4", "scope": "articles:read",
+                               "permissions": {"articles": [1]}}, None, None, shapes)  # fmt: skip
+    with pytest.raises(jose.InvalidClaimError):
+        numeric.has_scope("articles:read")  # a malformed shape is never shared as granted
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": [{"name": "admin"}]},
+        {"roles": [["admin"]]},
+        {"roles": ["reader", {"name": "admin"}]},
+        {"permissions": {"articles": [{"read": True}]}},
+        {"permissions": {"articles": [["read"]]}},
+    ],
+)
+def test_grant_claims_holding_objects_are_decided_as_without_sharing(claims: dict) -> None:  # type: ignore[type-arg]
+    """Values that cannot key the shared shapes (objects, nested arrays) are read for the
+    token alone: never a crash, and the same answer as a principal built without shapes."""
+
+    def outcome(shapes: ShapeMemo | None) -> object:
+        principal = build_principal(
+            {"sub": "1", "scope": "articles:read", **claims}, {"reader": ["*"]}, None, shapes
+        )
+        try:
+            return principal.granted_scopes, principal.has_scope("articles:read")
+        except jose.InvalidClaimError as exc:
+            return type(exc), str(exc)
+
+    assert outcome({}) == outcome(None)

@@ -353,3 +353,100 @@ def test_an_event_type_the_guard_does_not_know_is_ignored() -> None:
     )
     assert applied == 1
     assert view.check(None, "u", NOW, None, "s") is None
+
+
+def test_entries_expire_exactly_at_their_time_plus_the_leeway() -> None:
+    """A jti or session stays revoked while the guard would still accept its token (until
+    exp + leeway, when the guard calls the token expired) and leaves at that second; a user's
+    not-before stays for retention + leeway."""
+    view = RevocationView(user_retention=3600, leeway=30)
+    view.revoke_token("j", NOW + 60)
+    view.revoke_session("s", NOW + 120)
+    view.revoke_user("u", NOW)
+    view.purge(NOW + 60 + 29)
+    assert view.check("j", "x", NOW, None) is not None
+    view.purge(NOW + 60 + 30)
+    assert view.check("j", "x", NOW, None) is None
+    assert view.check(None, "x", NOW, None, "s") is not None
+    view.purge(NOW + 120 + 29)
+    assert view.check(None, "x", NOW, None, "s") is not None
+    view.purge(NOW + 120 + 30)
+    assert view.check(None, "x", NOW, None, "s") is None
+    view.purge(NOW + 3600 + 29)
+    assert view.check(None, "u", NOW - 1, None) is not None
+    view.purge(NOW + 3600 + 30)
+    assert view.check(None, "u", NOW - 1, None) is None
+    assert len(view) == 0
+
+
+def test_a_purged_revocation_never_revives_a_token_the_guard_accepts(issuer: LocalIssuer) -> None:
+    """Second by second around the edge, with the guard's own clock: the token is refused as
+    revoked, then as expired, never accepted."""
+    clock = ManualClock(NOW)
+    guard = issuer.guard(clock=clock, leeway=30)
+    token = issuer.make_token(sub="1", jti="j", now=NOW, expires_in=60)
+    guard.authenticate_sync(token)
+    guard.revocations.revoke_token("j", NOW + 60)
+    for second in range(NOW + 85, NOW + 95):
+        clock.now = second
+        guard.revocations.purge(second)
+        with pytest.raises((RevokedTokenError, jose.ExpiredTokenError)):
+            guard.authenticate_sync(token)
+
+
+def test_a_later_revocation_of_the_same_name_outlives_its_first_expiry() -> None:
+    """Extended revocations keep the later time: the purge of the earlier one leaves them."""
+    view = RevocationView(user_retention=100)
+    view.revoke_token("j", NOW + 10)
+    view.revoke_token("j", NOW + 50)
+    view.revoke_token("j", NOW + 20)  # earlier than what is held: changes nothing
+    view.revoke_session("s", NOW + 10)
+    view.revoke_session("s", NOW + 50)
+    view.revoke_user("u", NOW)
+    view.revoke_user("u", NOW + 40)
+    view.purge(NOW + 11)
+    assert view.check("j", "x", NOW, None) is not None
+    assert view.check(None, "x", NOW, None, "s") is not None
+    view.purge(NOW + 100 + 1)  # the first not-before's retention is over, not the second's
+    assert view.check(None, "u", NOW + 39, None) is not None
+    view.purge(NOW + 51)
+    assert view.check("j", "x", NOW, None) is None
+    assert view.check(None, "x", NOW, None, "s") is None
+    view.purge(NOW + 140 + 1)
+    assert view.check(None, "u", NOW + 39, None) is None
+    assert len(view) == 0
+
+
+def test_a_revocation_applied_again_after_its_purge_counts_again() -> None:
+    view = RevocationView()
+    view.revoke_token("j", NOW + 10)
+    view.purge(NOW + 11)
+    assert view.check("j", "x", NOW, None) is None
+    view.revoke_token("j", NOW + 100)
+    view.purge(NOW + 11)
+    assert view.check("j", "x", NOW, None) is not None
+
+
+def test_purges_keep_every_live_entry_among_many() -> None:
+    """Lookups stay exact while a large view expires in steps: each purge removes precisely
+    the entries that are due, whatever order they were revoked in."""
+    view = RevocationView(user_retention=0)
+    expiries = {f"j{n}": NOW + (n * 7919) % 1000 for n in range(3000)}  # shuffled times
+    view.apply({"type": "token", "jti": jti, "exp": exp} for jti, exp in expiries.items())
+    for step in range(0, 1001, 50):
+        view.purge(NOW + step)
+        live = {jti for jti, exp in expiries.items() if exp > NOW + step}
+        assert {j for j in expiries if view.check(j, "x", NOW, None) is not None} == live
+        assert len(view) == len(live)
+
+
+def test_the_same_events_polled_again_do_not_grow_the_view() -> None:
+    """A feed that re-sends events it sent before (a cursor that did not move) adds nothing
+    to the expiry queues, so memory stays bounded by the distinct revocations."""
+    view = RevocationView()
+    events = [{"type": "token", "jti": f"j{n}", "exp": NOW + 60} for n in range(100)]
+    for _ in range(20):
+        view.apply(events)
+        view.purge(NOW)
+    assert len(view) == 100
+    assert len(view._token_due) == 100  # one queued expiry per revocation

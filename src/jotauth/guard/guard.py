@@ -23,7 +23,7 @@ from jotauth.guard.cache import TokenCache
 from jotauth.guard.credentials import CookieSettings, extract_token
 from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
 from jotauth.guard.keysource import KeySource, StaticKeySource
-from jotauth.guard.principal import Principal, build_principal, parse_requirement
+from jotauth.guard.principal import Principal, ShapeMemo, build_principal, parse_requirement
 from jotauth.guard.revocation import RevocationSource, RevocationView
 from jotauth.jose import jwe
 from jotauth.jose.claims import normalize_typ
@@ -129,6 +129,7 @@ class Guard:
         self._leeway = probe.policy.leeway
         self._verifier: tuple[jose.KeySet, jose.Verifier] | None = None
         self._roles = {role: tuple(grants) for role, grants in (roles or {}).items()}
+        self._shapes: ShapeMemo = {}
         self._cache = TokenCache(cache_size)
         self._verified = 0
         self._rejected: dict[str, int] = {}
@@ -401,6 +402,7 @@ class Guard:
                 principal._jti, principal.sub, principal._iat, principal._kid, principal._sid
             )
             if verdict is not None:
+                self._cache.discard(token)  # a revoked token gets no more cache hits
                 raise RevokedTokenError(*verdict)
         return principal
 
@@ -449,7 +451,7 @@ class Guard:
 
     def _verify(self, token: str, signed: str, keys: jose.KeySet, now: float) -> Principal:
         claims = self._verifier_for(keys).verify(signed, now)
-        principal = build_principal(claims, self._roles, signed)
+        principal = build_principal(claims, self._roles, signed, self._shapes)
         principal._kid = self._signer_kid(signed, keys)
         self._cache.put(token, principal, now)
         self._verified += 1

@@ -180,10 +180,102 @@ def _covers(grants: Grants, resource: str, action: str) -> bool:
     return actions is not None and (action in actions or _WILDCARD in actions)
 
 
+class GrantShape:
+    """What a token's grant claims (``scope``/``scp``, ``roles``, ``permissions``) amount to,
+    read once and shared by every token whose grant claims are equal.
+
+    A service sees few distinct shapes (a fresh token per login, the same scope, roles and
+    permissions), and reading one, with the "which listed scopes does it really grant"
+    decision that walks the permission and role tables, costs more than an HS256 verify.
+    """
+
+    __slots__ = ("bounded", "granted", "malformed", "names", "roles", "scopes")
+
+    def __init__(
+        self, claims: Mapping[str, Any], role_grants: Mapping[str, Iterable[str]] | None
+    ) -> None:
+        malformed: Malformed = {}
+        self.scopes = _scopes(claims, malformed)
+        self.roles = _roles(claims, malformed)
+        permissions: Any = claims.get("permissions")
+        self.names = _EMPTY
+        if _permission_names(permissions):
+            self.names = _shared_set(tuple(permissions), permissions)
+        elif permissions is not None:
+            try:
+                _check_permissions(permissions, "")
+            except jose.InvalidClaimError as exc:
+                malformed["permissions"] = ("permissions", str(exc))
+        self.malformed = malformed or None
+        self.bounded = permissions is not None or bool(
+            role_grants and any(role in role_grants for role in self.roles)
+        )
+        self.granted: frozenset[str] | None = None
+        """Filled by the first principal of this shape asked for its granted scopes."""
+
+
+ShapeMemo = dict[tuple[Any, ...], GrantShape]
+"""Grant shapes by their grant claims; one table per role-grant table (one per guard), since
+``bounded`` and the granted scopes depend on it."""
+_SHAPE_MEMO_SIZE: Final = 1024
+
+
+def _shape_key(claims: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The grant claims as a hashable key, for the shapes common enough to be worth sharing:
+    ``scope``/``scp`` a string, ``roles`` an array, ``permissions`` one level of arrays.
+
+    Equal keys mean equal claims: strings equal only strings, and values that compare equal
+    across types (``1``, ``1.0``, ``True``) are all not strings, which every rule refuses
+    alike. Any other shape (nested permissions, an array scope) is read for each token.
+    """
+    scope = claims.get("scope")
+    scp = claims.get("scp") if scope is None else None
+    roles = claims.get("roles")
+    permissions = claims.get("permissions")
+    if type(scope if scope is not None else scp if scp is not None else "") is not str:
+        return None
+    if roles is not None:
+        if type(roles) is not list:
+            return None
+        roles = tuple(roles)
+    if permissions is not None:
+        if type(permissions) is not dict:
+            return None
+        items = []
+        for name, actions in permissions.items():
+            if type(actions) is not list:
+                return None
+            items.append((name, tuple(actions)))
+        permissions = tuple(items)
+    return (scope, scp, roles, permissions)
+
+
+def _shape_of(
+    claims: Mapping[str, Any],
+    role_grants: Mapping[str, Iterable[str]] | None,
+    memo: ShapeMemo | None,
+) -> tuple[GrantShape, bool]:
+    """The token's grant shape, and whether it is shared (memoised) with other tokens."""
+    key = None if memo is None else _shape_key(claims)
+    if key is None or memo is None:
+        return GrantShape(claims, role_grants), False
+    try:
+        shape = memo.get(key)
+    except TypeError:  # an object or array inside roles or an action list: not hashable
+        return GrantShape(claims, role_grants), False
+    if shape is None:
+        shape = GrantShape(claims, role_grants)
+        if len(memo) >= _SHAPE_MEMO_SIZE:
+            memo.clear()
+        memo[key] = shape
+    return shape, True
+
+
 def build_principal(
     claims: dict[str, Any],
     role_grants: Mapping[str, Iterable[str]] | None = None,
     token: str | None = None,
+    shapes: ShapeMemo | None = None,
 ) -> "Principal":
     """Turn verified claims into a Principal; malformed permission claims are a claim error.
 
@@ -191,42 +283,41 @@ def build_principal(
     requests are decided by a plain scope lookup. Given the verified ``token`` the principal
     does not keep the claims dict but re-reads it from the token on first access: a cached
     principal then holds a handful of objects instead of a whole JSON tree, which keeps the
-    garbage collector's full passes over a large token cache short.
+    garbage collector's full passes over a large token cache short. ``shapes`` (the guard's,
+    made for exactly ``role_grants``) shares the reading of the grant claims between tokens
+    whose grant claims are equal (see ``GrantShape``).
     """
-    malformed: Malformed = {}
-    scopes = _scopes(claims, malformed)
-    roles = _roles(claims, malformed)
-    permissions: Any = claims.get("permissions")
-    names = _EMPTY
-    if _permission_names(permissions):
-        names = _shared_set(tuple(permissions), permissions)
-    elif permissions is not None:
-        try:
-            _check_permissions(permissions, "")
-        except jose.InvalidClaimError as exc:
-            malformed["permissions"] = ("permissions", str(exc))
+    shape, shared = _shape_of(claims, role_grants, shapes)
     sub = claims.get("sub")
-    principal = Principal(
-        sub="" if sub is None else str(sub),
-        scopes=scopes,
-        roles=roles,
-        claims=None if token is not None else claims,
-        token=token,
-        role_grants=role_grants,
-    )
     exp: Any = claims.get("exp")
     nbf: Any = claims.get("nbf")
     iat: Any = claims.get("iat")
     jti: Any = claims.get("jti")
+    sid: Any = claims.get("sid")
+    # Every slot set once, without __init__'s defaults and keyword call: this runs for every
+    # token verified, and the instance is the same one __init__ would build.
+    principal = Principal.__new__(Principal)
+    principal.sub = "" if sub is None else str(sub)
+    principal.scopes = shape.scopes
+    principal.roles = shape.roles
+    principal._claims = None if token is not None else claims
+    principal._token = token
+    principal._role_grants = role_grants
+    principal._permissions = None
+    principal._grants = None
+    principal._scope_grants = None
+    principal._granted = None
     principal._exp = exp if type(exp) in _NUMBERS else math.inf
     principal._nbf = nbf if type(nbf) in _NUMBERS else None
     principal._iat = iat if type(iat) in _NUMBERS else None
     principal._jti = jti if type(jti) is str else None
-    sid: Any = claims.get("sid")
+    principal._kid = None
     principal._sid = sid if type(sid) is str else None
-    principal._permission_names = names
-    if malformed:
-        principal._malformed = malformed
+    principal._permission_names = shape.names
+    # Decided with the shape, from the claims at hand: later it would mean re-reading them.
+    principal._bounded = shape.bounded
+    principal._malformed = shape.malformed
+    principal._shape = shape if shared and shape.malformed is None else None
     return principal
 
 
@@ -254,6 +345,7 @@ class Principal:
         "_permissions",
         "_role_grants",
         "_scope_grants",
+        "_shape",
         "_sid",
         "_token",
         "roles",
@@ -292,6 +384,7 @@ class Principal:
         self._sid: str | None = None
         self._malformed: Malformed | None = None
         self._permission_names: frozenset[str] = _EMPTY
+        self._shape: GrantShape | None = None
 
     @property
     def claims(self) -> Mapping[str, Any]:
@@ -363,12 +456,19 @@ class Principal:
     @property
     def granted_scopes(self) -> frozenset[str]:
         """The listed scopes this token really grants (all of them unless ``bounded``)."""
-        if self._granted is None:
+        granted = self._granted
+        if granted is None:
             if not self.scopes or not self.bounded:
-                self._granted = self.scopes
+                granted = self.scopes
+            elif (shape := self._shape) is not None:
+                granted = shape.granted
+                if granted is None:
+                    granted = frozenset(s for s in self.scopes if self._grants_scope(s))
+                    shape.granted = granted
             else:
-                self._granted = frozenset(s for s in self.scopes if self._grants_scope(s))
-        return self._granted
+                granted = frozenset(s for s in self.scopes if self._grants_scope(s))
+            self._granted = granted
+        return granted
 
     @property
     def username(self) -> str | None:

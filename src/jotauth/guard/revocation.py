@@ -9,13 +9,20 @@ The issuer publishes four kinds of event (see ``jotauth.guard.feed``)::
     {"type": "key", "kid": str}                      every token signed with kid is dead
 
 ``RevocationView`` holds them in memory with expiry, so checking a token is four dictionary
-lookups. Events of a type the view does not know are skipped (and not counted as applied):
-a guard older than an event type keeps working, without that protection.
+lookups. Beside each expiring table sits a min-heap of (expiry, name): a purge pops only the
+entries that are due, O(log n) each, and never walks the table, so a poll costs the same with
+a hundred revocations or a million. A revocation extended later (a later ``exp`` for the same
+jti) leaves its old heap item behind; the purge sees that the table holds a later time and
+drops the stale item, so each heap holds at most one item per event applied.
+
+Events of a type the view does not know are skipped (and not counted as applied): a guard
+older than an event type keeps working, without that protection.
 
 Any ``RevocationSource`` can fill a view: the polling feed shipped here, or a pushed source
 (Redis pub/sub, a message bus) written against the same two-method protocol.
 """
 
+import heapq
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol, runtime_checkable
@@ -49,6 +56,9 @@ class RevocationView:
         self._sessions: dict[str, float] = {}
         self._users: dict[str, float] = {}
         self._keys: set[str] = set()
+        self._token_due: list[tuple[float, str]] = []
+        self._session_due: list[tuple[float, str]] = []
+        self._user_due: list[tuple[float, str]] = []
         self._user_retention = user_retention
         self._leeway = leeway
         self._lock = threading.Lock()
@@ -60,20 +70,20 @@ class RevocationView:
     def revoke_token(self, jti: str, exp: float) -> None:
         """The token with this jti is revoked until ``exp``."""
         with self._lock:
-            self._tokens[jti] = max(exp, self._tokens.get(jti, exp))
+            _extend(self._tokens, self._token_due, jti, exp)
             self.version += 1
 
     def revoke_session(self, sid: str, exp: float) -> None:
         """Every token whose ``sid`` claim is ``sid`` is revoked until ``exp`` (the latest
         expiry a token of that session can have): a logout ends the whole session."""
         with self._lock:
-            self._sessions[sid] = max(exp, self._sessions.get(sid, exp))
+            _extend(self._sessions, self._session_due, sid, exp)
             self.version += 1
 
     def revoke_user(self, sub: str, not_before: float) -> None:
         """Every token of ``sub`` issued before ``not_before`` is revoked."""
         with self._lock:
-            self._users[sub] = max(not_before, self._users.get(sub, not_before))
+            _extend(self._users, self._user_due, sub, not_before)
             self.version += 1
 
     def revoke_key(self, kid: str) -> None:
@@ -126,13 +136,32 @@ class RevocationView:
         """Drop token entries past their exp and user entries past retention (plus the leeway)."""
         with self._lock:
             horizon = now - self._leeway
-            self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > horizon}
-            self._sessions = {sid: exp for sid, exp in self._sessions.items() if exp > horizon}
-            horizon = now - self._user_retention - self._leeway
-            self._users = {sub: nb for sub, nb in self._users.items() if nb > horizon}
+            _drop_due(self._tokens, self._token_due, horizon)
+            _drop_due(self._sessions, self._session_due, horizon)
+            _drop_due(self._users, self._user_due, horizon - self._user_retention)
 
     def __len__(self) -> int:
         return len(self._tokens) + len(self._sessions) + len(self._users) + len(self._keys)
+
+
+def _extend(table: dict[str, float], due: list[tuple[float, str]], name: str, at: float) -> None:
+    """Record ``name`` until ``at``, or keep its later time; only a new or later time is queued."""
+    current = table.get(name)
+    if current is None or at > current:
+        table[name] = at
+        heapq.heappush(due, (at, name))
+
+
+def _drop_due(table: dict[str, float], due: list[tuple[float, str]], horizon: float) -> None:
+    """Remove every entry whose time is at or before ``horizon``, in O(log n) per entry.
+
+    An item whose name now holds a later time (the revocation was extended) is stale: it is
+    popped and the entry kept, since its own, later item is still queued.
+    """
+    while due and due[0][0] <= horizon:
+        at, name = heapq.heappop(due)
+        if table.get(name) == at:
+            del table[name]
 
 
 def _is_str(value: object) -> bool:
