@@ -1,10 +1,26 @@
-"""Login sessions (refresh families) and their refresh tokens."""
+"""Login sessions (refresh families) and their refresh tokens.
 
-from sqlalchemy import Engine, func, insert, select, update
+The two writes every login and every refresh make (``create_family``, ``rotate_refresh``) take
+the event's ``AuditEntry`` and write it in their own transaction. On PostgreSQL each is one
+statement sent in autocommit, so a refresh costs two statements in all (this lookup and the
+rotation) and one commit; on SQLite each is one transaction in the process.
+"""
+
+from sqlalchemy import Connection, Engine, func, select, update
 
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
-from jotauth.store.sql._statements import FIND_SESSION, INSERT_TOKEN, MARK_USED, TOUCH_FAMILY
+from jotauth.store.sql._statements import (
+    CREATE_SESSION_PG,
+    FIND_SESSION,
+    INSERT_AUDIT,
+    INSERT_FAMILY,
+    INSERT_TOKEN,
+    MARK_USED,
+    ROTATE_PG,
+    TOUCH_FAMILY,
+)
+from jotauth.store.sql.audit import AuditEntry, audit_params
 from jotauth.store.sql.models import Family, RefreshToken
 from jotauth.store.sql.revocations import publish
 
@@ -16,30 +32,51 @@ class SessionQueries:
 
     engine: Engine
 
+    def _one_statement(self) -> Connection:
+        """A connection for work that is a single statement: in autocommit on PostgreSQL.
+
+        The statement is then its own transaction, so the driver sends neither ``BEGIN`` nor
+        ``COMMIT``/``ROLLBACK``: one round trip instead of three. SQLite's driver opens no
+        transaction for a ``SELECT`` anyway, and runs in the process.
+        """
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     # -- refresh families and tokens ---------------------------------------------------------
 
-    def create_family(self, family: FamilyRecord, token_hash: str) -> None:
-        """Start a login session with its first refresh token."""
+    def create_family(
+        self, family: FamilyRecord, token_hash: str, *, audit: AuditEntry | None = None
+    ) -> None:
+        """Start a login session with its first refresh token (and its audit row, if given)."""
+        values = {
+            "id": family.id,
+            "user_id": family.user_id,
+            "client_id": family.client_id,
+            "scope": family.scope,
+            "created_at": family.created_at,
+            "last_used_at": family.last_used_at,
+            "expires_at": family.expires_at,
+            "ip": family.ip,
+            "user_agent": family.user_agent,
+            "narrowed": family.narrowed,
+            "token_hash": token_hash,
+        }
+        if audit is not None:
+            values.update(audit_params(audit))
+        if self.engine.dialect.name == "postgresql":
+            with self._one_statement() as connection:
+                connection.execute(CREATE_SESSION_PG[audit is not None], values)
+            return
         with self.engine.begin() as connection:
+            connection.execute(INSERT_FAMILY, values)
             connection.execute(
-                insert(Family).values(
-                    id=family.id,
-                    user_id=family.user_id,
-                    client_id=family.client_id,
-                    scope=family.scope,
-                    created_at=family.created_at,
-                    last_used_at=family.last_used_at,
-                    expires_at=family.expires_at,
-                    ip=family.ip,
-                    user_agent=family.user_agent,
-                    narrowed=family.narrowed,
-                )
+                INSERT_TOKEN,
+                {"token_hash": token_hash, "family_id": family.id, "now": family.created_at},
             )
-            connection.execute(
-                insert(RefreshToken).values(
-                    token_hash=token_hash, family_id=family.id, created_at=family.created_at
-                )
-            )
+            if audit is not None:
+                connection.execute(INSERT_AUDIT, values)
 
     def find_refresh(self, token_hash: str) -> tuple[RefreshRecord, FamilyRecord] | None:
         """The refresh token with this hash and its family, or None."""
@@ -71,7 +108,7 @@ class SessionQueries:
         self, token_hash: str
     ) -> tuple[RefreshRecord, FamilyRecord, UserRecord | None] | None:
         """The refresh token, its family and the family's user, in one round trip."""
-        with self.engine.connect() as connection:
+        with self._one_statement() as connection:
             row = connection.execute(FIND_SESSION, {"token_hash": token_hash}).first()
         if row is None:
             return None
@@ -95,24 +132,35 @@ class SessionQueries:
         successor_sealed: bytes,
         successor_hash: str,
         now: float,
+        audit: AuditEntry | None = None,
     ) -> bool:
         """Mark a token used and insert its successor, if and only if nobody did it first.
 
-        The guarded ``UPDATE`` is the first statement of the transaction: on PostgreSQL a
-        concurrent rotation blocks on the row lock and then sees ``used_at`` set; on SQLite
-        writers are serialized. Exactly one caller gets True.
+        The guarded ``UPDATE`` decides: on PostgreSQL a concurrent rotation blocks on the row
+        lock and then sees ``used_at`` set; on SQLite writers are serialized. Exactly one
+        caller gets True, and only the winner's successor, family touch and ``audit`` row are
+        written, in the same transaction as the guarded update.
         """
+        values = {
+            "now": now,
+            "sealed": successor_sealed,
+            "id": token_id,
+            "token_hash": successor_hash,
+            "family_id": family_id,
+        }
+        if audit is not None:
+            values.update(audit_params(audit))
+        if self.engine.dialect.name == "postgresql":
+            with self._one_statement() as connection:
+                won = connection.execute(ROTATE_PG[audit is not None], values).scalar_one()
+            return bool(won == 1)
         with self.engine.begin() as connection:
-            won = connection.execute(
-                MARK_USED, {"now": now, "sealed": successor_sealed, "id": token_id}
-            ).rowcount
-            if won != 1:
+            if connection.execute(MARK_USED, values).rowcount != 1:
                 return False
-            connection.execute(
-                INSERT_TOKEN,
-                {"token_hash": successor_hash, "family_id": family_id, "now": now},
-            )
-            connection.execute(TOUCH_FAMILY, {"now": now, "id": family_id})
+            connection.execute(INSERT_TOKEN, values)
+            connection.execute(TOUCH_FAMILY, values)
+            if audit is not None:
+                connection.execute(INSERT_AUDIT, values)
         return True
 
     def revoke_family(
