@@ -54,14 +54,20 @@ POSTGRES = "PostgreSQL needs the psycopg driver: pip install 'jotauth[postgres]'
         ),
         (
             "redis",
-            "from jotauth.issuer.hardening import HardeningSettings, RateLimiter; "
-            "RateLimiter(HardeningSettings(redis_url='redis://127.0.0.1:1/0'))",
+            "from jotauth.issuer.hardening import RateLimiter; "
+            "from jotauth.issuer.settings import Settings; "
+            "RateLimiter(Settings(ratelimit_redis_url='redis://127.0.0.1:1/0'))",
             "JOTAUTH_REDIS_URL needs the redis client: pip install 'jotauth[redis]'",
         ),
         (
             "fastapi",
             "import jotauth.issuer.app",
             "the jotauth auth server needs FastAPI: pip install 'jotauth[issuer]'",
+        ),
+        (
+            "pydantic_settings",
+            "from jotauth.issuer.settings import Settings",
+            "the auth server's settings need pydantic-settings: pip install 'jotauth[issuer]'",
         ),
         (
             "prometheus_client",

@@ -75,3 +75,55 @@ def test_start_up_line_hides_the_database_password(monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 0, result.output
     assert "is migrated" in result.output
     assert "s3cret-db-pw" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("issuer_line", "expected"),
+    [
+        ("JOTAUTH_ISSUER=https://auth.example\n", "https://auth.example"),
+        ("JOTAUTH_ISSUER=\n", "http://127.0.0.1:8123"),  # empty is unset: where serve listens
+        ("", "http://127.0.0.1:8123"),
+    ],
+)
+def test_serve_keeps_an_issuer_from_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, issuer_line: str, expected: str
+) -> None:
+    """An issuer set anywhere (environment or JOTAUTH_CONFIG_FILE) wins over the listening
+    address; before, only the environment counted and the file's issuer was replaced."""
+    import base64
+    import os
+    import secrets
+    import types
+
+    import uvicorn
+
+    from jotauth.cli import serve as serve_module
+
+    seen: list[str] = []
+    fake = types.SimpleNamespace(
+        ring=types.SimpleNamespace(list=list), store=types.SimpleNamespace(close=lambda: None)
+    )
+
+    def build(settings: object, **_: object) -> object:
+        seen.append(getattr(settings, "issuer", ""))
+        return fake
+
+    monkeypatch.setattr(serve_module, "build_runtime", build)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    for name in ("JOTAUTH_MODE", "JOTAUTH_ISSUER", "JOTAUTH_MASTER_KEY"):
+        monkeypatch.setenv(name, "")  # recorded, so what serve writes there is undone afterwards
+        monkeypatch.delenv(name)
+    master = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    config = tmp_path / "jotauth.env"
+    config.write_text(f"{issuer_line}JOTAUTH_MASTER_KEY={master}\n")
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--port", "8123"],
+        env={
+            "JOTAUTH_CONFIG_FILE": str(config),
+            "JOTAUTH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == [expected]
+    assert os.environ["JOTAUTH_ISSUER"] == expected  # what the workers are handed

@@ -19,7 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.events import AuthEvent, EventType
-from jotauth.issuer.hardening import HardeningSettings, install_hardening
+from jotauth.issuer.hardening import install_hardening
+from jotauth.issuer.settings import Settings
 
 
 def Event(
@@ -56,7 +57,7 @@ class Bus:
 USERS = {"john": "password123"}
 
 
-def build_app(settings: HardeningSettings) -> FastAPI:
+def build_app(settings: Settings) -> FastAPI:
     app = FastAPI()
     bus = Bus()
     app.state.events = bus
@@ -133,7 +134,7 @@ def build_app(settings: HardeningSettings) -> FastAPI:
     async def jwks() -> JSONResponse:
         return JSONResponse({"keys": []}, headers={"Cache-Control": "public, max-age=300"})
 
-    install_hardening(app, None, hardening=settings)
+    install_hardening(app, settings)
     return app
 
 
@@ -152,10 +153,10 @@ def client(
 
 @pytest.fixture
 def make_app() -> Callable[..., FastAPI]:
-    """Build the stand-in app with the given HardeningSettings (keyword overrides)."""
+    """Build the stand-in app with the given Settings (keyword overrides)."""
 
     def _make(**overrides: Any) -> FastAPI:
-        return build_app(HardeningSettings(**overrides))
+        return build_app(Settings(**overrides))
 
     return _make
 
@@ -220,13 +221,12 @@ def receiver() -> Any:
 
 @pytest.fixture
 def make_issuer(tmp_path: Any) -> Any:
-    """The real auth server (SQLite file, john / password123) with the given HardeningSettings.
+    """The real auth server (SQLite file, john / password123) with the given Settings overrides.
 
     The brute-force limits live in the issuer's use cases, so they are tested on it, not on a
     stand-in.
     """
     from jotauth.issuer.app import create_app
-    from jotauth.issuer.settings import Settings
 
     apps: list[Any] = []
 
@@ -241,8 +241,9 @@ def make_issuer(tmp_path: Any) -> Any:
             argon2_memory_cost=64,
             argon2_parallelism=1,
             registration_open=True,
+            **overrides,
         )
-        app = create_app(settings, hardening=HardeningSettings(**overrides))
+        app = create_app(settings)
         apps.append(app)
         from jotauth.issuer.errors import ConflictError
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from jotauth.issuer.hardening import HardeningSettings, install_hardening
+from jotauth.issuer.hardening import install_hardening
+from jotauth.issuer.settings import Settings
 
 BODY = b'{"username": "john", "password": "x"}'
 
@@ -34,10 +35,10 @@ def build(hardened: bool) -> FastAPI:
         return {"ok": True}
 
     if hardened:
-        settings = HardeningSettings(
+        settings = Settings(
             cors_origins=("https://app.example",), cookie_mode="on", ip_burst=1e9, ip_rate=1e9
         )
-        install_hardening(app, None, hardening=settings)
+        install_hardening(app, settings)
     return app
 
 

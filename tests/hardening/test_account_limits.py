@@ -39,18 +39,10 @@ def clock() -> ManualClock:
 def build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: ManualClock
 ) -> Iterator[Callable[..., Any]]:
-    """create_app with the hardening settings given as JOTAUTH_* variables, as in production."""
+    """create_app with the default limits (the IP window opened wide unless asked)."""
     apps: list[Any] = []
-    for name in ("JOTAUTH_REDIS_URL", "JOTAUTH_RATELIMIT_REDIS_URL", "JOTAUTH_COOKIE_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "true")
-    monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "false")
-    monkeypatch.setenv("JOTAUTH_METRICS_TOKEN", "scrape-me")
 
-    def _build(database: str = "db.sqlite", **env: str) -> Any:
-        values = {"RATELIMIT_IP_BURST": "1000", **env}
-        for name, value in values.items():
-            monkeypatch.setenv(f"JOTAUTH_{name.upper()}", value)
+    def _build(database: str = "db.sqlite", **changes: Any) -> Any:
         settings = Settings(
             database_url=f"sqlite:///{tmp_path / database}",
             issuer="https://auth.test",
@@ -62,6 +54,9 @@ def build(
             argon2_parallelism=1,
             registration_open=True,
             refresh_grace=0,
+            audit_log=False,
+            metrics_token="scrape-me",
+            **{"ip_burst": 1000, **changes},
         )
         app = create_app(settings, clock=clock, sleep=clock.advance)
         apps.append(app)
@@ -149,7 +144,7 @@ async def test_registration_lock_ends_one_window_after_the_first_attempt(
     build: Callable[..., Any],
 ) -> None:
     """Hammering a locked name does not extend the lock: it ends one window after it began."""
-    app = build(ratelimit_register="5 per 2 seconds")
+    app = build(register_limit="5 per 2 seconds")
     async with http(app) as c:
         for _ in range(5):
             await register(c, "patient")
@@ -166,7 +161,7 @@ async def test_registration_limit_is_configurable_and_counted_in_metrics(
     build: Callable[..., Any],
 ) -> None:
     """JOTAUTH_RATELIMIT_REGISTER sets the limit; refusals show in jotauth_rate_limited_total."""
-    app = build(ratelimit_register="2 per hour")
+    app = build(register_limit="2 per hour")
     async with http(app) as c:
         assert [(await register(c, "x-user")).status_code for _ in range(2)] == [400, 400]
         assert assert_rate_limited(await register(c, "x-user"), most=3600) == 3600
@@ -176,7 +171,7 @@ async def test_registration_limit_is_configurable_and_counted_in_metrics(
 
 async def test_registration_ip_bucket_still_applies(build: Callable[..., Any]) -> None:
     """Many names from one address are paced by the IP bucket, which the account limit adds to."""
-    app = build(ratelimit_ip_burst="3", ratelimit_ip_rate="0.01")
+    app = build(ip_burst=3, ip_rate=0.01)
     async with http(app) as c:
         codes = [(await register(c, f"name{i}", GOOD_PASSWORD)).status_code for i in range(4)]
         r = await register(c, "name9", GOOD_PASSWORD)
@@ -260,7 +255,7 @@ async def test_failures_across_sessions_lock_the_user_until_they_log_in(
 async def test_refresh_lock_ends_after_the_window(build: Callable[..., Any]) -> None:
     """Without a login, the lock on a user lifts one window after the first counted failure,
     however often the user is refused meanwhile."""
-    app = build(ratelimit_refresh="3 per 2 seconds")
+    app = build(refresh_limit="3 per 2 seconds")
     await add_user(app, "john")
     async with http(app) as c:
         live = await login(c, "john")
@@ -289,7 +284,7 @@ async def test_a_dead_family_stays_locked_after_the_user_logs_in(
 
 async def test_disabled_account_refreshes_are_counted(build: Callable[..., Any]) -> None:
     """A disabled account's session is attributed to its user like any other refused refresh."""
-    app = build(ratelimit_refresh="2 per 15 minutes")
+    app = build(refresh_limit="2 per 15 minutes")
     user_id = await add_user(app, "john")
     async with http(app) as c:
         pair = await login(c, "john")
@@ -306,7 +301,7 @@ def _client() -> Any:
 
 async def test_unknown_tokens_fall_back_to_the_ip_bucket(build: Callable[..., Any]) -> None:
     """Unknown tokens belong to nobody: no account is locked, the IP bucket paces them."""
-    app = build(ratelimit_ip_burst="6", ratelimit_ip_rate="0.01")
+    app = build(ip_burst=6, ip_rate=0.01)
     await add_user(app, "john")
     async with http(app) as c, http(app, ip="198.51.100.99") as attacker:
         guesses = [
@@ -322,7 +317,7 @@ async def test_unknown_tokens_fall_back_to_the_ip_bucket(build: Callable[..., An
 
 async def test_oauth_refresh_grant_is_limited_too(build: Callable[..., Any]) -> None:
     """The token endpoint's refresh grant (form-encoded) is attributed and limited the same way."""
-    app = build(ratelimit_refresh="2 per 15 minutes")
+    app = build(refresh_limit="2 per 15 minutes")
     await add_user(app, "john")
     async with http(app) as c:
         (dead,) = await dead_tokens(c, "john", 1)
@@ -337,7 +332,7 @@ async def test_oauth_refresh_grant_is_limited_too(build: Callable[..., Any]) -> 
 
 async def test_cookie_refreshes_are_attributed(build: Callable[..., Any]) -> None:
     """In browser mode the refresh token comes in a cookie; it is looked up all the same."""
-    app = build(cookie_mode="on", ratelimit_refresh="2 per 15 minutes")
+    app = build(cookie_mode="on", refresh_limit="2 per 15 minutes")
     await add_user(app, "john")
     async with http(app) as c:
         (dead,) = await dead_tokens(c, "john", 1)

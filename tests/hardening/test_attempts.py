@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import pytest
 
-from jotauth.issuer.hardening import HardeningSettings, RateLimiter
+from jotauth.issuer.hardening import RateLimiter
+from jotauth.issuer.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -21,12 +22,12 @@ def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings for each counter store: the process's memory, or the shared Redis."""
     if request.param == "memory":
         return {}
-    return {"redis_url": request.getfixturevalue("redis_url")}
+    return {"ratelimit_redis_url": request.getfixturevalue("redis_url")}
 
 
 async def test_registrations_are_allowed_up_to_the_amount(backend: dict[str, Any]) -> None:
     """Three attempts for a name pass; the fourth waits for the rest of the window."""
-    rl = RateLimiter(HardeningSettings(register_limit="3 per minute", **backend))
+    rl = RateLimiter(Settings(register_limit="3 per minute", **backend))
     name = f"n-{uuid.uuid4().hex}"
     assert [(await rl.check("register", None, name)).allowed for _ in range(4)] == [
         True, True, True, False,
@@ -38,7 +39,7 @@ async def test_registrations_are_allowed_up_to_the_amount(backend: dict[str, Any
 
 async def test_refusals_do_not_extend_the_window(backend: dict[str, Any]) -> None:
     """However often a refused name is tried, it is free one window after its first attempt."""
-    rl = RateLimiter(HardeningSettings(register_limit="2 per 2 seconds", **backend))
+    rl = RateLimiter(Settings(register_limit="2 per 2 seconds", **backend))
     name = f"n-{uuid.uuid4().hex}"
     for _ in range(2):
         assert (await rl.check("register", None, name)).allowed
@@ -55,8 +56,8 @@ async def test_refusals_do_not_extend_the_window(backend: dict[str, Any]) -> Non
 @pytest.mark.redis
 async def test_redis_windows_are_shared_between_instances(redis_url: str) -> None:
     """Two workers pointing at one Redis count into the same window, and see its refusals."""
-    settings = HardeningSettings(
-        redis_url=redis_url, register_limit="3 per minute", refresh_limit="3 per minute"
+    settings = Settings(
+        ratelimit_redis_url=redis_url, register_limit="3 per minute", refresh_limit="3 per minute"
     )
     a, b = RateLimiter(settings), RateLimiter(settings)
     name = f"n-{uuid.uuid4().hex}"
@@ -80,7 +81,7 @@ async def test_redis_windows_are_shared_between_instances(redis_url: str) -> Non
 
 
 def limiter(**settings: Any) -> RateLimiter:
-    return RateLimiter(HardeningSettings(**settings))
+    return RateLimiter(Settings(**settings))
 
 
 async def test_limiter_counts_registrations_per_normalized_name() -> None:
@@ -116,7 +117,7 @@ async def test_new_limits_fail_open_when_redis_is_down(caplog: pytest.LogCapture
 
     The outage is logged once, when it starts, not once per call (issue 13.6).
     """
-    rl = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"))
+    rl = RateLimiter(Settings(ratelimit_redis_url="redis://127.0.0.1:1/0"))
     assert (await rl.check("register", None, "ann")).allowed
     assert (await rl.check("refresh", None, None, user_id="1", family_id="f")).allowed
     await rl.record_refresh_failure("1", "f")

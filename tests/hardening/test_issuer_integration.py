@@ -1,8 +1,7 @@
 """The hardening layer inside the real auth server: events, audit API, cookies, limits, timing.
 
 Every test builds the issuer with ``create_app`` on a fresh SQLite file and drives it over HTTP
-in-process (httpx ASGITransport); the hardening settings come from JOTAUTH_* variables, as in
-production.
+in-process (httpx ASGITransport); each test passes the settings it needs to ``create_app``.
 """
 
 import json
@@ -32,23 +31,9 @@ SCRAPE = {"Authorization": "Bearer scrape-me"}
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Set hardening variables for the app about to be built."""
-    for name in ("JOTAUTH_RATELIMIT_ENABLED", "JOTAUTH_AUDIT_LOG", "JOTAUTH_COOKIE_MODE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def _set(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"JOTAUTH_{name.upper()}", value)
-
-    return _set
-
-
-@pytest.fixture
-def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+def build(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """create_app on a fresh SQLite database, cheap Argon2 unless asked otherwise."""
     apps: list[Any] = []
-    monkeypatch.setenv("JOTAUTH_METRICS_TOKEN", "scrape-me")
 
     def _build(**changes: Any) -> Any:
         values: dict[str, Any] = {
@@ -62,6 +47,7 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
             "argon2_parallelism": 1,
             "registration_open": True,
             "refresh_grace": 0,
+            "metrics_token": "scrape-me",
         }
         values.update(changes)
         app = create_app(Settings(**values))
@@ -105,14 +91,12 @@ def bearer(token: str) -> dict[str, str]:
 async def test_full_flow_feeds_metrics_audit_alerts_and_the_admin_api(
     build: Callable[..., Any],
     users: Callable[..., Any],
-    env: Callable[..., None],
     receiver: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Login, failure, refresh, reuse and key revocation each show up everywhere they should."""
     caplog.set_level(logging.DEBUG)
-    env(alert_webhook_url=receiver.url)
-    app = build()
+    app = build(alert_webhook_url=receiver.url)
     await users(app)
     secrets_seen = ["password123", "admin-pass-123", "wrong-password-1"]
     async with http(app) as c:
@@ -176,11 +160,10 @@ async def test_full_flow_feeds_metrics_audit_alerts_and_the_admin_api(
 
 
 async def test_admin_audit_api_requires_the_admin_permission(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """No token: 401; a user's token: 403; bad filters: 400; an admin: 200."""
-    env(ratelimit_enabled="false")
-    app = build()
+    app = build(ratelimit_enabled=False)
     await users(app)
     async with http(app) as c:
         user = (await login(c, "john", "password123")).json()["access_token"]
@@ -212,12 +195,11 @@ async def test_admin_audit_api_requires_the_admin_permission(
 
 
 async def test_metrics_do_not_tell_unknown_users_from_wrong_passwords(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """An anonymous caller gets no /metrics, and even a scraper's counters merge an unknown
     username and a wrong password into one reason: no oracle of which accounts exist."""
-    env(ratelimit_enabled="false")
-    app = build()
+    app = build(ratelimit_enabled=False)
     await users(app)
     async with http(app) as c:
         assert (await login(c, "nobody-here", "password123")).status_code == 401
@@ -234,11 +216,10 @@ async def test_metrics_do_not_tell_unknown_users_from_wrong_passwords(
 
 
 async def test_metrics_accept_an_access_token_granting_metrics_read(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """A scraper may log in as a user holding metrics:read; other users' tokens get a 403."""
-    env(ratelimit_enabled="false")
-    app = build()
+    app = build(ratelimit_enabled=False)
     await users(app)
     await app.state.auth.create_user(
         "scraper", "scraper-pass-123", permissions={"metrics": ["read"]}
@@ -261,11 +242,10 @@ async def test_metrics_accept_an_access_token_granting_metrics_read(
 
 
 async def test_real_login_locks_after_five_failures_for_any_username(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """Same 429 for a real and an unknown account; other accounts unaffected; OAuth counted."""
-    env(ratelimit_ip_burst="100")
-    app = build()
+    app = build(ip_burst=100)
     await users(app)
     async with http(app) as c:
         real = [(await login(c, "john", "nope")).status_code for _ in range(6)]
@@ -291,11 +271,10 @@ async def test_real_login_locks_after_five_failures_for_any_username(
 
 
 async def test_browser_mode_against_the_real_server_and_the_guard(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """Cookies from the issuer work on the issuer and on a guard-protected service."""
-    env(cookie_mode="on")
-    app = build()
+    app = build(cookie_mode="on")
     await users(app)
     async with http(app) as c:
         r = await login(c, "john", "password123", headers={"X-Token-Delivery": "cookie"})
@@ -360,11 +339,16 @@ async def test_real_server_headers(build: Callable[..., Any], users: Callable[..
 
 @pytest.mark.slow
 async def test_unknown_wrong_and_disabled_logins_look_and_take_the_same(
-    build: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any],
 ) -> None:
     """Same status and body, and medians within a generous 2x, with the real Argon2 cost."""
-    env(ratelimit_account="1000 per minute", ratelimit_ip_burst="1000")
-    app = build(argon2_time_cost=2, argon2_memory_cost=19456, argon2_parallelism=1)
+    app = build(
+        account_limit="1000 per minute",
+        ip_burst=1000,
+        argon2_time_cost=2,
+        argon2_memory_cost=19456,
+        argon2_parallelism=1,
+    )
     auth = app.state.auth
     await auth.create_user("alice", "alice-password-1", roles=[], permissions={})
     bob = await auth.create_user("bob", "bob-password-1", roles=[], permissions={})
@@ -399,11 +383,10 @@ def _client() -> Any:
 
 
 async def test_verification_failures_are_counted_by_reason_on_the_real_server(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """Malformed, tampered and revoked tokens each count under the guard's own reason code."""
-    env(ratelimit_enabled="false")
-    app = build()
+    app = build(ratelimit_enabled=False)
     await users(app)
     async with http(app) as c:
         token = (await login(c, "john", "password123")).json()["access_token"]
@@ -422,11 +405,10 @@ async def test_verification_failures_are_counted_by_reason_on_the_real_server(
 
 
 async def test_a_cross_site_form_cannot_log_a_browser_in(
-    build: Callable[..., Any], users: Callable[..., Any], env: Callable[..., None]
+    build: Callable[..., Any], users: Callable[..., Any]
 ) -> None:
     """Login CSRF: a form post (the only cross-site POST without CORS) sets no cookie."""
-    env(cookie_mode="always")
-    app = build()
+    app = build(cookie_mode="always")
     await users(app)
     async with http(app) as c:
         form = await c.post(

@@ -77,7 +77,7 @@ async def test_guessing_from_many_addresses_is_slowed_but_the_owner_gets_in(
 
 async def test_account_wide_limit_default_is_twenty_an_hour() -> None:
     """The documented defaults: 5 per 15 minutes per pair, 20 per hour per account."""
-    from jotauth.issuer.hardening import HardeningSettings
+    from jotauth.issuer.settings import Settings
 
-    s = HardeningSettings.from_env({})
+    s = Settings.from_env({})
     assert (s.account_limit, s.account_any_limit) == ("5 per 15 minutes", "20 per hour")

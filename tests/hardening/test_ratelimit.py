@@ -8,8 +8,9 @@ import anyio
 import httpx
 import pytest
 
-from jotauth.issuer.hardening import HardeningSettings, RateLimiter
+from jotauth.issuer.hardening import RateLimiter
 from jotauth.issuer.hardening.ratelimit import account_key
+from jotauth.issuer.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +21,7 @@ GOOD = {"username": "john", "password": "password123"}
 async def test_ip_limit_allows_a_burst_then_holds_the_rate() -> None:
     """IP_BURST attempts pass at once; then the address waits until the burst has been paid
     for at IP_RATE per second (here 3 at 1.5/s: 2 s), and other addresses are unaffected."""
-    limiter = RateLimiter(HardeningSettings(ip_burst=3, ip_rate=1.5))
+    limiter = RateLimiter(Settings(ip_burst=3, ip_rate=1.5))
     ip = f"192.0.2.{uuid.uuid4().int % 250}"
     results = [await limiter.check("login", ip, None) for _ in range(4)]
     assert [d.allowed for d in results] == [True, True, True, False]
@@ -34,7 +35,7 @@ async def test_ip_limit_allows_a_burst_then_holds_the_rate() -> None:
 
 async def test_refused_ip_attempts_do_not_prolong_the_wait() -> None:
     """Hammering a refused address does not push its next allowed attempt further away."""
-    limiter = RateLimiter(HardeningSettings(ip_burst=2, ip_rate=1))
+    limiter = RateLimiter(Settings(ip_burst=2, ip_rate=1))
     ip = "192.0.2.200"
     for _ in range(2):
         await limiter.check("login", ip, None)
@@ -49,7 +50,7 @@ async def test_refused_ip_attempts_do_not_prolong_the_wait() -> None:
 async def test_redis_ip_limit_is_shared_between_instances(redis_url: str) -> None:
     """Two workers with the same Redis count into one per-IP window."""
     ip = f"test-{uuid.uuid4()}"
-    settings = HardeningSettings(redis_url=redis_url, ip_burst=2, ip_rate=0.01)
+    settings = Settings(ratelimit_redis_url=redis_url, ip_burst=2, ip_rate=0.01)
     a, b = RateLimiter(settings), RateLimiter(settings)
     try:
         assert (await a.check("login", ip, None)).allowed
@@ -81,7 +82,7 @@ def test_limits_and_login_compare_names_in_one_form() -> None:
 
 async def test_limiter_locks_account_for_at_most_one_window() -> None:
     """After the allowed failures the account is refused, and free again after the window."""
-    limiter = RateLimiter(HardeningSettings(account_limit="2 per 1 second"))
+    limiter = RateLimiter(Settings(account_limit="2 per 1 second"))
     name = f"user-{uuid.uuid4()}"
     assert (await limiter.check("login", None, name)).allowed
     await limiter.record_failure(name)
@@ -97,7 +98,7 @@ async def test_limiter_locks_account_for_at_most_one_window() -> None:
 
 async def test_limiter_success_clears_failures() -> None:
     """A successful login forgets earlier failures."""
-    limiter = RateLimiter(HardeningSettings(account_limit="2 per 1 minute"))
+    limiter = RateLimiter(Settings(account_limit="2 per 1 minute"))
     await limiter.record_failure("amy")
     await limiter.record_success("amy")
     await limiter.record_failure("amy")
@@ -107,7 +108,7 @@ async def test_limiter_success_clears_failures() -> None:
 
 async def test_limiter_fails_open_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
     """With the counter store unreachable logins still work, and the outage is logged."""
-    limiter = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"))
+    limiter = RateLimiter(Settings(ratelimit_redis_url="redis://127.0.0.1:1/0"))
     assert (await limiter.check("login", "198.51.100.1", "john")).allowed
     await limiter.record_failure("john")
     assert "failing open" in caplog.text
@@ -250,7 +251,7 @@ async def test_limiter_failing_open_is_counted_and_skips_redis_while_open() -> N
     from jotauth.issuer.observability.metrics import HardeningMetrics
 
     metrics = HardeningMetrics()
-    limiter = RateLimiter(HardeningSettings(redis_url="redis://127.0.0.1:1/0"), metrics=metrics)
+    limiter = RateLimiter(Settings(ratelimit_redis_url="redis://127.0.0.1:1/0"), metrics=metrics)
     for _ in range(4):  # well within the 5 s cool-down
         assert (await limiter.check("login", "198.51.100.1", "john")).allowed
     assert limiter.breaker.skipped == 3
@@ -273,7 +274,7 @@ async def test_clearing_a_window_never_kills_the_memory_expiry_task() -> None:
 
     from jotauth.issuer.hardening.ratelimit import limits_storage
 
-    storage: Any = limits_storage(HardeningSettings())
+    storage: Any = limits_storage(Settings())
     window = MovingWindowRateLimiter(storage)
     item = limits.parse("5 per 15 minutes")
     for key in ("a", "b", "c"):

@@ -28,15 +28,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(autouse=True)
-def _no_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests log in many times from one address; brute-force limits are issue 5's tests."""
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "false")
-    monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "false")
-
-
 def make_settings(database_url: str, **changes: Any) -> Settings:
-    """Settings for tests: cheap Argon2, a fixed master key, open registration."""
+    """Settings for tests: cheap Argon2, a fixed master key, open registration.
+
+    Brute-force limits and the audit log are off: these tests log in many times from one
+    address, and the limits have their own tests (tests/hardening, test_lockout_bypass.py).
+    """
     values: dict[str, Any] = {
         "database_url": database_url,
         "issuer": "http://testserver",
@@ -48,6 +45,8 @@ def make_settings(database_url: str, **changes: Any) -> Settings:
         "argon2_parallelism": 1,
         "registration_open": True,
         "service_tokens": ("feed-secret-0123456789",),
+        "ratelimit_enabled": False,
+        "audit_log": False,
     }
     values.update(changes)
     return Settings(**values)

@@ -214,9 +214,8 @@ async def test_a_password_typed_as_username_leaves_no_trace_in_logs_or_audit(
     from jotauth.issuer.app import create_app
 
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "true")
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "true")
-    app = create_app(kit.make_settings(sqlite_url), clock=clock, sleep=clock.advance)
+    settings = kit.make_settings(sqlite_url, audit_log=True, ratelimit_enabled=True)
+    app = create_app(settings, clock=clock, sleep=clock.advance)
     secret = "Tr0ub4dor&3-Correct-Horse"
     try:
         user = await kit.add_user(app)

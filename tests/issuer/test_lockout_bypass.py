@@ -32,14 +32,9 @@ JSON: Final = {"content-type": "application/json"}
 
 
 @pytest.fixture
-def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+def build(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """The real server with the default limits (IP bucket opened wide) and a user john."""
     apps: list[Any] = []
-    for name in ("JOTAUTH_REDIS_URL", "JOTAUTH_RATELIMIT_REDIS_URL", "JOTAUTH_COOKIE_MODE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "true")
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_IP_BURST", "1000")
-    monkeypatch.setenv("JOTAUTH_AUDIT_LOG", "false")
 
     async def _build(database: str = "db.sqlite") -> Any:
         settings = Settings(
@@ -52,6 +47,9 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
             argon2_memory_cost=64,
             argon2_parallelism=1,
             registration_open=True,
+            ratelimit_enabled=True,
+            ip_burst=1000,
+            audit_log=False,
         )
         app = create_app(settings)
         apps.append(app)
@@ -210,11 +208,8 @@ async def test_registration_limit_holds_for_odd_bodies(build: Callable[..., Any]
     assert r.status_code == 429
 
 
-async def test_huge_declared_length_at_login_is_refused_before_reading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_huge_declared_length_at_login_is_refused_before_reading(tmp_path: Path) -> None:
     """``Content-Length: 1000000000`` at /login answers 413 at once, without a byte read."""
-    monkeypatch.delenv("JOTAUTH_REDIS_URL", raising=False)
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
         issuer="https://auth.test",

@@ -7,6 +7,7 @@ touched. Requests go over real sockets on 127.0.0.1, one keep-alive connection p
 import http.client
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,8 +172,22 @@ def test_serve_comes_up_when_the_database_starts_late(tmp_path: Path) -> None:
     with time_limit(120), private_postgres(start=False) as database:
         port = free_port()
         process = _serve(tmp_path, serve_env(database.url), port)
+        lines: list[bytes] = []
+        waiting = threading.Event()
+
+        def read() -> None:  # the server's output, as it comes; flags its first wait
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if b"waiting for the database" in line:
+                    waiting.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         try:
-            time.sleep(3)
+            # Start the database only once serve said it waits for it: a fixed sleep raced
+            # the server's own start-up on a loaded machine.
+            assert waiting.wait(60), b"".join(lines).decode(errors="replace")
             assert process.poll() is None
             database.start()
             import httpx
@@ -189,5 +204,8 @@ def test_serve_comes_up_when_the_database_starts_late(tmp_path: Path) -> None:
                 time.sleep(0.2)
         finally:
             process.terminate()
-            output, _ = process.communicate(timeout=20)
-        assert b"waiting for the database" in output
+            process.wait(timeout=20)
+            reader.join(timeout=20)
+            assert process.stdout is not None
+            process.stdout.close()
+        assert any(b"waiting for the database" in line for line in lines)

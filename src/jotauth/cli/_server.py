@@ -1,6 +1,5 @@
 """Shared by the server-side commands: settings from the environment, errors as exit 1."""
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +9,7 @@ import click
 from jotauth.errors import JotauthError
 from jotauth.issuer.bootstrap import demo_key_file, resolve_master_key
 from jotauth.issuer.runtime import Runtime, build_runtime
-from jotauth.issuer.settings import Settings, load_env_file
+from jotauth.issuer.settings import Settings
 
 __all__ = ["fail_cleanly", "load_settings", "open_runtime"]
 
@@ -24,14 +23,6 @@ def fail_cleanly() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
 
 
-def _mode_configured() -> bool:
-    """Whether JOTAUTH_MODE is set (environment or JOTAUTH_CONFIG_FILE), even to production."""
-    if os.environ.get("JOTAUTH_MODE", "").strip():
-        return True
-    config_file = os.environ.get("JOTAUTH_CONFIG_FILE")
-    return bool(config_file and load_env_file(config_file).get("JOTAUTH_MODE", "").strip())
-
-
 def _beside_demo_server(settings: Settings) -> Settings:
     """Demo mode for a database ``serve --demo`` created, when nothing else is configured.
 
@@ -43,7 +34,7 @@ def _beside_demo_server(settings: Settings) -> Settings:
         not settings.is_production
         or settings.master_key is not None
         or settings.signing_alg.startswith("HS")
-        or _mode_configured()
+        or "mode" in settings.model_fields_set  # JOTAUTH_MODE set, even to production
     ):
         return settings
     key_file = demo_key_file(settings)

@@ -57,9 +57,10 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
     overrides: dict[str, object] = {}
     if demo:
         overrides["mode"] = "demo"
-    if not os.environ.get("JOTAUTH_ISSUER"):
-        overrides["issuer"] = _base_url(host, port)
     settings = load_settings(beside_demo_server=False, **overrides)
+    if "issuer" not in settings.model_fields_set:  # no JOTAUTH_ISSUER: where we listen
+        with fail_cleanly():
+            settings = settings.replace(issuer=_base_url(host, port))
     with fail_cleanly():
 
         def report(line: str) -> None:
@@ -115,7 +116,7 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
     # Workers re-read the settings from the environment: pass on what this command decided.
     os.environ["JOTAUTH_MODE"] = settings.mode
     os.environ["JOTAUTH_ISSUER"] = settings.issuer
-    if settings.master_key is not None and "JOTAUTH_MASTER_KEY" not in os.environ:
+    if settings.master_key is not None:
         import base64
 
         os.environ["JOTAUTH_MASTER_KEY"] = base64.urlsafe_b64encode(settings.master_key).decode()

@@ -22,7 +22,7 @@ from jotauth.issuer.api import admin, auth, home, oauth, wellknown
 from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
-from jotauth.issuer.hardening import HardeningSettings, install_hardening
+from jotauth.issuer.hardening import install_hardening
 from jotauth.issuer.keysource import RingKeySource
 from jotauth.issuer.revocations import StoreRevocationSource
 from jotauth.issuer.runtime import build_runtime
@@ -46,24 +46,25 @@ def _verified_algorithms(signing_alg: str) -> list[str]:
 
 
 def create_from_env() -> FastAPI:
-    """The app for ``uvicorn --factory`` (what ``jotauth serve`` runs in each worker)."""
+    """The app for ``uvicorn --factory`` (what ``jotauth serve`` runs in each worker).
+
+    The one place the server's environment is read: ``create_app`` takes what it is given.
+    """
     return create_app(Settings.from_env())
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-    hardening: HardeningSettings | None = None,
 ) -> FastAPI:
-    """The auth server for ``settings`` (default: from the environment).
+    """The auth server for ``settings``, and nothing else: it never reads the environment.
 
-    ``hardening``: the limits, cookie, CORS and monitoring settings; by default read from the
-    ``JOTAUTH_*`` variables (tests pass them instead of setting the environment).
+    The config you pass is the config you get (``Settings.from_env()`` reads ``JOTAUTH_*``),
+    so a test configures the server by passing ``Settings(...)``, never with ``setenv``.
     """
-    settings = settings or Settings.from_env()
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
     publisher = None
@@ -115,5 +116,5 @@ def create_app(
     from jotauth.tools.web import router as tools_router
 
     app.include_router(tools_router)
-    install_hardening(app, settings, hardening=hardening)
+    install_hardening(app, settings)
     return app

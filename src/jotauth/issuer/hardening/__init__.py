@@ -15,7 +15,6 @@ query route ``GET /admin/audit``. Everything it built is on ``app.state.hardenin
 """
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,22 +27,16 @@ from jotauth.issuer.hardening.cors import cors_options
 from jotauth.issuer.hardening.headers import SecurityHeadersMiddleware
 from jotauth.issuer.hardening.metrics_http import MetricsMiddleware
 from jotauth.issuer.hardening.ratelimit import RateLimiter, close_storage, limits_storage
-from jotauth.issuer.hardening.settings import (
-    HardeningSettings,
-    HardeningSettingsError,
-    environment,
-)
 from jotauth.issuer.observability.alerts import Alert, AlertDispatcher, AlertRules
 from jotauth.issuer.observability.audit_log import AuditLogger, ensure_audit_handler
 from jotauth.issuer.observability.metrics import HardeningMetrics
+from jotauth.issuer.settings import Settings
 
 __all__ = [
     "Alert",
     "AlertDispatcher",
     "Hardening",
     "HardeningMetrics",
-    "HardeningSettings",
-    "HardeningSettingsError",
     "RateLimiter",
     "install_hardening",
 ]
@@ -55,7 +48,7 @@ logger = logging.getLogger("jotauth.hardening")
 class Hardening:
     """What ``install_hardening`` built, kept on ``app.state.hardening``."""
 
-    settings: HardeningSettings
+    settings: Settings
     metrics: HardeningMetrics | None
     limiter: RateLimiter | None
     alerts: AlertDispatcher
@@ -70,32 +63,8 @@ class Hardening:
         await close_storage(self.rules.storage)
 
 
-def _settings_for(settings: Any, hardening: HardeningSettings | None) -> HardeningSettings:
-    """Explicit settings win; else JOTAUTH_* variables, adjusted to the issuer's mode.
-
-    A dev or demo server on a plain-http issuer URL is the one explicit case where cookies
-    cannot be Secure (browsers would drop them), unless JOTAUTH_COOKIE_INSECURE_DEV says
-    otherwise.
-    """
-    if hardening is not None:
-        return hardening
-    nested = getattr(settings, "hardening", None)
-    if isinstance(nested, HardeningSettings):
-        return nested
-    env = environment()
-    config = HardeningSettings.from_env(env)
-    dev = getattr(settings, "mode", None) in ("dev", "demo")
-    plain_http = str(getattr(settings, "issuer", "")).startswith("http://")
-    if dev and plain_http and "JOTAUTH_COOKIE_INSECURE_DEV" not in env:
-        config = dataclasses.replace(config, cookie_insecure_dev=True)
-    return config
-
-
-def install_hardening(
-    app: Any, settings: Any = None, *, hardening: HardeningSettings | None = None
-) -> Hardening:
+def install_hardening(app: Any, config: Settings) -> Hardening:
     """Wire every hardening piece into ``app`` (a FastAPI/Starlette app) and return them."""
-    config = _settings_for(settings, hardening)
     metrics = HardeningMetrics() if config.metrics_enabled else None
     # One limits storage (one Redis pool) for the brute-force limits and the alert windows.
     storage = limits_storage(config)

@@ -45,7 +45,7 @@ from jotauth.issuer.hardening._asgi import (
     json_response,
     replay,
 )
-from jotauth.issuer.hardening.settings import HardeningSettings
+from jotauth.issuer.settings import Settings
 
 __all__ = ["CookieModeMiddleware", "parse_cookies"]
 
@@ -74,7 +74,7 @@ class CookieModeMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        settings: HardeningSettings,
+        settings: Settings,
         *,
         login_paths: Collection[str] = ("/login",),
         logout_paths: Collection[str] = ("/logout", "/logout-all"),

@@ -13,7 +13,7 @@ Starlette's ``CORSMiddleware`` does the protocol; this module only decides its o
 
 from typing import Any, Final
 
-from jotauth.issuer.hardening.settings import HardeningSettings
+from jotauth.issuer.settings import Settings
 
 __all__ = ["cors_options"]
 
@@ -21,7 +21,7 @@ _METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _EXPOSED: Final = ("Retry-After", "WWW-Authenticate", "Content-Length")
 
 
-def cors_options(settings: HardeningSettings) -> dict[str, Any] | None:
+def cors_options(settings: Settings) -> dict[str, Any] | None:
     """Keyword arguments for ``CORSMiddleware``, or None when no origin is configured."""
     if not settings.cors_origins:
         return None

@@ -68,8 +68,8 @@ from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimite
 
 from jotauth.errors import MissingDependencyError
 from jotauth.issuer.errors import RateLimitedError
-from jotauth.issuer.hardening.settings import HardeningSettings
 from jotauth.issuer.services.users import username_key
+from jotauth.issuer.settings import Settings
 from jotauth.store.breaker import CircuitBreaker, State
 
 if TYPE_CHECKING:
@@ -123,9 +123,9 @@ class _MemoryStorage(MemoryStorage):
                 self.events[key] = []
 
 
-def limits_storage(settings: HardeningSettings) -> Storage:
+def limits_storage(settings: Settings) -> Storage:
     """The process's one ``limits`` storage: Redis (bounded waits) when configured, else memory."""
-    if not settings.redis_url:
+    if not settings.ratelimit_redis_url:
         return _MemoryStorage()
     try:
         from jotauth.store.redis_client import client_options  # imports redis
@@ -133,7 +133,7 @@ def limits_storage(settings: HardeningSettings) -> Storage:
         raise MissingDependencyError(
             "JOTAUTH_REDIS_URL needs the redis client", "redis", exc
         ) from None
-    url = settings.redis_url
+    url = settings.ratelimit_redis_url
     return RedisStorage(
         url if url.startswith("async+") else "async+" + url,
         implementation="redispy",
@@ -163,7 +163,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        settings: HardeningSettings,
+        settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
         storage: Storage | None = None,
@@ -194,7 +194,7 @@ class RateLimiter:
     @property
     def shared(self) -> bool:
         """True when the counters are shared through Redis."""
-        return self.settings.redis_url is not None
+        return self.settings.ratelimit_redis_url is not None
 
     async def check(
         self,
