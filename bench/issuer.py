@@ -21,16 +21,16 @@ rotating its own session, as real clients do. The client's own cost is included,
 figures are a lower bound of what a uvicorn worker would serve.
 
 ``--profile shipped`` (the default) keeps every default but one: the per-address window
-(``JOTAUTH_RATELIMIT_IP_BURST``/``_RATE``, 20 per 40 s) is raised to a billion, because every
-simulated client here is 127.0.0.1 and would otherwise be refused after 20 requests. The
+(``JOTAUTH_RATELIMIT_IP_BURST``/``_RATE``, 20 per 40 s) is raised to a billion, because
+every simulated client here is 127.0.0.1 and would otherwise be refused after 20 requests. The
 window is still consulted on every request (the limiter's cost is measured); the per-account
 and per-session limits, which count failures only, keep their defaults. The audit log's lines
 go to a handler writing to ``os.devnull`` (as to a log shipper: formatted and written).
 ``--profile bare`` switches the limits, the audit log and the metrics off.
 
-The script imports only ``create_app``, ``Settings``, ``HardeningSettings`` and
-``PasswordService``, so the same file drives an older checkout: run it with
-``PYTHONPATH=<checkout>/src`` to compare two versions, alternated (docs/benchmarks.md).
+The script imports only ``create_app``, ``Settings`` and ``PasswordService``, so the same
+file drives an older checkout: run it with ``PYTHONPATH=<checkout>/src`` to compare two
+versions, alternated (docs/benchmarks.md).
 
 Run from the repository root: ``.venv/bin/python bench/issuer.py`` (about a minute);
 ``--quick`` for a smoke run; ``--database sqlite`` where there is no PostgreSQL server;
@@ -57,7 +57,6 @@ import httpx
 import sqlalchemy as sa
 
 from jotauth.issuer.app import create_app
-from jotauth.issuer.hardening.settings import HardeningSettings
 from jotauth.issuer.services.passwords import PasswordService
 from jotauth.issuer.settings import Settings
 
@@ -68,6 +67,14 @@ CREDENTIALS = {"username": "bench", "password": "bench-pass"}
 
 
 def _settings(url: str, args: argparse.Namespace) -> Settings:
+    if args.profile == "bare":
+        profile: dict[str, Any] = {
+            "ratelimit_enabled": False,
+            "audit_log": False,
+            "metrics_enabled": False,
+        }
+    else:  # every simulated client is 127.0.0.1: see the module docstring
+        profile = {"ip_burst": 10**9, "ip_rate": 10.0**9}
     return Settings(
         database_url=url,
         master_key=secrets.token_bytes(32),
@@ -75,18 +82,8 @@ def _settings(url: str, args: argparse.Namespace) -> Settings:
         argon2_time_cost=args.argon2_t,
         argon2_memory_cost=args.argon2_m,
         argon2_parallelism=args.argon2_p,
-        # One client address logs in thousands of times: the limits would answer 429. The
-        # audit log and metrics are off to measure the use cases, not the log handlers.
-        ratelimit_enabled=False,
-        audit_log=False,
-        metrics_enabled=False,
+        **profile,
     )
-
-
-def _hardening(profile: str) -> HardeningSettings:
-    if profile == "bare":
-        return HardeningSettings(ratelimit_enabled=False, audit_log=False, metrics_enabled=False)
-    return HardeningSettings(ip_burst=10**9, ip_rate=10.0**9)
 
 
 async def _sessions(client: httpx.AsyncClient, count: int) -> list[str]:
@@ -199,7 +196,7 @@ async def _measure(app: Any, name: str, args: argparse.Namespace) -> None:
 
 
 def _database(name: str, url: str, args: argparse.Namespace) -> None:
-    app = create_app(_settings(url, args), hardening=_hardening(args.profile))
+    app = create_app(_settings(url, args))
     try:
         anyio.run(_measure, app, name, args)
     finally:
