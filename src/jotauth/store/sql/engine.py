@@ -61,6 +61,7 @@ __all__ = [
     "make_engine",
     "secure_sqlite_file",
     "sqlite_file",
+    "unavailable",
 ]
 
 logger = logging.getLogger("jotauth.store")
@@ -189,14 +190,33 @@ def _unavailable(context: ExceptionContext) -> bool:
     """Whether the error means the database is unreachable, frozen, overloaded or restarting."""
     if context.is_pre_ping:
         return False  # the pool recycles the connection itself
-    if context.is_disconnect:
+    return _is_unavailable(
+        context.dialect.name, context.sqlalchemy_exception, context.is_disconnect
+    )
+
+
+def _is_unavailable(dialect: str, error: BaseException | None, disconnect: bool) -> bool:
+    if disconnect:
         return True
-    error = context.sqlalchemy_exception
-    if context.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return isinstance(error, OperationalError) and "locked" in str(error.orig).lower()
     # PostgreSQL: OperationalError covers refused, reset, timed out, cancelled (statement
     # timeout), shutting down, too many connections; InterfaceError a broken connection.
     return isinstance(error, OperationalError | InterfaceError)
+
+
+def unavailable(
+    engine: Engine, error: BaseException, *, disconnect: bool
+) -> StoreUnavailableError | None:
+    """The StoreUnavailableError for a driver error raised outside SQLAlchemy's execution
+    (``jotauth.store.sql._driver``), logged once like the others, or None."""
+    if not _is_unavailable(engine.dialect.name, error, disconnect):
+        return None
+    why = _why(getattr(error, "orig", None) or error)
+    health = health_of(engine)
+    if health is not None:
+        health.down(why)
+    return StoreUnavailableError(f"the database is unavailable ({why})")
 
 
 def _install_unavailable(engine: Engine, health: DatabaseHealth) -> None:

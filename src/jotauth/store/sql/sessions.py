@@ -2,29 +2,38 @@
 
 The two writes every login and every refresh make (``create_family``, ``rotate_refresh``) take
 the event's ``AuditEntry`` and write it in their own transaction. On PostgreSQL each is one
-statement sent in autocommit, so a refresh costs two statements in all (this lookup and the
+statement, so a refresh costs two statements in all (the lookup, in autocommit, and the
 rotation) and one commit; on SQLite each is one transaction in the process.
+
+The writes are NOT sent in autocommit although each is one statement: a statement that waits
+(a row lock, a frozen server) after the client gave up on it (the watchdog cut the socket)
+would still commit when it runs, so the client would answer 503 for a rotation that
+happened. In a transaction the server commits only on the ``COMMIT`` the client sends after
+it has the result; a cut connection rolls back (``tests/store/test_hot_statements.py``).
+
+These three run on the driver itself (``_driver``, ``_hot``: most of their cost was
+SQLAlchemy's per-statement machinery); the rest of the store stays on SQLAlchemy Core.
 """
+
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
+from jotauth.store.sql import _hot
+from jotauth.store.sql._driver import cursor, from_json, to_json
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
-from jotauth.store.sql._statements import (
-    CREATE_SESSION_PG,
-    FIND_SESSION,
-    INSERT_AUDIT,
-    INSERT_FAMILY,
-    INSERT_TOKEN,
-    MARK_USED,
-    ROTATE_PG,
-    TOUCH_FAMILY,
-)
 from jotauth.store.sql.audit import AuditEntry, audit_params
 from jotauth.store.sql.models import Family, RefreshToken
 from jotauth.store.sql.revocations import publish
 
 __all__ = ["SessionQueries"]
+
+
+def _audit_values(values: dict[str, Any], audit: AuditEntry) -> None:
+    params = audit_params(audit)
+    params["detail"] = to_json(params["detail"])
+    values.update(params)
 
 
 class SessionQueries:
@@ -33,11 +42,11 @@ class SessionQueries:
     engine: Engine
 
     def _one_statement(self) -> Connection:
-        """A connection for work that is a single statement: in autocommit on PostgreSQL.
+        """A connection for a single read: in autocommit on PostgreSQL.
 
-        The statement is then its own transaction, so the driver sends neither ``BEGIN`` nor
-        ``COMMIT``/``ROLLBACK``: one round trip instead of three. SQLite's driver opens no
-        transaction for a ``SELECT`` anyway, and runs in the process.
+        The ``SELECT`` is then its own transaction, so the driver sends neither ``BEGIN`` nor
+        ``ROLLBACK``: one round trip instead of three. SQLite's driver opens no transaction
+        for a ``SELECT`` anyway, and runs in the process.
         """
         connection = self.engine.connect()
         if self.engine.dialect.name == "postgresql":
@@ -62,21 +71,20 @@ class SessionQueries:
             "user_agent": family.user_agent,
             "narrowed": family.narrowed,
             "token_hash": token_hash,
+            "family_id": family.id,
+            "now": family.created_at,
         }
         if audit is not None:
-            values.update(audit_params(audit))
+            _audit_values(values, audit)
         if self.engine.dialect.name == "postgresql":
-            with self._one_statement() as connection:
-                connection.execute(CREATE_SESSION_PG[audit is not None], values)
+            with self.engine.begin() as connection, cursor(connection) as driver:
+                driver.execute(_hot.CREATE_SESSION[audit is not None], values)
             return
-        with self.engine.begin() as connection:
-            connection.execute(INSERT_FAMILY, values)
-            connection.execute(
-                INSERT_TOKEN,
-                {"token_hash": token_hash, "family_id": family.id, "now": family.created_at},
-            )
+        with self.engine.begin() as connection, cursor(connection) as driver:
+            driver.execute(_hot.INSERT_FAMILY, values)
+            driver.execute(_hot.INSERT_TOKEN, values)
             if audit is not None:
-                connection.execute(INSERT_AUDIT, values)
+                driver.execute(_hot.INSERT_AUDIT, values)
 
     def find_refresh(self, token_hash: str) -> tuple[RefreshRecord, FamilyRecord] | None:
         """The refresh token with this hash and its family, or None."""
@@ -108,11 +116,13 @@ class SessionQueries:
         self, token_hash: str
     ) -> tuple[RefreshRecord, FamilyRecord, UserRecord | None] | None:
         """The refresh token, its family and the family's user, in one round trip."""
-        with self._one_statement() as connection:
-            row = connection.execute(FIND_SESSION, {"token_hash": token_hash}).first()
+        with self._one_statement() as connection, cursor(connection) as driver:
+            raw = driver.execute(_hot.FIND_SESSION, {"token_hash": token_hash})
+            row = raw.fetchone()
+            names = [column[0] for column in raw.description]
         if row is None:
             return None
-        m = row._mapping
+        m = dict(zip(names, row, strict=True))
         token = RefreshRecord(
             id=m["t_id"],
             token_hash=m["t_token_hash"],
@@ -121,7 +131,11 @@ class SessionQueries:
             used_at=m["t_used_at"],
             successor=None if m["t_successor"] is None else bytes(m["t_successor"]),
         )
-        user = None if m["u_id"] is None else user_row(Prefixed(m, "u_"))
+        user = None
+        if m["u_id"] is not None:
+            m["u_roles"] = from_json(m["u_roles"])
+            m["u_permissions"] = from_json(m["u_permissions"])
+            user = user_row(Prefixed(m, "u_"))
         return token, family_row(Prefixed(m, "f_")), user
 
     def rotate_refresh(
@@ -141,7 +155,7 @@ class SessionQueries:
         caller gets True, and only the winner's successor, family touch and ``audit`` row are
         written, in the same transaction as the guarded update.
         """
-        values = {
+        values: dict[str, Any] = {
             "now": now,
             "sealed": successor_sealed,
             "id": token_id,
@@ -149,18 +163,18 @@ class SessionQueries:
             "family_id": family_id,
         }
         if audit is not None:
-            values.update(audit_params(audit))
+            _audit_values(values, audit)
         if self.engine.dialect.name == "postgresql":
-            with self._one_statement() as connection:
-                won = connection.execute(ROTATE_PG[audit is not None], values).scalar_one()
+            with self.engine.begin() as connection, cursor(connection) as driver:
+                won = driver.execute(_hot.ROTATE[audit is not None], values).fetchone()[0]
             return bool(won == 1)
-        with self.engine.begin() as connection:
-            if connection.execute(MARK_USED, values).rowcount != 1:
+        with self.engine.begin() as connection, cursor(connection) as driver:
+            if driver.execute(_hot.MARK_USED, values).rowcount != 1:
                 return False
-            connection.execute(INSERT_TOKEN, values)
-            connection.execute(TOUCH_FAMILY, values)
+            driver.execute(_hot.INSERT_TOKEN, values)
+            driver.execute(_hot.TOUCH_FAMILY, values)
             if audit is not None:
-                connection.execute(INSERT_AUDIT, values)
+                driver.execute(_hot.INSERT_AUDIT, values)
         return True
 
     def revoke_family(
