@@ -149,3 +149,27 @@ def test_postgres_statement_deadline_bounds_the_rotation(postgres_url: str) -> N
         with admin.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_no_turn_to_write_is_unavailable(store: SQLStore) -> None:
+    """The writer queue's bounded wait running out on the driver path is StoreUnavailableError
+    too (not a raw driver error, not a 500), and nothing was written."""
+    _family(store)
+    found = store.find_session("a" * 64)
+    assert found is not None
+
+    def no_wait(dbapi_connection: Any, *_args: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+    sa.event.listen(store.engine, "checkout", no_wait)
+    try:
+        with store.engine.connect() as first:
+            first.exec_driver_sql("UPDATE jotauth_meta SET name = name WHERE name = 'none'")
+            with pytest.raises(StoreUnavailableError, match="no turn to write"):
+                _rotate(store, found[0].id)
+            first.rollback()
+        assert store.count_live_tokens("fam1") == 1
+        assert _rotate(store, found[0].id) is True
+    finally:
+        sa.event.remove(store.engine, "checkout", no_wait)

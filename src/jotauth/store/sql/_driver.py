@@ -72,10 +72,13 @@ class Cursor:
         dialect = self._connection.dialect
         base = dialect.loaded_dbapi.Error
         connection = self._connection
-        # The engine's statement listeners still see the statement: the watchdog's deadline,
-        # SQLite's writer queue, and any instrumentation (tests count and fail statements).
-        connection.dispatch.before_cursor_execute(connection, self._raw, sql, params, None, False)
         try:
+            # The engine's statement listeners still see the statement: the watchdog's
+            # deadline, SQLite's writer queue (whose bounded wait can fail as "locked"), and
+            # any instrumentation (tests count and fail statements).
+            connection.dispatch.before_cursor_execute(
+                connection, self._raw, sql, params, None, False
+            )
             self._raw.execute(sql, params)
         except base as exc:
             disconnect = dialect.is_disconnect(exc, self._dbapi_connection, self._raw)
