@@ -4,6 +4,12 @@ The issuer emits one ``AuthEvent`` at every security-relevant point (login, refr
 logout, key changes, admin actions). Subscribers — the audit recorder of the issuer, and the
 metrics, alerts and JSON audit log of ``observability/`` — are decoupled from the handlers: a
 failing subscriber is logged and never breaks a login.
+
+The audit recorder is one subscriber with one more role: a use case whose event comes true in
+one database write (a login's new session, a refresh's rotation) asks ``audit_entry`` for the
+row, hands it to that write, and emits the event ``recorded=True``: every other subscriber
+sees it as usual, the recorder does not write it twice. Without a recorder (``record_with``
+never called) ``audit_entry`` is None and nothing is recorded, as before.
 """
 
 import inspect
@@ -11,9 +17,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from jotauth.store.errors import StoreUnavailableError
+from jotauth.store.sql.audit import AuditEntry
 
 __all__ = ["EVENT_TYPES", "AuthEvent", "EventBus", "EventType"]
 
@@ -71,19 +78,45 @@ class AuthEvent:
 Subscriber = Callable[[AuthEvent], Any]
 
 
+class Recorder(Protocol):
+    """The subscriber that writes the audit trail, and says what row it would write."""
+
+    def __call__(self, event: AuthEvent) -> Any: ...
+
+    def entry(self, event: AuthEvent) -> AuditEntry:
+        """The audit row of ``event``."""
+        ...
+
+
 class EventBus:
     """Fan-out of events to sync or async callbacks, in subscription order."""
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._recorder: Recorder | None = None
 
     def subscribe(self, callback: Subscriber) -> None:
         """Call ``callback(event)`` (awaited when it returns an awaitable) for every event."""
         self._subscribers.append(callback)
 
-    async def emit(self, event: AuthEvent) -> None:
-        """Deliver ``event`` to every subscriber; a subscriber's error is logged, not raised."""
+    def record_with(self, recorder: Recorder) -> None:
+        """Subscribe the audit recorder (at its place in the order, like any subscriber)."""
+        self._recorder = recorder
+        self.subscribe(recorder)
+
+    def audit_entry(self, event: AuthEvent) -> AuditEntry | None:
+        """The audit row of ``event`` for a use case to write itself, None without a recorder."""
+        return None if self._recorder is None else self._recorder.entry(event)
+
+    async def emit(self, event: AuthEvent, *, recorded: bool = False) -> None:
+        """Deliver ``event`` to every subscriber; a subscriber's error is logged, not raised.
+
+        ``recorded``: its audit row was written with the use case's own write, so the
+        recorder skips it.
+        """
         for callback in self._subscribers:
+            if recorded and callback is self._recorder:
+                continue
             try:
                 result = callback(event)
                 if inspect.isawaitable(result):

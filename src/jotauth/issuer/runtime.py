@@ -66,7 +66,7 @@ def build_runtime(
     ring = KeyRing(store, settings, clock=clock, sleep=sleep)
     ring.ensure()
     events = EventBus()
-    events.subscribe(AuditRecorder(store))
+    events.record_with(AuditRecorder(store))
     passwords = PasswordService(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,

@@ -6,6 +6,13 @@ User-Agent, and turn the result or the IssuerError into a response. The brute-fo
 before any password is hashed or refresh token rotated: one parse of each body decides both
 what is checked and what is counted. Database work runs in a
 worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
+
+The two hot paths pay as few thread hops and commits as their rules allow: a refresh is two
+hops (the lookup, whose owner the limits must see before anything is written; then the
+signature and the rotation) and a login two (the user lookup with the password check; then
+the signature and the new session), and each writes its success event's audit row in its
+own write (``EventBus.audit_entry``), so neither pays a third hop and a second commit for
+the audit trail, and a crash can no longer leave a rotation or a session unaudited.
 """
 
 import dataclasses
@@ -52,6 +59,7 @@ from jotauth.issuer.settings import Settings
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import FamilyRecord, FeedPage, UserRecord
 from jotauth.store.sql import SQLStore
+from jotauth.store.sql.audit import AuditEntry
 
 __all__ = ["AuthService", "Client"]
 
@@ -122,17 +130,34 @@ class AuthService:
     ) -> None:
         """Publish one AuthEvent (``login_name``: the typed name, never recorded)."""
         await self.events.emit(
-            AuthEvent(
-                type=EventType(type),
-                outcome=outcome,
-                user_id=None if user is None else user.sub,
-                username=user.username if user is not None else username,
-                ip=client.ip,
-                user_agent=client.user_agent,
-                detail=detail,
-                at=self.clock(),
-                login_name=login_name,
+            self.event(
+                type, client, outcome=outcome, user=user, username=username,
+                login_name=login_name, **detail,
             )
+        )  # fmt: skip
+
+    def event(
+        self,
+        type: EventType | str,
+        client: Client,
+        *,
+        outcome: str = "success",
+        user: UserRecord | None = None,
+        username: str | None = None,
+        login_name: str | None = None,
+        **detail: Any,
+    ) -> AuthEvent:
+        """The AuthEvent ``emit`` publishes, for a use case that records it itself first."""
+        return AuthEvent(
+            type=EventType(type),
+            outcome=outcome,
+            user_id=None if user is None else user.sub,
+            username=user.username if user is not None else username,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            detail=detail,
+            at=self.clock(),
+            login_name=login_name,
         )
 
     # -- credentials -------------------------------------------------------------------------
@@ -142,12 +167,7 @@ class AuthService:
         if not isinstance(username, str) or not isinstance(password, str):
             raise InvalidRequestError("username and password must be strings")
         await self.limits.admit_login(username, client.ip)
-        user = None
-        if 0 < len(username) <= 256 and len(password) <= MAX_PASSWORD:
-            user = await _run(self.store.find_user_any, username_keys(username))
-        valid, new_hash = await self.passwords.verify(
-            password[:MAX_PASSWORD], None if user is None else user.password_hash
-        )
+        user, (valid, new_hash) = await _run(self._find_and_verify, username, password)
         if user is None or not valid or user.disabled:
             reason = "unknown_user" if user is None else ("disabled" if valid else "bad_password")
             await self.emit(
@@ -161,6 +181,16 @@ class AuthService:
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
             user = await _run(self.store.update_user, user.id, password_hash=new_hash) or user
         return user
+
+    def _find_and_verify(
+        self, username: str, password: str
+    ) -> tuple[UserRecord | None, tuple[bool, str | None]]:
+        """The user of ``username`` and the password check, in one thread hop (blocking)."""
+        user = None
+        if 0 < len(username) <= 256 and len(password) <= MAX_PASSWORD:
+            user = self.store.find_user_any(username_keys(username))
+        stored = None if user is None else user.password_hash
+        return user, self.passwords.verify_sync(password[:MAX_PASSWORD], stored)
 
     async def login(
         self,
@@ -177,6 +207,15 @@ class AuthService:
         user does not hold it. Every password login (``/login``, ``/oauth/token``) is this.
         """
         user = await self.check_password(username, password, client)
+        made: list[tuple[TokenPair, AuthEvent]] = []
+
+        def audit(pair: TokenPair) -> AuditEntry | None:
+            event = self.event(
+                "login_succeeded", client, user=user, login_name=username, sid=pair.family_id
+            )
+            made.append((pair, event))
+            return self.events.audit_entry(event)
+
         pair = await _run(
             self.tokens.start_session,
             user,
@@ -184,10 +223,9 @@ class AuthService:
             scope=requested_scope(scope, user.permissions),
             ip=client.ip,
             user_agent=client.user_agent,
+            audit=audit,
         )
-        await self.emit(
-            "login_succeeded", client, user=user, login_name=username, sid=pair.family_id
-        )
+        await self.events.emit(made[0][1], recorded=True)
         return pair
 
     async def refresh(
@@ -210,8 +248,17 @@ class AuthService:
         owner = None if found is None else str(found[1].user_id)
         family_id = None if found is None else found[1].id
         await self.limits.admit_refresh(client.ip, owner, family_id)
+        made: list[tuple[TokenPair, AuthEvent]] = []
+
+        def audit(pair: TokenPair) -> AuditEntry | None:
+            event = self.event(
+                "token_refreshed", client, user=pair.user, sid=pair.family_id, raced=pair.raced
+            )
+            made.append((pair, event))
+            return self.events.audit_entry(event)
+
         try:
-            pair = await _run(self.tokens.refresh, refresh_token, found)
+            pair = await _run(self.tokens.refresh, refresh_token, found, audit=audit)
         except ReuseDetectedError as exc:
             user = await _run(self.store.get_user, exc.family.user_id)
             await self.emit(
@@ -230,9 +277,12 @@ class AuthService:
         except InvalidGrantError as exc:
             await self.emit("token_refreshed", client, outcome="failure", reason=str(exc))
             raise
-        await self.emit(
-            "token_refreshed", client, user=pair.user, sid=pair.family_id, raced=pair.raced
-        )
+        if made and made[-1][0] is pair:  # the rotation won and wrote this event's row
+            await self.events.emit(made[-1][1], recorded=True)
+        else:  # a racer converged on the winner's successor: its own event
+            await self.emit(
+                "token_refreshed", client, user=pair.user, sid=pair.family_id, raced=pair.raced
+            )
         return pair
 
     # -- sessions ----------------------------------------------------------------------------

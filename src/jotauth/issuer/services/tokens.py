@@ -30,6 +30,7 @@ from jotauth.issuer.services.users import covers, narrow_permissions, scope_of
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
 from jotauth.store.sql import SQLStore
+from jotauth.store.sql.audit import AuditEntry
 from jotauth.store.sql.users import AdminCheck
 
 # A refresh token's record, its family (session) and the family's user, as the store finds it.
@@ -37,6 +38,7 @@ Session = tuple[RefreshRecord, FamilyRecord, UserRecord | None]
 
 __all__ = [
     "MAX_TOKEN_BYTES",
+    "AuditOf",
     "ReuseDetectedError",
     "SessionEndedError",
     "TokenPair",
@@ -104,6 +106,11 @@ class TokenPair:
             "refresh_expires_in": self.refresh_expires_in,
             "scope": self.claims["scope"],
         }
+
+
+AuditOf = Callable[[TokenPair], AuditEntry | None]
+"""The audit row of a pair about to be handed out, written with the write that makes it
+(``start_session``'s new session, ``refresh``'s winning rotation), or None for no row."""
 
 
 def hash_refresh(token: str) -> str:
@@ -245,8 +252,12 @@ class TokenService:
         scope: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
+        audit: AuditOf | None = None,
     ) -> TokenPair:
-        """A new refresh family and its first token pair (after the password was checked)."""
+        """A new refresh family and its first token pair (after the password was checked).
+
+        ``audit(pair)``: the event's row, written in the session's own insert.
+        """
         now = self.clock()
         client = client_id or self.settings.default_client_id
         granted = scope_of(user.permissions) if scope is None else scope
@@ -266,8 +277,10 @@ class TokenService:
             user, family_id=family.id, client_id=client, scope=scope, now=now
         )
         refresh = _new_refresh()
-        self.store.create_family(family, hash_refresh(refresh))
-        return self._pair(access, claims, refresh, user, family, now)
+        pair = self._pair(access, claims, refresh, user, family, now)
+        entry = None if audit is None else audit(pair)
+        self.store.create_family(family, hash_refresh(refresh), audit=entry)
+        return pair
 
     def _pair(
         self,
@@ -303,10 +316,17 @@ class TokenService:
             return None
         return self.store.find_session(hash_refresh(token))
 
-    def refresh(self, token: str, found: Session | None = None) -> TokenPair:
+    def refresh(
+        self, token: str, found: Session | None = None, *, audit: AuditOf | None = None
+    ) -> TokenPair:
         """Rotate ``token``; InvalidGrantError (ReuseDetectedError on reuse) when refused.
 
         ``found``: the result of ``find(token)`` when the caller looked it up already.
+        ``audit(pair)``: the row of the winner's event, written in the rotation's own
+        transaction; it is asked for the pair that is then returned, and for no other (a
+        racer that lost, or converged, gets a different pair and writes no row here). The
+        access token is signed before the rotation so that the row and the pair agree, and
+        a token that cannot be issued (over 8 KiB) burns no refresh token.
         """
         now = self.clock()
         if found is None:
@@ -318,14 +338,16 @@ class TokenService:
         if record.used_at is None:
             successor = _new_refresh()
             sealed = seal(_successor_key(token), successor.encode(), str(record.id).encode())
+            pair = self._issue(user, family, successor, now)
             if self.store.rotate_refresh(
                 record.id,
                 family.id,
                 successor_sealed=sealed,
                 successor_hash=hash_refresh(successor),
                 now=now,
+                audit=None if audit is None else audit(pair),
             ):
-                return self._issue(user, family, successor, now)
+                return pair
             found = self.store.find_session(hash_refresh(token))
             if found is None:  # pragma: no cover - rows are never deleted while live
                 raise InvalidGrantError("the refresh token is not valid")

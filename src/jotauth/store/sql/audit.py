@@ -1,6 +1,14 @@
-"""The audit trail of auth events."""
+"""The audit trail of auth events.
+
+An event is written on its own (``add_audit_event``, the recorder subscribed to the issuer's
+event bus) or, for the hot paths (a login's new session, a refresh's rotation), as an
+``AuditEntry`` handed to the write that makes the event true, in the same transaction: a
+crash between the two can no longer leave a rotation without its audit row, and the request
+pays one commit, not two.
+"""
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -10,12 +18,40 @@ from jotauth.store.sql._rows import timestamp
 from jotauth.store.sql._statements import INSERT_AUDIT
 from jotauth.store.sql.models import Audit
 
-__all__ = ["AuditQueries"]
+__all__ = ["AuditEntry", "AuditQueries", "audit_params"]
 
 
 def _text(value: str | None, limit: int) -> str | None:
     """A caller-supplied string cut to ``limit``; NUL, which PostgreSQL text refuses, as U+FFFD."""
     return None if value is None else value[:limit].replace("\x00", "\ufffd")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit row as the caller gives it (the store cuts what is too long)."""
+
+    type: str
+    outcome: str
+    user_id: str | None
+    username: str | None
+    ip: str | None
+    user_agent: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+
+
+def audit_params(entry: AuditEntry) -> dict[str, Any]:
+    """The bind parameters of ``INSERT_AUDIT`` (and of the statements that embed it)."""
+    return {
+        "type": str(entry.type),
+        "outcome": entry.outcome,
+        "user_id": entry.user_id,
+        "username": _text(entry.username, 256),
+        "ip": _text(entry.ip, 64),
+        "user_agent": _text(entry.user_agent, 256),
+        "detail": dict(entry.detail),
+        "at": entry.at,
+    }
 
 
 class AuditQueries:
@@ -38,20 +74,9 @@ class AuditQueries:
         at: float,
     ) -> None:
         """Record one auth event."""
+        entry = AuditEntry(type, outcome, user_id, username, ip, user_agent, detail, at)
         with self.engine.begin() as connection:
-            connection.execute(
-                INSERT_AUDIT,
-                {
-                    "type": type,
-                    "outcome": outcome,
-                    "user_id": user_id,
-                    "username": _text(username, 256),
-                    "ip": _text(ip, 64),
-                    "user_agent": _text(user_agent, 256),
-                    "detail": detail,
-                    "at": at,
-                },
-            )
+            connection.execute(INSERT_AUDIT, audit_params(entry))
 
     def list_audit_events(
         self,

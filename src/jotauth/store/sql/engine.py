@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with a busy timeout, so several ``uvicorn`` workers (processes) and the
 threadpool inside each share one file: readers never block, writers queue for up to 30 s
-instead of failing with "database is locked".
+instead of failing with "database is locked". Inside one process writers queue on a lock
+(``jotauth.store.sql.sqlite_writer``) rather than on SQLite's sleeping busy handler.
 
 The SQLite file holds password hashes and sealed signing keys, so it is owner-only (0600)
 whatever the umask: ``make_engine`` creates it with that mode before SQLite opens it, and
@@ -47,6 +48,7 @@ from sqlalchemy.pool import QueuePool
 
 from jotauth.errors import MissingDependencyError
 from jotauth.store.errors import StoreError, StoreUnavailableError
+from jotauth.store.sql import sqlite_writer
 from jotauth.store.sql.deadline import Watchdog
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "make_engine",
     "secure_sqlite_file",
     "sqlite_file",
+    "unavailable",
 ]
 
 logger = logging.getLogger("jotauth.store")
@@ -68,13 +71,16 @@ SIDE_FILES: Final = ("-wal", "-shm", "-journal")
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 DEFAULT_STATEMENT_TIMEOUT: Final = 10.0
 DEFAULT_POOL_TIMEOUT: Final = 5.0
+_SQLITE_BUSY_SECONDS: Final = 30
+_PING_IDLE: Final = 1.0
+"""Seconds a pooled PostgreSQL connection may rest and still be used without a ping."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -184,14 +190,33 @@ def _unavailable(context: ExceptionContext) -> bool:
     """Whether the error means the database is unreachable, frozen, overloaded or restarting."""
     if context.is_pre_ping:
         return False  # the pool recycles the connection itself
-    if context.is_disconnect:
+    return _is_unavailable(
+        context.dialect.name, context.sqlalchemy_exception, context.is_disconnect
+    )
+
+
+def _is_unavailable(dialect: str, error: BaseException | None, disconnect: bool) -> bool:
+    if disconnect:
         return True
-    error = context.sqlalchemy_exception
-    if context.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return isinstance(error, OperationalError) and "locked" in str(error.orig).lower()
     # PostgreSQL: OperationalError covers refused, reset, timed out, cancelled (statement
     # timeout), shutting down, too many connections; InterfaceError a broken connection.
     return isinstance(error, OperationalError | InterfaceError)
+
+
+def unavailable(
+    engine: Engine, error: BaseException, *, disconnect: bool
+) -> StoreUnavailableError | None:
+    """The StoreUnavailableError for a driver error raised outside SQLAlchemy's execution
+    (``jotauth.store.sql._driver``), logged once like the others, or None."""
+    if not _is_unavailable(engine.dialect.name, error, disconnect):
+        return None
+    why = _why(getattr(error, "orig", None) or error)
+    health = health_of(engine)
+    if health is not None:
+        health.down(why)
+    return StoreUnavailableError(f"the database is unavailable ({why})")
 
 
 def _install_unavailable(engine: Engine, health: DatabaseHealth) -> None:
@@ -219,28 +244,53 @@ def _postgres_connect_args(
     return args
 
 
+def _ping(dbapi_connection: Any) -> None:
+    """``SELECT 1`` in autocommit, so the ping opens no transaction.
+
+    In a transaction it would leave one open that the request then runs in, and a request
+    that wants autocommit (one statement: no ``BEGIN``/``COMMIT`` round trips, see
+    ``SessionQueries._one_statement``) could no longer switch to it. psycopg sets autocommit
+    locally while the connection is idle: the toggle costs no round trip.
+    """
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
 def _install_watchdog(
     engine: Engine, health: DatabaseHealth, connect_timeout: float, statement_timeout: float
 ) -> Watchdog:
     """Bound every checkout's ping and statement on the client side, and ping on checkout.
 
     The ping is the pool's pre-ping, done here so the watchdog covers it too (SQLAlchemy's own
-    pre-ping runs before any pool event and would wait forever on a frozen server).
+    pre-ping runs before any pool event and would wait forever on a frozen server). A
+    connection that was in use less than ``_PING_IDLE`` seconds ago, while the database is
+    up, is not pinged: under load that is nearly every checkout, and the ping was half the
+    round trips of a refresh. A server lost within that second fails the next statement as a
+    disconnect instead, which the pool handles the same way (it invalidates that connection
+    and the older ones), and the statement's own deadline bounds the wait as before.
     """
     watchdog = Watchdog(name="jotauth-db-watchdog")
     margin = 1.0  # a live server cancels first: its error names the statement timeout
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        watchdog.arm(dbapi_connection, connect_timeout)
         fresh = record.info.pop("jotauth_fresh", False)
+        idle = time.monotonic() - record.info.get("jotauth_checkin", -math.inf)
+        if not fresh and health.up and idle < _PING_IDLE:
+            watchdog.arm(dbapi_connection, statement_timeout + margin)
+            return
+        watchdog.arm(dbapi_connection, connect_timeout)
         if not fresh:
             try:
-                cursor = dbapi_connection.cursor()
-                try:
-                    cursor.execute("SELECT 1")
-                finally:
-                    cursor.close()
+                _ping(dbapi_connection)
             except Exception as exc:
                 watchdog.disarm(dbapi_connection)
                 # The pool invalidates it (and the older ones) and connects anew.
@@ -253,9 +303,10 @@ def _install_watchdog(
         record.info["jotauth_fresh"] = True
 
     @event.listens_for(engine, "checkin")
-    def _checkin(dbapi_connection: Any, _record: Any) -> None:
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
         if dbapi_connection is not None:
             watchdog.disarm(dbapi_connection)
+            record.info["jotauth_checkin"] = time.monotonic()
 
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(conn: Any, *_args: Any) -> None:
@@ -293,18 +344,31 @@ def make_engine(
     health = DatabaseHealth(shown)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
+        writer = None
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
             secure_sqlite_file(path)
+            writer = sqlite_writer.writer_lock(path)
         engine = create_engine(
             parsed,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": _SQLITE_BUSY_SECONDS,
+                "factory": sqlite_writer.WriterConnection,
+            },
             pool_size=16,
             max_overflow=16,
             **options,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+
+        @event.listens_for(engine, "connect")
+        def _writer(dbapi_connection: Any, _record: Any) -> None:
+            if isinstance(dbapi_connection, sqlite_writer.WriterConnection):
+                dbapi_connection.writer = writer
+
+        event.listen(engine, "before_cursor_execute", sqlite_writer.before_cursor_execute)
     else:
         connect_args = _postgres_connect_args(parsed, connect_timeout, statement_timeout)
         connect_args.update(options.pop("connect_args", {}))

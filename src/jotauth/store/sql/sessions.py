@@ -1,14 +1,39 @@
-"""Login sessions (refresh families) and their refresh tokens."""
+"""Login sessions (refresh families) and their refresh tokens.
 
-from sqlalchemy import Engine, insert, select, tuple_, update
+The two writes every login and every refresh make (``create_family``, ``rotate_refresh``) take
+the event's ``AuditEntry`` and write it in their own transaction. On PostgreSQL each is one
+statement, so a refresh costs two statements in all (the lookup, in autocommit, and the
+rotation) and one commit; on SQLite each is one transaction in the process.
+
+The writes are NOT sent in autocommit although each is one statement: a statement that waits
+(a row lock, a frozen server) after the client gave up on it (the watchdog cut the socket)
+would still commit when it runs, so the client would answer 503 for a rotation that
+happened. In a transaction the server commits only on the ``COMMIT`` the client sends after
+it has the result; a cut connection rolls back (``tests/store/test_hot_statements.py``).
+
+These three run on the driver itself (``_driver``, ``_hot``: most of their cost was
+SQLAlchemy's per-statement machinery); the rest of the store stays on SQLAlchemy Core.
+"""
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from jotauth.store.records import FamilyRecord, RefreshRecord, UserRecord
+from jotauth.store.sql import _hot
+from jotauth.store.sql._driver import cursor, from_json, to_json
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
-from jotauth.store.sql._statements import FIND_SESSION, INSERT_TOKEN, MARK_USED, TOUCH_FAMILY
+from jotauth.store.sql.audit import AuditEntry, audit_params
 from jotauth.store.sql.models import Family, RefreshToken
 from jotauth.store.sql.revocations import publish
 
 __all__ = ["SessionQueries"]
+
+
+def _audit_values(values: dict[str, Any], audit: AuditEntry) -> None:
+    params = audit_params(audit)
+    params["detail"] = to_json(params["detail"])
+    values.update(params)
 
 
 class SessionQueries:
@@ -16,30 +41,50 @@ class SessionQueries:
 
     engine: Engine
 
+    def _one_statement(self) -> Connection:
+        """A connection for a single read: in autocommit on PostgreSQL.
+
+        The ``SELECT`` is then its own transaction, so the driver sends neither ``BEGIN`` nor
+        ``ROLLBACK``: one round trip instead of three. SQLite's driver opens no transaction
+        for a ``SELECT`` anyway, and runs in the process.
+        """
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     # -- refresh families and tokens ---------------------------------------------------------
 
-    def create_family(self, family: FamilyRecord, token_hash: str) -> None:
-        """Start a login session with its first refresh token."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(Family).values(
-                    id=family.id,
-                    user_id=family.user_id,
-                    client_id=family.client_id,
-                    scope=family.scope,
-                    created_at=family.created_at,
-                    last_used_at=family.last_used_at,
-                    expires_at=family.expires_at,
-                    ip=family.ip,
-                    user_agent=family.user_agent,
-                    narrowed=family.narrowed,
-                )
-            )
-            connection.execute(
-                insert(RefreshToken).values(
-                    token_hash=token_hash, family_id=family.id, created_at=family.created_at
-                )
-            )
+    def create_family(
+        self, family: FamilyRecord, token_hash: str, *, audit: AuditEntry | None = None
+    ) -> None:
+        """Start a login session with its first refresh token (and its audit row, if given)."""
+        values = {
+            "id": family.id,
+            "user_id": family.user_id,
+            "client_id": family.client_id,
+            "scope": family.scope,
+            "created_at": family.created_at,
+            "last_used_at": family.last_used_at,
+            "expires_at": family.expires_at,
+            "ip": family.ip,
+            "user_agent": family.user_agent,
+            "narrowed": family.narrowed,
+            "token_hash": token_hash,
+            "family_id": family.id,
+            "now": family.created_at,
+        }
+        if audit is not None:
+            _audit_values(values, audit)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as connection, cursor(connection) as driver:
+                driver.execute(_hot.CREATE_SESSION[audit is not None], values)
+            return
+        with self.engine.begin() as connection, cursor(connection) as driver:
+            driver.execute(_hot.INSERT_FAMILY, values)
+            driver.execute(_hot.INSERT_TOKEN, values)
+            if audit is not None:
+                driver.execute(_hot.INSERT_AUDIT, values)
 
     def find_refresh(self, token_hash: str) -> tuple[RefreshRecord, FamilyRecord] | None:
         """The refresh token with this hash and its family, or None."""
@@ -71,11 +116,13 @@ class SessionQueries:
         self, token_hash: str
     ) -> tuple[RefreshRecord, FamilyRecord, UserRecord | None] | None:
         """The refresh token, its family and the family's user, in one round trip."""
-        with self.engine.connect() as connection:
-            row = connection.execute(FIND_SESSION, {"token_hash": token_hash}).first()
+        with self._one_statement() as connection, cursor(connection) as driver:
+            raw = driver.execute(_hot.FIND_SESSION, {"token_hash": token_hash})
+            row = raw.fetchone()
+            names = [column[0] for column in raw.description]
         if row is None:
             return None
-        m = row._mapping
+        m = dict(zip(names, row, strict=True))
         token = RefreshRecord(
             id=m["t_id"],
             token_hash=m["t_token_hash"],
@@ -84,7 +131,11 @@ class SessionQueries:
             used_at=m["t_used_at"],
             successor=None if m["t_successor"] is None else bytes(m["t_successor"]),
         )
-        user = None if m["u_id"] is None else user_row(Prefixed(m, "u_"))
+        user = None
+        if m["u_id"] is not None:
+            m["u_roles"] = from_json(m["u_roles"])
+            m["u_permissions"] = from_json(m["u_permissions"])
+            user = user_row(Prefixed(m, "u_"))
         return token, family_row(Prefixed(m, "f_")), user
 
     def rotate_refresh(
@@ -95,24 +146,35 @@ class SessionQueries:
         successor_sealed: bytes,
         successor_hash: str,
         now: float,
+        audit: AuditEntry | None = None,
     ) -> bool:
         """Mark a token used and insert its successor, if and only if nobody did it first.
 
-        The guarded ``UPDATE`` is the first statement of the transaction: on PostgreSQL a
-        concurrent rotation blocks on the row lock and then sees ``used_at`` set; on SQLite
-        writers are serialized. Exactly one caller gets True.
+        The guarded ``UPDATE`` decides: on PostgreSQL a concurrent rotation blocks on the row
+        lock and then sees ``used_at`` set; on SQLite writers are serialized. Exactly one
+        caller gets True, and only the winner's successor, family touch and ``audit`` row are
+        written, in the same transaction as the guarded update.
         """
-        with self.engine.begin() as connection:
-            won = connection.execute(
-                MARK_USED, {"now": now, "sealed": successor_sealed, "id": token_id}
-            ).rowcount
-            if won != 1:
+        values: dict[str, Any] = {
+            "now": now,
+            "sealed": successor_sealed,
+            "id": token_id,
+            "token_hash": successor_hash,
+            "family_id": family_id,
+        }
+        if audit is not None:
+            _audit_values(values, audit)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as connection, cursor(connection) as driver:
+                won = driver.execute(_hot.ROTATE[audit is not None], values).fetchone()[0]
+            return bool(won == 1)
+        with self.engine.begin() as connection, cursor(connection) as driver:
+            if driver.execute(_hot.MARK_USED, values).rowcount != 1:
                 return False
-            connection.execute(
-                INSERT_TOKEN,
-                {"token_hash": successor_hash, "family_id": family_id, "now": now},
-            )
-            connection.execute(TOUCH_FAMILY, {"now": now, "id": family_id})
+            driver.execute(_hot.INSERT_TOKEN, values)
+            driver.execute(_hot.TOUCH_FAMILY, values)
+            if audit is not None:
+                driver.execute(_hot.INSERT_AUDIT, values)
         return True
 
     def revoke_family(
