@@ -5,26 +5,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from tests.store_facts import live_tokens
 
 from jotauth.issuer.app import create_app
 from jotauth.issuer.services.tokens import hash_refresh
 
 pytestmark = pytest.mark.anyio
-
-
-def live_tokens(store: Any, family_id: str) -> int:
-    """Refresh tokens of a family not yet rotated, read straight from the table."""
-    import sqlalchemy as sa
-
-    from jotauth.store.sql.models import RefreshToken
-
-    with store.engine.connect() as connection:
-        count = connection.execute(
-            sa.select(sa.func.count())
-            .select_from(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.used_at.is_(None))
-        ).scalar_one()
-    return int(count)
 
 
 async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from tests.store_facts import live_tokens
 
 from jotauth.store import FamilyRecord
 from jotauth.store.errors import StoreUnavailableError
@@ -61,7 +62,7 @@ def test_a_session_and_its_rotation_read_back_exactly(store: SQLStore) -> None:
     assert after is not None
     assert (after[0].used_at, after[0].successor) == (NOW + 1, b"\x00sealed\xff")
     assert after[1].last_used_at == NOW + 1
-    assert store.count_live_tokens("fam1") == 1
+    assert live_tokens(store, "fam1") == 1
     rows = store.list_audit_events(limit=10)
     assert [(r.type, r.detail, r.ip) for r in rows] == [
         ("token_refreshed", {"sid": "fam1", "raced": False}, None),
@@ -139,7 +140,7 @@ def test_postgres_statement_deadline_bounds_the_rotation(postgres_url: str) -> N
             with pytest.raises(StoreUnavailableError):
                 _rotate(store, found[0].id)
             holder.rollback()
-        assert store.count_live_tokens("fam1") == 1
+        assert live_tokens(store, "fam1") == 1
         assert _rotate(store, found[0].id) is True
         assert [r.type for r in store.list_audit_events(limit=10)] == [
             "token_refreshed", "login_succeeded"
@@ -169,7 +170,7 @@ def test_sqlite_no_turn_to_write_is_unavailable(store: SQLStore) -> None:
             with pytest.raises(StoreUnavailableError, match="no turn to write"):
                 _rotate(store, found[0].id)
             first.rollback()
-        assert store.count_live_tokens("fam1") == 1
+        assert live_tokens(store, "fam1") == 1
         assert _rotate(store, found[0].id) is True
     finally:
         sa.event.remove(store.engine, "checkout", no_wait)

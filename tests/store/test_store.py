@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from tests.store_facts import live_tokens
 
 from jotauth.store import DuplicateError, FamilyRecord, KeyRecord
 from jotauth.store.sql import SQLStore
@@ -11,21 +12,6 @@ from jotauth.store.sql.migrate import current_revision, head_revision
 from jotauth.store.sql.retention import RetentionPolicy
 
 NOW = 1_900_000_000.0
-
-
-def live_tokens(store: Any, family_id: str) -> int:
-    """Refresh tokens of a family not yet rotated, read straight from the table."""
-    import sqlalchemy as sa
-
-    from jotauth.store.sql.models import RefreshToken
-
-    with store.engine.connect() as connection:
-        count = connection.execute(
-            sa.select(sa.func.count())
-            .select_from(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.used_at.is_(None))
-        ).scalar_one()
-    return int(count)
 
 
 def _user(store: SQLStore, name: str = "john") -> int:
