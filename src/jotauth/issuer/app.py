@@ -18,14 +18,29 @@ except ModuleNotFoundError as exc:
     raise MissingDependencyError("the jotauth auth server needs FastAPI", "issuer", exc) from None
 
 from jotauth.guard import Guard
-from jotauth.issuer.api import admin, auth, home, oauth, wellknown
+from jotauth.issuer.api import (
+    admin,
+    auth,
+    authorize,
+    end_session,
+    home,
+    oauth,
+    userinfo,
+    wellknown,
+)
 from jotauth.issuer.api.docs import install_docs
 from jotauth.issuer.api.errors import install_error_handlers
 from jotauth.issuer.bootstrap import resolve_master_key
 from jotauth.issuer.hardening import HardeningSettings, install_hardening
 from jotauth.issuer.keysource import RingKeySource
 from jotauth.issuer.revocations import StoreRevocationSource
-from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.runtime import Runtime, build_runtime
+from jotauth.issuer.services.authorization import AuthorizationService
+from jotauth.issuer.services.backchannel import BackchannelSender
+from jotauth.issuer.services.id_tokens import IdTokens
+from jotauth.issuer.services.logout import SessionLogout
+from jotauth.issuer.services.oauth_clients import ClientRegistry, NoClients
+from jotauth.issuer.services.sso import SSOSessions
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -57,11 +72,16 @@ def create_app(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     hardening: HardeningSettings | None = None,
+    clients: ClientRegistry | None = None,
+    backchannel: BackchannelSender | None = None,
 ) -> FastAPI:
     """The auth server for ``settings`` (default: from the environment).
 
     ``hardening``: the limits, cookie, CORS and monitoring settings; by default read from the
     ``JOTAUTH_*`` variables (tests pass them instead of setting the environment).
+    ``clients``: the client registry the authorization endpoint looks clients up in (none:
+    no client can sign in). ``backchannel``: how logout tokens are delivered (tests pass
+    one on an ``httpx.MockTransport``).
     """
     settings = settings or Settings.from_env()
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
@@ -107,9 +127,10 @@ def create_app(
     app.state.events = runtime.events
     app.state.auth = service
     app.state.guard = guard
+    _install_openid(app, runtime, clients or NoClients(), backchannel or BackchannelSender())
     install_error_handlers(app)
     install_docs(app)
-    for module in (home, auth, oauth, wellknown, admin):
+    for module in (home, auth, oauth, authorize, userinfo, end_session, wellknown, admin):
         app.include_router(module.router)
 
     from jotauth.tools.web import router as tools_router
@@ -117,3 +138,25 @@ def create_app(
     app.include_router(tools_router)
     install_hardening(app, settings, hardening=hardening)
     return app
+
+
+def _install_openid(
+    app: FastAPI, runtime: Runtime, clients: ClientRegistry, backchannel: BackchannelSender
+) -> None:
+    """The OpenID provider's services, on ``app.state`` for the authorize, userinfo and
+    logout routes (``authorization``, ``sso``, ``logout``, ``id_tokens``, ``clients``)."""
+    clock, tokens = runtime.auth.clock, runtime.auth.tokens
+    id_tokens = (
+        None if runtime.id_ring is None else IdTokens(runtime.id_ring, runtime.settings, clock)
+    )
+    app.state.clients = clients
+    app.state.id_tokens = id_tokens
+    app.state.backchannel = backchannel
+    app.state.sso = SSOSessions(runtime.store, clock)
+    app.state.authorization = AuthorizationService(
+        runtime.store, runtime.settings, clients=clients, tokens=tokens, id_tokens=id_tokens,
+        clock=clock,
+    )  # fmt: skip
+    app.state.logout = SessionLogout(
+        runtime.store, tokens=tokens, clients=clients, id_tokens=id_tokens, clock=clock
+    )

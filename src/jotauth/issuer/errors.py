@@ -8,6 +8,8 @@ The tree (under ``jotauth.errors.JotauthError``)::
     ├── UnsupportedMediaError     415 invalid_request: not JSON / not form-encoded
     ├── PayloadTooLargeError      413 invalid_request: body over JOTAUTH_MAX_BODY_BYTES
     ├── InvalidGrantError         401 (400 on /oauth/token) invalid_grant: credentials or refresh
+    ├── InvalidClientError        401 invalid_client: client authentication failed
+    ├── UnauthorizedClientError   400 unauthorized_client: the client may not use this grant
     ├── UnsupportedGrantTypeError 400 unsupported_grant_type
     ├── InvalidScopeError         400 invalid_scope: a requested scope the user does not hold
     ├── InvalidTokenError         401 invalid_token: the bearer access token does not pass
@@ -29,6 +31,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ForbiddenError",
+    "InvalidClientError",
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidScopeError",
@@ -39,6 +42,7 @@ __all__ = [
     "RateLimitedError",
     "RegistrationClosedError",
     "StorageError",
+    "UnauthorizedClientError",
     "UnsupportedGrantTypeError",
     "UnsupportedMediaError",
 ]
@@ -75,6 +79,20 @@ class InvalidGrantError(IssuerError):
 
 class UnsupportedGrantTypeError(IssuerError):
     code = "unsupported_grant_type"
+    status = 400
+
+
+class InvalidClientError(IssuerError):
+    """Client authentication failed (RFC 6749 5.2): 401, with WWW-Authenticate when Basic."""
+
+    code = "invalid_client"
+    status = 401
+
+
+class UnauthorizedClientError(IssuerError):
+    """The client may not use this grant (RFC 6749 5.2)."""
+
+    code = "unauthorized_client"
     status = 400
 
 

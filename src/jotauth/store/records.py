@@ -5,10 +5,12 @@ from typing import Any
 
 __all__ = [
     "AuditRecord",
+    "AuthorizationCodeRecord",
     "FamilyRecord",
     "KeyRecord",
     "RefreshRecord",
     "RevocationRecord",
+    "SSOSessionRecord",
     "UserRecord",
 ]
 
@@ -116,3 +118,33 @@ class AuditRecord:
     user_agent: str | None
     detail: dict[str, Any]
     at: float
+
+
+@dataclass(frozen=True)
+class SSOSessionRecord:
+    """A browser's session at the issuer (OIDC ``sid``); the cookie secret is never stored."""
+
+    sid: str
+    user_id: int
+    auth_time: float
+    created_at: float
+    expires_at: float
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationCodeRecord:
+    """An authorization code's bindings (the code itself is stored only as its hash)."""
+
+    client_id: str
+    user_id: int
+    redirect_uri: str
+    code_challenge: str
+    scope: str
+    nonce: str | None
+    sso_sid: str
+    auth_time: float
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    family_id: str | None = None

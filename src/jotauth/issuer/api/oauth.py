@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
+from jotauth.issuer.api.authorize import exchange_code
 from jotauth.issuer.api.body import read_form
 from jotauth.issuer.api.deps import client, service
 from jotauth.issuer.api.openapi import errors, form_body
@@ -62,6 +63,11 @@ async def token(request: Request) -> JSONResponse:
         )
     elif grant == "refresh_token":
         pair = await auth.refresh(_required(form, "refresh_token"), client(request))
+    elif grant == "authorization_code":
+        body = await exchange_code(request, form)
+        return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
     else:
-        raise UnsupportedGrantTypeError("grant_type must be password or refresh_token")
+        raise UnsupportedGrantTypeError(
+            "grant_type must be authorization_code, password or refresh_token"
+        )
     return JSONResponse(pair.body(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -15,6 +15,8 @@ from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
 from jotauth.issuer.services.auth import AuthService
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
+from jotauth.issuer.services.identity_scopes import CLAIMS_SUPPORTED
 from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
@@ -50,38 +52,43 @@ async def jwks(request: Request) -> JSONResponse:
     response_model=models.Discovery,
 )
 async def discovery(request: Request) -> JSONResponse:
-    """Where the keys, token endpoint and revocation feed are (OpenID Connect Discovery)."""
+    """OpenID Connect Discovery 1.0: exactly the endpoints, flows and algorithms that exist.
+
+    ``token_endpoint_auth_methods_supported`` and the grants are the token endpoint's; the
+    client registry decides them (``none`` for public clients is what this module knows).
+    """
     settings: Settings = request.app.state.settings
     base = settings.issuer
+    id_algs = [] if request.app.state.id_tokens is None else [ID_TOKEN_ALG]
     return JSONResponse(
         {
             "issuer": base,
-            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "authorization_endpoint": f"{base}/oauth/authorize",
             "token_endpoint": f"{base}/oauth/token",
+            "userinfo_endpoint": f"{base}/oauth/userinfo",
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "end_session_endpoint": f"{base}/oauth/logout",
             "jotauth_revocations_endpoint": f"{base}/revocations",
             "jotauth_login_endpoint": f"{base}/login",
             "jotauth_refresh_endpoint": f"{base}/refresh",
-            "userinfo_endpoint": f"{base}/me",
-            "grant_types_supported": ["password", "refresh_token"],
-            "response_types_supported": ["token"],
+            "jotauth_me_endpoint": f"{base}/me",
+            "scopes_supported": ["openid", "profile"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "password"],
+            "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none"],
-            "id_token_signing_alg_values_supported": [settings.signing_alg],
-            "jotauth_access_token_signing_alg_values_supported": [settings.signing_alg],
             "subject_types_supported": ["public"],
-            "claims_supported": [
-                "iss",
-                "sub",
-                "aud",
-                "exp",
-                "iat",
-                "jti",
-                "client_id",
-                "scope",
-                "roles",
-                "permissions",
-                "preferred_username",
-                "sid",
-            ],
+            "id_token_signing_alg_values_supported": id_algs,
+            "jotauth_access_token_signing_alg_values_supported": [settings.signing_alg],
+            "claims_supported": list(CLAIMS_SUPPORTED),
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            "authorization_response_iss_parameter_supported": True,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "claims_parameter_supported": False,
         },
         headers={"Cache-Control": _JWKS_CACHE},
     )

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from jotauth.store.errors import StoreError, StoreUnavailableError
 from jotauth.store.sql import migrate
 from jotauth.store.sql.audit import AuditQueries
+from jotauth.store.sql.authorization import AuthorizationQueries
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.keys import KeyQueries
 from jotauth.store.sql.meta import MetaQueries
@@ -29,7 +30,13 @@ __all__ = ["SQLStore"]
 
 
 class SQLStore(
-    UserQueries, SessionQueries, RevocationQueries, KeyQueries, AuditQueries, MetaQueries
+    UserQueries,
+    SessionQueries,
+    RevocationQueries,
+    KeyQueries,
+    AuditQueries,
+    MetaQueries,
+    AuthorizationQueries,
 ):
     """The store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 
