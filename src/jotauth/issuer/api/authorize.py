@@ -66,15 +66,25 @@ def _error_redirect(request: Request, error: AuthorizationError) -> RedirectResp
     )
 
 
-@router.api_route(
+@router.get(
     _PATH,
-    methods=["GET", "POST"],
     summary="OpenID Connect authorization endpoint (code + PKCE S256)",
     response_class=HTMLResponse,
     responses={
         302: {"description": "to the client's redirect URI: `code` or `error`, `state`, `iss`"},
         400: {"description": "error page: unknown client or unregistered redirect URI"},
     },
+    operation_id="authorize_get",
+)
+@router.post(
+    _PATH,
+    summary="OpenID Connect authorization endpoint (code + PKCE S256)",
+    response_class=HTMLResponse,
+    responses={
+        302: {"description": "to the client's redirect URI: `code` or `error`, `state`, `iss`"},
+        400: {"description": "error page: unknown client or unregistered redirect URI"},
+    },
+    operation_id="authorize_post",
 )
 async def authorize(request: Request) -> Response:
     """Sign the user in (or reuse their SSO session), ask consent, answer a code."""

@@ -39,15 +39,25 @@ async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
     return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
-@router.api_route(
+@router.get(
     _PATH,
-    methods=["GET", "POST"],
     summary="OpenID Connect end-session endpoint (RP-initiated logout)",
     response_class=HTMLResponse,
     responses={
         302: {"description": "to the registered post_logout_redirect_uri, with `state`"},
         400: {"description": "error page: bad hint, unknown client or unregistered URI"},
     },
+    operation_id="end_session_get",
+)
+@router.post(
+    _PATH,
+    summary="OpenID Connect end-session endpoint (RP-initiated logout)",
+    response_class=HTMLResponse,
+    responses={
+        302: {"description": "to the registered post_logout_redirect_uri, with `state`"},
+        400: {"description": "error page: bad hint, unknown client or unregistered URI"},
+    },
+    operation_id="end_session_post",
 )
 async def end_session(request: Request, background: BackgroundTasks) -> Response:
     """Sign the browser out of the issuer and every client of its SSO session."""

@@ -20,14 +20,23 @@ __all__ = ["router"]
 router = APIRouter(tags=["openid"])
 
 
-@router.api_route(
+@router.get(
     "/oauth/userinfo",
-    methods=["GET", "POST"],
     summary="OpenID Connect UserInfo",
     dependencies=bearer("openid"),
     responses=errors(
         400, 401, 403, described={403: "`insufficient_scope`: the token lacks `openid`"}
     ),
+    operation_id="userinfo_get",
+)
+@router.post(
+    "/oauth/userinfo",
+    summary="OpenID Connect UserInfo",
+    dependencies=bearer("openid"),
+    responses=errors(
+        400, 401, 403, described={403: "`insufficient_scope`: the token lacks `openid`"}
+    ),
+    operation_id="userinfo_post",
 )
 async def userinfo(request: Request) -> JSONResponse:
     """``sub`` and the claims the token's scopes release (``profile``: preferred_username)."""

@@ -248,8 +248,8 @@ class KeyRing:
         with self._lock:
             kid = self._rotate_records(self._keys(PUBLISHED), self.clock())
             self._view = None
-        if self.alongside is not None:
-            self.alongside.rotate()
+        if self.alongside is not None and self.alongside._keys(("next",)):
+            self.alongside.rotate()  # not made yet (first use): nothing to rotate
         return kid
 
     def revoke(self, kid: str) -> KeyRecord:
@@ -334,5 +334,6 @@ class KeyRing:
         return {"keys": keys}
 
     def list(self) -> list[KeyRecord]:
-        """Every key of the table, retired and revoked included, oldest first."""
-        return self.store.list_keys()
+        """Every key of the ring, retired and revoked included, oldest first; then those of
+        the ring kept alongside (the ID-token keys)."""
+        return self._keys() + ([] if self.alongside is None else self.alongside.list())
