@@ -89,11 +89,17 @@ class IdTokens:
     def read_hint(self, token: str) -> dict[str, Any] | None:
         """The claims of an ID token this server issued (expired up to an hour), else None."""
         try:
+            # The audience is whichever client the token names; the signature then vouches it.
+            audience = jose.peek_claims(token).get("aud")
+            if not isinstance(audience, str):
+                return None
             return jose.decode(
                 token,
                 self.ring.verification_keys(),
                 algorithms=[self.ring.alg],
                 issuer=self.settings.issuer,
+                audience=audience,
+                typ="JWT",  # not an access token (at+jwt), when one ring signs both
                 require=("exp", "sub", "aud", "sid"),
                 leeway=_HINT_LEEWAY,
                 now=self.clock(),
