@@ -67,11 +67,17 @@ def _page(title: str, body: str, status: int, targets: tuple[str, ...] = ()) -> 
     text = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
         f'<link rel="icon" href="data:,"><title>{html.escape(title)} · jotauth</title>'
         f"<style>{_STYLE}</style></head><body><main>{body}</main></body></html>"
     )
-    headers = {**_NO_STORE, "Content-Security-Policy": _policy(targets)}
+    # same-origin, not the server's usual no-referrer: under no-referrer a browser sends
+    # "Origin: null" with the form's POST, and the CSRF check needs the real origin. Other
+    # sites (the clients) still get no Referer, so the request's parameters never leak.
+    headers = {
+        **_NO_STORE,
+        "Content-Security-Policy": _policy(targets),
+        "Referrer-Policy": "same-origin",
+    }
     return HTMLResponse(text, status_code=status, headers=headers)
 
 
