@@ -4,8 +4,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from jotauth import jose
 from tests.issuer.oidc_support import (
     REDIRECT,
     auth_params,
@@ -15,6 +13,8 @@ from tests.issuer.oidc_support import (
     query,
     sign_in,
 )
+
+from jotauth import jose
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +64,7 @@ async def test_redirect_carries_state_and_iss(
 ) -> None:
     """RFC 9207: the code comes with the issuer's identifier and the client's state."""
     await kit.add_user(oidc_app)
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     params = auth_params(challenge=challenge)
     response = await sign_in(oidc, params)
     location = response.headers["location"]
@@ -118,7 +118,8 @@ async def test_replay_during_the_first_exchange_revokes_it(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     families = store.list_families()
-    assert families and all(f.revoked_at is not None for f in families)
+    assert families
+    assert all(f.revoked_at is not None for f in families)
 
 
 async def test_code_expires_after_60_seconds(

@@ -4,7 +4,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.issuer.oidc_support import REDIRECT, Client, auth_params, query, sign_in
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +53,7 @@ async def test_unknown_or_disabled_client_never_redirects(
 
 async def test_repeated_redirect_uri_never_redirects(oidc: httpx.AsyncClient) -> None:
     """Two redirect_uri values: which would be trusted? Neither."""
-    params = list(auth_params().items()) + [("redirect_uri", "https://evil.example/")]
+    params = [*list(auth_params().items()), ("redirect_uri", "https://evil.example/")]
     response = await oidc.get("/oauth/authorize", params=params)
     assert response.status_code == 400
     assert "location" not in response.headers
@@ -107,7 +106,7 @@ async def test_client_without_the_code_grant_is_unauthorized(
 
 async def test_repeated_parameter_is_invalid_request(oidc: httpx.AsyncClient) -> None:
     """RFC 6749 3.1: parameters must not be included more than once."""
-    params = list(auth_params().items()) + [("scope", "openid")]
+    params = [*list(auth_params().items()), ("scope", "openid")]
     response = await oidc.get("/oauth/authorize", params=params)
     assert query(response.headers["location"])["error"] == "invalid_request"
 
@@ -170,16 +169,19 @@ async def test_prompt_login_and_max_age_force_a_new_sign_in(
     await kit.add_user(oidc_app)
     await sign_in(oidc, auth_params())
     forced = await oidc.get("/oauth/authorize", params=auth_params(prompt="login"))
-    assert forced.status_code == 200 and 'name="password"' in forced.text
+    assert forced.status_code == 200
+    assert 'name="password"' in forced.text
     clock.advance(100)
     young = await oidc.get("/oauth/authorize", params=auth_params(max_age="200"))
     assert young.status_code == 302
     old = await oidc.get("/oauth/authorize", params=auth_params(max_age="50"))
-    assert old.status_code == 200 and 'name="password"' in old.text
+    assert old.status_code == 200
+    assert 'name="password"' in old.text
     silent = await oidc.get("/oauth/authorize", params=auth_params(max_age="50", prompt="none"))
     assert query(silent.headers["location"])["error"] == "login_required"
     again = await sign_in(oidc, auth_params(prompt="login"))
-    assert again.status_code == 303 and "code" in query(again.headers["location"])
+    assert again.status_code == 303
+    assert "code" in query(again.headers["location"])
 
 
 async def test_sso_cookie_is_host_only_secure_httponly_lax(

@@ -5,7 +5,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.issuer.oidc_support import (
     approve,
     auth_params,
@@ -24,10 +23,13 @@ async def test_login_page_is_accessible_and_self_contained(oidc: httpx.AsyncClie
     page = await oidc.get("/oauth/authorize", params=auth_params())
     text = page.text
     assert '<html lang="en">' in text
-    assert '<label for="username">' in text and 'id="username"' in text
-    assert '<label for="password">' in text and 'id="password"' in text
+    assert '<label for="username">' in text
+    assert 'id="username"' in text
+    assert '<label for="password">' in text
+    assert 'id="password"' in text
     assert "autofocus" in text
-    assert "<script" not in text and "http://" not in text.replace("http://testserver", "")
+    assert "<script" not in text
+    assert "http://" not in text.replace("http://testserver", "")
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy
     assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'", policy)
@@ -83,7 +85,8 @@ async def test_the_login_token_does_not_work_on_the_consent_form(
     """Each form has its own token: a login token cannot approve a client."""
     await kit.add_user(oidc_app)
     consent = await sign_in(oidc, auth_params(**THIRD))
-    assert consent.status_code == 200 and "Allow third?" in consent.text
+    assert consent.status_code == 200
+    assert "Allow third?" in consent.text
     login_token = form_fields(
         (await oidc.get("/oauth/authorize", params=auth_params(prompt="login"))).text
     )["jotauth_csrf"]
@@ -106,13 +109,16 @@ async def test_third_party_client_asks_consent_once(
     assert allowed.status_code == 303
     assert "code" in query(allowed.headers["location"])
     again = await oidc.get("/oauth/authorize", params=auth_params(**THIRD))
-    assert again.status_code == 302 and "code" in query(again.headers["location"])
+    assert again.status_code == 302
+    assert "code" in query(again.headers["location"])
     wider = await oidc.get(
         "/oauth/authorize", params=auth_params(**THIRD, scope="openid profile email")
     )
-    assert wider.status_code == 200 and "Allow third?" in wider.text
+    assert wider.status_code == 200
+    assert "Allow third?" in wider.text
     forced = await oidc.get("/oauth/authorize", params=auth_params(**THIRD, prompt="consent"))
-    assert forced.status_code == 200 and "Allow third?" in forced.text
+    assert forced.status_code == 200
+    assert "Allow third?" in forced.text
 
 
 async def test_denied_consent_is_access_denied(
@@ -136,7 +142,8 @@ async def test_first_party_client_skips_consent(
     """The server's own applications are not asked about."""
     await kit.add_user(oidc_app)
     response = await sign_in(oidc, auth_params())
-    assert response.status_code == 303 and "code" in query(response.headers["location"])
+    assert response.status_code == 303
+    assert "code" in query(response.headers["location"])
 
 
 async def test_login_page_counts_against_the_same_limits_as_login(

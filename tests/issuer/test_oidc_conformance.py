@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.issuer.oidc_support import Client, auth_params, exchange, form_fields, pkce, query
 
 from jotauth import jose
-from tests.issuer.oidc_support import Client, auth_params, exchange, form_fields, pkce, query
 
 pytestmark = pytest.mark.anyio
 
@@ -141,7 +141,7 @@ async def test_oidcc_userinfo_post_body(rp: httpx.AsyncClient) -> None:
 async def test_oidcc_ensure_request_without_nonce_succeeds_for_code_flow(
     rp: httpx.AsyncClient, kit: Any
 ) -> None:
-    """oidcc-ensure-request-without-nonce-succeeds-for-code-flow: no nonce, a code, no nonce claim."""
+    """oidcc-ensure-request-without-nonce-succeeds-for-code-flow: a code, no nonce claim."""
     tokens, _ = await _flow(rp, nonce="")
     assert "nonce" not in await _id_token(rp, tokens, kit)
 
@@ -161,12 +161,13 @@ async def test_oidcc_scope_email(rp: httpx.AsyncClient) -> None:
     info = await rp.get(
         "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
-    assert info.status_code == 200 and info.json() == {"sub": "1"}
+    assert info.status_code == 200
+    assert info.json() == {"sub": "1"}
 
 
 async def test_oidcc_alternate_happy_flow(rp: httpx.AsyncClient) -> None:
     """oidcc-alternate-happy-flow: scope order reversed, parameters in another order."""
-    verifier, challenge = pkce()
+    _verifier, challenge = pkce()
     params = list(reversed(list(auth_params("rp", RP, challenge, scope="profile openid").items())))
     response = await _authorize(rp, params)
     assert "code" in query(response.headers["location"])
@@ -208,7 +209,8 @@ async def test_oidcc_prompt_login(rp: httpx.AsyncClient, kit: Any, clock: Any) -
     first, _ = await _flow(rp)
     clock.advance(5)
     forced = await rp.get("/oauth/authorize", params=auth_params("rp", RP, prompt="login"))
-    assert forced.status_code == 200 and 'name="password"' in forced.text
+    assert forced.status_code == 200
+    assert 'name="password"' in forced.text
     second, _ = await _flow(rp, prompt="login")
     assert (
         jose.peek_claims(second["id_token"])["auth_time"]
@@ -234,7 +236,8 @@ async def test_oidcc_max_age_1(rp: httpx.AsyncClient, clock: Any) -> None:
     first, _ = await _flow(rp)
     clock.advance(2)
     again = await rp.get("/oauth/authorize", params=auth_params("rp", RP, max_age="1"))
-    assert again.status_code == 200 and 'name="password"' in again.text
+    assert again.status_code == 200
+    assert 'name="password"' in again.text
     second, _ = await _flow(rp, max_age="1")
     assert (
         jose.peek_claims(second["id_token"])["auth_time"]
@@ -275,7 +278,8 @@ async def test_oidcc_codereuse(rp: httpx.AsyncClient, clock: Any, wait: int) -> 
     first = await rp.post("/oauth/token", data=data, headers=BASIC)
     clock.advance(wait)
     second = await rp.post("/oauth/token", data=data, headers=BASIC)
-    assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
+    assert second.status_code == 400
+    assert second.json()["error"] == "invalid_grant"
     info = await rp.get(
         "/oauth/userinfo", headers={"Authorization": f"Bearer {first.json()['access_token']}"}
     )
@@ -287,7 +291,8 @@ async def test_oidcc_ensure_registered_redirect_uri(rp: httpx.AsyncClient) -> No
     response = await rp.get(
         "/oauth/authorize", params=auth_params("rp", "https://rp.example/other")
     )
-    assert response.status_code == 400 and "location" not in response.headers
+    assert response.status_code == 400
+    assert "location" not in response.headers
 
 
 async def test_oidcc_ensure_post_request_succeeds(rp: httpx.AsyncClient) -> None:

@@ -4,7 +4,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.issuer.oidc_support import REDIRECT, auth_params, full_flow, query
 
 pytestmark = pytest.mark.anyio
@@ -104,7 +103,8 @@ async def test_discovery_advertises_exactly_what_exists(
     params = auth_params()
     assert (await oidc.get(path("authorization_endpoint"), params=params)).status_code == 302
     out = await oidc.get(path("end_session_endpoint"), params={"id_token_hint": tokens["id_token"]})
-    assert out.status_code == 200 and "signed out" in out.text
+    assert out.status_code == 200
+    assert "signed out" in out.text
     silent = await oidc.get(path("authorization_endpoint"), params={**params, "prompt": "none"})
     assert silent.headers["location"].startswith(REDIRECT)
     assert query(silent.headers["location"])["error"] == "login_required"
@@ -125,4 +125,5 @@ async def test_without_a_client_registry_nobody_is_redirected(client: httpx.Asyn
             "client_id": "app-a",
         },
     )
-    assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+    assert token.status_code == 401
+    assert token.json()["error"] == "invalid_client"
