@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from tests.migration_facts import ALL_TABLES, NEWEST_TABLES
 
 from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import make_engine
@@ -29,16 +30,6 @@ from jotauth.store.sql.migrate import (
 
 REPO = Path(__file__).resolve().parents[2]
 ALEMBIC = str(Path(sys.executable).with_name("alembic"))
-ALL_TABLES = {
-    "users",
-    "refresh_families",
-    "refresh_tokens",
-    "signing_keys",
-    "revocations",
-    "revocation_counter",
-    "audit_events",
-    "jotauth_meta",
-}
 
 
 def _tables(url: str) -> set[str]:
@@ -134,24 +125,37 @@ def test_every_migration_downgrades_one_step_at_a_time(database_url: str, tmp_pa
 
 
 def test_data_survives_down_and_up_of_the_last_revision(database_url: str) -> None:
-    """Undoing and redoing the newest migration keeps the users (it only adds jotauth_meta)."""
-    store = SQLStore.from_url(database_url)
-    store.set_meta("created_by", "test", now=1.0)
-    store.close()
+    """Undoing and redoing the newest migration keeps the users; only its tables go."""
+    SQLStore.from_url(database_url).close()
     _add_user(database_url)
     engine = make_engine(database_url)
     try:
         downgrade(engine, "-1")
+        assert _tables(database_url) == ALL_TABLES - NEWEST_TABLES
+        assert _usernames(database_url) == ["ann"]
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    assert _tables(database_url) == ALL_TABLES
+    assert _usernames(database_url) == ["ann"]
+
+
+def test_downgrading_0004_drops_the_meta_facts(database_url: str) -> None:
+    """Below 0004 the database has no jotauth_meta, and the demo mark goes with it."""
+    store = SQLStore.from_url(database_url)
+    store.set_meta("created_by", "test", now=1.0)
+    store.close()
+    engine = make_engine(database_url)
+    try:
+        downgrade(engine, "0003")
     finally:
         engine.dispose()
     assert "jotauth_meta" not in _tables(database_url)
-    assert _usernames(database_url) == ["ann"]
     store = SQLStore.from_url(database_url)
     try:
         assert store.get_meta("created_by") is None  # the fact went with its table
     finally:
         store.close()
-    assert _usernames(database_url) == ["ann"]
 
 
 def alembic(*args: str, cwd: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -182,7 +186,7 @@ def test_plain_alembic_upgrades_downgrades_and_upgrades(database_url: str, tmp_p
     _add_user(database_url)
     one = alembic("downgrade", "-1", cwd=tmp_path, url=database_url)
     assert one.returncode == 0, one.stderr
-    assert _tables(database_url) == ALL_TABLES - {"jotauth_meta"}
+    assert _tables(database_url) == ALL_TABLES - NEWEST_TABLES
     assert _usernames(database_url) == ["ann"]
     again = alembic("upgrade", "head", cwd=tmp_path, url=database_url)
     assert again.returncode == 0, again.stderr

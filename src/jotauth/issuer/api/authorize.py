@@ -38,6 +38,16 @@ _PATH: Final = "/oauth/authorize"
 _BAD_LOGIN: Final = "Wrong username or password."
 
 
+_ROUTE: Final[dict[str, Any]] = dict(
+    summary="OpenID Connect authorization endpoint (code + PKCE S256)",
+    response_class=HTMLResponse,
+    responses={
+        302: {"description": "to the client's redirect URI: `code` or `error`, `state`, `iss`"},
+        400: {"description": "error page: unknown client or unregistered redirect URI"},
+    },
+)  # the GET and the POST share one description (two operation ids)
+
+
 async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
     return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
@@ -66,26 +76,8 @@ def _error_redirect(request: Request, error: AuthorizationError) -> RedirectResp
     )
 
 
-@router.get(
-    _PATH,
-    summary="OpenID Connect authorization endpoint (code + PKCE S256)",
-    response_class=HTMLResponse,
-    responses={
-        302: {"description": "to the client's redirect URI: `code` or `error`, `state`, `iss`"},
-        400: {"description": "error page: unknown client or unregistered redirect URI"},
-    },
-    operation_id="authorize_get",
-)
-@router.post(
-    _PATH,
-    summary="OpenID Connect authorization endpoint (code + PKCE S256)",
-    response_class=HTMLResponse,
-    responses={
-        302: {"description": "to the client's redirect URI: `code` or `error`, `state`, `iss`"},
-        400: {"description": "error page: unknown client or unregistered redirect URI"},
-    },
-    operation_id="authorize_post",
-)
+@router.get(_PATH, operation_id="authorize_get", **_ROUTE)
+@router.post(_PATH, operation_id="authorize_post", **_ROUTE)
 async def authorize(request: Request) -> Response:
     """Sign the user in (or reuse their SSO session), ask consent, answer a code."""
     params = await read_params(request)

@@ -35,30 +35,22 @@ _PATH: Final = "/oauth/logout"
 _CARRIED: Final = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
 
 
+_ROUTE: Final[dict[str, Any]] = dict(
+    summary="OpenID Connect end-session endpoint (RP-initiated logout)",
+    response_class=HTMLResponse,
+    responses={
+        302: {"description": "to the registered post_logout_redirect_uri, with `state`"},
+        400: {"description": "error page: bad hint, unknown client or unregistered URI"},
+    },
+)  # the GET and the POST share one description (two operation ids)
+
+
 async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
     return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
-@router.get(
-    _PATH,
-    summary="OpenID Connect end-session endpoint (RP-initiated logout)",
-    response_class=HTMLResponse,
-    responses={
-        302: {"description": "to the registered post_logout_redirect_uri, with `state`"},
-        400: {"description": "error page: bad hint, unknown client or unregistered URI"},
-    },
-    operation_id="end_session_get",
-)
-@router.post(
-    _PATH,
-    summary="OpenID Connect end-session endpoint (RP-initiated logout)",
-    response_class=HTMLResponse,
-    responses={
-        302: {"description": "to the registered post_logout_redirect_uri, with `state`"},
-        400: {"description": "error page: bad hint, unknown client or unregistered URI"},
-    },
-    operation_id="end_session_post",
-)
+@router.get(_PATH, operation_id="end_session_get", **_ROUTE)
+@router.post(_PATH, operation_id="end_session_post", **_ROUTE)
 async def end_session(request: Request, background: BackgroundTasks) -> Response:
     """Sign the browser out of the issuer and every client of its SSO session."""
     params = await read_params(request)

@@ -6,6 +6,8 @@ release (``services.identity_scopes``), read from the user's record now, not fro
 The token travels in the ``Authorization`` header on both methods (RFC 6750 2.1).
 """
 
+from typing import Any, Final
+
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -20,24 +22,17 @@ __all__ = ["router"]
 router = APIRouter(tags=["openid"])
 
 
-@router.get(
-    "/oauth/userinfo",
+_ROUTE: Final[dict[str, Any]] = dict(
     summary="OpenID Connect UserInfo",
     dependencies=bearer("openid"),
     responses=errors(
         400, 401, 403, described={403: "`insufficient_scope`: the token lacks `openid`"}
     ),
-    operation_id="userinfo_get",
-)
-@router.post(
-    "/oauth/userinfo",
-    summary="OpenID Connect UserInfo",
-    dependencies=bearer("openid"),
-    responses=errors(
-        400, 401, 403, described={403: "`insufficient_scope`: the token lacks `openid`"}
-    ),
-    operation_id="userinfo_post",
-)
+)  # the GET and the POST share one description (two operation ids)
+
+
+@router.get("/oauth/userinfo", operation_id="userinfo_get", **_ROUTE)
+@router.post("/oauth/userinfo", operation_id="userinfo_post", **_ROUTE)
 async def userinfo(request: Request) -> JSONResponse:
     """``sub`` and the claims the token's scopes release (``profile``: preferred_username)."""
     principal = await authenticate(request)
