@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from jotauth.issuer.api import admin, auth, oauth, wellknown
+from jotauth.issuer.api import admin, auth, oauth, userinfo, wellknown
 from jotauth.issuer.observability import audit_api
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +34,10 @@ def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]
 
 def _endpoints() -> dict[tuple[str, str], Any]:
     """(path, method) -> handler, from the routers the app includes (a new one joins here)."""
-    routers = (auth.router, oauth.router, wellknown.router, admin.router, audit_api.router)
+    routers = (
+        auth.router, oauth.router, wellknown.router, admin.router, audit_api.router,
+        userinfo.router,
+    )  # fmt: skip
     return {
         (route.path, method): route.endpoint
         for router in routers
@@ -252,4 +255,4 @@ async def test_scoped_routes_answer_403_to_a_token_without_the_permission(
         response = await client.request(**request)
         assert response.status_code == 403, f"{method} {path}: {response.text}"
         assert response.json()["error"] == "insufficient_scope"
-    assert scoped == 12
+    assert scoped == 14  # + GET and POST /oauth/userinfo (openid)

@@ -38,7 +38,10 @@ _PATH: Final = "/oauth/authorize"
 _BAD_LOGIN: Final = "Wrong username or password."
 
 
+# A browser page, not a JSON API (like "/"): out of the OpenAPI document, which describes
+# JSON answers; docs/oidc.md describes the endpoint.
 _ROUTE: Final[dict[str, Any]] = dict(
+    include_in_schema=False,
     summary="OpenID Connect authorization endpoint (code + PKCE S256)",
     response_class=HTMLResponse,
     responses={

@@ -35,7 +35,10 @@ _PATH: Final = "/oauth/logout"
 _CARRIED: Final = ("id_token_hint", "post_logout_redirect_uri", "state", "client_id")
 
 
+# A browser page, not a JSON API (like "/"): out of the OpenAPI document, which describes
+# JSON answers; docs/oidc.md describes the endpoint.
 _ROUTE: Final[dict[str, Any]] = dict(
+    include_in_schema=False,
     summary="OpenID Connect end-session endpoint (RP-initiated logout)",
     response_class=HTMLResponse,
     responses={

@@ -42,6 +42,7 @@ __all__ = [
     "TokenRequest",
     "TokenResponse",
     "User",
+    "UserInfo",
     "UserList",
 ]
 
@@ -319,3 +320,12 @@ class AuditList(BaseModel):
 
     events: list[AuditEvent]
     count: int
+
+
+class UserInfo(BaseModel):
+    """OpenID Connect UserInfo: ``sub`` and the claims the token's scopes release."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sub: str
+    preferred_username: str | None = Field(default=None, description="with the profile scope")

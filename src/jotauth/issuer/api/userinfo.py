@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from jotauth.issuer.api import models
 from jotauth.issuer.api.deps import authenticate, service
 from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.errors import ForbiddenError, InvalidTokenError
@@ -25,6 +26,7 @@ router = APIRouter(tags=["openid"])
 _ROUTE: Final[dict[str, Any]] = dict(
     summary="OpenID Connect UserInfo",
     dependencies=bearer("openid"),
+    response_model=models.UserInfo,
     responses=errors(
         400, 401, 403, described={403: "`insufficient_scope`: the token lacks `openid`"}
     ),
