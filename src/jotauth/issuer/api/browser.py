@@ -13,7 +13,6 @@
 
 import base64
 import hmac
-import os
 import secrets
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
@@ -21,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import Request, Response
 
 from jotauth.issuer.api.body import _read
-from jotauth.issuer.errors import InvalidRequestError, UnsupportedMediaError
+from jotauth.issuer.errors import ConfigurationError, InvalidRequestError, UnsupportedMediaError
 from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.settings import Settings
 
@@ -50,7 +49,9 @@ class Browser:
         self.binding_name = prefix + _BINDING
         settings: Settings = request.app.state.settings
         self.settings = settings
-        secret = settings.master_key or settings.hmac_secret or _process_secret()
+        secret = settings.master_key or settings.hmac_secret
+        if secret is None:  # the key ring refuses to start without either
+            raise ConfigurationError("the form tokens need JOTAUTH_MASTER_KEY")
         self._key = derive_key(secret, b"jotauth form csrf")
         self.binding = request.cookies.get(self.binding_name) or ""
         self._new_binding: str | None = None
@@ -91,16 +92,6 @@ class Browser:
             response.delete_cookie(
                 self.sso_name, path="/", secure=self.secure, httponly=True, samesite="lax"
             )
-
-
-_PROCESS_SECRET: list[bytes] = []
-
-
-def _process_secret() -> bytes:
-    """A per-process key for servers with neither master key nor HMAC secret (tests only)."""
-    if not _PROCESS_SECRET:
-        _PROCESS_SECRET.append(os.urandom(32))
-    return _PROCESS_SECRET[0]
 
 
 def _origin(url: str) -> str:
