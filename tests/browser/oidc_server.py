@@ -23,8 +23,16 @@ def create() -> FastAPI:
     server, ``JOTAUTH_TEST_RP``) and the user john / password123."""
     rp = os.environ["JOTAUTH_TEST_RP"]
     clients = MemoryClients(
-        Client("app-a", redirect_uris=(rp + "/a/callback",)),
-        Client("app-b", redirect_uris=(rp + "/b/callback",)),
+        Client(
+            "app-a",
+            redirect_uris=(rp + "/a/callback",),
+            post_logout_redirect_uris=(rp + "/a/signed-out",),
+        ),
+        Client(
+            "app-b",
+            redirect_uris=(rp + "/b/callback",),
+            post_logout_redirect_uris=(rp + "/b/signed-out",),
+        ),
     )
     app = create_app(Settings.from_env(), clients=clients)
 

@@ -165,11 +165,13 @@ def test_sign_in_on_the_login_page_then_sso_for_a_second_app(
     tab.goto(url_b)
     tab.wait_for_url(REDIRECT_B + "?*")  # straight through: no login page on the way
     code_b = _code(tab.url, state_b)
-    assert httpx.post(
+    exchanged = httpx.post(
         server + "/oauth/token",
         data={"grant_type": "authorization_code", "code": code_b, "redirect_uri": REDIRECT_B,
               "code_verifier": verifier_b, "client_id": "app-b"},
-    ).status_code == 200  # fmt: skip
+    )  # fmt: skip
+    assert exchanged.status_code == 200
+    tokens_b = exchanged.json()
     cookies = {c["name"]: c for c in tab.context.cookies()}
     sso = cookies["jotauth_sso"]
     assert sso["httpOnly"]
@@ -178,3 +180,19 @@ def test_sign_in_on_the_login_page_then_sso_for_a_second_app(
         "/a/callback",
         "/b/callback",
     ]
+
+    # Log out at B: both applications' tokens die, and A needs the password again.
+    out = urlencode({
+        "id_token_hint": tokens_b["id_token"], "state": "bye",
+        "post_logout_redirect_uri": origin + "/b/signed-out",
+    })  # fmt: skip
+    tab.goto(f"{server}/oauth/logout?{out}")
+    tab.wait_for_url(origin + "/b/signed-out?state=bye")
+    for access in (tokens.json()["access_token"], tokens_b["access_token"]):
+        refused = httpx.get(
+            server + "/oauth/userinfo", headers={"Authorization": "Bearer " + access}
+        )
+        assert refused.status_code == 401
+    url_again, _, _ = _request(server, "app-a", REDIRECT)
+    tab.goto(url_again)
+    assert tab.locator("#password").is_visible()
