@@ -62,6 +62,30 @@ def test_purge_removes_only_expired_rows(env: dict[str, str]) -> None:
     store.close()
 
 
+def test_purge_removes_expired_authorization_codes(env: dict[str, str]) -> None:
+    """An expired code that issued nothing goes; a live one stays."""
+    import time
+
+    from jotauth.store import open_store
+    from jotauth.store.records import AuthorizationCodeRecord
+
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    now = time.time()
+    for name, expires in (("dead", now - 1), ("live", now + 60)):
+        store.create_code(name, AuthorizationCodeRecord(
+            client_id="app", user_id=1, redirect_uri="https://app.example/cb",
+            code_challenge="c" * 43, scope="openid", nonce=None, sso_sid="s",
+            auth_time=now, created_at=now, expires_at=expires,
+        ))  # fmt: skip
+    store.close()
+    result = CliRunner().invoke(main, ["db", "purge"], env=env)
+    assert "removed 1 expired row(s)" in result.output
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    assert store.spend_code("dead", now=now) == (None, False)
+    assert store.spend_code("live", now=now)[1]
+    store.close()
+
+
 def test_current_fails_cleanly_on_an_unreachable_database() -> None:
     """`db current` on a database that cannot be reached is one line, not a traceback."""
     result = CliRunner().invoke(

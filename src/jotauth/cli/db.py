@@ -99,7 +99,8 @@ def current_command() -> None:
 
 @db.command("purge")
 def purge_command() -> None:
-    """Delete expired denylist entries and the refresh tokens of long-dead sessions.
+    """Delete expired denylist entries, the refresh tokens of long-dead sessions and expired
+    authorization codes that issued nothing.
 
     Safe at any time (run it daily from cron): only rows that can no longer affect a
     decision are removed.
@@ -107,7 +108,8 @@ def purge_command() -> None:
     with fail_cleanly():
         store = SQLStore.from_url(Settings.from_env().database_url)
         try:
-            removed = store.purge(now=time.time())
+            now = time.time()
+            removed = store.purge(now=now) + store.purge_codes(before=now)
         finally:
             store.close()
     click.echo(f"removed {removed} expired row(s)")
