@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
+from tests.migration_facts import NEWEST_TABLES
 
 from jotauth.cli.main import main
 from jotauth.store.sql import SQLStore
@@ -76,6 +77,30 @@ def test_purge_removes_only_expired_rows(env: dict[str, str]) -> None:
     with store.engine.connect() as connection:
         kept = connection.exec_driver_sql("SELECT jti FROM revocations ORDER BY position").all()
     assert [row.jti for row in kept] == ["just-expired", "live"]
+    store.close()
+
+
+def test_purge_removes_expired_authorization_codes(env: dict[str, str]) -> None:
+    """An expired code that issued nothing goes; a live one stays."""
+    import time
+
+    from jotauth.store import open_store
+    from jotauth.store.records import AuthorizationCodeRecord
+
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    now = time.time()
+    for name, expires in (("dead", now - 1), ("live", now + 60)):
+        store.create_code(name, AuthorizationCodeRecord(
+            client_id="app", user_id=1, redirect_uri="https://app.example/cb",
+            code_challenge="c" * 43, scope="openid", nonce=None, sso_sid="s",
+            auth_time=now, created_at=now, expires_at=expires,
+        ))  # fmt: skip
+    store.close()
+    result = CliRunner().invoke(main, ["db", "purge"], env=env)
+    assert "removed 1 expired row(s)" in result.output
+    store = open_store(env["JOTAUTH_DATABASE_URL"])
+    assert store.spend_code("dead", now=now) == (None, False)
+    assert store.spend_code("live", now=now)[1]
     store.close()
 
 
@@ -173,7 +198,7 @@ def test_downgrade_refuses_unreachable_targets(
     result = runner.invoke(main, ["db", "downgrade", target, "--yes"], env=env)
     assert result.exit_code == 1
     assert message in result.output
-    assert "jotauth_meta" in _tables(env["JOTAUTH_DATABASE_URL"])
+    assert _tables(env["JOTAUTH_DATABASE_URL"]) >= NEWEST_TABLES
 
 
 def test_downgrade_of_an_empty_database(env: dict[str, str]) -> None:

@@ -126,7 +126,7 @@ def test_demo_database_named_by_url(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_db_downgrade_removes_the_demo_mark(demo: Path) -> None:
-    """Downgrading past the mark's table makes the database a production one again."""
+    """Downgrading past the mark's table (0004) makes the database a production one again."""
     runner = CliRunner()
     down = runner.invoke(main, ["db", "downgrade", "0003", "--yes"], env=_clean_env())
     assert down.exit_code == 0, down.output

@@ -308,3 +308,37 @@ def receiver() -> Any:
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.fixture
+def clients() -> Any:
+    """The in-memory client lookup the OpenID provider tests register clients in."""
+    from tests.issuer.oidc_support import Client, MemoryClients
+
+    return MemoryClients(
+        Client("app-a"),
+        Client("app-b", redirect_uris=("https://app-b.example/cb",)),
+        Client(
+            "third",
+            client_type="confidential",
+            redirect_uris=("https://third.example/cb",),
+            first_party=False,
+            secret="third-secret-0123456789",
+        ),
+    )
+
+
+@pytest.fixture
+def oidc_app(settings: Settings, clock: ManualClock, clients: Any) -> Iterator[Any]:
+    """The app with the in-memory clients registered."""
+    application = create_app(settings, clock=clock, sleep=clock.advance, clients=clients)
+    yield application
+    application.state.store.close()
+
+
+@pytest.fixture
+async def oidc(oidc_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of ``oidc_app`` (keeps cookies, follows no redirect)."""
+    transport = httpx.ASGITransport(app=oidc_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        yield c

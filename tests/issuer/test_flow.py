@@ -145,7 +145,8 @@ async def test_discovery_document(client: httpx.AsyncClient) -> None:
     assert doc["jwks_uri"] == "http://testserver/.well-known/jwks.json"
     assert doc["token_endpoint"] == "http://testserver/oauth/token"
     assert doc["jotauth_revocations_endpoint"] == "http://testserver/revocations"
-    assert "EdDSA" in doc["jotauth_access_token_signing_alg_values_supported"]
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256"]  # OIDC Core 15.1
+    assert doc["jotauth_access_token_signing_alg_values_supported"] == ["EdDSA"]
     assert response.headers["cache-control"] == "public, max-age=300"
 
 

@@ -21,7 +21,8 @@ async def _kids(client: httpx.AsyncClient) -> list[str]:
 
 
 def _states(app: Any) -> dict[str, str]:
-    return {k.kid: k.state for k in app.state.auth.ring.list()}
+    """The access-token keys' states (the list also shows the RS256 ID-token keys)."""
+    return {k.kid: k.state for k in app.state.auth.ring.list() if k.alg != "RS256"}
 
 
 async def test_next_key_is_published_before_it_signs(
@@ -115,7 +116,8 @@ async def test_hs256_needs_a_strong_secret(sqlite_url: str, kit: Any) -> None:
 async def test_hs256_with_a_secret_signs_and_publishes_nothing(
     sqlite_url: str, kit: Any, clock: Any
 ) -> None:
-    """With an explicit strong secret tokens are HS256 and the JWKS stays empty."""
+    """With an explicit strong secret tokens are HS256 and the secret is never published: the
+    JWKS holds only the RS256 ID-token keys (the master key seals them)."""
     settings = kit.make_settings(sqlite_url, signing_alg="HS256", hmac_secret=os.urandom(32))
     app = create_app(settings, clock=clock, sleep=clock.advance)
     await kit.add_user(app)
@@ -124,7 +126,9 @@ async def test_hs256_with_a_secret_signs_and_publishes_nothing(
         token = (await kit.login(client))["access_token"]
         assert jose.peek_header(token)["alg"] == "HS256"
         assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 200
-        assert (await client.get("/.well-known/jwks.json")).json() == {"keys": []}
+        published = (await client.get("/.well-known/jwks.json")).json()["keys"]
+        assert published
+        assert {(k["kty"], k["alg"]) for k in published} == {("RSA", "RS256")}
     app.state.store.close()
 
 

@@ -128,7 +128,7 @@ async def test_refresh_grant(app: Any, client: httpx.AsyncClient, kit: Any) -> N
         ({"grant_type": "password", "username": "john", "password": "bad"}, 400, "invalid_grant"),
         ({"grant_type": "refresh_token", "refresh_token": "x" * 43}, 400, "invalid_grant"),
         ({"grant_type": "client_credentials"}, 401, "invalid_client"),
-        ({"grant_type": "authorization_code", "code": "x"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "code": "x"}, 401, "invalid_client"),
         ({"username": "john"}, 400, "invalid_request"),
         ({"grant_type": "password", "username": "john"}, 400, "invalid_request"),
         ({"grant_type": "refresh_token"}, 400, "invalid_request"),

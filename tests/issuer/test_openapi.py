@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from jotauth.issuer.api import admin, auth, clients, introspection, oauth, wellknown
+from jotauth.issuer.api import admin, auth, clients, introspection, oauth, userinfo, wellknown
 from jotauth.issuer.observability import audit_api
 
 pytestmark = pytest.mark.anyio
@@ -36,7 +36,7 @@ def _endpoints() -> dict[tuple[str, str], APIRoute]:
     """(path, method) -> route, from the routers the app includes (a new one joins here)."""
     routers = (
         auth.router, oauth.router, introspection.router, wellknown.router, admin.router,
-        clients.router, audit_api.router,
+        clients.router, audit_api.router, userinfo.router,
     )  # fmt: skip
     return {
         (route.path, method): route
@@ -265,4 +265,4 @@ async def test_scoped_routes_answer_403_to_a_token_without_the_permission(
         response = await client.request(**request)
         assert response.status_code == 403, f"{method} {path}: {response.text}"
         assert response.json()["error"] == "insufficient_scope"
-    assert scoped == 19  # + the seven /admin/clients routes
+    assert scoped == 21  # + the seven /admin/clients routes, GET and POST /oauth/userinfo

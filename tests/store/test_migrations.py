@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from tests.migration_facts import ALL_TABLES
 
 from jotauth.store.sql import SQLStore
 from jotauth.store.sql.engine import make_engine
@@ -29,18 +30,6 @@ from jotauth.store.sql.migrate import (
 
 REPO = Path(__file__).resolve().parents[2]
 ALEMBIC = str(Path(sys.executable).with_name("alembic"))
-ALL_TABLES = {
-    "users",
-    "refresh_families",
-    "refresh_tokens",
-    "signing_keys",
-    "revocations",
-    "revocation_counter",
-    "audit_events",
-    "jotauth_meta",
-    "oauth_clients",
-    "client_assertions",
-}
 
 
 def _tables(url: str) -> set[str]:
@@ -171,13 +160,11 @@ def test_downgrading_past_the_meta_migration_drops_its_facts(database_url: str) 
     finally:
         engine.dispose()
     assert "jotauth_meta" not in _tables(database_url)
-    assert _usernames(database_url) == ["ann"]
     store = SQLStore.from_url(database_url)
     try:
         assert store.get_meta("created_by") is None  # the fact went with its table
     finally:
         store.close()
-    assert _usernames(database_url) == ["ann"]
 
 
 def alembic(*args: str, cwd: Path, url: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -101,7 +101,8 @@ def current_command() -> None:
 @db.command("purge")
 def purge_command() -> None:
     """Remove what retention removes, now: rotated and dead refresh tokens, dead sessions,
-    expired denylist and feed events, and audit events past JOTAUTH_AUDIT_RETENTION_DAYS.
+    expired denylist and feed events, expired authorization codes, ended SSO sessions, and
+    audit events past JOTAUTH_AUDIT_RETENTION_DAYS.
 
     The server does this by itself every JOTAUTH_RETENTION_INTERVAL seconds; this runs the
     same rules once, to the end. Safe at any time: only rows that can no longer affect a

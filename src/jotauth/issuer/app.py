@@ -29,7 +29,18 @@ import anyio
 from starlette.middleware.cors import CORSMiddleware
 
 from jotauth.guard import Guard, Principal
-from jotauth.issuer.api import admin, auth, clients, home, introspection, oauth, wellknown
+from jotauth.issuer.api import (
+    admin,
+    auth,
+    authorize,
+    clients as clients_api,
+    end_session,
+    home,
+    introspection,
+    oauth,
+    userinfo,
+    wellknown,
+)
 from jotauth.issuer.api.cookies import CookiePolicy
 from jotauth.issuer.api.deps import verify_token
 from jotauth.issuer.api.docs import install_docs
@@ -45,14 +56,20 @@ from jotauth.issuer.observability.install import install_observability
 from jotauth.issuer.observability.metrics import HardeningMetrics
 from jotauth.issuer.retention import RetentionTask
 from jotauth.issuer.revocations import FeedPublisher
-from jotauth.issuer.runtime import build_runtime
+from jotauth.issuer.runtime import Runtime, build_runtime
+from jotauth.issuer.services.authorization import AuthorizationService
+from jotauth.issuer.services.backchannel import BackchannelSender
+from jotauth.issuer.services.id_tokens import IdTokens
 from jotauth.issuer.services.keyring import verified_algorithms
+from jotauth.issuer.services.logout import SessionLogout
+from jotauth.issuer.services.oauth_clients import ClientRegistry, RegisteredClients
 from jotauth.issuer.services.ratelimit import (
     RateLimiter,
     account_key,
     close_storage,
     limits_storage,
 )
+from jotauth.issuer.services.sso import SSOSessions
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
 
@@ -73,11 +90,18 @@ def create_app(
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    clients: ClientRegistry | None = None,
+    backchannel: BackchannelSender | None = None,
 ) -> FastAPI:
     """The auth server for ``settings``, and nothing else: it never reads the environment.
 
     The config you pass is the config you get (``Settings.from_env()`` reads ``JOTAUTH_*``),
     so a test configures the server by passing ``Settings(...)``, never with ``setenv``.
+
+    ``clients``: the registry the authorization endpoint looks clients up in and the code
+    exchange authenticates them with (default: the server's client registry).
+    ``backchannel``: how logout tokens are delivered (tests pass one on an
+    ``httpx.MockTransport``).
     """
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
@@ -159,9 +183,12 @@ def create_app(
     app.state.retention = retention
     app.state.provider = runtime.provider
     app.state.clients = runtime.clients
+    registry = clients or RegisteredClients(runtime.store, runtime.provider.authenticator)
+    _install_openid(app, runtime, registry, backchannel or BackchannelSender())
     install_error_handlers(app)
     install_docs(app)
-    for module in (home, auth, oauth, introspection, wellknown, admin, clients):
+    routers = (home, auth, oauth, introspection, authorize, userinfo, end_session, wellknown)
+    for module in (*routers, admin, clients_api):
         app.include_router(module.router)
     app.include_router(audit_router)
 
@@ -191,3 +218,25 @@ def create_app(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
     )
     return app
+
+
+def _install_openid(
+    app: FastAPI, runtime: Runtime, clients: ClientRegistry, backchannel: BackchannelSender
+) -> None:
+    """The OpenID provider's services, on ``app.state`` for the authorize, userinfo and
+    logout routes (``authorization``, ``sso``, ``logout``, ``id_tokens``, ``clients``)."""
+    clock, tokens = runtime.auth.clock, runtime.auth.tokens
+    id_tokens = (
+        None if runtime.id_ring is None else IdTokens(runtime.id_ring, runtime.settings, clock)
+    )
+    app.state.oauth_clients = clients
+    app.state.id_tokens = id_tokens
+    app.state.backchannel = backchannel
+    app.state.sso = SSOSessions(runtime.store, clock)
+    app.state.authorization = AuthorizationService(
+        runtime.store, runtime.settings, clients=clients, tokens=tokens, id_tokens=id_tokens,
+        clock=clock,
+    )  # fmt: skip
+    app.state.logout = SessionLogout(
+        runtime.store, tokens=tokens, clients=clients, id_tokens=id_tokens, clock=clock
+    )

@@ -8,6 +8,8 @@ The tree (under ``jotauth.errors.JotauthError``)::
     ├── UnsupportedMediaError     415 invalid_request: not JSON / not form-encoded
     ├── PayloadTooLargeError      413 invalid_request: body over JOTAUTH_MAX_BODY_BYTES
     ├── InvalidGrantError         401 (400 on /oauth/token) invalid_grant: credentials or refresh
+    ├── InvalidClientError        401 invalid_client: client authentication failed
+    ├── UnauthorizedClientError   400 unauthorized_client: the client may not use this grant
     ├── UnsupportedGrantTypeError 400 unsupported_grant_type
     ├── InvalidScopeError         400 invalid_scope: a requested scope the user does not hold
     ├── InvalidClientError        401 invalid_client: client authentication failed (RFC 6749 5.2)
@@ -108,6 +110,8 @@ class InvalidClientError(IssuerError):
 
 
 class UnauthorizedClientError(IssuerError):
+    """The client may not use this grant (RFC 6749 5.2)."""
+
     code = "unauthorized_client"
     status = 400
 

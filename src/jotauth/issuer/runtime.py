@@ -14,6 +14,7 @@ from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.services.client_auth import ClientAuthenticator
 from jotauth.issuer.services.clients import ClientService, ClientSpec
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
 from jotauth.issuer.services.introspection import TokenIntrospection
 from jotauth.issuer.services.keyring import KeyRing, verified_algorithms
 from jotauth.issuer.services.passwords import PasswordService
@@ -37,6 +38,9 @@ class Runtime:
     auth: AuthService
     clients: ClientService
     provider: OAuthProvider
+    id_ring: KeyRing | None = None
+    """The RS256 ring that signs ID tokens (the main ring itself when it is RS256; None for
+    HMAC signing without a master key, where no ID token can be issued)."""
 
 
 def build_runtime(
@@ -63,8 +67,7 @@ def build_runtime(
         except BaseException:
             store.close()
             raise
-    ring = KeyRing(store, settings, clock=clock, sleep=sleep)
-    ring.ensure()
+    ring, id_ring = _rings(store, settings, clock, sleep)
     events = EventBus()
     events.record_with(AuditRecorder(store))
     passwords = PasswordService(
@@ -84,7 +87,32 @@ def build_runtime(
         clock=clock,
     )
     clients = ClientService(store, clock=clock)
-    return Runtime(settings, store, ring, events, auth, clients, provider)
+    return Runtime(settings, store, ring, events, auth, clients, provider, id_ring)
+
+
+def _rings(
+    store: SQLStore,
+    settings: Settings,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[KeyRing, KeyRing | None]:
+    """The access-token ring and the RS256 ID-token ring kept alongside it (same table)."""
+    if settings.signing_alg == ID_TOKEN_ALG:
+        ring = KeyRing(store, settings, clock=clock, sleep=sleep)
+        ring.ensure()
+        return ring, ring
+    ring = KeyRing(store, settings, clock=clock, sleep=sleep, owns=lambda alg: alg != ID_TOKEN_ALG)
+    ring.ensure()
+    if settings.master_key is None:  # HMAC signing, no master key to seal an RSA key with
+        return ring, None
+    id_ring = KeyRing(
+        store, settings, clock=clock, sleep=sleep, alg=ID_TOKEN_ALG,
+        owns=lambda alg: alg == ID_TOKEN_ALG,
+    )  # fmt: skip
+    # Made on first use (the JWKS or the first ID token): an RSA key takes a while to
+    # generate, and a server that never runs the code flow need not wait for one.
+    ring.alongside = id_ring
+    return ring, id_ring
 
 
 def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:

@@ -5,12 +5,14 @@ from typing import Any
 
 __all__ = [
     "AuditRecord",
+    "AuthorizationCodeRecord",
     "ClientRecord",
     "FamilyRecord",
     "FeedPage",
     "KeyRecord",
     "RefreshRecord",
     "RevocationRecord",
+    "SSOSessionRecord",
     "UserRecord",
 ]
 
@@ -162,3 +164,33 @@ class ClientRecord:
     def confidential(self) -> bool:
         """Whether the client holds credentials (RFC 6749 2.1)."""
         return self.type == "confidential"
+
+
+@dataclass(frozen=True)
+class SSOSessionRecord:
+    """A browser's session at the issuer (OIDC ``sid``); the cookie secret is never stored."""
+
+    sid: str
+    user_id: int
+    auth_time: float
+    created_at: float
+    expires_at: float
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationCodeRecord:
+    """An authorization code's bindings (the code itself is stored only as its hash)."""
+
+    client_id: str
+    user_id: int
+    redirect_uri: str
+    code_challenge: str
+    scope: str
+    nonce: str | None
+    sso_sid: str
+    auth_time: float
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    family_id: str | None = None

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from jotauth.issuer.errors import InvalidRequestError, UnsupportedMediaError
 
-__all__ = ["FORM", "BodyRoute", "form"]
+__all__ = ["FORM", "BodyRoute", "form", "form_pairs"]
 
 FORM: Final = "application/x-www-form-urlencoded"
 _JSON: Final = "application/json"
@@ -72,6 +72,22 @@ class BodyRoute(APIRoute):
         return strict
 
 
+async def form_pairs(
+    request: Request, *, what: str = "this endpoint takes"
+) -> list[tuple[str, str]]:
+    """The ``(name, value)`` pairs of an ``application/x-www-form-urlencoded`` body, in order,
+    decoded strictly (a ``%ff`` refuses the form rather than becoming U+FFFD): the one form
+    parser, for the token endpoint's models and the issuer's own pages alike. The body's size
+    and time are bounded before it gets here (``http/body_limit.py``)."""
+    raw = await request.body()
+    if _media_type(request) != FORM:
+        raise UnsupportedMediaError(f"{what} {FORM} (RFC 6749 section 4)")
+    try:
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequestError("the form is not valid UTF-8 (RFC 6749 appendix B)") from None
+
+
 def form(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
     """A dependency: the ``application/x-www-form-urlencoded`` body, validated as ``model``.
 
@@ -80,13 +96,7 @@ def form(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
     """
 
     async def parse(request: Request) -> Model:
-        raw = await request.body()
-        if _media_type(request) != FORM:
-            raise UnsupportedMediaError(f"token requests are {FORM} (RFC 6749 section 4)")
-        try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise InvalidRequestError("the form is not valid UTF-8 (RFC 6749 appendix B)") from None
+        pairs = await form_pairs(request, what="token requests are")
         values: dict[str, str] = {}
         seen: set[str] = set()
         for name, value in pairs:

@@ -53,10 +53,11 @@ __all__ = [
     "TokenRequest",
     "TokenResponse",
     "User",
+    "UserInfo",
     "UserList",
 ]
 
-GRANT_TYPES: Final = ("client_credentials", "refresh_token", "password")
+GRANT_TYPES: Final = ("authorization_code", "client_credentials", "refresh_token", "password")
 """The grants ``/oauth/token`` answers; any other is ``unsupported_grant_type``."""
 _USERNAME_MAX: Final = 1024
 _PASSWORD_MAX: Final = 4096
@@ -154,6 +155,13 @@ class TokenRequest(_Body):
     password: StrictStr | None = Field(None, max_length=_PASSWORD_MAX, description="password grant")
     refresh_token: StrictStr | None = Field(
         None, max_length=_REFRESH_TOKEN_MAX, description="refresh_token grant"
+    )
+    code: StrictStr | None = Field(None, max_length=256, description="authorization_code grant")
+    redirect_uri: StrictStr | None = Field(
+        None, max_length=_URI_MAX, description="authorization_code grant: as in the request"
+    )
+    code_verifier: StrictStr | None = Field(
+        None, max_length=128, description="authorization_code grant: the PKCE verifier"
     )
     client_id: StrictStr | None = Field(
         None,
@@ -440,3 +448,12 @@ class AuditList(BaseModel):
 
     events: list[AuditEvent]
     count: int
+
+
+class UserInfo(BaseModel):
+    """OpenID Connect UserInfo: ``sub`` and the claims the token's scopes release."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sub: str
+    preferred_username: str | None = Field(default=None, description="with the profile scope")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from jotauth.issuer.api import models
+from jotauth.issuer.api.authorize import exchange_code
 from jotauth.issuer.api.body import form
 from jotauth.issuer.api.client_auth import credentials_of
 from jotauth.issuer.api.deps import client, oauth_provider
@@ -74,9 +75,15 @@ async def token(
             credentials, _required(body.refresh_token, "refresh_token"), caller
         )
         answer = pair.body()
+    elif body.grant_type == "authorization_code":
+        fields = {"code": body.code, "redirect_uri": body.redirect_uri}
+        fields["code_verifier"] = body.code_verifier
+        answer = await exchange_code(
+            request, {k: v for k, v in fields.items() if v is not None}, credentials
+        )
     else:
         raise UnsupportedGrantTypeError(
-            "grant_type must be client_credentials or refresh_token"
+            "grant_type must be authorization_code, client_credentials or refresh_token"
             + (" or password" if request.app.state.settings.password_grant_enabled else "")
         )
     return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

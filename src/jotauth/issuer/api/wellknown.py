@@ -15,6 +15,8 @@ from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
 from jotauth.issuer.services.clients import ASSERTION_ALGORITHMS, AUTH_METHODS
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
+from jotauth.issuer.services.identity_scopes import CLAIMS_SUPPORTED, IDENTITY_SCOPES
 from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
@@ -44,28 +46,41 @@ async def jwks(request: Request) -> JSONResponse:
     return JWKSetResponse(body, headers={"Cache-Control": _JWKS_CACHE})
 
 
-def metadata(settings: Settings, scopes: list[str]) -> dict[str, object]:
+def metadata(settings: Settings, scopes: list[str], id_tokens: bool) -> dict[str, object]:
     """What this server offers, and only that (RFC 8414 2 / OpenID Connect Discovery 3).
 
     Built from the same facts the endpoints use (the client authentication methods and
-    assertion algorithms of ``services.clients``, the password grant setting), so the
-    document cannot promise a grant or method the token endpoint refuses. No authorization
-    endpoint exists yet, so ``response_types_supported`` is empty and no ID token, userinfo
-    or subject type is claimed.
+    assertion algorithms of ``services.clients``, the password grant setting, whether ID
+    tokens can be signed), so the document cannot promise a grant or method the token
+    endpoint refuses. ``tests/issuer/test_discovery.py`` calls every endpoint it names.
     """
     base = settings.issuer
-    grants = ["client_credentials", "refresh_token"]
+    grants = ["authorization_code", "client_credentials", "refresh_token"]
     if settings.password_grant_enabled:
         grants.append("password")
     return {
         "issuer": base,
         "jwks_uri": f"{base}/.well-known/jwks.json",
+        "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/oauth/token",
+        "userinfo_endpoint": f"{base}/oauth/userinfo",
+        "end_session_endpoint": f"{base}/oauth/logout",
         "introspection_endpoint": f"{base}/oauth/introspect",
         "revocation_endpoint": f"{base}/oauth/revoke",
         "grant_types_supported": grants,
-        "response_types_supported": [],
-        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [ID_TOKEN_ALG] if id_tokens else [],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+        "scopes_supported": sorted({*IDENTITY_SCOPES, *scopes}),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
@@ -77,17 +92,20 @@ def metadata(settings: Settings, scopes: list[str]) -> dict[str, object]:
         "jotauth_refresh_endpoint": f"{base}/refresh",
         "jotauth_me_endpoint": f"{base}/me",
         "jotauth_access_token_signing_alg_values_supported": [settings.signing_alg],
-        "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "roles",
-            "permissions", "preferred_username", "sid", "tier", "rate_limit",
-        ],
+        "claims_supported": sorted({
+            *CLAIMS_SUPPORTED, "jti", "client_id", "scope", "roles", "permissions", "tier",
+            "rate_limit",
+        }),
     }  # fmt: skip
 
 
 async def _metadata(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     scopes = await client_registry(request).advertised_scopes()
-    return JSONResponse(metadata(settings, scopes), headers={"Cache-Control": _JWKS_CACHE})
+    id_tokens = request.app.state.id_tokens is not None
+    return JSONResponse(
+        metadata(settings, scopes, id_tokens), headers={"Cache-Control": _JWKS_CACHE}
+    )
 
 
 @router.get(

@@ -93,18 +93,25 @@ class KeyRing:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         cache_seconds: float = 5.0,
+        alg: str | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        self.alg = alg or settings.signing_alg
+        self._owns = owns
+        self.alongside: KeyRing | None = None
+        """A second ring in the same table (the RS256 ID-token keys): published in this
+        ring's JWKS and rotated with it."""
         self.clock = clock
         self.sleep = sleep
         self.cache_seconds = cache_seconds
         self._view: RingView | None = None
         self._confirmed_at = -math.inf
         self._lock = threading.RLock()  # _load may rotate, which takes the lock again
-        if settings.signing_alg.startswith("HS"):
+        if self.alg.startswith("HS"):
             secret = settings.hmac_secret or b""
-            self._hmac: jose.Key | None = jose.Key.from_secret(secret, settings.signing_alg)
+            self._hmac: jose.Key | None = jose.Key.from_secret(secret, self.alg)
         else:
             self._hmac = None
             if settings.master_key is None:
@@ -120,8 +127,16 @@ class KeyRing:
 
     # -- records -----------------------------------------------------------------------------
 
+    def _keys(self, states: tuple[str, ...] | None = None) -> list[KeyRecord]:
+        """This ring's keys of the table (all of them unless ``owns`` picks some by alg)."""
+        records = self.store.list_keys(states)
+        return records if self._owns is None else [r for r in records if self._owns(r.alg)]
+
+    def _mine(self, records: list[KeyRecord]) -> list[KeyRecord]:
+        return records if self._owns is None else [r for r in records if self._owns(r.alg)]
+
     def _new_record(self, state: str, now: float) -> KeyRecord:
-        key = jose.Key.generate(self.settings.signing_alg)
+        key = jose.Key.generate(self.alg)
         private = json.dumps(key.to_jwk(private=True)).encode()
         return KeyRecord(
             kid=key.kid,
@@ -148,7 +163,7 @@ class KeyRing:
 
     def _ensure(self) -> None:
         now = self.clock()
-        records = self.store.list_keys(PUBLISHED)
+        records = self._keys(PUBLISHED)
         states = {r.state for r in records}
         if "active" not in states:
             if "next" in states:
@@ -180,19 +195,19 @@ class KeyRing:
         if self._hmac is not None:
             return RingView(self._hmac, jose.KeySet([self._hmac]), (), now)
         self.store.retire_keys(now=now)
-        records = self.store.list_keys(PUBLISHED)
+        records = self._keys(PUBLISHED)
         active = [r for r in records if r.state == "active"]
         if not active or not any(r.state == "next" for r in records):
             self.ensure()
-            records = self.store.list_keys(PUBLISHED)
+            records = self._keys(PUBLISHED)
             active = [r for r in records if r.state == "active"]
         due = (active[-1].activated_at or active[-1].created_at) + self.settings.rotation_period
         if due <= now:
             self._rotate_records(records, now)
-            records = self.store.list_keys(PUBLISHED)
+            records = self._keys(PUBLISHED)
             active = [r for r in records if r.state == "active"]
         # The last resort (no key old enough) cannot arise through this ring: revoke refuses it.
-        signer = self._known_signer(self.store.list_keys(), now) or active[-1]
+        signer = self._known_signer(self._keys(), now) or active[-1]
         public = jose.KeySet([jose.Key.from_jwk(r.public_jwk, alg=r.alg) for r in records])
         return RingView(self._private(signer), public, tuple(records), now, signer.state)
 
@@ -245,8 +260,10 @@ class KeyRing:
         if self.symmetric:
             raise ConflictError("HMAC signing uses one configured secret; there is no ring")
         with self._lock:
-            kid = self._rotate_records(self.store.list_keys(PUBLISHED), self.clock())
+            kid = self._rotate_records(self._keys(PUBLISHED), self.clock())
             self._view = None
+        if self.alongside is not None and self.alongside._keys(("next",)):
+            self.alongside.rotate()  # not made yet (first use): nothing to rotate
         return kid
 
     def revoke(self, kid: str) -> KeyRecord:
@@ -261,6 +278,7 @@ class KeyRing:
         now = self.clock()
 
         def still_signable(remaining: list[KeyRecord]) -> None:
+            remaining = self._mine(remaining)
             if self._known_signer(remaining, now) is not None:
                 return
             young = [r.created_at for r in remaining if r.state in ("active", "next")]
@@ -324,10 +342,12 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         """The JWK Set to publish (empty for HMAC: a shared secret is never published)."""
-        if self.symmetric:
-            return {"keys": []}
-        return self.view().published.to_jwks()
+        keys = [] if self.symmetric else self.view().published.to_jwks()["keys"]
+        if self.alongside is not None:
+            keys = keys + self.alongside.jwks()["keys"]
+        return {"keys": keys}
 
     def list(self) -> list[KeyRecord]:
-        """Every key of the ring, retired and revoked included, oldest first."""
-        return self.store.list_keys()
+        """Every key of the ring, retired and revoked included, oldest first; then those of
+        the ring kept alongside (the ID-token keys)."""
+        return self._keys() + ([] if self.alongside is None else self.alongside.list())

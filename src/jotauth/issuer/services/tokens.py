@@ -24,6 +24,7 @@ from typing import Any, Final
 from jotauth import jose
 from jotauth.issuer.errors import InvalidGrantError, IssuerError
 from jotauth.issuer.services.encryption import AudienceEncryption, EncryptionKeyUnavailableError
+from jotauth.issuer.services.identity_scopes import is_identity_scope
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.sealing import derive_key, open_sealed, seal
 from jotauth.issuer.services.users import covers, narrow_permissions, scope_of
@@ -180,7 +181,8 @@ class TokenService:
             granted, permissions, roles = scope_of(user.permissions), user.permissions, user.roles
         else:
             wanted = list(dict.fromkeys(scope.split()))
-            granted, permissions, roles = " ".join(wanted), narrow_permissions(wanted), []
+            acting = [s for s in wanted if not is_identity_scope(s)]  # openid is no permission
+            granted, permissions, roles = " ".join(wanted), narrow_permissions(acting), []
         claims: dict[str, Any] = {
             "iss": self.settings.issuer,
             "sub": user.sub,
@@ -236,7 +238,9 @@ class TokenService:
         the user has lost since (guards grant by scope)."""
         if family is None or not family.narrowed:
             return None
-        return " ".join(s for s in family.scope.split() if covers(user.permissions, s))
+        return " ".join(
+            s for s in family.scope.split() if is_identity_scope(s) or covers(user.permissions, s)
+        )
 
     def _session_until(self, now: float) -> int:
         """The latest ``exp`` an access token of a session revoked at ``now`` can have."""

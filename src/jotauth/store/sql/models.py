@@ -18,14 +18,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Audit",
+    "AuthorizationCode",
     "Base",
     "Client",
     "ClientAssertion",
+    "Consent",
     "Family",
     "FeedCounter",
     "Meta",
     "RefreshToken",
     "Revocation",
+    "SSOSession",
     "SigningKey",
     "User",
 ]
@@ -199,3 +202,53 @@ class ClientAssertion(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     exp: Mapped[float] = mapped_column(Float, index=True)
+
+
+class SSOSession(Base):
+    """A browser's signed-in session at the issuer; the cookie holds the secret, never stored.
+
+    ``id_hash`` is the SHA-256 of the cookie value; ``sid`` is the public id put in ID tokens
+    and logout tokens (OIDC ``sid``), which cannot be turned back into the cookie.
+    """
+
+    __tablename__ = "sso_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    auth_time: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuthorizationCode(Base):
+    """One authorization code (stored hashed), what it is bound to, and what it issued."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    sso_sid: Mapped[str] = mapped_column(String(64), index=True)
+    auth_time: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    replayed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    family_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Consent(Base):
+    """The scopes a user granted a third-party client, so the consent page asks once."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[float] = mapped_column(Float)

@@ -21,6 +21,10 @@ What goes, and why each rule is safe (docs/issuer.md, "Retention"):
   ``max(position)``, so a deleted newest row is not numbered again. User and key events
   carry no ``exp`` and stay.
 - **Audit events** older than ``audit_age`` seconds (``None``: kept forever).
+- **Authorization codes**: one that issued nothing, once expired (60 s); one that issued a
+  session, ``dead_margin`` after its expiry (until then a replay still finds the session to
+  revoke, RFC 6749 4.1.2).
+- **SSO sessions** expired or ended more than ``dead_margin`` ago.
 
 Each batch selects at most ``batch`` primary keys in a read, then deletes those keys in their
 own short transaction, re-checking the rule in the ``DELETE``. Not ``DELETE ... WHERE id IN
@@ -36,7 +40,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, delete, exists, or_, select
 
-from jotauth.store.sql.models import Audit, Family, RefreshToken, Revocation
+from jotauth.store.sql.models import (
+    Audit,
+    AuthorizationCode,
+    Family,
+    RefreshToken,
+    Revocation,
+    SSOSession,
+)
 
 __all__ = ["DEFAULT_BATCH", "RetentionPolicy", "RetentionQueries", "RetentionReport"]
 
@@ -105,11 +116,25 @@ def _rules(policy: RetentionPolicy) -> list[_Rule]:
     def expired_event(now: float) -> ColumnElement[bool]:
         return and_(Revocation.exp.is_not(None), Revocation.exp < int(now - policy.feed_margin))
 
+    def expired_code(now: float) -> ColumnElement[bool]:
+        # A code that issued nothing is dead at expiry; one that issued a session is kept a
+        # margin longer, so a late replay of it still finds what to revoke.
+        return or_(
+            and_(AuthorizationCode.family_id.is_(None), AuthorizationCode.expires_at < now),
+            AuthorizationCode.expires_at < now - policy.dead_margin,
+        )
+
+    def ended_sso(now: float) -> ColumnElement[bool]:
+        before = now - policy.dead_margin
+        return or_(SSOSession.expires_at < before, SSOSession.ended_at < before)
+
     rules = [
         _Rule("rotated_tokens", RefreshToken.id, rotated),
         _Rule("dead_session_tokens", RefreshToken.id, token_of_dead_family),
         _Rule("dead_sessions", Family.id, empty_dead_family),
         _Rule("expired_revocations", Revocation.seq, expired_event),
+        _Rule("expired_codes", AuthorizationCode.code_hash, expired_code),
+        _Rule("ended_sso_sessions", SSOSession.id_hash, ended_sso),
     ]
     if policy.audit_age is not None:
         age = policy.audit_age

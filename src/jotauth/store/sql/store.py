@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from jotauth.store.errors import StoreError, StoreUnavailableError
 from jotauth.store.sql import migrate
 from jotauth.store.sql.audit import AuditQueries
+from jotauth.store.sql.authorization import AuthorizationQueries
 from jotauth.store.sql.clients import ClientQueries
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.keys import KeyQueries
@@ -39,6 +40,7 @@ class SQLStore(
     AuditQueries,
     MetaQueries,
     ClientQueries,
+    AuthorizationQueries,
 ):
     """The store on one SQLAlchemy engine (SQLite file or PostgreSQL)."""
 
