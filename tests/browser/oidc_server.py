@@ -11,7 +11,7 @@ import threading
 
 import anyio
 from fastapi import FastAPI
-from tests.issuer.oidc_support import Client, MemoryClients
+from tests.issuer.oidc_support import Client, RegistryClients
 
 from jotauth.issuer.app import create_app
 from jotauth.issuer.errors import ConflictError
@@ -22,7 +22,7 @@ def create() -> FastAPI:
     """The app, with clients app-a and app-b (their callbacks on the test's relying-party
     server, ``JOTAUTH_TEST_RP``) and the user john / password123."""
     rp = os.environ["JOTAUTH_TEST_RP"]
-    clients = MemoryClients(
+    clients = RegistryClients(
         Client(
             "app-a",
             redirect_uris=(rp + "/a/callback",),
@@ -34,7 +34,7 @@ def create() -> FastAPI:
             post_logout_redirect_uris=(rp + "/b/signed-out",),
         ),
     )
-    app = create_app(Settings.from_env(), clients=clients)
+    app = clients.bind(create_app(Settings.from_env()))
 
     async def add_john() -> None:
         with contextlib.suppress(ConflictError):

@@ -313,9 +313,9 @@ def receiver() -> Any:
 @pytest.fixture
 def clients() -> Any:
     """The in-memory client lookup the OpenID provider tests register clients in."""
-    from tests.issuer.oidc_support import Client, MemoryClients
+    from tests.issuer.oidc_support import Client, RegistryClients
 
-    return MemoryClients(
+    return RegistryClients(
         Client("app-a"),
         Client("app-b", redirect_uris=("https://app-b.example/cb",)),
         Client(
@@ -331,7 +331,7 @@ def clients() -> Any:
 @pytest.fixture
 def oidc_app(settings: Settings, clock: ManualClock, clients: Any) -> Iterator[Any]:
     """The app with the in-memory clients registered."""
-    application = create_app(settings, clock=clock, sleep=clock.advance, clients=clients)
+    application = clients.bind(create_app(settings, clock=clock, sleep=clock.advance))
     yield application
     application.state.store.close()
 

@@ -1,14 +1,14 @@
-"""Test support for the OpenID provider: an in-memory client lookup and a browser-like driver.
+"""Test support for the OpenID provider: clients registered in the real registry, and a
+browser-like driver.
 
-``MemoryClients`` is a test double of the client registry's two lookups only (the real
-registry, with hashed secrets and ``private_key_jwt``, is its own module); it implements
-public clients (``client_id`` in the form) and ``client_secret_basic``/``_post``.
+``RegistryClients`` writes each test ``Client`` into the server's clients table (the registry's
+own store, secrets hashed as the registry hashes them), so every flow meets the one registry.
 """
 
 import base64
 import hashlib
-import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Literal
@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from jotauth.issuer.errors import InvalidClientError
-from jotauth.issuer.services.client_auth import ClientCredentials
+from jotauth.issuer.services.clients import hash_secret
+from jotauth.store.records import ClientRecord
 
 REDIRECT = "https://app-a.example/callback"
 REDIRECT_B = "https://app-b.example/cb"
@@ -40,31 +40,53 @@ class Client:
     disabled: bool = False
     access_ttl: int | None = None
     secret: str | None = field(default=None, repr=False)
+    auth_method: str | None = None
+    """How a confidential client authenticates (default ``client_secret_basic``)."""
 
 
-class MemoryClients:
-    """The client registry's lookups, over a dict (a test double)."""
+class RegistryClients:
+    """Registers test clients in the server's real client registry (the clients table), so
+    the authorization endpoint, the code exchange, refresh, introspection and logout all meet
+    the same registry and its authentication. Clients given before ``bind(app)`` are
+    registered then; ``add`` after it registers at once."""
 
     def __init__(self, *clients: Client) -> None:
         self.clients = {c.client_id: c for c in clients}
+        self.store: Any = None
+
+    def bind(self, app: Any) -> Any:
+        """Register the clients in ``app``'s store; the app, for ``bind(create_app(...))``."""
+        self.store = app.state.store
+        for client in self.clients.values():
+            self.store.create_client(_record(client))
+        return app
 
     def add(self, client: Client) -> None:
         self.clients[client.client_id] = client
+        if self.store is not None:
+            self.store.create_client(_record(client))
 
-    def get_client(self, client_id: str) -> Client | None:
-        return self.clients.get(client_id)
 
-    async def authenticate_client(self, credentials: ClientCredentials) -> Client:
-        client = self.clients.get(credentials.client_id or "")
-        if client is None or client.disabled:
-            raise InvalidClientError("unknown client")
-        secret = credentials.secret
-        if client.client_type == "confidential":
-            if not secret or not hmac.compare_digest(secret, client.secret or ""):
-                raise InvalidClientError("client authentication failed")
-        elif secret:
-            raise InvalidClientError("a public client has no secret")
-        return client
+def _record(client: Client) -> ClientRecord:
+    confidential = client.client_type == "confidential"
+    return ClientRecord(
+        client_id=client.client_id,
+        name=client.client_id,
+        type=client.client_type,
+        token_endpoint_auth_method=client.auth_method
+        or ("client_secret_basic" if confidential else "none"),
+        secret_hash=None if client.secret is None else hash_secret(client.secret),
+        redirect_uris=list(client.redirect_uris),
+        post_logout_redirect_uris=list(client.post_logout_redirect_uris),
+        grant_types=list(client.grant_types),
+        scopes=list(client.scopes),
+        audiences=list(client.audiences),
+        first_party=client.first_party,
+        access_ttl=client.access_ttl,
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        disabled=client.disabled,
+        created_at=time.time(),
+    )
 
 
 def pkce() -> tuple[str, str]:

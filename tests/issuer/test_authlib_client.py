@@ -27,7 +27,7 @@ with warnings.catch_warnings():  # Authlib 1.9 warns about its own httpx module'
 async def provider(sqlite_url: str, kit: Any, clock: Any, clients: Any) -> AsyncIterator[Any]:
     """The provider at https://testserver (the SSO cookie is Secure)."""
     settings = kit.make_settings(sqlite_url, issuer="https://testserver")
-    app = create_app(settings, clock=clock, sleep=clock.advance, clients=clients)
+    app = clients.bind(create_app(settings, clock=clock, sleep=clock.advance))
     await kit.add_user(app)
     yield app
     app.state.store.close()

@@ -57,9 +57,7 @@ async def web(
         return None
 
     sender = BackchannelSender(transport=httpx.MockTransport(receiver.handle), sleep=no_sleep)
-    app = create_app(
-        settings, clock=clock, sleep=clock.advance, clients=clients, backchannel=sender
-    )
+    app = clients.bind(create_app(settings, clock=clock, sleep=clock.advance, backchannel=sender))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
         yield app, c

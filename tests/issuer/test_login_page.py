@@ -152,12 +152,10 @@ async def test_login_page_counts_against_the_same_limits_as_login(
     """Five wrong passwords on the page lock the account for /login too, and the reverse."""
     from jotauth.issuer.app import create_app
 
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_ENABLED", "true")
-    monkeypatch.setenv("JOTAUTH_RATELIMIT_IP_BURST", "1000")
-    for name in ("JOTAUTH_REDIS_URL", "JOTAUTH_RATELIMIT_REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
-    settings = kit.make_settings(f"sqlite:///{tmp_path / 'limits.db'}")
-    app = create_app(settings, clients=clients)
+    settings = kit.make_settings(
+        f"sqlite:///{tmp_path / 'limits.db'}", ratelimit_enabled=True, ip_burst=1000
+    )  # memory limits: create_app reads no environment
+    app = clients.bind(create_app(settings))
     try:
         await kit.add_user(app)
         transport = httpx.ASGITransport(app=app)
@@ -174,5 +172,4 @@ async def test_login_page_counts_against_the_same_limits_as_login(
             api = await web.post("/login", json={"username": "john", "password": "password123"})
             assert api.status_code == 429
     finally:
-        await app.state.hardening.aclose()
         app.state.store.close()

@@ -31,6 +31,21 @@ async def rp(oidc_app: Any, oidc: httpx.AsyncClient, clients: Any, kit: Any) -> 
     return oidc
 
 
+@pytest.fixture
+async def rp_post(
+    oidc_app: Any, oidc: httpx.AsyncClient, clients: Any, kit: Any
+) -> httpx.AsyncClient:
+    """The same client registered for client_secret_post (the suite's second variant)."""
+    clients.add(
+        Client(
+            "rp", client_type="confidential", redirect_uris=(RP,), secret=SECRET,
+            auth_method="client_secret_post",
+        )
+    )  # fmt: skip
+    await kit.add_user(oidc_app)
+    return oidc
+
+
 async def _authorize(
     c: httpx.AsyncClient, params: dict[str, str] | list[tuple[str, str]], *, post: bool = False
 ) -> httpx.Response:
@@ -93,10 +108,11 @@ async def test_oidcc_server(rp: httpx.AsyncClient, kit: Any) -> None:
     assert claims["sub"] == "1"
 
 
-async def test_oidcc_server_client_secret_post(rp: httpx.AsyncClient, kit: Any) -> None:
-    """oidcc-server-client-secret-post: the same with client_secret_post."""
-    tokens, _ = await _flow(rp, auth="post")
-    assert (await _id_token(rp, tokens, kit))["aud"] == "rp"
+async def test_oidcc_server_client_secret_post(rp_post: httpx.AsyncClient, kit: Any) -> None:
+    """oidcc-server-client-secret-post: the same with client_secret_post; the registered
+    method is the one that works (Basic for this client is refused)."""
+    tokens, _ = await _flow(rp_post, auth="post")
+    assert (await _id_token(rp_post, tokens, kit))["aud"] == "rp"
 
 
 async def test_oidcc_response_type_missing(rp: httpx.AsyncClient) -> None:

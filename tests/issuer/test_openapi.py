@@ -170,7 +170,7 @@ def test_token_endpoint_documents_a_form(app: Any) -> None:
     schema = body["content"][_FORM]["schema"]
     assert schema["required"] == ["grant_type"]
     assert schema["properties"]["grant_type"]["enum"] == [
-        "client_credentials", "refresh_token", "password"
+        "authorization_code", "client_credentials", "refresh_token", "password"
     ]  # fmt: skip
 
 

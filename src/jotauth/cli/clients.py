@@ -24,7 +24,7 @@ def _view(record: ClientRecord, secret: str | None = None, *, shown: bool = Fals
         for name in ("client_id", "name", "type", "token_endpoint_auth_method", "grant_types",
                      "scopes", "audiences", "redirect_uris", "first_party", "access_ttl", "tier",
                      "rate_limit", "rate_window", "jwks_uri", "backchannel_logout_uri",
-                     "disabled")
+                     "post_logout_redirect_uris", "disabled")
     }  # fmt: skip
     body["jwks"] = record.jwks
     if shown:
@@ -65,6 +65,8 @@ def client() -> None:
               help="The client's public JWK Set (private_key_jwt).")  # fmt: skip
 @click.option("--jwks-uri", help="Where the client publishes its JWK Set (private_key_jwt).")
 @click.option("--backchannel-logout-uri", help="Where logout tokens are sent.")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="Where logout may return the browser (exact; repeatable).")  # fmt: skip
 @click.option("--client-id", help="A chosen client_id (default: random).")
 @click.option("--json", "as_json", is_flag=True, help="Print the client as JSON.")
 def add(
@@ -72,7 +74,8 @@ def add(
     scopes: tuple[str, ...], audiences: tuple[str, ...], redirect_uris: tuple[str, ...],
     first_party: bool, access_ttl: int | None, tier: str | None, rate_limit: int | None,
     rate_window: int | None, jwks_file: Path | None, jwks_uri: str | None,
-    backchannel_logout_uri: str | None, client_id: str | None, as_json: bool,
+    backchannel_logout_uri: str | None, post_logout_redirect_uris: tuple[str, ...],
+    client_id: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Register a client called NAME; a secret-using client's secret is printed once."""
     jwks = None
@@ -89,6 +92,7 @@ def add(
         scopes=scopes, audiences=audiences, first_party=first_party, access_ttl=access_ttl,
         tier=tier, rate_limit=rate_limit, rate_window=rate_window, jwks=jwks,
         jwks_uri=jwks_uri, backchannel_logout_uri=backchannel_logout_uri,
+        post_logout_redirect_uris=post_logout_redirect_uris,
     )  # fmt: skip
     with open_runtime() as runtime, fail_cleanly():
         record, secret = anyio.run(lambda: runtime.clients.register(spec, client_id=client_id))

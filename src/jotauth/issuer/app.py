@@ -90,7 +90,6 @@ def create_app(
     store: SQLStore | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-    clients: ClientRegistry | None = None,
     backchannel: BackchannelSender | None = None,
 ) -> FastAPI:
     """The auth server for ``settings``, and nothing else: it never reads the environment.
@@ -98,8 +97,6 @@ def create_app(
     The config you pass is the config you get (``Settings.from_env()`` reads ``JOTAUTH_*``),
     so a test configures the server by passing ``Settings(...)``, never with ``setenv``.
 
-    ``clients``: the registry the authorization endpoint looks clients up in and the code
-    exchange authenticates them with (default: the server's client registry).
     ``backchannel``: how logout tokens are delivered (tests pass one on an
     ``httpx.MockTransport``).
     """
@@ -183,7 +180,7 @@ def create_app(
     app.state.retention = retention
     app.state.provider = runtime.provider
     app.state.clients = runtime.clients
-    registry = clients or RegisteredClients(runtime.store, runtime.provider.authenticator)
+    registry = RegisteredClients(runtime.store, runtime.provider.authenticator)
     _install_openid(app, runtime, registry, backchannel or BackchannelSender())
     install_error_handlers(app)
     install_docs(app)

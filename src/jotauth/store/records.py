@@ -156,6 +156,7 @@ class ClientRecord:
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     backchannel_logout_uri: str | None = None
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
     disabled: bool = False
     created_at: float = 0.0
     secret_rotated_at: float | None = None

@@ -37,6 +37,9 @@ class ClientRequest(BaseModel):
     jwks: dict[str, Any] | None = Field(None, description="public keys (private_key_jwt)")
     jwks_uri: str | None = Field(None, description="where the keys are (private_key_jwt)")
     backchannel_logout_uri: str | None = None
+    post_logout_redirect_uris: list[str] = Field(
+        [], description="where RP-initiated logout may return the browser; matched exactly"
+    )
 
 
 class ClientView(BaseModel):
@@ -58,6 +61,7 @@ class ClientView(BaseModel):
     jwks: dict[str, Any] | None
     jwks_uri: str | None
     backchannel_logout_uri: str | None
+    post_logout_redirect_uris: list[str]
     disabled: bool
     created_at: int
     secret_rotated_at: int | None

@@ -24,7 +24,9 @@ _READ = bearer("admin:read")
 _WRITE = bearer("admin:write")
 _NOT_FOUND: Final = {404: "`not_found`: no client with this id"}
 _SPEC_FIELDS: Final = frozenset(client_models.ClientRequest.model_fields)
-_LISTS: Final = ("redirect_uris", "grant_types", "scopes", "audiences")
+_LISTS: Final = (
+    "redirect_uris", "grant_types", "scopes", "audiences", "post_logout_redirect_uris"
+)  # fmt: skip
 _ID: Final = r"^[A-Za-z0-9._-]{1,64}$"
 
 
@@ -47,6 +49,7 @@ def client_json(record: ClientRecord, secret: str | None = None, *, shown: bool 
         "jwks": record.jwks,
         "jwks_uri": record.jwks_uri,
         "backchannel_logout_uri": record.backchannel_logout_uri,
+        "post_logout_redirect_uris": record.post_logout_redirect_uris,
         "disabled": record.disabled,
         "created_at": int(record.created_at),
         "secret_rotated_at": None

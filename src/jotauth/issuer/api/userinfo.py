@@ -8,7 +8,6 @@ The token travels in the ``Authorization`` header on both methods (RFC 6750 2.1)
 
 from typing import Any, Final
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -41,11 +40,7 @@ async def userinfo(request: Request) -> JSONResponse:
     scopes = set(principal.scopes)
     if "openid" not in scopes:
         raise ForbiddenError("this token was not issued with the openid scope")
-    sub = principal.sub
-    store = service(request).store
-    user = None
-    if sub.isdigit() and len(sub) < 19:
-        user = await anyio.to_thread.run_sync(store.get_user, int(sub))
+    user = await service(request).user_of_subject(principal.sub)
     if user is None or user.disabled:
         raise InvalidTokenError("the user of this token no longer exists")
     return JSONResponse(

@@ -347,6 +347,12 @@ class AuthService:
             "scope": new_claims["scope"],
         }
 
+    async def user_of_subject(self, sub: str) -> UserRecord | None:
+        """The user a token's ``sub`` names, or None (a client's subject names no user)."""
+        if not (sub.isdigit() and len(sub) < 19):
+            return None
+        return await _run(self.store.get_user, int(sub))
+
     async def _user_of(self, claims: dict[str, Any]) -> UserRecord:
         sub = claims.get("sub")
         user = None

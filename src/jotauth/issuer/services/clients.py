@@ -83,6 +83,8 @@ class ClientSpec:
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     backchannel_logout_uri: str | None = None
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    """Where RP-initiated logout may send the browser afterwards (matched exactly)."""
 
 
 def new_client_id() -> str:
@@ -220,6 +222,10 @@ def validate_spec(spec: ClientSpec) -> dict[str, Any]:
     elif jwks is not None or jwks_uri is not None:
         raise InvalidRequestError("jwks and jwks_uri are for private_key_jwt clients only")
     logout = spec.backchannel_logout_uri
+    after_logout = tuple(
+        check_uri(uri, "post_logout_redirect_uri", native=True)
+        for uri in _strings(spec.post_logout_redirect_uris, "post_logout_redirect_uris")
+    )
     return {
         "name": spec.name.strip(),
         "type": spec.type,
@@ -238,6 +244,7 @@ def validate_spec(spec: ClientSpec) -> dict[str, Any]:
         "backchannel_logout_uri": None
         if logout is None
         else check_uri(logout, "backchannel_logout_uri"),
+        "post_logout_redirect_uris": list(after_logout),
     }
 
 

@@ -91,9 +91,7 @@ class _Registered:
 
     @property
     def post_logout_redirect_uris(self) -> tuple[str, ...]:
-        # The registry keeps no separate list yet: a logout may return to a registered
-        # redirect URI, matched exactly as the authorization request's is.
-        return tuple(self.record.redirect_uris)
+        return tuple(self.record.post_logout_redirect_uris)
 
     @property
     def grant_types(self) -> tuple[str, ...]:

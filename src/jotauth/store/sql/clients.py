@@ -14,11 +14,18 @@ from jotauth.store.sql.revocations import publish
 __all__ = ["ClientQueries"]
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(ClientRecord))
+_LISTS = ("redirect_uris", "grant_types", "scopes", "audiences", "post_logout_redirect_uris")
 
 
 def client_row(row: Any) -> ClientRecord:
     values = {name: getattr(row, name) for name in _FIELDS}
-    for name in ("redirect_uris", "grant_types", "scopes", "audiences"):
+    for name in (
+        "redirect_uris",
+        "grant_types",
+        "scopes",
+        "audiences",
+        "post_logout_redirect_uris",
+    ):
         values[name] = list(values[name] or [])
     values["first_party"] = bool(values["first_party"])
     values["disabled"] = bool(values["disabled"])

@@ -186,6 +186,7 @@ class Client(Base):
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     jwks_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
     secret_rotated_at: Mapped[float | None] = mapped_column(Float, nullable=True)

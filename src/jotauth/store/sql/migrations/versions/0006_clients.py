@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("jwks", sa.JSON, nullable=True),
         sa.Column("jwks_uri", sa.String(2048), nullable=True),
         sa.Column("backchannel_logout_uri", sa.String(2048), nullable=True),
+        sa.Column("post_logout_redirect_uris", sa.JSON, nullable=False),
         sa.Column("disabled", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("secret_rotated_at", sa.Float, nullable=True),
