@@ -334,11 +334,7 @@ async def introspection(
     token = login["access_token"]
 
     async def introspect(_worker: int) -> None:
-        expect(
-            await client.post(
-                endpoint, data={"token": token}, auth=(client_id, client_secret)
-            )
-        )
+        expect(await client.post(endpoint, data={"token": token}, auth=(client_id, client_secret)))
 
     return introspect
 
@@ -490,7 +486,9 @@ def plots(results: list[dict[str, Any]], folder: Path, caption: str) -> list[Pat
     ):
         figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
         for ax, database in zip(axes, ("sqlite", "postgres"), strict=True):
-            rows = sorted((r for r in results if r["database"] == database), key=lambda r: r["size"])
+            rows = sorted(
+                (r for r in results if r["database"] == database), key=lambda r: r["size"]
+            )
             ops = sorted({op for r in rows for op in r["ops"]}, key=_op_order)
             for op in ops:
                 xs = [r["size"] for r in rows if op in r["ops"]]
@@ -535,7 +533,8 @@ def main() -> int:
     parser.add_argument(
         "--postgres-admin-url",
         default=os.environ.get(
-            "JOTAUTH_BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+            "JOTAUTH_BENCH_POSTGRES_ADMIN_URL",
+            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         ),
     )
     parser.add_argument("--only", type=lambda s: s.split(","), default=None, help="operations")
