@@ -96,6 +96,10 @@ async def test_update_replaces_what_a_client_may_do(
         {"name": "x", "audiences": ["api"], "tier": "gold", "rate_limit": 0},
         {"name": "x", "audiences": ["api"], "access_ttl": 999999},
         {"name": "x", "audiences": ["api"], "backchannel_logout_uri": "ftp://x"},
+        {"name": "x", "grant_types": ["authorization_code"], "redirect_uris": ["https://a.example/cb"],
+         "post_logout_redirect_uris": ["https://a.example/out#frag"]},
+        {"name": "x", "grant_types": ["authorization_code"], "redirect_uris": ["https://a.example/cb"],
+         "post_logout_redirect_uris": "https://a.example/out"},
         {"name": "x", "audiences": ["api"], "jwks_uri": "https://x.example/jwks"},
     ],
 )  # fmt: skip
@@ -125,6 +129,31 @@ async def test_authorization_code_client_keeps_exact_redirect_uris(
     assert answer.status_code == 201, answer.text
     assert answer.json()["redirect_uris"] == uris
     assert answer.json()["client_secret"] is None
+
+
+async def test_post_logout_redirect_uris_are_registered_exactly_and_used_by_logout(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """A client's post-logout URIs are stored as given, shown, and what the OpenID flow reads
+    for its logout (the flow's seam over the registry)."""
+    admin = await _admin(app, client, kit)
+    after = ["https://app.example/signed-out", "com.example.app:/bye"]
+    answer = await client.post(
+        "/admin/clients",
+        json={"name": "web", "type": "public", "grant_types": ["authorization_code"],
+              "redirect_uris": ["https://app.example/cb"], "post_logout_redirect_uris": after},
+        headers=admin,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    client_id = answer.json()["client_id"]
+    assert answer.json()["post_logout_redirect_uris"] == after
+    shown = await client.get(f"/admin/clients/{client_id}", headers=admin)
+    assert shown.json()["post_logout_redirect_uris"] == after
+    seen = app.state.oauth_clients.get_client(client_id)
+    assert seen is not None
+    assert seen.post_logout_redirect_uris == tuple(after)
+    assert seen.redirect_uris == ("https://app.example/cb",)
+    assert app.state.oauth_clients.get_client("no-such-client") is None
 
 
 async def test_unknown_client_is_404_and_user_tokens_are_refused(
