@@ -6,7 +6,6 @@ Authlib's own ``introspect_token`` / ``revoke_token``. Clients are registered wi
 ``jotauth client add`` command, as an operator would.
 """
 
-import base64
 import importlib
 import json
 import warnings
@@ -15,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from tests.serve_process import CHEAP_ARGON2, ServeProcess, free_port, running_serve
+from tests.issuer.client_server import add_client, client_server
+from tests.serve_process import ServeProcess
 
 from jotauth import jose
-from jotauth.cli.main import main
 
 # Authlib 1.9 warns at import that it prefers "httpx2" to httpx (not ours to fix), through an
 # "always" filter that authlib.deprecate installs when first imported: import it first, so
@@ -38,27 +36,8 @@ pytestmark = pytest.mark.slow
 def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("authlib")
-    port = free_port()
-    env = {
-        "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
-        "JOTAUTH_MASTER_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
-        "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
-        "JOTAUTH_RATELIMIT_ENABLED": "false",
-        **CHEAP_ARGON2,
-    }
-    with running_serve(folder, env=env, port=port) as served:
-        yield served, env
-
-
-def _add(env: dict[str, str], *args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(
-        main, ["client", "add", *args, "--scope", "reports:read", "--audience", "reports",
-               "--json"], env=env,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    body: dict[str, Any] = json.loads(result.output)
-    return body
+    with client_server(tmp_path_factory.mktemp("authlib")) as served:
+        yield served
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +60,7 @@ def _check_token(token: dict[str, Any], client_id: str) -> str:
 def test_secret_methods(server: tuple[ServeProcess, dict[str, str]], method: str) -> None:
     """fetch_token(grant_type=client_credentials), introspect_token, revoke_token."""
     served, env = server
-    registered = _add(env, f"authlib-{method}", "--auth-method", method)
+    registered = add_client(env, f"authlib-{method}", "--auth-method", method)
     token_url = served.base + "/oauth/token"
     with authlib_client.OAuth2Client(
         registered["client_id"], registered["client_secret"], scope="reports:read",
@@ -112,7 +91,7 @@ def test_private_key_jwt(server: tuple[ServeProcess, dict[str, str]], tmp_path: 
     private = joserfc_jwk.ECKey.generate_key("P-256")
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [private.as_dict(private=False)]}))
-    registered = _add(env, "authlib-signer", "--auth-method", "private_key_jwt",
+    registered = add_client(env, "authlib-signer", "--auth-method", "private_key_jwt",
                       "--jwks-file", str(jwks))  # fmt: skip
     token_url = served.base + "/oauth/token"
     auth = rfc7523.PrivateKeyJWT(token_url, alg="ES256")

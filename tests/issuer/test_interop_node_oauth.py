@@ -7,7 +7,6 @@ response. Opt-in, because it installs a package from the npm registry: run with
 ``tests/jose/test_jwe_interop_node.py`` does.
 """
 
-import base64
 import json
 import os
 import shutil
@@ -17,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-from tests.serve_process import CHEAP_ARGON2, ServeProcess, free_port, running_serve
+from tests.issuer.client_server import add_client, client_server
+from tests.serve_process import ServeProcess
 
 from jotauth import jose
-from jotauth.cli.main import main
 
 SCRIPT = Path(__file__).with_name("interop_node") / "client_credentials.mjs"
 OAUTH4WEBAPI_VERSION = "3.8.8"
@@ -55,27 +53,8 @@ def node_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("node-server")
-    port = free_port()
-    env = {
-        "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
-        "JOTAUTH_MASTER_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
-        "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
-        "JOTAUTH_RATELIMIT_ENABLED": "false",
-        **CHEAP_ARGON2,
-    }
-    with running_serve(folder, env=env, port=port) as served:
-        yield served, env
-
-
-def _add(env: dict[str, str], *args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(
-        main, ["client", "add", *args, "--scope", "reports:read", "--audience", "reports",
-               "--json"], env=env,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    body: dict[str, Any] = json.loads(result.output)
-    return body
+    with client_server(tmp_path_factory.mktemp("node-server")) as served:
+        yield served
 
 
 def test_oauth4webapi_client_credentials_introspection_revocation(
@@ -88,9 +67,11 @@ def test_oauth4webapi_client_credentials_introspection_revocation(
     jwks.write_text(json.dumps({"keys": [key.public().to_jwk()]}))
     clients: dict[str, Any] = {}
     for method in ("client_secret_basic", "client_secret_post"):
-        clients[method] = _add(env, f"node-{method}", "--auth-method", method)
+        clients[method] = add_client(env, f"node-{method}", "--auth-method", method)
     clients["private_key_jwt"] = {
-        **_add(env, "node-signer", "--auth-method", "private_key_jwt", "--jwks-file", str(jwks)),
+        **add_client(
+            env, "node-signer", "--auth-method", "private_key_jwt", "--jwks-file", str(jwks)
+        ),
         "jwk": {**key.to_jwk(private=True), "kid": key.kid},
     }
     result = subprocess.run(

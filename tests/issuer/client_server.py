@@ -1,0 +1,40 @@
+"""A real ``jotauth serve`` for the OAuth client interop tests, and clients registered on it
+with the ``jotauth client add`` command, as an operator would."""
+
+import base64
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from tests.serve_process import CHEAP_ARGON2, ServeProcess, free_port, running_serve
+
+from jotauth.cli.main import main
+
+
+@contextmanager
+def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
+    """The server on a free port of 127.0.0.1, with its environment (for the CLI)."""
+    port = free_port()
+    env = {
+        "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
+        "JOTAUTH_MASTER_KEY": base64.urlsafe_b64encode(bytes(range(32))).decode(),
+        "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
+        "JOTAUTH_RATELIMIT_ENABLED": "false",
+        **CHEAP_ARGON2,
+    }
+    with running_serve(folder, env=env, port=port) as served:
+        yield served, env
+
+
+def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """``jotauth client add ARGS`` for the reports API; the client as the command prints it."""
+    result = CliRunner().invoke(
+        main, ["client", "add", *args, "--scope", "reports:read", "--audience", "reports",
+               "--json"], env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body: dict[str, Any] = json.loads(result.output)
+    return body
