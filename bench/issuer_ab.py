@@ -9,8 +9,8 @@ Each measurement is a child process that imports ``jotauth`` from one tree (``PY
 builds the app the way ``jotauth serve`` does (``create_app(Settings.from_env())``, so both trees
 read the same ``JOTAUTH_*`` variables whatever their settings API), with the shipped defaults:
 brute-force limits, audit log and metrics on, except the per-IP limit, which is raised because
-every request here comes from one address. It drives the app in process over
-``httpx.ASGITransport`` and prints one JSON line.
+each simulated client (its own address, 10.0.0.N) sends far more than a person would. It
+drives the app in process over ``httpx.ASGITransport`` and prints one JSON line.
 
 Run from the repository root, with an old tree checked out beside it::
 
@@ -56,10 +56,18 @@ CREDENTIALS = {"username": "bench", "password": "bench-password-1"}
 async def main():
     await app.state.auth.create_user("bench", "bench-password-1")
     out = {}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
+    # One address per simulated client, as real clients have: a per-address window then holds
+    # one client's requests, not every request of the run.
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"10.0.0.{i + 1}", 40000)),
+            base_url="http://bench",
+        )
+        for i in range(concurrency)
+    ]
+    if clients:  # logged in once each, before the timed loops
         tokens = []
-        for _ in range(concurrency):
+        for c in clients:
             r = await c.post("/login", json=CREDENTIALS)
             tokens.append(r.json()["refresh_token"])
         for op in ("login", "refresh"):
@@ -68,6 +76,7 @@ async def main():
             deadline = time.perf_counter() + seconds
             async def worker(i):
                 nonlocal count
+                c = clients[i]
                 while time.perf_counter() < deadline:
                     t = time.perf_counter()
                     if op == "login":
@@ -86,6 +95,8 @@ async def main():
             latencies.sort()
             out[op] = {"per_s": count / (time.perf_counter() - start),
                        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)]}
+    for c in clients:
+        await c.aclose()
     print("RESULT " + json.dumps(out))
 
 anyio.run(main)
