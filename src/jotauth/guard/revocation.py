@@ -27,9 +27,17 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol, runtime_checkable
 
-__all__ = ["RevocationSource", "RevocationView"]
+__all__ = ["REVOKED", "RevocationSource", "RevocationView"]
 
 _USER_RETENTION: Final = 86400.0
+REVOKED: Final = {
+    "key": "the key that signed this token was revoked; sign in again",
+    "token": "this token was revoked (signed out); sign in again",
+    "session": "the session of this token was ended (signed out); sign in again",
+    "user": "every session of this user was ended after this token was issued",
+}
+"""What a refused token is told, by what revoked it: the one wording for the guard's view and
+for the issuer's own check in its database."""
 
 
 @runtime_checkable
@@ -122,14 +130,14 @@ class RevocationView:
     ) -> tuple[str, str] | None:
         """``(reason, message)`` when the token is revoked, else None."""
         if kid is not None and self._keys and kid in self._keys:
-            return "key", "the key that signed this token was revoked; sign in again"
+            return "key", REVOKED["key"]
         if jti is not None and jti in self._tokens:
-            return "token", "this token was revoked (signed out); sign in again"
+            return "token", REVOKED["token"]
         if sid is not None and self._sessions and sid in self._sessions:
-            return "session", "the session of this token was ended (signed out); sign in again"
+            return "session", REVOKED["session"]
         not_before = self._users.get(sub) if self._users else None
         if not_before is not None and (iat is None or iat < not_before):
-            return "user", "every session of this user was ended after this token was issued"
+            return "user", REVOKED["user"]
         return None
 
     def purge(self, now: float) -> None:

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 
 from jotauth import jose
 from jotauth.guard import Guard, Principal, RevokedTokenError
+from jotauth.guard.revocation import REVOKED
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
 from jotauth.issuer.services.clients import ClientService
@@ -78,16 +79,12 @@ async def authenticate(request: Request) -> Principal:
 
 
 # The store's reasons in the words a guard answers the same revocations with
-# (``jotauth.guard.RevocationView.check``), so a client reads one message wherever it is refused.
+# (``jotauth.guard.revocation.REVOKED``), so a client reads one message wherever it is refused.
 _REVOKED_SAYS: Final = {
-    "token revoked": "this token was revoked (signed out); sign in again",
-    "session ended (logged out, or revoked)": (
-        "the session of this token was ended (signed out); sign in again"
-    ),
-    "session ended (logged out everywhere or password changed)": (
-        "every session of this user was ended after this token was issued"
-    ),
-    "signing key revoked": "the key that signed this token was revoked; sign in again",
+    "token revoked": REVOKED["token"],
+    "session ended (logged out, or revoked)": REVOKED["session"],
+    "session ended (logged out everywhere or password changed)": REVOKED["user"],
+    "signing key revoked": REVOKED["key"],
     "user disabled": "the account of this token is disabled",
     "user no longer exists": "the account of this token no longer exists",
 }
