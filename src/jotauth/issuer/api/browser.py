@@ -105,12 +105,11 @@ async def read_params(request: Request) -> dict[str, list[str]]:
     Repeats are kept (not refused here) so the authorization endpoint can say which one was
     repeated, and through the redirect when it is safe to (RFC 6749 3.1).
     """
-    if request.method != "POST":
-        params: dict[str, list[str]] = {}
-        for name, value in request.query_params.multi_items():
-            params.setdefault(name, []).append(value)
-        return params
-    params = {}
-    for name, value in await form_pairs(request):
+    if request.method == "POST":
+        pairs = await form_pairs(request)
+    else:
+        pairs = request.query_params.multi_items()
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
         params.setdefault(name, []).append(value)
     return params

@@ -355,9 +355,7 @@ class AuthService:
 
     async def _user_of(self, claims: dict[str, Any]) -> UserRecord:
         sub = claims.get("sub")
-        user = None
-        if isinstance(sub, str) and sub.isdigit() and len(sub) < 19:
-            user = await _run(self.store.get_user, int(sub))
+        user = await self.user_of_subject(sub) if isinstance(sub, str) else None
         if user is None:
             raise NotFoundError("the user of this token no longer exists")
         return user

@@ -10,12 +10,11 @@ by default; ``create_app(clients=...)`` takes any other object with these two me
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from jotauth.issuer.errors import InvalidClientError
 from jotauth.issuer.services.client_auth import ClientAuthenticator, ClientCredentials
 from jotauth.store.records import ClientRecord
 from jotauth.store.sql import SQLStore
 
-__all__ = ["ClientRegistry", "NoClients", "OAuthClient", "RegisteredClients"]
+__all__ = ["ClientRegistry", "OAuthClient", "RegisteredClients"]
 
 
 class OAuthClient(Protocol):
@@ -57,18 +56,6 @@ class ClientRegistry(Protocol):
         client; Basic, a posted secret or a signed assertion for a confidential one), or
         InvalidClientError."""
         ...
-
-
-class NoClients:
-    """The registry of a server with no client registry wired: it knows no client."""
-
-    def get_client(self, client_id: str) -> OAuthClient | None:
-        """Always None."""
-        return None
-
-    async def authenticate_client(self, credentials: ClientCredentials) -> OAuthClient:
-        """Always InvalidClientError."""
-        raise InvalidClientError("no client is registered on this server")
 
 
 @dataclass(frozen=True)
