@@ -8,8 +8,6 @@ response. Opt-in, because it installs a package from the npm registry: run with
 """
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import pytest
 from tests.issuer.client_server import add_client, client_server
+from tests.node_package import node_package
 from tests.serve_process import ServeProcess
 
 from jotauth import jose
@@ -30,23 +29,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def node_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temp dir with oauth4webapi installed and the script beside it; skips unless enabled."""
-    if os.environ.get("JOTAUTH_INTEROP_NODE") != "1":
-        pytest.skip("oauth4webapi interop is opt-in: set JOTAUTH_INTEROP_NODE=1 (needs node, npm)")
-    give_up = pytest.fail if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1" else pytest.skip
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        give_up("node or npm is not installed; oauth4webapi interop not run")
     folder = tmp_path_factory.mktemp("node-oauth")
-    (folder / "package.json").write_text('{"type": "module", "private": true}')
-    try:
-        subprocess.run(
-            ["npm", "install", f"oauth4webapi@{OAUTH4WEBAPI_VERSION}", "--no-audit", "--no-fund",
-             "--silent"],
-            cwd=folder, check=True, capture_output=True, timeout=180,
-        )  # fmt: skip
-    except (subprocess.SubprocessError, OSError) as exc:
-        give_up(f"npm install oauth4webapi@{OAUTH4WEBAPI_VERSION} failed: {exc}")
-    shutil.copy(SCRIPT, folder / SCRIPT.name)
-    return folder
+    return node_package(folder, "oauth4webapi", OAUTH4WEBAPI_VERSION, SCRIPT, "oauth4webapi")
 
 
 @pytest.fixture(scope="module")

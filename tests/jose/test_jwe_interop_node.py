@@ -7,14 +7,13 @@ direction with every case in one batch.
 """
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.jose.jwe_labels import ALL_LABELS, LABELS, alg_of, options_for, pair
+from tests.node_package import node_package
 
 from jotauth import jose
 from jotauth.jose import jwe
@@ -27,26 +26,8 @@ PLAINTEXT = '{"sub":"42"}'
 @pytest.fixture(scope="module")
 def node_jose(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temp dir with panva/jose installed and the script beside it; skips when not enabled."""
-    if os.environ.get("JOTAUTH_INTEROP_NODE") != "1":
-        pytest.skip("panva/jose interop is opt-in: set JOTAUTH_INTEROP_NODE=1 (needs node, npm)")
-    # .ci/run opts in; there a missing node or a failed install fails the run, never skips it.
-    give_up = pytest.fail if os.environ.get("JOTAUTH_REQUIRE_SERVICES") == "1" else pytest.skip
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        give_up("node or npm is not installed; panva/jose interop not run")
     folder = tmp_path_factory.mktemp("node-jose")
-    (folder / "package.json").write_text('{"type": "module", "private": true}')
-    try:
-        subprocess.run(
-            ["npm", "install", f"jose@{JOSE_VERSION}", "--no-audit", "--no-fund", "--silent"],
-            cwd=folder,
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        give_up(f"npm install jose@{JOSE_VERSION} failed: {exc}")
-    shutil.copy(SCRIPT, folder / "jwe.mjs")
-    return folder
+    return node_package(folder, "jose", JOSE_VERSION, SCRIPT, "panva/jose")
 
 
 def _run(folder: Path, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
