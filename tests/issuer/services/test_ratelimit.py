@@ -262,10 +262,41 @@ async def test_limiter_failing_open_is_counted_and_skips_redis_while_open() -> N
     await limiter.aclose()
 
 
-async def test_clearing_a_window_never_kills_the_memory_expiry_task() -> None:
-    """limits' memory storage listed its keys, then read each one after an await; a success
-    clearing a key in between killed the expiry task with KeyError (seen as an error of a
-    test that logged in between failures). The limiter's storage clears safely."""
+async def test_memory_storage_answers_as_limits_own_does() -> None:
+    """The limiter's memory storage replaces only the expiry of ``limits``' own: the same
+    hits, tests and clears on both, moving and fixed windows, give the same answers."""
+    import limits
+    from limits.aio.storage import MemoryStorage
+    from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+
+    from jotauth.issuer.services.ratelimit import limits_storage
+
+    ours: Any = limits_storage(Settings())
+    theirs = MemoryStorage()
+    moving = limits.parse("3 per 10 minutes")
+    fixed = limits.parse("2 per 10 minutes")
+    answers: dict[str, list[object]] = {"ours": [], "theirs": []}
+    for name, storage in (("ours", ours), ("theirs", theirs)):
+        window, counter = MovingWindowRateLimiter(storage), FixedWindowRateLimiter(storage)
+        seen = answers[name]
+        for step in range(12):
+            key = f"k{step % 2}"
+            seen.append(await window.hit(moving, key))
+            seen.append(await window.test(moving, key))
+            seen.append((await window.get_window_stats(moving, key)).remaining)
+            seen.append(await counter.hit(fixed, key))
+            seen.append((await counter.get_window_stats(fixed, key)).remaining)
+            if step == 7:
+                await window.clear(moving, "k1")
+                await counter.clear(fixed, "k0")
+    assert answers["ours"] == answers["theirs"]
+    assert False in answers["ours"]
+    assert True in answers["ours"]
+
+
+async def test_memory_storage_starts_no_task_and_bounds_each_window() -> None:
+    """``limits``' storage starts a task per hit that walks every key through a thread; the
+    limiter's starts none, and keeps at most ``limit`` entries per moving window."""
     import asyncio
 
     import limits
@@ -276,11 +307,35 @@ async def test_clearing_a_window_never_kills_the_memory_expiry_task() -> None:
     storage: Any = limits_storage(Settings())
     window = MovingWindowRateLimiter(storage)
     item = limits.parse("5 per 15 minutes")
-    for key in ("a", "b", "c"):
-        await window.hit(item, key)
-    task = asyncio.ensure_future(storage._MemoryStorage__expire_events())
-    await asyncio.sleep(0)  # the task now waits for a thread on the first key
-    for key in ("a", "b", "c"):
-        await window.clear(item, key)
-    await task  # raised KeyError with limits' own clear
-    assert await window.test(item, "b")
+    before = len(asyncio.all_tasks())
+    for _ in range(50):
+        await window.hit(item, "busy")
+    for key in range(20):
+        await window.hit(item, f"ip{key}")
+    assert len(asyncio.all_tasks()) == before
+    assert storage.timer is None
+    assert max(len(events) for events in storage.events.values()) == 5
+
+
+async def test_memory_storage_sweeps_expired_keys_in_batches() -> None:
+    """Expired windows and counters are dropped by a sweep that takes one batch of keys per
+    call, never the whole storage on one request, and never a live key."""
+    import time
+
+    from jotauth.issuer.services.ratelimit import _MemoryStorage
+
+    storage = _MemoryStorage(sweep_interval=60, sweep_batch=100)
+    for key in range(300):
+        await storage.acquire_entry(f"old{key}", 5, 1)
+        await storage.incr(f"count{key}", 1)
+    await storage.acquire_entry("live", 5, 3600)
+    await storage.incr("live-count", 3600)
+    later = time.time() + 120  # past the old keys' expiry and the next sweep's time
+    storage._sweep_some(later)
+    assert 602 - 100 <= len(storage.events) + len(storage.expirations) < 602  # one batch
+    for _ in range(10):
+        storage._sweep_some(later)
+    assert set(storage.events) == {"live"}
+    assert set(storage.expirations) == {"live-count"}
+    assert await storage.get("live-count") == 1
+    assert await storage.decr("live-count") == 0

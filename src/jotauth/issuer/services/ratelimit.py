@@ -31,8 +31,8 @@ Per-account and per-IP limits, after OWASP's authentication cheat sheet:
   the sustained rate is held to ``JOTAUTH_RATELIMIT_IP_RATE`` per second. Every attempt
   counts, success or not.
 
-Every counter is a ``limits`` window (only a race in ``limits``' memory storage is worked
-around by hand, see ``_MemoryStorage``): the registration and
+Every counter is a ``limits`` window (only the expiry of ``limits``' memory storage is
+replaced by hand, see ``_MemoryStorage``): the registration and
 refresh windows are fixed windows (they open at the first attempt, so hammering a refused
 key never extends the refusal), the others moving windows. Two small uses of windows as
 markers: an address the account logged in from is "known" while a 1-per-30-days window
@@ -64,6 +64,7 @@ from typing import Any, Protocol, TypeVar
 
 import limits
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage.memory import Entry
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from jotauth.errors import MissingDependencyError
@@ -124,21 +125,93 @@ def account_key(username: str) -> str:
 
 
 class _MemoryStorage(MemoryStorage):
-    """``limits``' memory storage, with ``clear`` made safe against its own expiry task.
+    """``limits``' memory storage, with its expiry made cheap and bounded.
 
-    The one piece written here, because ``limits`` 5.8 has a race: its background task that
-    drops expired moving-window entries lists the keys, then awaits each key's lock and reads
-    ``events[key]``; a ``clear`` (a successful login) in between pops the key, and the task
-    dies with ``KeyError``. Clearing under the key's lock, emptying the entries instead of
-    popping them, leaves the task a key to read (it then drops the empty key itself).
+    The one piece written here. ``limits`` 5.8's memory storage starts a background task on
+    every hit that walks every key and hands each key's list to a thread
+    (``asyncio.to_thread``) to find its expired entries: per refresh that is one thread hop
+    per key held, about half a millisecond with a handful of addresses, more with many. Its
+    ``clear`` also races that task (the task lists the keys, a ``clear`` pops one, the task
+    dies with ``KeyError``). Here the three writing methods are the same algorithms without
+    the task:
+
+    * a moving window's list is cut to ``limit`` entries on each hit (an entry past the
+      ``limit``-th newest is older than any window that can refuse, so it is never read
+      again), which bounds every key's memory;
+    * keys whose newest entry or whose fixed window has expired are dropped by a sweep that
+      runs at most once per ``sweep_interval`` seconds, in batches of ``sweep_batch`` keys
+      per call, so no request walks the whole storage.
+
+    Everything here is synchronous between awaits, so the per-key locks are not needed.
     """
 
-    async def clear(self, key: str) -> None:
-        async with self.locks[key]:
+    def __init__(self, *, sweep_interval: float = 30.0, sweep_batch: int = 256) -> None:
+        super().__init__()
+        self._sweep_interval = sweep_interval
+        self._sweep_batch = sweep_batch
+        self._next_sweep = time.time() + sweep_interval
+        self._pending_windows: list[str] = []
+        self._pending_counters: list[str] = []
+
+    def _sweep_some(self, now: float) -> None:
+        """Drop up to one batch of expired keys; start a new pass when one is due."""
+        if not self._pending_windows and not self._pending_counters:
+            if now < self._next_sweep:
+                return
+            self._next_sweep = now + self._sweep_interval
+            self._pending_windows = list(self.events)
+            self._pending_counters = list(self.expirations)
+        budget = self._sweep_batch
+        while budget and self._pending_windows:
+            budget -= 1
+            key = self._pending_windows.pop()
+            events = self.events.get(key)
+            if events is not None and (not events or events[0].expiry <= now):
+                del self.events[key]
+        while budget and self._pending_counters:
+            budget -= 1
+            key = self._pending_counters.pop()
+            if self.expirations.get(key, math.inf) <= now:
+                self.storage.pop(key, None)
+                del self.expirations[key]
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        self._sweep_some(now)
+        if self.expirations.get(key, 0) <= now:
             self.storage.pop(key, None)
             self.expirations.pop(key, None)
-            if key in self.events:
-                self.events[key] = []
+        count = self.storage[key] + amount
+        self.storage[key] = count
+        if count == amount:
+            self.expirations[key] = now + expiry
+        return count
+
+    async def decr(self, key: str, amount: int = 1) -> int:
+        if self.expirations.get(key, 0) <= time.time():
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            return 0
+        count = max(self.storage[key] - amount, 0)
+        self.storage[key] = count
+        return count
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        self._sweep_some(now)
+        events = self.events.setdefault(key, [])
+        if len(events) > limit - amount and events[limit - amount].atime >= now - expiry:
+            return False
+        events[:0] = [Entry(expiry)] * amount
+        del events[limit:]
+        return True
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        self.events.pop(key, None)
 
 
 def limits_storage(settings: Settings) -> Storage:
