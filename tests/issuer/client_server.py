@@ -15,8 +15,9 @@ from jotauth.cli.main import main
 
 
 @contextmanager
-def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
-    """The server on a free port of 127.0.0.1, with its environment (for the CLI)."""
+def client_server(folder: Path, **settings: str) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
+    """The server on a free port of 127.0.0.1, with its environment (for the CLI); ``settings``
+    adds ``JOTAUTH_*`` variables."""
     port = free_port()
     env = {
         "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
@@ -24,6 +25,7 @@ def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]
         "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
         "JOTAUTH_RATELIMIT_ENABLED": "false",
         **CHEAP_ARGON2,
+        **settings,
     }
     with running_serve(folder, env=env, port=port) as served:
         yield served, env
