@@ -1,5 +1,6 @@
-"""A real ``jotauth serve`` for the OAuth client interop tests, and clients registered on it
-with the ``jotauth client add`` command, as an operator would."""
+"""A real ``jotauth serve`` for the OAuth client interop tests, and clients and users
+registered on it with the ``jotauth client add`` and ``jotauth user add`` commands, as an
+operator would."""
 
 import base64
 import json
@@ -12,6 +13,11 @@ from click.testing import CliRunner
 from tests.serve_process import CHEAP_ARGON2, ServeProcess, free_port, running_serve
 
 from jotauth.cli.main import main
+
+# ``jotauth client add`` options of a first-party app that signs users in (code + PKCE, refresh)
+# and may introspect its own user tokens (their ``aud`` is the server's default audience).
+SIGN_IN = ("--grant", "authorization_code", "--grant", "refresh_token", "--first-party",
+           "--scope", "openid", "--scope", "profile", "--audience", "jotauth")  # fmt: skip
 
 
 @contextmanager
@@ -40,3 +46,10 @@ def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:
     assert result.exit_code == 0, result.output
     body: dict[str, Any] = json.loads(result.output)
     return body
+
+
+def add_user(env: dict[str, str], username: str, password: str) -> str:
+    """``jotauth user add USERNAME``; the ``sub`` of the user's tokens (their id)."""
+    result = CliRunner().invoke(main, ["user", "add", username, "--password", password], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output.rsplit("(id ", 1)[1].split(")")[0]

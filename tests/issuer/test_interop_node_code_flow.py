@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from click.testing import CliRunner
-from tests.browser_support import launch_chromium
-from tests.issuer.client_server import add_client, client_server
+from tests.browser_support import launch_chromium, sign_in_on_login_page
+from tests.issuer.client_server import SIGN_IN, add_client, add_user, client_server
 from tests.node_package import node_package
 from tests.serve_process import ServeProcess, free_port
 
 from jotauth import jose
-from jotauth.cli.main import main
 
 SCRIPT = Path(__file__).with_name("interop_node") / "code_flow.mjs"
 OPENID_CLIENT_VERSION = "6.9.0"
@@ -53,24 +51,15 @@ def server(
         yield served
 
 
-def _add_user(env: dict[str, str]) -> str:
-    """``jotauth user add john``; the ``sub`` of john's tokens."""
-    result = CliRunner().invoke(main, ["user", "add", "john", "--password", "password123"], env=env)
-    assert result.exit_code == 0, result.output
-    return result.output.rsplit("(id ", 1)[1].split(")")[0]
-
-
 def _sign_in_clients(env: dict[str, str], callback: str) -> dict[str, Any]:
     """A confidential web app and a public single-page app, registered as an operator would."""
-    code_flow = ["--grant", "authorization_code", "--grant", "refresh_token", "--first-party",
-                 "--scope", "openid", "--scope", "profile", "--audience", "jotauth"]  # fmt: skip
     web = add_client(
-        env, "node-web", "--auth-method", "client_secret_basic", *code_flow,
+        env, "node-web", "--auth-method", "client_secret_basic", *SIGN_IN,
         "--redirect-uri", callback + "/web/callback",
         "--post-logout-redirect-uri", callback + "/web/signed-out",
     )  # fmt: skip
     spa = add_client(
-        env, "node-spa", "--public", *code_flow, "--redirect-uri", callback + "/spa/callback"
+        env, "node-spa", "--public", *SIGN_IN, "--redirect-uri", callback + "/spa/callback"
     )
     return {"web": web, "spa": spa}
 
@@ -117,14 +106,13 @@ def _drive(browser: Any, script: subprocess.Popen[str]) -> tuple[dict[str, Any],
             if "open" not in message:
                 assert "error" not in message, message["error"]
                 return message["result"], login_pages
-            tab.goto(message["open"])
             if message["expect"] == "login":
-                password = tab.locator("#password")
-                login_pages.append(password.is_visible())
-                tab.fill("#username", "john")
-                password.fill("password123")
-                tab.click("button[type=submit]")
-            tab.wait_for_selector("#landed")  # the relying party's callback page
+                login_pages.append(
+                    sign_in_on_login_page(tab, message["open"], "john", "password123")
+                )
+            else:
+                tab.goto(message["open"])
+                tab.wait_for_selector("#landed")  # the relying party's callback page
     finally:
         context.close()
 
@@ -156,7 +144,7 @@ def test_openid_client_signs_in_through_the_login_page(
     """Code + PKCE, userinfo, refresh, introspection, revocation, logout; then the login page
     again for the next app; then client_credentials with every authentication method."""
     served, env = server
-    sub = _add_user(env)
+    sub = add_user(env, "john", "password123")
     port = free_port()
     clients = _sign_in_clients(env, f"http://127.0.0.1:{port}")
     services = _service_clients(env, tmp_path)
