@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tests.serve_process import free_port
 
-__all__ = ["CHROMIUM", "ThreadServer", "launch_chromium", "wait_for_port"]
+__all__ = ["CHROMIUM", "ThreadServer", "launch_chromium", "sign_in_on_login_page", "wait_for_port"]
 
 CHROMIUM = os.environ.get("JOTAUTH_CHROMIUM", "/usr/bin/chromium")
 _ARGS = [
@@ -45,6 +45,19 @@ def launch_chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in_on_login_page(tab: Any, url: str, username: str, password: str) -> bool:
+    """Open the authorization ``url`` and sign in on the provider's login page, for the relying
+    party tests; whether the login page was shown (it is not while an SSO session lives). Returns
+    once the browser is on a page with ``#landed``: the relying party's callback page."""
+    tab.goto(url)
+    shown: bool = tab.locator("#password").is_visible()
+    tab.fill("#username", username)
+    tab.fill("#password", password)
+    tab.click("button[type=submit]")
+    tab.wait_for_selector("#landed")
+    return shown
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:

@@ -1,5 +1,6 @@
-"""A real ``jotauth serve`` for the OAuth client interop tests, and clients registered on it
-with the ``jotauth client add`` command, as an operator would."""
+"""A real ``jotauth serve`` for the OAuth client interop tests, and clients and users
+registered on it with the ``jotauth client add`` and ``jotauth user add`` commands, as an
+operator would."""
 
 import base64
 import json
@@ -13,10 +14,16 @@ from tests.serve_process import CHEAP_ARGON2, ServeProcess, free_port, running_s
 
 from jotauth.cli.main import main
 
+# ``jotauth client add`` options of a first-party app that signs users in (code + PKCE, refresh)
+# and may introspect its own user tokens (their ``aud`` is the server's default audience).
+SIGN_IN = ("--grant", "authorization_code", "--grant", "refresh_token", "--first-party",
+           "--scope", "openid", "--scope", "profile", "--audience", "jotauth")  # fmt: skip
+
 
 @contextmanager
-def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
-    """The server on a free port of 127.0.0.1, with its environment (for the CLI)."""
+def client_server(folder: Path, **settings: str) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
+    """The server on a free port of 127.0.0.1, with its environment (for the CLI); ``settings``
+    adds ``JOTAUTH_*`` variables."""
     port = free_port()
     env = {
         "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
@@ -24,6 +31,7 @@ def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]
         "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
         "JOTAUTH_RATELIMIT_ENABLED": "false",
         **CHEAP_ARGON2,
+        **settings,
     }
     with running_serve(folder, env=env, port=port) as served:
         yield served, env
@@ -38,3 +46,10 @@ def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:
     assert result.exit_code == 0, result.output
     body: dict[str, Any] = json.loads(result.output)
     return body
+
+
+def add_user(env: dict[str, str], username: str, password: str) -> str:
+    """``jotauth user add USERNAME``; the ``sub`` of the user's tokens (their id)."""
+    result = CliRunner().invoke(main, ["user", "add", username, "--password", password], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output.rsplit("(id ", 1)[1].split(")")[0]
