@@ -15,6 +15,7 @@ JOTAUTH_ISSUER     the auth server (default http://127.0.0.1:8000)
 SPA_CLIENT_ID      its client_id (default spa)
 SPA_URL            where this app is reached (default http://127.0.0.1:<port>)
 ARTICLES_API       the articles API (default http://127.0.0.1:8001)
+SPA_NODE_MODULES   where `npm install` put oidc-client-ts (default examples/sso/spa/node_modules)
 """
 
 import argparse
@@ -29,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HERE = Path(__file__).resolve().parent / "spa"
-LIBRARY = HERE / "node_modules" / "oidc-client-ts" / "dist" / "browser"
+BUNDLE = Path("oidc-client-ts", "dist", "browser")  # the library's self-contained browser build
 
 
 class SecurityHeaders:
@@ -57,10 +58,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(issuer: str, client_id: str, url: str, articles_api: str) -> ASGIApp:
+def create_app(
+    issuer: str, client_id: str, url: str, articles_api: str, node_modules: Path
+) -> ASGIApp:
     """The static server of the single-page app."""
-    if not (LIBRARY / "oidc-client-ts.min.js").is_file():
-        raise SystemExit(f"oidc-client-ts is not installed: run `npm install` in {HERE}")
+    library = node_modules / BUNDLE
+    if not (library / "oidc-client-ts.min.js").is_file():
+        raise SystemExit(f"oidc-client-ts is not in {node_modules}: run `npm install` in {HERE}")
     config = {
         "authority": issuer,
         "client_id": client_id,
@@ -83,7 +87,7 @@ def create_app(issuer: str, client_id: str, url: str, articles_api: str) -> ASGI
             Route("/callback", index),
             Route("/signed-out", index),
             Route("/config.json", config_json),
-            Mount("/lib", StaticFiles(directory=LIBRARY)),
+            Mount("/lib", StaticFiles(directory=library)),
             Mount("/", StaticFiles(directory=HERE / "public")),
         ]
     )
@@ -107,5 +111,6 @@ if __name__ == "__main__":
         client_id=args.client_id or os.environ.get("SPA_CLIENT_ID", "spa"),
         url=(args.url or os.environ.get("SPA_URL", f"http://127.0.0.1:{args.port}")).rstrip("/"),
         articles_api=args.articles_api or os.environ.get("ARTICLES_API", "http://127.0.0.1:8001"),
+        node_modules=Path(os.environ.get("SPA_NODE_MODULES", HERE / "node_modules")),
     )
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

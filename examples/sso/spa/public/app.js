@@ -61,7 +61,10 @@ async function main() {
     history.replaceState(null, "", "/");
   }
   element("login").addEventListener("click", () => manager.signinRedirect());
-  element("logout").addEventListener("click", () => manager.signoutRedirect());
+  // The state makes the library check that the answer is to this logout (signoutCallback).
+  element("logout").addEventListener("click", () =>
+    manager.signoutRedirect({ state: { signedOutFrom: "app-b" } }),
+  );
   element("call-api").addEventListener("click", () =>
     callApi(manager, config).catch(fail),
   );
