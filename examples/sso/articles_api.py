@@ -71,7 +71,7 @@ def create_app(guard: Guard | None = None, origins: tuple[str, ...] = ()) -> Fas
         article: ArticleIn,
         user: Annotated[Principal, Depends(guard.require("articles:create"))],
     ) -> dict[str, Any]:
-        new = {"id": next(ids), "title": article.title, "author": user.sub}
+        new: dict[str, Any] = {"id": next(ids), "title": article.title, "author": user.sub}
         articles[new["id"]] = new
         return new
 

@@ -31,7 +31,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from authlib.integrations.starlette_client import OAuth, OAuthError
+from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]  # no stubs
+    OAuth,
+    OAuthError,
+)
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
