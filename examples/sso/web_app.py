@@ -57,13 +57,15 @@ class WebAppSettings:
     articles_api: str
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+def _page(title: str, body: str, issuer: str) -> HTMLResponse:
+    # form-action also governs where a form's POST may redirect: /logout goes to the issuer.
+    csp = f"default-src 'none'; form-action 'self' {issuer}; base-uri 'none'"
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)} - App A</title></head><body><h1>App A</h1>{body}"
         '<nav><a href="/">Home</a> | <a href="/articles">Articles</a></nav></body></html>',
         headers={
-            "Content-Security-Policy": "default-src 'none'; form-action 'self'; base-uri 'none'",
+            "Content-Security-Policy": csp,
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
         },
@@ -85,8 +87,13 @@ def create_app(settings: WebAppSettings) -> Starlette:
         },
     )
     provider: Any = oauth.jotauth
+
+    def page(title: str, body: str) -> HTMLResponse:
+        return _page(title, body, settings.issuer)
+
     # The tokens of each signed-in browser, by a random key the session cookie holds: the
-    # cookie is signed, not encrypted, so it must not carry the tokens themselves.
+    # cookie is signed, not encrypted, so it must not carry the tokens themselves. (In
+    # memory for the example; a real app keeps them in its database, with their expiry.)
     tokens: dict[str, dict[str, Any]] = {}
 
     def signed_in(request: Request) -> dict[str, Any] | None:
@@ -100,16 +107,17 @@ def create_app(settings: WebAppSettings) -> Starlette:
     async def home(request: Request) -> Response:
         token = signed_in(request)
         if token is None:
-            return _page(
+            return page(
                 "Home",
                 '<p id="status" data-signed-in="false">You are not signed in.</p>'
                 '<p><a id="login" href="/login">Sign in with jotauth</a></p>',
             )
         name = token["userinfo"].get("preferred_username") or token["userinfo"]["sub"]
-        return _page(
+        return page(
             "Home",
             f'<p id="status" data-signed-in="true">Signed in as <b>{html.escape(name)}</b>.</p>'
-            '<p><a id="logout" href="/logout">Sign out</a></p>',
+            # A POST: a link or an image elsewhere cannot sign the user out.
+            '<form method="post" action="/logout"><button id="logout">Sign out</button></form>',
         )
 
     async def login(request: Request) -> Response:
@@ -120,14 +128,14 @@ def create_app(settings: WebAppSettings) -> Starlette:
         metadata = await provider.load_server_metadata()
         error = request.query_params.get("error")
         if error is not None:
-            return _page("Sign-in failed", f'<p id="error">{html.escape(error)}</p>')
+            return page("Sign-in failed", f'<p id="error">{html.escape(error)}</p>')
         # RFC 9207: the answer must come from the issuer the request went to (mix-up defence).
         if request.query_params.get("iss") != metadata["issuer"]:
-            return _page("Sign-in failed", '<p id="error">the answer names another issuer</p>')
+            return page("Sign-in failed", '<p id="error">the answer names another issuer</p>')
         try:
             token: dict[str, Any] = await provider.authorize_access_token(request)
         except OAuthError as exc:
-            return _page("Sign-in failed", f'<p id="error">{html.escape(exc.error)}</p>')
+            return page("Sign-in failed", f'<p id="error">{html.escape(exc.error)}</p>')
         sign_out_here(request)
         key = secrets.token_urlsafe(32)
         tokens[key] = token
@@ -137,7 +145,7 @@ def create_app(settings: WebAppSettings) -> Starlette:
     async def articles(request: Request) -> Response:
         token = signed_in(request)
         if token is None:
-            return _page(
+            return page(
                 "Articles",
                 '<p id="result" data-status="signed-out">You are not signed in. '
                 '<a href="/login">Sign in</a></p>',
@@ -151,7 +159,7 @@ def create_app(settings: WebAppSettings) -> Starlette:
             titles = "".join(
                 f"<li>{html.escape(str(item['title']))}</li>" for item in answer.json()["articles"]
             )
-            return _page("Articles", f'<ul id="result" data-status="ok">{titles}</ul>')
+            return page("Articles", f'<ul id="result" data-status="ok">{titles}</ul>')
         refusal = (
             f'<p id="result" data-status="refused">The articles API refused the token: '
             f"{answer.status_code} <code>{html.escape(answer.headers.get('www-authenticate', ''))}"
@@ -163,14 +171,14 @@ def create_app(settings: WebAppSettings) -> Starlette:
             )
         except OAuthError as exc:
             sign_out_here(request)
-            return _page(
+            return page(
                 "Articles",
                 refusal + f'<p id="refresh" data-status="refused">Refreshing failed '
                 f"({html.escape(exc.error)}): you are signed out here too. "
                 '<a href="/login">Sign in again</a></p>',
             )
         token.update(access_token=fresh["access_token"], refresh_token=fresh["refresh_token"])
-        return _page(
+        return page(
             "Articles",
             refusal + '<p id="refresh" data-status="ok">Refreshed the token: '
             '<a href="/articles">try again</a></p>',
@@ -197,8 +205,8 @@ def create_app(settings: WebAppSettings) -> Starlette:
         if not expected or not secrets.compare_digest(
             request.query_params.get("state", ""), expected
         ):
-            return _page("Signed out", '<p id="error">unexpected logout answer</p>')
-        return _page(
+            return page("Signed out", '<p id="error">unexpected logout answer</p>')
+        return page(
             "Signed out",
             '<p id="status" data-signed-in="false">You are signed out of every application.</p>',
         )
@@ -209,7 +217,7 @@ def create_app(settings: WebAppSettings) -> Starlette:
             Route("/login", login),
             Route("/callback", callback),
             Route("/articles", articles),
-            Route("/logout", logout),
+            Route("/logout", logout, methods=["POST"]),
             Route("/signed-out", signed_out),
         ],
         middleware=[

@@ -202,7 +202,13 @@ def test_sign_in_once_sso_to_the_spa_sign_out_everywhere(watched: Any, apps: App
     assert page.get_attribute("#status", "data-signed-in") == "false"
 
     # The SSO session is over: signing in at A asks for the password again.
-    page.click("#login")
+    _sign_in_at_the_web_app(page, apps)
+
+    # A's own sign-out: end_session with its id_token_hint, back to A with the state it sent.
+    with page.expect_navigation(url=apps.web_app + "/signed-out?state=*"):
+        page.click("#logout")
+    assert page.get_attribute("#status", "data-signed-in") == "false"
+    page.goto(apps.web_app + "/login")
     page.wait_for_url(apps.issuer + "/oauth/authorize?*")
     assert page.locator("#password").is_visible()
 
