@@ -1,4 +1,5 @@
-"""``jotauth serve`` as a user runs it: a real process on a free 127.0.0.1 port, for tests.
+"""``jotauth serve`` as a user runs it: a real process on a free 127.0.0.1 port, for tests
+(and the example services beside it, ``ChildProcess``).
 
 Several suites (issuer, token tools, browser pages) drive the real server over real
 sockets; they share this one way to start it, wait for ``/healthz`` and stop it cleanly. The
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-__all__ = ["CHEAP_ARGON2", "ServeProcess", "free_port", "jotauth_executable", "running_serve"]
+__all__ = [
+    "CHEAP_ARGON2",
+    "ChildProcess",
+    "ServeProcess",
+    "eventually",
+    "free_port",
+    "jotauth_executable",
+    "running_serve",
+]
 
 # Argon2id at its cheapest, for tests that are not about password hashing.
 CHEAP_ARGON2 = {"JOTAUTH_ARGON2_TIME_COST": "1", "JOTAUTH_ARGON2_MEMORY_COST": "1024"}
@@ -86,6 +95,59 @@ def running_serve(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+class ChildProcess:
+    """Any program serving HTTP on 127.0.0.1:port (the example services and apps); started
+    and waited for at construction, its output kept in ``log`` for failures."""
+
+    def __init__(self, name: str, args: list[str], port: int, env: dict[str, str], log: Path):
+        self.name = name
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self._out = log.open("wb")
+        self.process = subprocess.Popen(
+            args, env=env, stdout=self._out, stderr=subprocess.STDOUT, cwd=log.parent
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self._out.close()
+                raise AssertionError(f"{name} exited early:\n{self.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), 0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"{name} did not listen on {port}:\n{self.output()}")
+
+    def output(self) -> str:
+        """The last 4000 characters it printed."""
+        if not self._out.closed:
+            self._out.flush()
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        """Terminate it (kill after 10 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+
+def eventually(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check`` becomes true within ``seconds`` (the services poll in the background)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
 
 
 def _healthy(base: str) -> bool:

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel
-from sso_settings import guard_options  # the sibling module; the script directory is on sys.path
+from sso_settings import cors_origins, guard_options  # the sibling module, on sys.path
+from starlette.middleware.cors import CORSMiddleware
 
 from jotauth.guard import Principal
 from jotauth.guard.fastapi import Guard
@@ -26,8 +27,12 @@ class ArticleIn(BaseModel):
     body: str = ""
 
 
-def create_app(guard: Guard | None = None) -> FastAPI:
-    """The app; tests pass their own guard, the command line builds one from the environment."""
+def create_app(guard: Guard | None = None, origins: tuple[str, ...] = ()) -> FastAPI:
+    """The app; tests pass their own guard, the command line builds one from the environment.
+
+    ``origins``: browser apps on other origins allowed to call it (the single-page app of
+    ``spa_server.py`` sends its bearer token from its own origin, which needs CORS).
+    """
     guard = guard or Guard(**guard_options())
 
     @asynccontextmanager
@@ -37,6 +42,17 @@ def create_app(guard: Guard | None = None) -> FastAPI:
 
     app = FastAPI(title="articles", lifespan=lifespan)
     guard.install(app)
+    if origins:
+        # Bearer tokens only, no cookies: no credentials; the SPA may read WWW-Authenticate
+        # to say why a token was refused.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["WWW-Authenticate"],
+            max_age=600,
+        )
     articles: dict[int, dict[str, Any]] = {1: {"id": 1, "title": "JWT explained", "author": "0"}}
     ids = itertools.count(2)
 
@@ -55,7 +71,7 @@ def create_app(guard: Guard | None = None) -> FastAPI:
         article: ArticleIn,
         user: Annotated[Principal, Depends(guard.require("articles:create"))],
     ) -> dict[str, Any]:
-        new = {"id": next(ids), "title": article.title, "author": user.sub}
+        new: dict[str, Any] = {"id": next(ids), "title": article.title, "author": user.sub}
         articles[new["id"]] = new
         return new
 
@@ -81,4 +97,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
-    uvicorn.run(create_app(), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(origins=cors_origins()), host="127.0.0.1", port=args.port, log_level="warning"
+    )

@@ -7,6 +7,8 @@ JOTAUTH_SERVICE_TOKEN     a service token for the revocation feed (one of the se
                           JOTAUTH_SERVICE_TOKENS); without it revocations are not followed
 JOTAUTH_REVOCATIONS_URL   default $JOTAUTH_ISSUER/revocations
 JOTAUTH_POLL_INTERVAL     seconds between revocation polls (default: what the server says)
+JOTAUTH_CORS_ORIGINS      comma-separated browser origins that may call the service (the
+                          single-page app's, e.g. http://127.0.0.1:8004); default: none
 """
 
 import os
@@ -35,3 +37,12 @@ def guard_options() -> dict[str, Any]:
             interval=None if interval is None else float(interval),
         )
     return options
+
+
+def cors_origins() -> tuple[str, ...]:
+    """The browser origins allowed to call the service, exact (never ``*``)."""
+    raw = os.environ.get("JOTAUTH_CORS_ORIGINS", "")
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    if "*" in origins:
+        raise SystemExit("JOTAUTH_CORS_ORIGINS lists origins exactly; '*' is not accepted")
+    return origins

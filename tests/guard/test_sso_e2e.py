@@ -8,16 +8,14 @@ both keep working, revoke the key and see both refuse.
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.serve_process import ChildProcess as Process, eventually, free_port
 
 from jotauth import jose
 
@@ -28,61 +26,6 @@ EXAMPLES = ROOT / "examples" / "sso"
 JOTAUTH = Path(sys.executable).with_name("jotauth")
 SERVICE_TOKEN = "e2e-service-token-0123456789abcdef"
 POLL = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Process:
-    """A child process serving HTTP on 127.0.0.1:port; its output is kept for failures."""
-
-    def __init__(self, name: str, args: list[str], port: int, env: dict[str, str], log: Path):
-        self.name = name
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        self._out = log.open("wb")
-        self.process = subprocess.Popen(
-            args, env=env, stdout=self._out, stderr=subprocess.STDOUT, cwd=log.parent
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{name} exited early:\n{self.output()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), 0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"{name} did not listen on {port}:\n{self.output()}")
-
-    def output(self) -> str:
-        self._out.flush()
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._out.close()
-
-
-def eventually(check: Callable[[], bool], seconds: float) -> bool:
-    """Whether ``check`` becomes true within ``seconds`` (the services poll in the background)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 @pytest.fixture
