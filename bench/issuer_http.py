@@ -41,6 +41,7 @@ from pathlib import Path
 import httpx
 
 USER, PASSWORD = "bench", "bench-password-1"
+PEER = "flask-jwt-extended"
 
 LUA = r"""
 local op = os.getenv("BENCH_OP")
@@ -160,6 +161,9 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        return self._ready()
+
+    def _ready(self) -> Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -180,6 +184,31 @@ class Server:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+class PeerServer(Server):
+    """flask-jwt-extended with a hand-written denylist (``bench/peers/flask_jwt_refresh.py``)
+    under gunicorn: one worker, one thread per connection."""
+
+    def __init__(self, database: str, concurrency: int) -> None:
+        super().__init__(Path("."), database, "")
+        self.env = {
+            **os.environ,
+            "PEER_DATABASE_URL": database,
+            "PEER_SECRET": secrets.token_urlsafe(32),
+        }
+        self.concurrency = concurrency
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter's gunicorn, 127.0.0.1
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
+             "--threads", str(self.concurrency), "--bind", f"127.0.0.1:{self.port}",
+             "--chdir", str(Path(__file__).with_name("peers")), "flask_jwt_refresh:app"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        return self._ready()
 
 
 def run_wrk(
@@ -264,15 +293,23 @@ def measure(
     if database.startswith("postgresql"):
         reset_postgres(database)
     out: dict[str, dict[str, float]] = {}
-    with Server(src, database, args.master_key, args.env) as server:
+    peer = str(src) == PEER
+    ops = ["refresh"] if peer else args.ops
+    server = (
+        PeerServer(database, args.concurrency)
+        if peer
+        else Server(src, database, args.master_key, args.env)
+    )
+    with server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             tokens = []
             for _ in range(args.concurrency):
                 answer = client.post("/login", json={"username": USER, "password": PASSWORD})
                 answer.raise_for_status()
                 tokens.append(answer.json()["refresh_token"])
-        for op in args.ops:
-            out[op] = run_wrk(server, op, tokens, args.seconds, tmp)
+        for op in ops:
+            if op in args.ops:
+                out[op] = run_wrk(server, op, tokens, args.seconds, tmp)
     return out
 
 
@@ -295,6 +332,11 @@ def main() -> int:
         action="store_true",
         help="also run the bare Argon2id verification as a third contender (row 'hash', op login)",
     )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="also run flask-jwt-extended with a hand-written denylist (refresh only)",
+    )
     args = parser.parse_args()
     args.ops = args.ops.split(",")
     args.env = dict(item.split("=", 1) for item in args.env)
@@ -305,6 +347,9 @@ def main() -> int:
     names = list(trees)
     if args.bare_hash:
         names.append("hash")
+    if args.peer:
+        names.append(PEER)
+        trees[PEER] = PEER
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
     runs: dict[str, dict[str, list[dict[str, float]]]] = {
         n: {op: [] for op in args.ops} for n in names
@@ -318,7 +363,8 @@ def main() -> int:
                 if name == "hash":
                     figures = {"login": bare_hash(args.concurrency, args.seconds)}
                 else:
-                    figures = measure(Path(trees[name]).resolve(), database, args, tmp)
+                    src = Path(trees[name]) if name == PEER else Path(trees[name]).resolve()
+                    figures = measure(src, database, args, tmp)
                 for op, row in figures.items():
                     runs[name][op].append(row)
                 print(
