@@ -104,6 +104,10 @@ async def test_logout_with_hint_ends_sso_and_every_token(
         "https://app-a.example/bc",
         "https://app-b.example/bc",
     ]
+    logouts = app.state.store.list_audit_events(type="logout")
+    assert [(e.user_id, e.detail.get("via")) for e in logouts] == [
+        (jose.peek_claims(a["access_token"])["sub"], "end_session")
+    ]
 
 
 async def test_logout_tokens_follow_back_channel_logout_1_0(

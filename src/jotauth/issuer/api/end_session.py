@@ -105,7 +105,9 @@ async def end_session(request: Request, background: BackgroundTasks) -> Response
         logout: SessionLogout = request.app.state.logout
         record, deliveries = await _run(logout.end, sid)
         if record is not None:
-            await service(request).emit("logout", client(request), sid=sid, via="end_session")
+            auth = service(request)
+            user = await auth.user_of_subject(str(record.user_id))
+            await auth.emit("logout", client(request), user=user, sid=sid, via="end_session")
         if deliveries:
             sender: BackchannelSender = request.app.state.backchannel
             background.add_task(sender.send_all, deliveries)
