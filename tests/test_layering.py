@@ -10,7 +10,8 @@ but its plain records and its errors, and never reaches the store through a serv
 (``observability``), while observability learns of the use cases only through the typed
 events, never by importing them. Only the store's ``redis_*`` modules (and the guard's push
 subscriber and DPoP replay cache) import ``redis``, and only the app factory (the revocation
-publisher) and the rate limiter's storage factory import those. A violation names the file, the line and the import.
+publisher) and the rate limiter's storage factory import those. A violation names the file,
+the line and the import.
 """
 
 import ast
