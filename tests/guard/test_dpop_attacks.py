@@ -269,13 +269,15 @@ def test_proxy_external_url_is_the_uri_compared(
     public URI the one a proof must name, and the internal one is then refused."""
     guard = issuer.guard(clock=ManualClock(NOW), external_url="https://API.example:443/")
     inside = "http://internal:8000/articles"
-    assert guard.authenticate_sync(token, dpop=request(proof(client_key, token), url=inside))
-    sent = request(proof(client_key, token, url=inside), url=inside)
-    assert refused(guard, token, sent, jose.DPoPProofError).check == "htu"
-    prefixed = issuer.guard(clock=ManualClock(NOW), external_url="https://api.example/svc")
-    assert prefixed.authenticate_sync(
-        token, dpop=request(proof(client_key, token, url="https://api.example/svc/articles"))
+    assert (
+        guard.authenticate_sync(token, dpop=request(proof(client_key, token), url=inside)).sub
+        == "7"
     )
+    internal = request(proof(client_key, token, url=inside), url=inside)
+    assert refused(guard, token, internal, jose.DPoPProofError).check == "htu"
+    prefixed = issuer.guard(clock=ManualClock(NOW), external_url="https://api.example/svc")
+    sent = request(proof(client_key, token, url="https://api.example/svc/articles"))
+    assert prefixed.authenticate_sync(token, dpop=sent).sub == "7"
 
 
 # -- time ---------------------------------------------------------------------------------------
