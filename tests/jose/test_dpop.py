@@ -474,3 +474,22 @@ def test_jotauth_proof_verifies_in_joserfc(alg: str, keys: dict[str, jose.Key]) 
     got = joserfc_jws.deserialize_compact(proof, public, algorithms=[alg])
     assert json.loads(got.payload)["htm"] == "GET"
     assert public.thumbprint() == keys[alg].thumbprint()
+
+
+def test_remembered_header_still_meets_the_allowlist(keys: dict[str, jose.Key]) -> None:
+    """A header verified once (and remembered) is refused by a verifier that does not allow its
+    alg: the key memo cannot widen what is accepted."""
+    key = keys["RS256"]
+    first = jose.make_proof(key, "GET", URL, iat=NOW)
+    assert verify(first).jkt == key.thumbprint()
+    second = jose.make_proof(key, "GET", URL, iat=NOW)
+    assert jose.peek_header(second) == jose.peek_header(first)
+    assert rejects(jose.DPoPProofError, lambda: verify(second, algorithms=["ES256"])).check == "alg"
+
+
+def test_refused_header_is_refused_every_time(es256: jose.Key) -> None:
+    """A header that failed a check is not remembered as good."""
+    jwk = es256.to_jwk(private=True)
+    for _ in range(2):
+        proof = forge(es256, header(es256, jwk=jwk), claims())
+        assert rejects(jose.DPoPProofError, functools.partial(verify, proof)).check == "jwk"

@@ -190,6 +190,38 @@ def _iat(claims: Mapping[str, Any], now: float, max_age: int, leeway: int) -> fl
     return iat
 
 
+_HEADER_MEMO: dict[bytes, tuple[str, Key]] = {}
+_HEADER_MEMO_SIZE: Final = 1024
+
+
+def _header_key(segment: bytes, algorithms: Collection[str]) -> Key:
+    """The proof's public key, from its header segment, all header checks passed.
+
+    A client signs every proof with one key, so its proofs share one header segment: the parsed
+    header and the loaded key (loading validates the point, a third of a proof's cost) are
+    remembered per exact segment. Only segments that passed every check are remembered, and
+    the allowlist is checked on every call, so the memo cannot change an outcome.
+    """
+    known = _HEADER_MEMO.get(segment)
+    if known is not None:
+        alg, key = known
+        if alg not in algorithms:
+            raise DPoPProofError(
+                "alg", f"alg {alg} is not allowed here; allowed: {' '.join(sorted(algorithms))}"
+            )
+        return key
+    try:
+        header = jws.parse_header(segment)
+    except JoseError as exc:
+        raise DPoPProofError("syntax", f"the proof is not a well-formed JWS: {exc}") from None
+    alg = _check_header(header, algorithms)
+    key = _public_key(header, alg)
+    if len(_HEADER_MEMO) >= _HEADER_MEMO_SIZE:
+        _HEADER_MEMO.clear()
+    _HEADER_MEMO[segment] = (alg, key)
+    return key
+
+
 def _check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
     typ = header.get("typ")
     if type(typ) is not str or normalize_typ(typ) != _TYP:
@@ -226,12 +258,10 @@ def verify_proof(
     """
     try:
         raw, header_segment, payload_segment, signature_segment = jws.split(proof, MAX_PROOF_SIZE)
-        header = jws.parse_header(header_segment)
         signature = b64decode(signature_segment)
     except JoseError as exc:
         raise DPoPProofError("syntax", f"the proof is not a well-formed JWS: {exc}") from None
-    alg = _check_header(header, algorithms)
-    key = _public_key(header, alg)
+    key = _header_key(header_segment, algorithms)
     if not key.verify_fn(raw[: len(header_segment) + 1 + len(payload_segment)], signature):
         raise DPoPProofError("signature", "the proof's signature does not verify with its jwk")
     try:
