@@ -342,6 +342,15 @@ def test_future_proof_is_refused(es256: jose.Key) -> None:
     assert verify(proof, leeway=10).iat == NOW + 6
 
 
+@pytest.mark.parametrize("iat", [10**400, -(10**400), 10**20, -1e308, 1e308])
+def test_iat_of_any_magnitude_is_refused_cleanly(iat: float, es256: jose.Key) -> None:
+    """A date far outside float range is a stale or future proof, never an OverflowError."""
+    error = rejects(
+        jose.DPoPProofError, lambda: verify(forge(es256, header(es256), claims(iat=iat)))
+    )
+    assert error.check == "iat"
+
+
 @pytest.mark.parametrize("name", ["jti", "htm", "htu", "iat"])
 def test_missing_claim_is_refused(name: str, es256: jose.Key) -> None:
     """Every required claim must be present."""

@@ -176,16 +176,18 @@ def _iat(claims: Mapping[str, Any], now: float, max_age: int, leeway: int) -> fl
     value = claims.get("iat")
     if value is None:
         raise DPoPProofError("iat", 'the proof has no "iat" claim')
-    if type(value) not in (int, float) or not math.isfinite(value):
+    if type(value) not in (int, float) or (type(value) is float and not math.isfinite(value)):
         raise DPoPProofError("iat", '"iat" must be a NumericDate (a JSON number of seconds)')
     iat: float = value
+    # Comparisons of an int with a float are exact at any size; differences are taken only
+    # once the value is known to be near ``now`` (a huge int minus a float overflows).
     if iat < now - max_age:
-        raise DPoPProofError(
-            "iat", f"the proof is stale: made {now - iat:.0f}s ago, proofs live {max_age}s"
-        )
+        age = f"{now - iat:.0f}s ago" if iat > now - 1e9 else "long ago"
+        raise DPoPProofError("iat", f"the proof is stale: made {age}, proofs live {max_age}s")
     if iat > now + leeway:
+        ahead = f"{iat - now:.0f}s" if iat < now + 1e9 else "far"
         raise DPoPProofError(
-            "iat", f"the proof is from the future: {iat - now:.0f}s ahead (leeway {leeway}s)"
+            "iat", f"the proof is from the future: {ahead} ahead (leeway {leeway}s)"
         )
     return iat
 
