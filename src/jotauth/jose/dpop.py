@@ -281,7 +281,9 @@ def verify_proof(
         raise DPoPProofError("htu", '"htu" must not hold a query or fragment (RFC 9449 4.2)')
     normalized_htu = normalize_htu(proof_htu)
     if normalized_htu != normalize_htu(htu):
-        raise DPoPProofError("htu", "the proof is for another URI than this request's")
+        raise DPoPProofError(
+            "htu", f"the proof is for {normalized_htu[:120]}, not for this request's URI"
+        )
     proof_nonce = claims.get("nonce")
     if proof_nonce is not None and type(proof_nonce) is not str:
         raise DPoPProofError("nonce", '"nonce" must be a string')
