@@ -222,8 +222,15 @@ def _dpop_response(exc: JotauthError, realm: str | None, algs: str) -> ErrorResp
         answer = error_response(exc, realm)
         challenge = _challenge(realm, "DPoP", algs=algs)
         return ErrorResponse(answer.status, [("WWW-Authenticate", challenge)], answer.body)
+    elif isinstance(exc, InsufficientScopeError):
+        answer = error_response(exc, realm)
+        challenge = _challenge(
+            realm, "DPoP", error="insufficient_scope", error_description=str(exc),
+            scope=" ".join(exc.required), algs=algs,
+        )  # fmt: skip
+        return ErrorResponse(answer.status, [("WWW-Authenticate", challenge)], answer.body)
     else:
-        return error_response(exc, realm)  # scope, client, rate limit, keys: as for Bearer
+        return error_response(exc, realm)  # client, rate limit, CSRF, keys: no challenge
     description = str(exc)
     headers = [
         (
