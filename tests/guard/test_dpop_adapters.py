@@ -141,7 +141,9 @@ async def test_asgi_middleware(issuer: LocalIssuer, client_key: jose.Key) -> Non
         await run_async(send, cases(issuer, client_key, "http://t/articles"))
 
 
-async def handshake(app: GuardMiddleware, headers: list[tuple[bytes, bytes]]) -> list[Any]:
+async def handshake(
+    app: GuardMiddleware, headers: list[tuple[bytes, bytes]], raw_path: bytes | None = b"/ws"
+) -> list[Any]:
     """One WebSocket connection driven by hand: what the app sent."""
     sent: list[Any] = []
     incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
@@ -152,8 +154,10 @@ async def handshake(app: GuardMiddleware, headers: list[tuple[bytes, bytes]]) ->
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {"type": "websocket", "scheme": "wss", "path": "/ws", "raw_path": b"/ws",
+    scope = {"type": "websocket", "scheme": "wss", "path": "/ws", "raw_path": raw_path,
              "headers": [(b"host", b"t"), *headers], "query_string": b""}  # fmt: skip
+    if raw_path is None:
+        del scope["raw_path"]
     await app(scope, receive, send)
     return sent
 
@@ -176,6 +180,9 @@ async def test_asgi_websocket_handshake(issuer: LocalIssuer, client_key: jose.Ke
     assert downgraded == [{"type": "websocket.close", "code": 1008, "reason": "token_binding"}]
     wrong = encoded(dpop_headers(client_key, token, "GET", "https://t/other"))
     assert (await handshake(app, wrong))[0]["reason"] == "invalid_dpop_proof"
+    again = encoded(dpop_headers(client_key, token, "GET", "https://t/ws"))
+    no_raw_path = await handshake(app, again, raw_path=None)  # a server without raw_path
+    assert no_raw_path[0]["type"] == "websocket.accept"
 
 
 # -- FastAPI ----------------------------------------------------------------------------------

@@ -201,6 +201,26 @@ def test_replayed_proof_is_refused_by_another_process_sharing_redis(
     assert refused(here, token, request(used_there), jose.DPoPProofError).check == "jti"
 
 
+@pytest.mark.anyio
+async def test_async_path_with_redis_refuses_replays(
+    issuer: LocalIssuer, token: str, client_key: jose.Key, redis_url: str, prefix: str
+) -> None:
+    """``await guard.authenticate`` runs the Redis check in a worker thread, with the same
+    verdicts, and fails closed when Redis is away."""
+    guard = issuer.guard(
+        clock=ManualClock(NOW), dpop_replay=RedisReplayCache(redis_url, prefix=prefix)
+    )
+    sent = proof(client_key, token)
+    assert (await guard.authenticate(token, dpop=request(sent))).sub == "7"
+    with pytest.raises(jose.DPoPProofError, match="replay"):
+        await guard.authenticate(token, dpop=request(sent))
+    away = issuer.guard(
+        clock=ManualClock(NOW), dpop_replay=RedisReplayCache("redis://127.0.0.1:1/0", timeout=0.3)
+    )
+    with pytest.raises(ReplayCheckError):
+        await away.authenticate(token, dpop=request(proof(client_key, token)))
+
+
 def test_replay_cache_unavailable_refuses_the_proof(
     issuer: LocalIssuer, token: str, client_key: jose.Key
 ) -> None:
@@ -487,3 +507,8 @@ def test_nonces_are_shared_by_instances_with_one_secret() -> None:
     assert not RotatingNonce(b"x" * 32).accepts(nonce, NOW)
     with pytest.raises(ValueError, match="32 bytes"):
         RotatingNonce(b"short")
+    with pytest.raises(ValueError, match="period"):
+        RotatingNonce(period=0)
+    own = RotatingNonce()  # a random secret: fine for one instance, unlike any other's
+    assert own.accepts(own.current(NOW), NOW)
+    assert not RotatingNonce().accepts(own.current(NOW), NOW)

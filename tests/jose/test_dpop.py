@@ -14,7 +14,7 @@ import pytest
 from joserfc import jws as joserfc_jws
 from joserfc.jwk import JWKRegistry
 from jwcrypto import jwk as jwcrypto_jwk, jwt as jwcrypto_jwt
-from tests.jose.forge import NOW, b64, forge, rejects
+from tests.jose.forge import NOW, Segment, b64, forge, rejects
 
 from jotauth import jose
 from jotauth.jose import dpop
@@ -129,6 +129,8 @@ def test_access_token_hash_matches_rfc_9449_example() -> None:
         ("https://api.example/a#f?x", "https://api.example/a"),
         ("https://api.example/a/./b/../c", "https://api.example/a/c"),
         ("https://api.example/a/b/..", "https://api.example/a/"),
+        ("https://api.example/a/.", "https://api.example/a/"),
+        ("https://api.example/../../a", "https://api.example/a"),
         ("https://api.example/%7euser/%2e%2e/x", "https://api.example/x"),
         ("https://api.example/caf%c3%a9", "https://api.example/caf%C3%A9"),
         ("https://api.example/a%2Fb", "https://api.example/a%2Fb"),
@@ -162,6 +164,9 @@ def test_normalize_htu(url: str, normal: str) -> None:
         "https://[::1/a",
         "https://[::1]x/a",
         "https://[zz]/a",
+        "https://ap%41.example/a",
+        "https://api.example/" + "a" * 9000,
+        42,
     ],
 )
 def test_normalize_htu_refuses_ambiguous_uris(url: str) -> None:
@@ -404,6 +409,12 @@ def test_nonce_required_is_a_nonce_error(es256: jose.Key) -> None:
 )
 def test_malformed_proof_is_refused(proof: Any) -> None:
     """Anything that is not one compact JWS is refused before any key is loaded."""
+    assert rejects(jose.DPoPProofError, lambda: verify(proof)).check == "syntax"
+
+
+def test_payload_that_is_not_json_is_refused(es256: jose.Key) -> None:
+    """A signed payload that is not a JSON object is refused after the signature check."""
+    proof = forge(es256, header(es256), Segment(b64(b"not json")))
     assert rejects(jose.DPoPProofError, lambda: verify(proof)).check == "syntax"
 
 
