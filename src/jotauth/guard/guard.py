@@ -211,7 +211,11 @@ class Guard:
             self.start()
         now = self._clock()
         try:
-            principal = self._principal_sync(token, now)
+            cached = self._cache.get(token)
+            if cached is not None:
+                principal = self._recheck(token, cached, now)
+            else:
+                principal = self._miss_sync(token, now)
             if dpop is None and principal._jkt is None:
                 return principal  # the plain Bearer case: nothing more to check
             proof = self.dpop.check(principal._jkt, token, dpop, now)
@@ -222,10 +226,7 @@ class Guard:
             self._count(exc)
             raise
 
-    def _principal_sync(self, token: str, now: float) -> Principal:
-        cached = self._cache.get(token)
-        if cached is not None:
-            return self._recheck(token, cached, now)
+    def _miss_sync(self, token: str, now: float) -> Principal:
         signed = self._open(token)
         source = self.key_source
         keys = source.cached(now)
@@ -246,7 +247,11 @@ class Guard:
             self.start()
         now = self._clock()
         try:
-            principal = await self._principal(token, now)
+            cached = self._cache.get(token)
+            if cached is not None:
+                principal = self._recheck(token, cached, now)
+            else:
+                principal = await self._miss(token, now)
             if dpop is None and principal._jkt is None:
                 return principal  # the plain Bearer case: nothing more to check
             proof = self.dpop.check(principal._jkt, token, dpop, now)
@@ -268,10 +273,7 @@ class Guard:
                 "jti", "this DPoP proof was already used (a replay); make a new proof per request"
             )
 
-    async def _principal(self, token: str, now: float) -> Principal:
-        cached = self._cache.get(token)
-        if cached is not None:
-            return self._recheck(token, cached, now)
+    async def _miss(self, token: str, now: float) -> Principal:
         signed = self._open(token)
         source = self.key_source
         keys = source.cached(now)
@@ -394,6 +396,12 @@ class Guard:
 
         For callers that check no proofs; the adapters use ``extract_credentials``.
         """
+        if len(authorization) == 1:
+            header = authorization[0]  # the cached fast path, as in _credentials
+            if header[:7].lower() == "bearer ":
+                token = header[7:]
+                if token in self._cache:
+                    return token
         return self._credentials(
             authorization, cookie_header, method, csrf_value, origin, host, dpop=False
         ).token
