@@ -25,7 +25,7 @@ from jotauth import jose
 from jotauth.errors import JotauthError
 from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
-from jotauth.guard.credentials import CookieSettings, Credentials, extract_credentials
+from jotauth.guard.credentials import CookieSettings, extract_credentials
 from jotauth.guard.dpop import DPoPPolicy, DPoPRequest
 from jotauth.guard.dpop_nonce import NonceSource
 from jotauth.guard.dpop_replay import MemoryReplayCache, ReplayCache
@@ -404,7 +404,7 @@ class Guard:
                     return token
         return self._credentials(
             authorization, cookie_header, method, csrf_value, origin, host, dpop=False
-        ).token
+        )[0]
 
     def extract_credentials(
         self,
@@ -415,9 +415,9 @@ class Guard:
         *,
         origin: str | None = None,
         host: str | None = None,
-    ) -> Credentials:
-        """The token of a request and whether it came with the DPoP scheme (see
-        ``jotauth.guard.credentials.extract_credentials``)."""
+    ) -> tuple[str, bool]:
+        """``(token, dpop)``: the token of a request and whether it came with the DPoP scheme
+        (see ``jotauth.guard.credentials.extract_credentials``)."""
         return self._credentials(
             authorization, cookie_header, method, csrf_value, origin, host, dpop=True
         )
@@ -432,7 +432,7 @@ class Guard:
         host: str | None,
         *,
         dpop: bool,
-    ) -> Credentials:
+    ) -> tuple[str, bool]:
         if len(authorization) == 1:
             # A token this guard has verified and cached is known to be well-formed, and the
             # header wins over any cookie: skip the grammar check that costs most of a hit.
@@ -440,11 +440,11 @@ class Guard:
             if header[:7].lower() == "bearer ":
                 token = header[7:]
                 if token in self._cache:
-                    return Credentials(token)
+                    return token, False
             elif dpop and header[:5].lower() == "dpop ":
                 token = header[5:]
                 if token in self._cache:
-                    return Credentials(token, True)
+                    return token, True
         try:
             return extract_credentials(
                 authorization,
