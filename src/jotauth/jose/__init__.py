@@ -10,14 +10,24 @@ This package does no I/O and imports only the standard library, ``cryptography``
 (the fast JSON path of ``_json.py``) and ``jotauth.errors`` (tests/test_layering.py checks it).
 """
 
-from jotauth.jose import jwe, jws
+from jotauth.jose import dpop, jwe, jws
 from jotauth.jose.claims import ClaimsPolicy
+from jotauth.jose.dpop import (
+    DEFAULT_DPOP_ALGS,
+    DPoPProof,
+    access_token_hash,
+    make_proof,
+    normalize_htu,
+    verify_proof,
+)
 from jotauth.jose.errors import (
     AlgorithmNotAllowedError,
     BadSignatureError,
     ClaimError,
     CriticalHeaderError,
     DecryptionError,
+    DPoPNonceError,
+    DPoPProofError,
     ExpiredTokenError,
     ImmatureTokenError,
     InvalidClaimError,
@@ -44,11 +54,15 @@ ALGORITHMS = (
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_DPOP_ALGS",
     "AlgorithmNotAllowedError",
     "BadSignatureError",
     "ClaimError",
     "ClaimsPolicy",
     "CriticalHeaderError",
+    "DPoPNonceError",
+    "DPoPProof",
+    "DPoPProofError",
     "DecryptionError",
     "ExpiredTokenError",
     "ImmatureTokenError",
@@ -63,10 +77,15 @@ __all__ = [
     "TokenTooLargeError",
     "UnsupportedAlgorithmError",
     "Verifier",
+    "access_token_hash",
     "decode",
+    "dpop",
     "encode",
     "jwe",
     "jws",
+    "make_proof",
+    "normalize_htu",
     "peek_claims",
     "peek_header",
+    "verify_proof",
 ]

@@ -15,6 +15,8 @@ each failed claim are distinct classes with distinct ``code`` values::
         ├── NoMatchingKeyError             no_matching_key
         ├── BadSignatureError              bad_signature
         ├── DecryptionError                decryption_failed
+        ├── DPoPProofError                 invalid_dpop_proof (has .check)
+        │   └── DPoPNonceError             use_dpop_nonce
         └── ClaimError                     invalid_claim (base; has .claim and .reason)
             ├── ExpiredTokenError          expired_token
             ├── ImmatureTokenError         immature_token
@@ -37,6 +39,8 @@ __all__ = [
     "BadSignatureError",
     "ClaimError",
     "CriticalHeaderError",
+    "DPoPNonceError",
+    "DPoPProofError",
     "DecryptionError",
     "ExpiredTokenError",
     "ImmatureTokenError",
@@ -135,6 +139,32 @@ class DecryptionError(JoseError):
 
     def __init__(self, message: str = "decryption failed") -> None:
         super().__init__(message)
+
+
+class DPoPProofError(JoseError):
+    """A DPoP proof (RFC 9449) failed a check; ``check`` names which one (``typ``, ``htu``, ...).
+
+    Servers answer it with ``error="invalid_dpop_proof"`` (RFC 9449 sections 5 and 7.1).
+    """
+
+    code: ClassVar[str] = "invalid_dpop_proof"
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
+class DPoPNonceError(DPoPProofError):
+    """The server requires a nonce and the proof has none, or another one (RFC 9449 section 8).
+
+    Distinct so that servers can answer ``error="use_dpop_nonce"`` with a fresh ``DPoP-Nonce``
+    header, which tells the client to retry with it rather than give up.
+    """
+
+    code: ClassVar[str] = "use_dpop_nonce"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("nonce", message)
 
 
 class ClaimError(JoseError):
