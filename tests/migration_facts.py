@@ -1,5 +1,6 @@
-"""What the newest migration adds (its columns), computed, so that migration tests stay true as migrations
-are added (they used to name the newest migration's table, and broke with each new one)."""
+"""What the newest migration adds (its columns), computed, so that migration tests stay true
+as migrations are added (they used to name the newest migration's table, and broke with each
+new one that added no table)."""
 
 import tempfile
 from pathlib import Path

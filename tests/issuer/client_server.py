@@ -15,8 +15,9 @@ from jotauth.cli.main import main
 
 
 @contextmanager
-def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
-    """The server on a free port of 127.0.0.1, with its environment (for the CLI)."""
+def client_server(folder: Path, **extra: str) -> Iterator[tuple[ServeProcess, dict[str, str]]]:
+    """The server on a free port of 127.0.0.1, with its environment (for the CLI); ``extra``:
+    more ``JOTAUTH_*`` variables."""
     port = free_port()
     env = {
         "JOTAUTH_DATABASE_URL": f"sqlite:///{folder / 'jotauth.db'}",
@@ -24,9 +25,19 @@ def client_server(folder: Path) -> Iterator[tuple[ServeProcess, dict[str, str]]]
         "JOTAUTH_ISSUER": f"http://127.0.0.1:{port}",
         "JOTAUTH_RATELIMIT_ENABLED": "false",
         **CHEAP_ARGON2,
+        **extra,
     }
     with running_serve(folder, env=env, port=port) as served:
         yield served, env
+
+
+def add_user(env: dict[str, str], username: str, password: str, *permissions: str) -> None:
+    """``jotauth user add`` with ``resource:action`` permissions."""
+    grants = [arg for permission in permissions for arg in ("--permission", permission)]
+    result = CliRunner().invoke(
+        main, ["user", "add", username, "--password", password, *grants], env=env
+    )
+    assert result.exit_code == 0, result.output
 
 
 def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ On ``app.state``: ``settings``, ``store``, ``events`` (the EventBus), ``auth``
 bounded, run by the app's lifespan).
 """
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -59,6 +60,8 @@ from jotauth.issuer.revocations import FeedPublisher
 from jotauth.issuer.runtime import Runtime, build_runtime
 from jotauth.issuer.services.authorization import AuthorizationService
 from jotauth.issuer.services.backchannel import BackchannelSender
+from jotauth.issuer.services.dpop import DPoPChecks
+from jotauth.issuer.services.dpop_replays import MemoryReplays
 from jotauth.issuer.services.id_tokens import IdTokens
 from jotauth.issuer.services.keyring import verified_algorithms
 from jotauth.issuer.services.logout import SessionLogout
@@ -180,6 +183,12 @@ def create_app(
     app.state.retention = retention
     app.state.provider = runtime.provider
     app.state.clients = runtime.clients
+    app.state.dpop = DPoPChecks(
+        settings,
+        replays=MemoryReplays(clock=clock),
+        secret=settings.master_key or settings.hmac_secret or os.urandom(32),
+        clock=clock,
+    )
     registry = RegisteredClients(runtime.store, runtime.provider.authenticator)
     _install_openid(app, runtime, registry, backchannel or BackchannelSender())
     install_error_handlers(app)

@@ -9,8 +9,10 @@ from starlette.responses import Response
 from jotauth.issuer.api import cookies, models
 from jotauth.issuer.api.body import BodyRoute
 from jotauth.issuer.api.deps import Authenticated, authenticate, client, service
+from jotauth.issuer.api.dpop import dpop_checks, proved_key
 from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.errors import InvalidRequestError
+from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
 
@@ -33,9 +35,10 @@ _EMPTY_REFRESH: Final = models.RefreshRequest.model_validate({})
 def _tokens(request: Request, body: dict[str, Any], *, in_cookies: bool) -> Response:
     """The token response: the JSON body, or in browser mode the tokens in cookies."""
     policy = cookies.policy(request)
+    headers = {**_NO_STORE, **dpop_checks(request).nonce_headers()}
     if policy is not None and in_cookies:
-        return policy.deliver(request, body, _NO_STORE)
-    return JSONResponse(body, headers=_NO_STORE)
+        return policy.deliver(request, body, headers)
+    return JSONResponse(body, headers=headers)
 
 
 @router.post(
@@ -56,7 +59,8 @@ async def login(request: Request, body: models.LoginRequest) -> Response:
     in_cookies = policy is not None and policy.wants_cookies(request)
     if in_cookies:
         cookies.clear_on_refusal(request)
-    pair = await service(request).login(body.username, body.password, client(request))
+    jkt = await proved_key(request, "/login")
+    pair = await service(request).login(body.username, body.password, client(request), jkt=jkt)
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
@@ -82,7 +86,8 @@ async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH
     token = body.refresh_token if body.refresh_token is not None else from_cookie
     if token is None:
         raise InvalidRequestError("refresh_token is required")
-    pair = await service(request).refresh(token, client(request))
+    jkt = await proved_key(request, Settings.refresh_path)
+    pair = await service(request).refresh(token, client(request), jkt=jkt)
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
