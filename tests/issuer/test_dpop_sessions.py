@@ -56,8 +56,8 @@ async def test_the_binding_is_stored_and_kept_through_rotations(
     assert family.dpop_jkt == key.public().thumbprint()
     for _ in range(3):
         clock.advance(30)
-        other = await client.post("/refresh", json={"refresh_token": token},
-                                  headers=_proof(jose.Key.generate("ES256"), "/refresh", clock))  # fmt: skip
+        thief = _proof(jose.Key.generate("ES256"), "/refresh", clock)
+        other = await client.post("/refresh", json={"refresh_token": token}, headers=thief)
         assert other.json()["error"] == "invalid_grant"
         answer = await client.post(
             "/refresh", json={"refresh_token": token}, headers=_proof(key, "/refresh", clock)
