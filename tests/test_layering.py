@@ -9,8 +9,9 @@ but its plain records and its errors, and never reaches the store through a serv
 ``.store``; the use cases know nothing of HTTP (``api``, ``http``) or of who observes them
 (``observability``), while observability learns of the use cases only through the typed
 events, never by importing them. Only the store's ``redis_*`` modules (and the guard's push
-subscriber) import ``redis``, and only the app factory (the revocation publisher) and the rate
-limiter's storage factory import those. A violation names the file, the line and the import.
+subscriber and DPoP replay cache) import ``redis``, and only the app factory (the revocation
+publisher) and the rate limiter's storage factory import those. A violation names the file,
+the line and the import.
 """
 
 import ast
@@ -130,7 +131,10 @@ class Rule:
         ):
             return "the HTTP layer calls the services, never the store"
         if self.name == "redis" and top == "redis" and not module.startswith(REDIS_MODULES):
-            return "only the store's redis_* modules (and the guard's subscriber) import redis"
+            return (
+                "only the store's redis_* modules (and the guard's subscriber and DPoP replay "
+                "cache) import redis"
+            )
         if (
             self.name == "redis"
             and name.startswith("jotauth.store.redis_")
@@ -162,7 +166,7 @@ RULES = [
     "redis",
 ]
 
-REDIS_MODULES = ("jotauth.store.redis_", "jotauth.guard.redis_source")
+REDIS_MODULES = ("jotauth.store.redis_", "jotauth.guard.redis_source", "jotauth.guard.dpop_replay")
 REDIS_USERS = frozenset({"jotauth.issuer.app", "jotauth.issuer.services.ratelimit"})
 
 

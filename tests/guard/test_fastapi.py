@@ -116,7 +116,9 @@ async def test_openapi_security_scheme(issuer: LocalIssuer) -> None:
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "A jotauth access token: `Authorization: Bearer <token>`.",
+        "description": "A jotauth access token: `Authorization: Bearer <token>`, or for a "
+        "token bound to a key `Authorization: DPoP <token>` with a `DPoP` proof header "
+        "(RFC 9449).",
     }
     assert schema["paths"]["/articles"]["get"]["security"] == [{"jotauth": []}]
     assert schema["paths"]["/me"]["get"]["security"] == [{"jotauth": []}]

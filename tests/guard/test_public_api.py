@@ -41,4 +41,6 @@ def test_error_codes_are_stable() -> None:
         "missing_token",
         "rate_limited",
         "token_revoked",
+        "token_binding",
+        "dpop_replay_unavailable",
     }

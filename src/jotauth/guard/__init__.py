@@ -10,10 +10,16 @@ FastAPI nor Flask: ``jotauth.guard.asgi`` (pure ASGI middleware), ``jotauth.guar
 (dependencies with an OpenAPI security scheme), ``jotauth.guard.flask`` (decorator),
 ``jotauth.guard.wsgi`` (middleware). ``jotauth.guard.testing`` helps users test their services.
 ``jotauth.guard.ratelimit`` (needs ``limits``) enforces a client's tier rate limit.
+DPoP (RFC 9449) key-bound tokens: ``jotauth.guard.dpop`` (the checks), ``dpop_replay``
+(memory and Redis replay caches) and ``dpop_nonce`` (server nonces).
 """
 
 from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
+from jotauth.guard.credentials import Credentials
+from jotauth.guard.dpop import DPoPRequest
+from jotauth.guard.dpop_nonce import NonceSource, RotatingNonce
+from jotauth.guard.dpop_replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from jotauth.guard.errors import (
     ClientNotAllowedError,
     CSRFError,
@@ -23,7 +29,9 @@ from jotauth.guard.errors import (
     KeySourceError,
     MissingTokenError,
     RateLimitedError,
+    ReplayCheckError,
     RevokedTokenError,
+    TokenBindingError,
 )
 from jotauth.guard.feed import RevocationFeed
 from jotauth.guard.guard import Guard
@@ -37,6 +45,8 @@ __all__ = [
     "AccessRule",
     "CSRFError",
     "ClientNotAllowedError",
+    "Credentials",
+    "DPoPRequest",
     "ErrorResponse",
     "Guard",
     "GuardError",
@@ -45,14 +55,21 @@ __all__ = [
     "JWKSClient",
     "KeySource",
     "KeySourceError",
+    "MemoryReplayCache",
     "MissingTokenError",
+    "NonceSource",
     "Principal",
     "RateLimitedError",
+    "RedisReplayCache",
+    "ReplayCache",
+    "ReplayCheckError",
     "RevocationFeed",
     "RevocationSource",
     "RevocationView",
     "RevokedTokenError",
+    "RotatingNonce",
     "StaticKeySource",
+    "TokenBindingError",
     "TokenCache",
     "error_response",
 ]

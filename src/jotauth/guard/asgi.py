@@ -1,5 +1,7 @@
 """Pure ASGI middleware (Starlette, FastAPI, Litestar, any ASGI app); no framework import.
 
+Requests with ``Authorization: DPoP`` hand the guard their ``DPoP`` headers, method, scheme,
+``Host`` and raw path, so that key-bound tokens are checked against a proof (RFC 9449).
 Authenticated requests get the ``Principal`` in ``scope["auth"]`` and ``scope["user"]`` (so
 Starlette's ``request.user`` and ``request.auth`` work). Failures are answered here with the
 RFC 6750 response from ``jotauth.guard.response``; a WebSocket handshake that fails is closed
@@ -10,12 +12,18 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping, Seq
 from typing import Any
 
 from jotauth.errors import JotauthError
+from jotauth.guard.dpop import DPoPRequest, raw_path
 from jotauth.guard.errors import MissingTokenError
 from jotauth.guard.guard import Guard
 from jotauth.guard.principal import Principal
-from jotauth.guard.response import error_response
 
-__all__ = ["GUARD_KEY", "GuardMiddleware", "csrf_method", "principal_from_scope"]
+__all__ = [
+    "GUARD_KEY",
+    "GuardMiddleware",
+    "csrf_method",
+    "dpop_request",
+    "principal_from_scope",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,6 +76,20 @@ def csrf_method(kind: str, method: str, origin: bytes | None, host: bytes | None
     return method
 
 
+def dpop_request(scope: Scope, proofs: Sequence[str], host: str | None) -> DPoPRequest:
+    """The DPoP facts of an ASGI request (HTTP or WebSocket handshake, which is a GET)."""
+    raw = scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        raw = scope.get("path", "/").encode("utf-8")
+    return DPoPRequest(
+        scope.get("method", "GET"),
+        scope.get("scheme", "http"),
+        host,
+        raw_path(raw),
+        tuple(proofs),
+    )
+
+
 class GuardMiddleware:
     """Authenticate every HTTP and WebSocket request before it reaches the app.
 
@@ -111,8 +133,11 @@ class GuardMiddleware:
         csrf_header = self._csrf_header
         origin: bytes | None = None
         host: bytes | None = None
+        proofs: list[str] = []
         for name, value in scope["headers"]:
-            if name == b"origin":
+            if name == b"dpop":
+                proofs.append(value.decode("latin-1"))
+            elif name == b"origin":
                 origin = value
             elif name == b"host":
                 host = value
@@ -129,35 +154,39 @@ class GuardMiddleware:
         guard = self.guard
         method = csrf_method(kind, scope.get("method", "GET"), origin, host)
         principal: Principal | None
+        host_text = None if host is None else host.decode("latin-1")
+        dpop = False
         try:
-            token = guard.extract(
+            token, dpop = guard.extract_credentials(
                 authorization,
                 cookie,
                 method,
                 csrf,
                 origin=None if origin is None else origin.decode("latin-1"),
-                host=None if host is None else host.decode("latin-1"),
+                host=host_text,
             )
-            principal = await guard.authenticate(token)
+            principal = await guard.authenticate(
+                token, dpop=dpop_request(scope, proofs, host_text) if dpop else None
+            )
             await guard.admit(principal, self.rule, scope)
         except MissingTokenError as exc:
             if self.required:
-                await self._refuse(kind, exc, send)
+                await self._refuse(kind, exc, send, dpop)
                 return
             principal = None
         except JotauthError as exc:
-            await self._refuse(kind, exc, send)
+            await self._refuse(kind, exc, send, dpop)
             return
         scope["auth"] = principal
         scope["user"] = principal
         scope[GUARD_KEY] = guard
         await self.app(scope, receive, send)
 
-    async def _refuse(self, kind: str, exc: JotauthError, send: Send) -> None:
+    async def _refuse(self, kind: str, exc: JotauthError, send: Send, dpop: bool) -> None:
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": exc.code})
             return
-        answer = error_response(exc, self.guard.realm)
+        answer = self.guard.refusal(exc, dpop=dpop)
         body = answer.body_bytes()
         headers = [
             (b"content-type", b"application/json"),

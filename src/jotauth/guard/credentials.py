@@ -3,6 +3,10 @@
 * ``Authorization: Bearer <token>`` (RFC 6750 2.1); the scheme is case-insensitive. A header
   that names Bearer but is not one well-formed b64token, or more than one Authorization
   header, is ``InvalidRequestError`` (400). Another scheme (``Basic ...``) counts as no token.
+* ``Authorization: DPoP <token>`` (RFC 9449 7.1) for tokens bound to a client's key, with the
+  same grammar; ``extract_credentials`` says which scheme it was, so that the guard demands a
+  proof of exactly those requests. ``extract_token`` knows only Bearer (a DPoP token through
+  it counts as no token), for callers that cannot check proofs.
 * When cookie mode is on and there is no Authorization header, the token may come from a
   cookie. Browsers send cookies on their own, so for any method other than GET, HEAD,
   OPTIONS and TRACE the request must also carry the CSRF double-submit header equal to the
@@ -21,11 +25,19 @@ from typing import Final, NamedTuple
 
 from jotauth.guard.errors import CSRFError, InvalidRequestError, MissingTokenError
 
-__all__ = ["CookieSettings", "check_csrf", "extract_token", "parse_cookie"]
+__all__ = ["CookieSettings", "Credentials", "check_csrf", "extract_credentials", "extract_token",
+           "parse_cookie"]  # fmt: skip
 
 # RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+class Credentials(NamedTuple):
+    """The token of a request, and whether it came with the DPoP scheme."""
+
+    token: str
+    dpop: bool = False
 
 
 class CookieSettings(NamedTuple):
@@ -104,21 +116,26 @@ def _is_b64token(value: str) -> bool:
     )
 
 
-def _bearer(header: str) -> str | None:
+def _authorization(header: str, dpop: bool) -> Credentials | None:
     scheme, _, rest = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        name = "Bearer"
+    elif scheme == "dpop" and dpop:
+        name = "DPoP"
+    else:
         return None
     token = rest.strip()
     if not token:
         raise InvalidRequestError(
-            'the Authorization header says Bearer but carries no token; send "Bearer <token>"'
+            f'the Authorization header says {name} but carries no token; send "{name} <token>"'
         )
     if not _is_b64token(token):
         raise InvalidRequestError(
-            'the Authorization header is not "Bearer <token>": the token has a space or a '
+            f'the Authorization header is not "{name} <token>": the token has a space or a '
             "character a JWT never contains (did you quote it or add a prefix twice?)"
         )
-    return token
+    return Credentials(token, name == "DPoP")
 
 
 def extract_token(
@@ -131,20 +148,40 @@ def extract_token(
     origin: str | None = None,
     host: str | None = None,
 ) -> str:
+    """The request's Bearer (or cookie) token; see ``extract_credentials`` for the errors."""
+    return extract_credentials(
+        authorization, cookie_header, method, csrf_value, cookie, origin=origin, host=host,
+        dpop=False,
+    ).token  # fmt: skip
+
+
+def extract_credentials(
+    authorization: Sequence[str],
+    cookie_header: str | None,
+    method: str,
+    csrf_value: str | None,
+    cookie: CookieSettings | None,
+    *,
+    origin: str | None = None,
+    host: str | None = None,
+    dpop: bool = True,
+) -> Credentials:
     """The request's token, or MissingTokenError / InvalidRequestError / CSRFError.
 
-    ``origin`` and ``host`` (the request's headers) matter only with ``cookie.origins``.
+    ``origin`` and ``host`` (the request's headers) matter only with ``cookie.origins``;
+    ``dpop=False`` treats the DPoP scheme as any other scheme (no token).
     """
     if authorization:
         if len(authorization) > 1:
             raise InvalidRequestError("send exactly one Authorization header")
-        token = _bearer(authorization[0])
-        if token is not None:
-            return token
+        found = _authorization(authorization[0], dpop)
+        if found is not None:
+            return found
         scheme = authorization[0].strip().partition(" ")[0][:20]
         raise MissingTokenError(
             f'the Authorization header uses the "{scheme}" scheme; this API takes '
             '"Authorization: Bearer <access token>"'
+            + (' or "Authorization: DPoP <access token>" with a DPoP proof' if dpop else "")
         )
     if cookie is not None and cookie_header:
         jar = parse_cookie(cookie_header, (cookie.name, cookie.csrf_cookie))
@@ -153,7 +190,7 @@ def extract_token(
             if not _is_b64token(token):
                 raise InvalidRequestError(f'the "{cookie.name}" cookie does not hold a token')
             check_csrf(jar, csrf_value, cookie, method, origin=origin, host=host)
-            return token
+            return Credentials(token)
     raise MissingTokenError(
         'no access token: send "Authorization: Bearer <access token>"'
         + (f' or the "{cookie.name}" cookie' if cookie is not None else "")

@@ -12,7 +12,13 @@ malformed, bad signature, expired, wrong audience, unknown key) or one of these:
         ├── ClientNotAllowedError       client_not_allowed     -> 403 (route for some clients)
         ├── RateLimitedError            rate_limited           -> 429, Retry-After (tier limit)
         ├── CSRFError                   csrf_failed            -> 403 (cookie tokens only)
+        ├── TokenBindingError           token_binding          -> 401 DPoP invalid_token
+        ├── ReplayCheckError            dpop_replay_unavailable -> 503, retryable
         └── KeySourceError              key_source_unavailable -> 503, retryable
+
+A DPoP proof that fails a check is ``jotauth.jose.DPoPProofError`` (401 ``DPoP
+error="invalid_dpop_proof"``), or ``jotauth.jose.DPoPNonceError`` when the guard requires a
+nonce (401 ``use_dpop_nonce`` with a fresh ``DPoP-Nonce``).
 
 The HTTP mapping lives in ``jotauth.guard.response`` so every adapter answers the same way.
 """
@@ -31,7 +37,9 @@ __all__ = [
     "KeySourceError",
     "MissingTokenError",
     "RateLimitedError",
+    "ReplayCheckError",
     "RevokedTokenError",
+    "TokenBindingError",
 ]
 
 
@@ -105,3 +113,28 @@ class KeySourceError(GuardError):
     """The verification keys could not be obtained and none are cached; retry later (503)."""
 
     code: ClassVar[str] = "key_source_unavailable"
+
+
+class TokenBindingError(GuardError):
+    """The token's key binding (DPoP, RFC 9449) does not hold for this request.
+
+    ``reason``: ``bearer`` (a bound token sent as a Bearer token or in a cookie: no
+    downgrade), ``unbound`` (a token without ``cnf.jkt`` sent with the DPoP scheme) or ``key``
+    (the proof is signed by another key than the one the token is bound to).
+    """
+
+    code: ClassVar[str] = "token_binding"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ReplayCheckError(GuardError):
+    """The DPoP replay cache cannot say whether a proof is new (full, or Redis is away).
+
+    The proof is refused (fail closed) with a retryable 503: accepting it unchecked would let
+    a captured proof be replayed for as long as the cache is unavailable.
+    """
+
+    code: ClassVar[str] = "dpop_replay_unavailable"

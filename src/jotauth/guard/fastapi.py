@@ -23,7 +23,7 @@ from typing import Any, cast
 from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.guard import guard as _core
 from jotauth.guard.access import AccessRule
-from jotauth.guard.asgi import GUARD_KEY, csrf_method, principal_from_scope
+from jotauth.guard.asgi import GUARD_KEY, csrf_method, dpop_request, principal_from_scope
 from jotauth.guard.errors import GuardError, MissingTokenError
 from jotauth.guard.principal import Principal
 from jotauth.guard.response import ErrorResponse, error_response
@@ -40,7 +40,10 @@ except ModuleNotFoundError as exc:
 
 __all__ = ["Guard", "GuardHTTPException", "Requirement"]
 
-_SCHEME_DESCRIPTION = "A jotauth access token: `Authorization: Bearer <token>`."
+_SCHEME_DESCRIPTION = (
+    "A jotauth access token: `Authorization: Bearer <token>`, or for a token bound to a key "
+    "`Authorization: DPoP <token>` with a `DPoP` proof header (RFC 9449)."
+)
 
 
 class GuardHTTPException(HTTPException):
@@ -100,6 +103,7 @@ class Requirement(SecurityBase):
     async def __call__(self, connection: HTTPConnection) -> Principal | None:
         guard = self.guard
         scope = connection.scope
+        dpop = False
         try:
             principal = principal_from_scope(scope, guard)
             if principal is None:
@@ -114,7 +118,7 @@ class Requirement(SecurityBase):
                         None if origin is None else origin.encode("latin-1"),
                         None if host is None else host.encode("latin-1"),
                     )
-                token = guard.extract(
+                token, dpop = guard.extract_credentials(
                     headers.getlist("authorization"),
                     headers.get("cookie"),
                     method,
@@ -122,16 +126,21 @@ class Requirement(SecurityBase):
                     origin=headers.get("origin"),
                     host=headers.get("host"),
                 )
-                principal = await guard.authenticate(token)
+                principal = await guard.authenticate(
+                    token,
+                    dpop=dpop_request(scope, headers.getlist("dpop"), headers.get("host"))
+                    if dpop
+                    else None,
+                )
                 scope["auth"] = principal
                 scope[GUARD_KEY] = guard
             await guard.admit(principal, self.rule, scope)
         except MissingTokenError as exc:
             if self.optional:
                 return None
-            raise _refusal(connection, error_response(exc, guard.realm)) from None
+            raise _refusal(connection, guard.refusal(exc, dpop=dpop)) from None
         except JotauthError as exc:
-            raise _refusal(connection, error_response(exc, guard.realm)) from None
+            raise _refusal(connection, guard.refusal(exc, dpop=dpop)) from None
         return principal
 
 

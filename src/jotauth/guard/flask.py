@@ -20,7 +20,7 @@ from jotauth.errors import JotauthError, MissingDependencyError
 from jotauth.guard import guard as _core
 from jotauth.guard.errors import GuardError
 from jotauth.guard.principal import Principal
-from jotauth.guard.response import error_response
+from jotauth.guard.wsgi import environ_dpop_request
 
 try:
     from flask import Flask, Response, g, request
@@ -40,8 +40,8 @@ def current_principal() -> Principal:
     return principal
 
 
-def _respond(exc: JotauthError, realm: str | None) -> Response:
-    answer = error_response(exc, realm)
+def _respond(guard: _core.Guard, exc: JotauthError, dpop: bool = False) -> Response:
+    answer = guard.refusal(exc, dpop=dpop)
     response = Response(answer.body_bytes(), answer.status, mimetype="application/json")
     for name, value in answer.headers:
         response.headers[name] = value
@@ -54,7 +54,7 @@ class Guard(_core.Guard):
 
     def init_app(self, app: Flask) -> None:
         """Answer a ``GuardError`` raised in a view (``guard.authorize``) like the decorator."""
-        app.register_error_handler(GuardError, lambda exc: _respond(exc, self.realm))
+        app.register_error_handler(GuardError, lambda exc: _respond(self, exc))
 
     def require(
         self,
@@ -69,9 +69,10 @@ class Guard(_core.Guard):
         def decorator(view: View) -> View:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
+                dpop = False
                 try:
                     cookie = self.cookie
-                    token = self.extract(
+                    token, dpop = self.extract_credentials(
                         request.headers.getlist("Authorization"),
                         request.headers.get("Cookie"),
                         request.method,
@@ -79,10 +80,12 @@ class Guard(_core.Guard):
                         origin=request.headers.get("Origin"),
                         host=request.headers.get("Host"),
                     )
-                    principal = self.authenticate_sync(token)
+                    principal = self.authenticate_sync(
+                        token, dpop=environ_dpop_request(request.environ) if dpop else None
+                    )
                     self.admit_sync(principal, rule, request.environ)
                 except JotauthError as exc:
-                    return _respond(exc, self.realm)
+                    return _respond(self, exc, dpop)
                 g.jotauth_principal = principal
                 return view(*args, **kwargs)
 

@@ -6,6 +6,11 @@ few comparisons (``exp``/``nbf`` against the clock, the revocation view), and on
 called on the hot path: keys come from a ``KeySource`` (static keys or a cached JWKS), and
 revocations from a ``RevocationSource`` that runs beside the requests.
 
+Tokens bound to a client's key (DPoP, RFC 9449: ``cnf.jkt``) need, on every request, the
+DPoP scheme and a fresh proof by that key; ``authenticate(token, dpop=DPoPRequest(...))``
+checks it after the token (``jotauth.guard.dpop``), and the proof's ``jti`` is remembered in
+the replay cache until the proof goes stale. Without ``dpop=`` a bound token is refused.
+
 Encrypted access tokens (nested JWTs: signed by the issuer, then encrypted to this service's
 published ``use: enc`` key) are opened with ``decrypt_with``; the inner JWS is then verified,
 cached and re-checked exactly as a plain token, keyed by the token as sent.
@@ -20,12 +25,16 @@ from jotauth import jose
 from jotauth.errors import JotauthError
 from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
-from jotauth.guard.credentials import CookieSettings, extract_token
+from jotauth.guard.credentials import CookieSettings, Credentials, extract_credentials
+from jotauth.guard.dpop import DPoPPolicy, DPoPRequest
+from jotauth.guard.dpop_nonce import NonceSource
+from jotauth.guard.dpop_replay import MemoryReplayCache, ReplayCache
 from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
 from jotauth.guard.keysource import KeySource, StaticKeySource
 from jotauth.guard.principal import Principal, ShapeMemo, build_principal, parse_requirement
+from jotauth.guard.response import ErrorResponse, error_response
 from jotauth.guard.revocation import RevocationSource, RevocationView
-from jotauth.jose import jwe
+from jotauth.jose import dpop as jose_dpop, jwe
 from jotauth.jose.claims import normalize_typ
 
 if TYPE_CHECKING:
@@ -59,6 +68,14 @@ class Guard:
 
     ``rate_limiter`` (a ``jotauth.guard.ratelimit.ClientRateLimiter``) enforces each client's
     tier limit from its token's ``rate_limit`` claim on every route the guard protects.
+
+    DPoP (tokens bound by ``cnf.jkt``): ``dpop_algorithms`` the proof algorithms accepted (and
+    advertised in ``algs=``), ``dpop_max_age`` how old a proof may be (seconds; 5 s of clock
+    skew into the future are allowed as well), ``dpop_replay`` where used proofs are
+    remembered (a bounded ``MemoryReplayCache`` by default; a ``RedisReplayCache`` shares it
+    between instances), ``dpop_nonce`` a ``NonceSource`` to require server nonces, and
+    ``external_url`` the public URL of the service when it sits behind a proxy (proofs name
+    the URI the client used).
     """
 
     def __init__(
@@ -89,6 +106,11 @@ class Guard:
         decrypt_with: jwe.Decrypter | jose.Key | jose.KeySet | Iterable[jose.Key] | None = None,
         require_encryption: bool = True,
         rate_limiter: "ClientRateLimiter | None" = None,
+        dpop_algorithms: Collection[str] = jose_dpop.DEFAULT_DPOP_ALGS,
+        dpop_max_age: int = jose_dpop.DEFAULT_MAX_AGE,
+        dpop_replay: ReplayCache | None = None,
+        dpop_nonce: NonceSource | None = None,
+        external_url: str | None = None,
     ) -> None:
         sources = [s for s in (keys, jwks_url, key_source) if s is not None]
         if len(sources) > 1:
@@ -150,6 +172,15 @@ class Guard:
             self._decrypter = jwe.Decrypter(decrypt_with, max_size=max_token_size)
         self.require_encryption = self._decrypter is not None and require_encryption
         self.rate_limiter = rate_limiter
+        self.dpop = DPoPPolicy(
+            algorithms=dpop_algorithms,
+            max_age=dpop_max_age,
+            external_url=external_url,
+            nonces=dpop_nonce,
+        )
+        self.dpop_replay: ReplayCache = (
+            MemoryReplayCache(clock=clock) if dpop_replay is None else dpop_replay
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -170,55 +201,89 @@ class Guard:
 
     # -- the hot path ------------------------------------------------------------------------
 
-    def authenticate_sync(self, token: str) -> Principal:
-        """The principal for ``token``, or the JoseError / GuardError saying why not."""
+    def authenticate_sync(self, token: str, *, dpop: DPoPRequest | None = None) -> Principal:
+        """The principal for ``token``, or the JoseError / GuardError saying why not.
+
+        ``dpop``: the request's DPoP facts when it used the DPoP scheme; a token bound to a
+        key is refused without them, and an unbound one with them.
+        """
         if not self._started:
             self.start()
         now = self._clock()
         try:
-            cached = self._cache.get(token)
-            if cached is not None:
-                return self._recheck(token, cached, now)
-            signed = self._open(token)
-            source = self.key_source
-            keys = source.cached(now)
-            if keys is None:
-                keys = source.load(now)
-            try:
-                return self._verify(token, signed, keys, now)
-            except jose.NoMatchingKeyError:
-                fresh = source.load_unknown(self._kid(signed), now)
-                if fresh is keys:
-                    raise
-                return self._verify(token, signed, fresh, now)
+            principal = self._principal_sync(token, now)
+            if dpop is None and principal._jkt is None:
+                return principal  # the plain Bearer case: nothing more to check
+            proof = self.dpop.check(principal._jkt, token, dpop, now)
+            if proof is not None:
+                self._check_replay(proof)
+            return principal
         except JotauthError as exc:
             self._count(exc)
             raise
 
-    async def authenticate(self, token: str) -> Principal:
-        """Async twin of ``authenticate_sync``: key fetches run in a worker thread."""
+    def _principal_sync(self, token: str, now: float) -> Principal:
+        cached = self._cache.get(token)
+        if cached is not None:
+            return self._recheck(token, cached, now)
+        signed = self._open(token)
+        source = self.key_source
+        keys = source.cached(now)
+        if keys is None:
+            keys = source.load(now)
+        try:
+            return self._verify(token, signed, keys, now)
+        except jose.NoMatchingKeyError:
+            fresh = source.load_unknown(self._kid(signed), now)
+            if fresh is keys:
+                raise
+            return self._verify(token, signed, fresh, now)
+
+    async def authenticate(self, token: str, *, dpop: DPoPRequest | None = None) -> Principal:
+        """Async twin of ``authenticate_sync``: key fetches (and a replay cache that does
+        network I/O) run in a worker thread."""
         if not self._started:
             self.start()
         now = self._clock()
         try:
-            cached = self._cache.get(token)
-            if cached is not None:
-                return self._recheck(token, cached, now)
-            signed = self._open(token)
-            source = self.key_source
-            keys = source.cached(now)
-            if keys is None:
-                keys = await _in_thread(source.load, now)
-            try:
-                return self._verify(token, signed, keys, now)
-            except jose.NoMatchingKeyError:
-                fresh = await _in_thread(source.load_unknown, self._kid(signed), now)
-                if fresh is keys:
-                    raise
-                return self._verify(token, signed, fresh, now)
+            principal = await self._principal(token, now)
+            if dpop is None and principal._jkt is None:
+                return principal  # the plain Bearer case: nothing more to check
+            proof = self.dpop.check(principal._jkt, token, dpop, now)
+            if proof is not None:
+                if self.dpop_replay.blocking:
+                    import anyio.to_thread  # a dependency of httpx
+
+                    await anyio.to_thread.run_sync(self._check_replay, proof)
+                else:
+                    self._check_replay(proof)
+            return principal
         except JotauthError as exc:
             self._count(exc)
             raise
+
+    def _check_replay(self, proof: jose.DPoPProof) -> None:
+        if self.dpop_replay.seen(proof.jti, proof.jkt, proof.expires_at):
+            raise jose.DPoPProofError(
+                "jti", "this DPoP proof was already used (a replay); make a new proof per request"
+            )
+
+    async def _principal(self, token: str, now: float) -> Principal:
+        cached = self._cache.get(token)
+        if cached is not None:
+            return self._recheck(token, cached, now)
+        signed = self._open(token)
+        source = self.key_source
+        keys = source.cached(now)
+        if keys is None:
+            keys = await _in_thread(source.load, now)
+        try:
+            return self._verify(token, signed, keys, now)
+        except jose.NoMatchingKeyError:
+            fresh = await _in_thread(source.load_unknown, self._kid(signed), now)
+            if fresh is keys:
+                raise
+            return self._verify(token, signed, fresh, now)
 
     def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
         """Raise InsufficientScopeError unless ``principal`` meets every requirement.
@@ -325,7 +390,41 @@ class Guard:
         origin: str | None = None,
         host: str | None = None,
     ) -> str:
-        """The token of a request (see ``jotauth.guard.credentials.extract_token``)."""
+        """The Bearer (or cookie) token of a request; a DPoP-scheme token counts as none.
+
+        For callers that check no proofs; the adapters use ``extract_credentials``.
+        """
+        return self._credentials(
+            authorization, cookie_header, method, csrf_value, origin, host, dpop=False
+        ).token
+
+    def extract_credentials(
+        self,
+        authorization: Sequence[str],
+        cookie_header: str | None = None,
+        method: str = "GET",
+        csrf_value: str | None = None,
+        *,
+        origin: str | None = None,
+        host: str | None = None,
+    ) -> Credentials:
+        """The token of a request and whether it came with the DPoP scheme (see
+        ``jotauth.guard.credentials.extract_credentials``)."""
+        return self._credentials(
+            authorization, cookie_header, method, csrf_value, origin, host, dpop=True
+        )
+
+    def _credentials(
+        self,
+        authorization: Sequence[str],
+        cookie_header: str | None,
+        method: str,
+        csrf_value: str | None,
+        origin: str | None,
+        host: str | None,
+        *,
+        dpop: bool,
+    ) -> Credentials:
         if len(authorization) == 1:
             # A token this guard has verified and cached is known to be well-formed, and the
             # header wins over any cookie: skip the grammar check that costs most of a hit.
@@ -333,9 +432,13 @@ class Guard:
             if header[:7].lower() == "bearer ":
                 token = header[7:]
                 if token in self._cache:
-                    return token
+                    return Credentials(token)
+            elif dpop and header[:5].lower() == "dpop ":
+                token = header[5:]
+                if token in self._cache:
+                    return Credentials(token, True)
         try:
-            return extract_token(
+            return extract_credentials(
                 authorization,
                 cookie_header,
                 method,
@@ -343,10 +446,16 @@ class Guard:
                 self.cookie,
                 origin=origin,
                 host=host,
+                dpop=dpop,
             )
         except JotauthError as exc:
             self._count(exc)
             raise
+
+    def refusal(self, exc: JotauthError, *, dpop: bool = False) -> ErrorResponse:
+        """The HTTP answer to ``exc`` for this guard: its realm, and for a request that used
+        the DPoP scheme (or a DPoP failure) the ``DPoP`` challenge with this guard's ``algs``."""
+        return error_response(exc, self.realm, dpop=dpop, dpop_algs=self.dpop.challenge_algs)
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring (the tutorial's "collect metrics on token validation").

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from jotauth import jose
+from jotauth.guard.dpop import bound_jkt
 
 __all__ = ["Grants", "Principal", "build_principal", "parse_requirement"]
 
@@ -313,6 +314,8 @@ def build_principal(
     principal._jti = jti if type(jti) is str else None
     principal._kid = None
     principal._sid = sid if type(sid) is str else None
+    cnf: Any = claims.get("cnf")
+    principal._jkt = None if cnf is None else bound_jkt(cnf)
     principal._permission_names = shape.names
     # Decided with the shape, from the claims at hand: later it would mean re-reading them.
     principal._bounded = shape.bounded
@@ -337,6 +340,7 @@ class Principal:
         "_granted",
         "_grants",
         "_iat",
+        "_jkt",
         "_jti",
         "_kid",
         "_malformed",
@@ -382,9 +386,17 @@ class Principal:
         self._jti: str | None = None
         self._kid: str | None = None
         self._sid: str | None = None
+        self._jkt = bound_jkt(
+            (jose.peek_claims(str(token)) if claims is None else claims).get("cnf")
+        )
         self._malformed: Malformed | None = None
         self._permission_names: frozenset[str] = _EMPTY
         self._shape: GrantShape | None = None
+
+    @property
+    def jkt(self) -> str | None:
+        """The thumbprint of the key the token is bound to (``cnf.jkt``, DPoP), or None."""
+        return self._jkt
 
     @property
     def claims(self) -> Mapping[str, Any]:

@@ -11,7 +11,15 @@ client or tier not allowed     403     none (body ``access_denied``)
 client over its rate limit     429     none; ``Retry-After``
 CSRF double submit failed      403     none
 keys unavailable               503     none; ``Retry-After``
+bad or missing DPoP proof      401     ``DPoP error="invalid_dpop_proof", algs=``
+server nonce required          401     ``DPoP error="use_dpop_nonce"``; ``DPoP-Nonce``
+token/key binding broken       401     ``DPoP error="invalid_token", algs=``
+replay cache unavailable       503     none; ``Retry-After``
 =============================  ======  ===========================================
+
+A request that used the DPoP scheme (``dpop=True``), and every DPoP failure, is answered with
+the ``DPoP`` challenge of RFC 9449 section 7.1 instead of ``Bearer``, naming in ``algs`` the
+proof algorithms the service accepts.
 
 The JSON body is ``{"error", "error_description", "hint"}`` plus ``jotauth_code`` (the precise
 cause, e.g. ``expired_token``): the description says what failed, the hint what to do, after
@@ -19,7 +27,7 @@ the tutorial's troubleshooting section. Neither ever contains the token or key m
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from jotauth import jose
@@ -32,7 +40,9 @@ from jotauth.guard.errors import (
     KeySourceError,
     MissingTokenError,
     RateLimitedError,
+    ReplayCheckError,
     RevokedTokenError,
+    TokenBindingError,
 )
 
 __all__ = ["ErrorResponse", "error_response"]
@@ -85,6 +95,16 @@ _HINTS: Final[Mapping[str, str]] = {
     "rate_limit claim); wait Retry-After seconds, or move to a higher tier.",
     "key_source_unavailable": "The service cannot reach the issuer for its signing keys. "
     "Retry shortly; if it persists, check the issuer and the JWKS URL.",
+    "invalid_dpop_proof": "Send one DPoP header with a new proof for every request: signed by "
+    "the key the token is bound to, typ dpop+jwt, htm and htu of this request (no query), a "
+    "current iat, a fresh jti and ath = the token's hash. error_description names the check "
+    "that failed.",
+    "use_dpop_nonce": "Make a new proof with the nonce of the DPoP-Nonce response header and "
+    "send the request again.",
+    "token_binding": 'A token bound to a key (DPoP) goes in "Authorization: DPoP <token>" with '
+    'a proof by that key; an unbound token goes in "Authorization: Bearer <token>".',
+    "dpop_replay_unavailable": "The service cannot check DPoP proofs for replay right now; "
+    "retry shortly with a new proof.",
 }
 
 
@@ -106,14 +126,29 @@ def _quoted(text: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:300]
 
 
-def _challenge(realm: str | None, **params: str) -> str:
+def _challenge(realm: str | None, scheme: str = "Bearer", **params: str) -> str:
     items = [] if realm is None else [f'realm="{_quoted(realm)}"']
     items += [f'{name}="{_quoted(value)}"' for name, value in params.items()]
-    return "Bearer " + ", ".join(items) if items else "Bearer"
+    return f"{scheme} " + ", ".join(items) if items else scheme
 
 
-def error_response(exc: JotauthError, realm: str | None = None) -> ErrorResponse:
-    """The RFC 6750 answer to an error from ``Guard.authenticate``, ``authorize`` or ``extract``."""
+_DPOP_ERRORS: Final = (jose.DPoPProofError, TokenBindingError, ReplayCheckError)
+
+
+def error_response(
+    exc: JotauthError,
+    realm: str | None = None,
+    *,
+    dpop: bool = False,
+    dpop_algs: Sequence[str] = jose.DEFAULT_DPOP_ALGS,
+) -> ErrorResponse:
+    """The RFC 6750 answer to an error from ``Guard.authenticate``, ``authorize`` or ``extract``.
+
+    ``dpop``: the request used the DPoP scheme, so the challenge is ``DPoP`` (RFC 9449 7.1),
+    with ``algs`` = ``dpop_algs``; DPoP failures always get that challenge.
+    """
+    if dpop or isinstance(exc, _DPOP_ERRORS):
+        return _dpop_response(exc, realm, " ".join(dpop_algs))
     code = exc.code
     description = str(exc)
     hint = _HINTS.get(code, _HINTS["invalid_claim"] if isinstance(exc, jose.ClaimError) else "")
@@ -167,3 +202,45 @@ def error_response(exc: JotauthError, realm: str | None = None) -> ErrorResponse
     if isinstance(exc, jose.ExpiredTokenError):
         body["expired_at"] = exc.expired_at
     return ErrorResponse(status, headers, body)
+
+
+def _dpop_response(exc: JotauthError, realm: str | None, algs: str) -> ErrorResponse:
+    """The answer with the ``DPoP`` challenge; errors that carry no challenge keep Bearer's."""
+    if isinstance(exc, ReplayCheckError):
+        body = _body("temporarily_unavailable", exc)
+        return ErrorResponse(503, [("Retry-After", _RETRY_AFTER)], body)
+    if isinstance(exc, jose.DPoPNonceError):
+        error = "use_dpop_nonce"
+    elif isinstance(exc, jose.DPoPProofError):
+        error = "invalid_dpop_proof"
+    elif isinstance(exc, TokenBindingError | RevokedTokenError | jose.JoseError):
+        error = "invalid_token"
+    elif isinstance(exc, InvalidRequestError):
+        error = "invalid_request"
+    elif isinstance(exc, MissingTokenError):
+        answer = error_response(exc, realm)
+        challenge = _challenge(realm, "DPoP", algs=algs)
+        return ErrorResponse(answer.status, [("WWW-Authenticate", challenge)], answer.body)
+    else:
+        return error_response(exc, realm)  # scope, client, rate limit, keys: as for Bearer
+    description = str(exc)
+    headers = [
+        (
+            "WWW-Authenticate",
+            _challenge(realm, "DPoP", error=error, error_description=description, algs=algs),
+        )
+    ]
+    if isinstance(exc, jose.DPoPNonceError) and exc.nonce is not None:
+        headers.append(("DPoP-Nonce", exc.nonce))
+    body = _body(error, exc)
+    if isinstance(exc, jose.DPoPProofError):
+        body["dpop_check"] = exc.check
+    if isinstance(exc, jose.ExpiredTokenError):
+        body["expired_at"] = exc.expired_at
+    return ErrorResponse(400 if error == "invalid_request" else 401, headers, body)
+
+
+def _body(error: str, exc: JotauthError) -> dict[str, Any]:
+    code = exc.code
+    hint = _HINTS.get(code, _HINTS["invalid_claim"] if isinstance(exc, jose.ClaimError) else "")
+    return {"error": error, "error_description": str(exc), "hint": hint, "jotauth_code": code}

@@ -1,6 +1,10 @@
 """WSGI middleware: the ASGI middleware's twin for Flask, Django or any WSGI app.
 
-The principal of an authenticated request is in ``environ["jotauth.principal"]``.
+The principal of an authenticated request is in ``environ["jotauth.principal"]``. A DPoP
+request's proof is checked against ``REQUEST_METHOD``, ``wsgi.url_scheme``, ``HTTP_HOST`` and
+``SCRIPT_NAME`` + ``PATH_INFO`` (which WSGI servers hand over percent-decoded: a proof whose
+``htu`` escapes a ``/`` as ``%2F`` does not match). A WSGI server passes one header of a name,
+joining repeats with commas; a JWS holds no comma, so a comma means two ``DPoP`` headers.
 """
 
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -8,14 +12,23 @@ from typing import Any
 
 from jotauth.errors import JotauthError
 from jotauth.guard.asgi import excluded
+from jotauth.guard.dpop import DPoPRequest, raw_path
 from jotauth.guard.errors import MissingTokenError
 from jotauth.guard.guard import Guard
 from jotauth.guard.principal import Principal
-from jotauth.guard.response import ErrorResponse, error_response
+from jotauth.guard.response import ErrorResponse
 
-__all__ = ["ENVIRON_KEY", "GuardWSGIMiddleware", "authenticate_environ", "principal_from_environ"]
+__all__ = [
+    "ENVIRON_KEY",
+    "GuardWSGIMiddleware",
+    "authenticate_environ",
+    "environ_dpop_request",
+    "principal_from_environ",
+]
 
 ENVIRON_KEY = "jotauth.principal"
+_DPOP_KEY = "jotauth.dpop"
+"""Whether the request used the DPoP scheme, for the answer's challenge."""
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -29,13 +42,27 @@ def principal_from_environ(environ: dict[str, Any]) -> Principal | None:
     return principal if isinstance(principal, Principal) else None
 
 
+def environ_dpop_request(environ: dict[str, Any]) -> DPoPRequest:
+    """The DPoP facts of a WSGI request (see the module docstring)."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    proof = environ.get("HTTP_DPOP")
+    return DPoPRequest(
+        environ.get("REQUEST_METHOD", "GET"),
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+        raw_path(path.encode("latin-1", "replace") or b"/"),
+        () if proof is None else tuple(proof.split(",")),
+    )
+
+
 def authenticate_environ(guard: Guard, environ: dict[str, Any]) -> Principal:
     """Extract and verify the token of a WSGI request (raises the guard's errors)."""
     header = environ.get("HTTP_AUTHORIZATION")
     csrf = None
     if guard.cookie is not None:
         csrf = environ.get("HTTP_" + guard.cookie.csrf_header.upper().replace("-", "_"))
-    token = guard.extract(
+    environ[_DPOP_KEY] = False
+    token, dpop = guard.extract_credentials(
         [] if header is None else [header],
         environ.get("HTTP_COOKIE"),
         environ.get("REQUEST_METHOD", "GET"),
@@ -43,7 +70,8 @@ def authenticate_environ(guard: Guard, environ: dict[str, Any]) -> Principal:
         origin=environ.get("HTTP_ORIGIN"),
         host=environ.get("HTTP_HOST"),
     )
-    return guard.authenticate_sync(token)
+    environ[_DPOP_KEY] = dpop
+    return guard.authenticate_sync(token, dpop=environ_dpop_request(environ) if dpop else None)
 
 
 def send_error(answer: ErrorResponse, start_response: StartResponse) -> list[bytes]:
@@ -80,14 +108,16 @@ class GuardWSGIMiddleware:
         if self.exclude and excluded(environ.get("PATH_INFO", ""), self.exclude):
             return self.app(environ, start_response)
         principal: Principal | None
+        guard = self.guard
         try:
-            principal = authenticate_environ(self.guard, environ)
-            self.guard.admit_sync(principal, self.rule, environ)
+            principal = authenticate_environ(guard, environ)
+            guard.admit_sync(principal, self.rule, environ)
         except MissingTokenError as exc:
             if self.required:
-                return send_error(error_response(exc, self.guard.realm), start_response)
+                return send_error(guard.refusal(exc), start_response)
             principal = None
         except JotauthError as exc:
-            return send_error(error_response(exc, self.guard.realm), start_response)
+            dpop = bool(environ.get(_DPOP_KEY))
+            return send_error(guard.refusal(exc, dpop=dpop), start_response)
         environ[ENVIRON_KEY] = principal
         return self.app(environ, start_response)

@@ -18,7 +18,7 @@ from typing import Final
 
 from jotauth.jose.errors import DPoPProofError
 
-__all__ = ["MAX_URL_LENGTH", "normalize_htu", "quote_path"]
+__all__ = ["MAX_URL_LENGTH", "normalize_htu"]
 
 MAX_URL_LENGTH: Final = 8192
 _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
@@ -31,19 +31,6 @@ _HEX: Final = frozenset("0123456789ABCDEFabcdef")
 
 def _refuse(reason: str) -> DPoPProofError:
     return DPoPProofError("htu", f"htu: {reason}")
-
-
-def quote_path(raw: bytes) -> str:
-    """A request target's raw path bytes as ASCII text, escaping what a URI may not hold.
-
-    Servers hand the path over as bytes (ASGI ``raw_path``) or as latin-1 text (WSGI); every
-    byte outside printable ASCII (and space, ``"``, ``<``, ``>``, ...) becomes ``%XX`` so that
-    the result can be normalized like the proof's ``htu``.
-    """
-    return "".join(
-        chr(byte) if 0x20 < byte < 0x7F and chr(byte) in _PATH_CHARS else f"%{byte:02X}"
-        for byte in raw
-    )
 
 
 def _normalize_path(path: str) -> str:

@@ -83,6 +83,8 @@ class DPoPProof:
     htu: str
     public_key: Key
     expires_at: float
+    nonce: str | None = None
+    """The proof's ``nonce`` claim, for servers that judge nonces themselves."""
 
 
 def access_token_hash(token: str) -> str:
@@ -248,9 +250,11 @@ def verify_proof(
     normalized_htu = normalize_htu(proof_htu)
     if normalized_htu != normalize_htu(htu):
         raise DPoPProofError("htu", "the proof is for another URI than this request's")
+    proof_nonce = claims.get("nonce")
+    if proof_nonce is not None and type(proof_nonce) is not str:
+        raise DPoPProofError("nonce", '"nonce" must be a string')
     if nonce is not None:
-        proof_nonce = claims.get("nonce")
-        if type(proof_nonce) is not str:
+        if proof_nonce is None:
             raise DPoPNonceError("the server requires a DPoP nonce and the proof has none")
         if not compare_digest(proof_nonce.encode(), nonce.encode()):
             raise DPoPNonceError("the proof's nonce is not the server's current one")
@@ -269,4 +273,5 @@ def verify_proof(
         htu=normalized_htu,
         public_key=key,
         expires_at=iat + max_age,
+        nonce=proof_nonce,
     )

@@ -163,8 +163,10 @@ class DPoPNonceError(DPoPProofError):
 
     code: ClassVar[str] = "use_dpop_nonce"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, nonce: str | None = None) -> None:
         super().__init__("nonce", message)
+        self.nonce = nonce
+        """The nonce to send back in ``DPoP-Nonce``, when the server that raised it has one."""
 
 
 class ClaimError(JoseError):
