@@ -30,6 +30,8 @@ import anyio
 from starlette.middleware.cors import CORSMiddleware
 
 from jotauth.guard import Guard, Principal
+from jotauth.guard.dpop_nonce import RotatingNonce
+from jotauth.guard.dpop_replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from jotauth.issuer.api import (
     admin,
     auth,
@@ -61,7 +63,6 @@ from jotauth.issuer.runtime import Runtime, build_runtime
 from jotauth.issuer.services.authorization import AuthorizationService
 from jotauth.issuer.services.backchannel import BackchannelSender
 from jotauth.issuer.services.dpop import DPoPChecks
-from jotauth.issuer.services.dpop_replays import MemoryReplays
 from jotauth.issuer.services.id_tokens import IdTokens
 from jotauth.issuer.services.keyring import verified_algorithms
 from jotauth.issuer.services.logout import SessionLogout
@@ -72,6 +73,7 @@ from jotauth.issuer.services.ratelimit import (
     close_storage,
     limits_storage,
 )
+from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.sso import SSOSessions
 from jotauth.issuer.settings import Settings
 from jotauth.store.sql import SQLStore
@@ -121,6 +123,12 @@ def create_app(
         csrf_origins=None if cookies is None else settings.cors_origins,
         clock=clock,
     )
+    # DPoP proofs seen at the token endpoints: shared by every instance through Redis.
+    replays: ReplayCache = (
+        RedisReplayCache(settings.redis_url, prefix="jotauth:issuer:dpop:", clock=clock)
+        if settings.redis_url
+        else MemoryReplayCache(clock=clock)
+    )
     publisher = None
     if settings.redis_url:
         from jotauth.store.redis_pubsub import RedisPublisher  # redis only when configured
@@ -157,6 +165,8 @@ def create_app(
             await observers.aclose()
             await close_storage(storage)
             guard.close()
+            if isinstance(replays, RedisReplayCache):
+                replays.close()
             runtime.provider.authenticator.close()
             if publisher is not None:
                 publisher.close()
@@ -184,10 +194,7 @@ def create_app(
     app.state.provider = runtime.provider
     app.state.clients = runtime.clients
     app.state.dpop = DPoPChecks(
-        settings,
-        replays=MemoryReplays(clock=clock),
-        secret=settings.master_key or settings.hmac_secret or os.urandom(32),
-        clock=clock,
+        settings.issuer, replays=replays, nonces=_dpop_nonces(settings), clock=clock
     )
     registry = RegisteredClients(runtime.store, runtime.provider.authenticator)
     _install_openid(app, runtime, registry, backchannel or BackchannelSender())
@@ -224,6 +231,16 @@ def create_app(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
     )
     return app
+
+
+def _dpop_nonces(settings: Settings) -> RotatingNonce | None:
+    """The DPoP nonce source when ``JOTAUTH_DPOP_NONCE`` is on: keyed by the master key, so
+    every instance that shares it hands out and accepts the same nonces."""
+    if not settings.dpop_nonce:
+        return None
+    secret = settings.master_key or settings.hmac_secret or os.urandom(32)
+    key = derive_key(secret, b"jotauth dpop nonce")
+    return RotatingNonce(key, period=settings.dpop_nonce_interval)
 
 
 def _install_openid(

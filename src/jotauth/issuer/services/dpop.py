@@ -5,23 +5,26 @@ by ``jotauth.jose.dpop.verify_proof`` against this server's own URL for the endp
 from ``JOTAUTH_ISSUER`` (never from the ``Host`` header, which a client or a proxy chooses),
 with method ``POST``; its ``jti`` must not have been seen before within the proof's lifetime
 (the replay cache: memory, or Redis shared by every instance); with ``JOTAUTH_DPOP_NONCE`` it
-must carry a nonce this server handed out (``services.dpop_nonce``). What comes out is the
+must carry a nonce this server handed out (stateless, ``guard.dpop_nonce``). What comes out is the
 key's RFC 7638 thumbprint, which the token services put in ``cnf.jkt`` and bind refresh
-sessions to. Every refusal is an ``IssuerError`` (400 ``invalid_dpop_proof`` or
-``use_dpop_nonce``), never a 5xx.
+sessions to. Every refusal is an ``IssuerError``: 400 ``invalid_dpop_proof`` or
+``use_dpop_nonce``, or a retryable 503 when the replay cache cannot answer (fail closed).
 """
 
-import time
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol
+from typing import Final
 
-from jotauth.issuer.errors import InvalidDPoPProofError, UseDPoPNonceError
-from jotauth.issuer.services.dpop_nonce import DPoPNonces
-from jotauth.issuer.settings import Settings
+import anyio.to_thread
+
+from jotauth import jose
+from jotauth.guard.dpop_nonce import NonceSource
+from jotauth.guard.dpop_replay import ReplayCache
+from jotauth.guard.errors import ReplayCheckError
+from jotauth.issuer.errors import InvalidDPoPProofError, IssuerError, UseDPoPNonceError
 from jotauth.jose.dpop import DEFAULT_DPOP_ALGS, DPoPProof, verify_proof
-from jotauth.jose.errors import DPoPNonceError, DPoPProofError
+from jotauth.jose.errors import DPoPProofError
 
-__all__ = ["DPOP_ALGORITHMS", "DPoPChecks", "ProofReplays", "require_proof"]
+__all__ = ["DPOP_ALGORITHMS", "DPoPChecks", "ReplayUnavailableError", "require_proof"]
 
 DPOP_ALGORITHMS: Final = DEFAULT_DPOP_ALGS
 """The algorithms a proof may be signed with (discovery's
@@ -29,12 +32,12 @@ DPOP_ALGORITHMS: Final = DEFAULT_DPOP_ALGS
 _METHOD: Final = "POST"
 
 
-class ProofReplays(Protocol):
-    """Remembers proofs until they expire; ``first_use`` is atomic across instances."""
+class ReplayUnavailableError(IssuerError):
+    """The replay cache cannot say whether a proof is new (Redis away, or full): refused
+    (fail closed) with a retryable 503 rather than accepted unchecked."""
 
-    async def first_use(self, key: str, expires_at: float) -> bool:
-        """True the first time ``key`` is seen before ``expires_at``, False for a replay."""
-        ...
+    code = "temporarily_unavailable"
+    status = 503
 
 
 def require_proof(jkt: str | None, required: bool) -> None:
@@ -48,24 +51,25 @@ def require_proof(jkt: str | None, required: bool) -> None:
 
 
 class DPoPChecks:
-    """Verifies the ``DPoP`` header of the issuer's token-issuing endpoints."""
+    """Verifies the ``DPoP`` header of the issuer's token-issuing endpoints.
+
+    ``replays`` and ``nonces`` are the guard's (``jotauth.guard.dpop_replay``,
+    ``jotauth.guard.dpop_nonce``): one implementation of each for resource servers and the
+    issuer. ``nonces`` None: no nonce is asked for.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        issuer: str,
         *,
-        replays: ProofReplays,
-        secret: bytes,
-        clock: Callable[[], float] = time.time,
+        replays: ReplayCache,
+        nonces: NonceSource | None,
+        clock: Callable[[], float],
     ) -> None:
-        self.issuer = settings.issuer
+        self.issuer = issuer
         self.replays = replays
+        self.nonces = nonces
         self.clock = clock
-        self.nonces = (
-            DPoPNonces(secret, interval=settings.dpop_nonce_interval, clock=clock)
-            if settings.dpop_nonce
-            else None
-        )
 
     def url(self, path: str) -> str:
         """The external URL of the endpoint at ``path`` (what ``htu`` must name)."""
@@ -74,7 +78,7 @@ class DPoPChecks:
     def nonce_headers(self) -> dict[str, str]:
         """``DPoP-Nonce`` for a response when nonces are on (RFC 9449 8.2: a server may send
         a fresh one with any answer, so a client learns the next one without a failure)."""
-        return {} if self.nonces is None else {"DPoP-Nonce": self.nonces.current()}
+        return {} if self.nonces is None else {"DPoP-Nonce": self.nonces.current(self.clock())}
 
     async def key_of(self, proofs: Sequence[str], *, path: str) -> str | None:
         """The thumbprint of the key the request's proof proves, None when it sends none.
@@ -85,27 +89,45 @@ class DPoPChecks:
             return None
         if len(proofs) > 1:
             raise InvalidDPoPProofError("send exactly one DPoP header")
-        proof = self._verified(proofs[0], self.url(path), self.clock())
-        if not await self.replays.first_use(f"{proof.jkt}:{proof.jti}", proof.expires_at):
+        now = self.clock()
+        proof = self._verified(proofs[0], self.url(path), now)
+        if await self._seen(proof):
             raise InvalidDPoPProofError(
                 "this DPoP proof was used before: make a new proof (a new jti) per request"
             )
         return proof.jkt
 
-    def _verified(self, proof: str, htu: str, now: float) -> DPoPProof:
-        nonces: tuple[str | None, ...] = (None,) if self.nonces is None else self.nonces.accepted()
-        for nonce in nonces:
-            try:
-                return verify_proof(
-                    proof, htm=_METHOD, htu=htu, now=now, algorithms=DPOP_ALGORITHMS, nonce=nonce
+    async def _seen(self, proof: DPoPProof) -> bool:
+        replays = self.replays
+        try:
+            if replays.blocking:  # Redis: off the event loop
+                return await anyio.to_thread.run_sync(
+                    replays.seen, proof.jti, proof.jkt, proof.expires_at
                 )
-            except DPoPNonceError:
-                continue  # the previous slot's nonce may still be the one in the proof
-            except DPoPProofError as exc:
-                raise InvalidDPoPProofError(f"the DPoP proof is not valid: {exc}") from None
-        # Only reached with nonces on: without, verify_proof is asked for no nonce.
-        current = "" if self.nonces is None else self.nonces.current()
-        raise UseDPoPNonceError(
-            "this server requires a nonce in DPoP proofs: prove again with the DPoP-Nonce sent",
-            current,
-        )
+            return replays.seen(proof.jti, proof.jkt, proof.expires_at)
+        except ReplayCheckError as exc:
+            raise ReplayUnavailableError(str(exc)) from None
+
+    def _verified(self, proof: str, htu: str, now: float) -> DPoPProof:
+        nonce = None if self.nonces is None else _nonce(self.nonces, proof, now)
+        try:
+            return verify_proof(
+                proof, htm=_METHOD, htu=htu, now=now, algorithms=DPOP_ALGORITHMS, nonce=nonce
+            )
+        except DPoPProofError as exc:
+            raise InvalidDPoPProofError(f"the DPoP proof is not valid: {exc}") from None
+
+
+def _nonce(nonces: NonceSource, proof: str, now: float) -> str:
+    """The proof's nonce if it is one this server accepts now, else UseDPoPNonceError
+    (checked before the signature: the answer to a missing nonce is a nonce anyway)."""
+    try:
+        claimed = jose.peek_claims(proof).get("nonce")
+    except (jose.JoseError, ValueError):
+        raise InvalidDPoPProofError("the DPoP proof is not a well-formed JWT") from None
+    if isinstance(claimed, str) and len(claimed) <= 256 and nonces.accepts(claimed, now):
+        return claimed
+    raise UseDPoPNonceError(
+        "this server requires a nonce in DPoP proofs: prove again with the DPoP-Nonce sent",
+        nonces.current(now),
+    )
