@@ -379,3 +379,25 @@ def test_the_client_helper_retries_once_with_the_servers_nonce(nonce_server: Ser
         )
         assert refreshed.status_code == 200, refreshed.text
         assert len(sent) == 3  # the remembered nonce: no second round trip
+
+
+# -- the issuer's own protected routes ---------------------------------------------------------
+
+
+def test_a_bound_token_works_at_profile_only_with_its_key(http: httpx.Client) -> None:
+    """``/profile`` (the issuer's guard): ``Authorization: DPoP`` with a proof by the key is
+    let in; the same token stolen (sent as Bearer, or as DPoP without the key's proof) is not."""
+    key = jose.Key.generate("ES256")
+    auth = DPoPAuth(key)
+    token = _login(http, auth).json()["access_token"]
+    welcome = http.get("/profile", auth=auth.with_token(token))
+    assert welcome.status_code == 200, welcome.text
+    assert welcome.json() == {"message": "Welcome, john!"}
+    as_bearer = http.get("/profile", headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401
+    no_proof = http.get("/profile", headers={"Authorization": f"DPoP {token}"})
+    assert no_proof.status_code == 401
+    assert no_proof.headers["WWW-Authenticate"].startswith("DPoP ")
+    assert no_proof.json()["error"] == "invalid_dpop_proof"
+    other_key = http.get("/profile", auth=DPoPAuth(jose.Key.generate("ES256")).with_token(token))
+    assert (other_key.status_code, other_key.json()["error"]) == (401, "invalid_token")

@@ -108,6 +108,13 @@ def create_app(
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
     cookies = CookiePolicy(settings) if settings.cookie_mode != "off" else None
+    # DPoP proofs seen at the token endpoints and by the issuer's guard: one cache, shared by
+    # every instance through Redis when there is one.
+    replays: ReplayCache = (
+        RedisReplayCache(settings.redis_url, prefix="jotauth:issuer:dpop:", clock=clock)
+        if settings.redis_url
+        else MemoryReplayCache(clock=clock)
+    )
     # The issuer's own guard: signature, claims and (in browser mode) the access cookie with
     # its CSRF and Origin checks. Revocation is checked once per request, in the database
     # (api/deps.py), so the guard keeps no revocation view of its own.
@@ -122,12 +129,8 @@ def create_app(
         csrf_header=settings.csrf_header,
         csrf_origins=None if cookies is None else settings.cors_origins,
         clock=clock,
-    )
-    # DPoP proofs seen at the token endpoints: shared by every instance through Redis.
-    replays: ReplayCache = (
-        RedisReplayCache(settings.redis_url, prefix="jotauth:issuer:dpop:", clock=clock)
-        if settings.redis_url
-        else MemoryReplayCache(clock=clock)
+        dpop_replay=replays,
+        external_url=settings.issuer,  # DPoP proofs name the URL clients use, not the Host
     )
     publisher = None
     if settings.redis_url:

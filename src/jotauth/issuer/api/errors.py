@@ -100,7 +100,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 async def _jotauth_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, JotauthError):  # pragma: no cover - registered for this class
         raise exc
-    answer = error_response(exc)
+    answer = error_response(exc, dpop=getattr(request.state, "dpop", False))
     headers = {name: value for name, value in answer.headers}
     response = JSONResponse(answer.body, answer.status, headers={**_NO_STORE, **headers})
     clear_if_refused(request, response)
