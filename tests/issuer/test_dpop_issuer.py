@@ -401,3 +401,19 @@ def test_a_bound_token_works_at_profile_only_with_its_key(http: httpx.Client) ->
     assert no_proof.json()["error"] == "invalid_dpop_proof"
     other_key = http.get("/profile", auth=DPoPAuth(jose.Key.generate("ES256")).with_token(token))
     assert (other_key.status_code, other_key.json()["error"]) == (401, "invalid_token")
+
+
+@pytest.mark.anyio
+async def test_the_client_helper_works_with_an_async_client(nonce_server: Served) -> None:
+    """The same DPoPAuth in an httpx.AsyncClient: nonce retry, then a bound call to /me, the
+    token auth sharing the nonce the token endpoint taught it."""
+    base = nonce_server[0].base
+    auth = DPoPAuth(jose.Key.generate("EdDSA"))
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        answer = await http.post(
+            "/login", json={"username": "john", "password": PASSWORD}, auth=auth
+        )
+        assert answer.status_code == 200, answer.text
+        me = await http.get("/me", auth=auth.with_token(answer.json()["access_token"]))
+        assert me.status_code == 200, me.text
+        assert me.json()["username"] == "john"
