@@ -19,9 +19,18 @@ __all__ = ["router"]
 router = APIRouter(tags=["auth"], route_class=BodyRoute)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_BAD_LOGIN: Final = {401: "`invalid_grant`: wrong username or password (one answer for all)"}
+_DPOP_400: Final = (
+    "`invalid_request`, or RFC 9449 `invalid_dpop_proof` (the `DPoP` proof header) / "
+    "`use_dpop_nonce` (prove again with the `DPoP-Nonce` sent)"
+)
+_BAD_LOGIN: Final = {
+    400: _DPOP_400,
+    401: "`invalid_grant`: wrong username or password (one answer for all)",
+}
 _BAD_REFRESH: Final = {
-    401: "`invalid_grant`: the refresh token is unknown, used up, expired or revoked",
+    400: _DPOP_400,
+    401: "`invalid_grant`: the refresh token is unknown, used up, expired or revoked, or bound "
+    "to a DPoP key and sent without that key's proof",
     403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong",
 }
 _CSRF: Final = {
@@ -53,7 +62,8 @@ async def login(request: Request, body: models.LoginRequest) -> Response:
     """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login).
 
     In browser mode (``X-Token-Delivery: cookie``) the tokens come as cookies, and a refused
-    login clears the browser's old ones (``api/cookies.py``).
+    login clears the browser's old ones (``api/cookies.py``). With a ``DPoP`` proof header
+    (RFC 9449) both tokens are bound to the client's key (``token_type: DPoP``).
     """
     policy = cookies.policy(request)
     in_cookies = policy is not None and policy.wants_cookies(request)
@@ -76,7 +86,8 @@ async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH
     """Rotates the refresh token; the old one stops working (reuse revokes the session).
 
     In browser mode the token may come from the refresh cookie instead of the body (after the
-    guard's CSRF check); the answer is then in cookies, and a refusal clears them.
+    guard's CSRF check); the answer is then in cookies, and a refusal clears them. A session
+    bound to a DPoP key refreshes only with a proof by that key.
     """
     policy = cookies.policy(request)
     from_cookie = None if policy is None else cookies.refresh_from_cookie(request, policy)

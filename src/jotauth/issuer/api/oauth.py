@@ -28,8 +28,9 @@ _PATH: Final = "/oauth/token"
 
 _OAUTH_400: Final = {
     400: "RFC 6749 5.2: `invalid_request`, `invalid_scope`, `invalid_grant` (wrong credentials "
-    "or refresh token), `unauthorized_client`, `unsupported_grant_type` (the password grant "
-    "when off) or RFC 8707 `invalid_target`",
+    "or refresh token, or a DPoP-bound refresh token without its key's proof), "
+    "`unauthorized_client`, `unsupported_grant_type` (the password grant when off), RFC 8707 "
+    "`invalid_target`, or RFC 9449 `invalid_dpop_proof` / `use_dpop_nonce` (with `DPoP-Nonce`)",
     401: "`invalid_client`: client authentication failed (`WWW-Authenticate: Basic` when the "
     "Basic header was used)",
     415: "`invalid_request`: the body is not `application/x-www-form-urlencoded`",
