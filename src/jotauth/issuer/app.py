@@ -76,6 +76,7 @@ from jotauth.issuer.services.ratelimit import (
 from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.sso import SSOSessions
 from jotauth.issuer.settings import Settings
+from jotauth.jose import DPoPProofError, normalize_htu
 from jotauth.store.sql import SQLStore
 
 __all__ = ["create_app"]
@@ -130,7 +131,7 @@ def create_app(
         csrf_origins=None if cookies is None else settings.cors_origins,
         clock=clock,
         dpop_replay=replays,
-        external_url=settings.issuer,  # DPoP proofs name the URL clients use, not the Host
+        external_url=_external_url(settings.issuer),  # what DPoP proofs name, not the Host
     )
     publisher = None
     if settings.redis_url:
@@ -234,6 +235,17 @@ def create_app(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
     )
     return app
+
+
+def _external_url(issuer: str) -> str | None:
+    """The issuer URL as the base of the URLs DPoP proofs at its own routes must name; None
+    (the request's own URL) only for an issuer setting that is no URL at all, where the token
+    endpoints refuse every proof anyway (their htu cannot match)."""
+    try:
+        normalize_htu(issuer)
+    except DPoPProofError:
+        return None
+    return issuer
 
 
 def _dpop_nonces(settings: Settings) -> RotatingNonce | None:
