@@ -136,3 +136,25 @@ async def test_an_old_or_future_proof_is_refused(
         proof = {"DPoP": make_proof(key, "POST", ISSUER + "/login", iat=iat)}
         answer = await _login_with(client, proof)
         assert (answer.status_code, answer.json()["error"]) == (400, "invalid_dpop_proof")
+
+
+async def test_a_thief_without_the_key_cannot_lock_the_owner_out(
+    sqlite_url: str, kit: Any, clock: ManualClock
+) -> None:
+    """With the brute-force limits on, more refusals than the refresh limit allows (5 per
+    15 minutes) for want of the key leave the owner's refresh working; each is audited."""
+    app = create_app(kit.make_settings(sqlite_url, ratelimit_enabled=True), clock=clock)
+    await kit.add_user(app)
+    key = jose.Key.generate("ES256")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
+        login = await _login_with(client, _proof(key, "/login", clock))
+        token = {"refresh_token": login.json()["refresh_token"]}
+        for _ in range(8):
+            stolen = await client.post("/refresh", json=token)
+            assert (stolen.status_code, stolen.json()["error"]) == (401, "invalid_grant")
+        owner = await client.post("/refresh", json=token, headers=_proof(key, "/refresh", clock))
+        assert owner.status_code == 200, owner.text
+    events = app.state.store.list_audit_events(type="token_refreshed", limit=50)
+    reasons = [e.detail.get("reason") for e in events if e.outcome == "failure"]
+    assert reasons == ["dpop_key_mismatch"] * 8
+    app.state.store.close()

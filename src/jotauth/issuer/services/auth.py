@@ -39,6 +39,7 @@ from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
 from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.tokens import (
+    DPoPBindingError,
     ReuseDetectedError,
     SessionEndedError,
     TokenPair,
@@ -282,6 +283,15 @@ class AuthService:
                 sid=exc.family.id,
             )  # fmt: skip
             await self.limits.refresh_failed(str(exc.family.user_id), exc.family.id)
+            raise
+        except DPoPBindingError as exc:
+            # Audited, but not counted against the session's refresh limit: whoever holds a
+            # copy of the token without the key has nothing to guess, and counting would let
+            # them lock the owner's session out of refreshing.
+            await self.emit(
+                "token_refreshed", client, outcome="failure", user=exc.user,
+                sid=exc.family.id, reason="dpop_key_mismatch",
+            )  # fmt: skip
             raise
         except SessionEndedError as exc:
             await self.emit(
