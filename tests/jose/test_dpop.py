@@ -14,7 +14,7 @@ import pytest
 from joserfc import jws as joserfc_jws
 from joserfc.jwk import JWKRegistry
 from jwcrypto import jwk as jwcrypto_jwk, jwt as jwcrypto_jwt
-from tests.jose.forge import NOW, b64, forge, rejects
+from tests.jose.forge import NOW, Segment, b64, forge, rejects
 
 from jotauth import jose
 from jotauth.jose import dpop
@@ -129,6 +129,8 @@ def test_access_token_hash_matches_rfc_9449_example() -> None:
         ("https://api.example/a#f?x", "https://api.example/a"),
         ("https://api.example/a/./b/../c", "https://api.example/a/c"),
         ("https://api.example/a/b/..", "https://api.example/a/"),
+        ("https://api.example/a/.", "https://api.example/a/"),
+        ("https://api.example/../../a", "https://api.example/a"),
         ("https://api.example/%7euser/%2e%2e/x", "https://api.example/x"),
         ("https://api.example/caf%c3%a9", "https://api.example/caf%C3%A9"),
         ("https://api.example/a%2Fb", "https://api.example/a%2Fb"),
@@ -162,6 +164,9 @@ def test_normalize_htu(url: str, normal: str) -> None:
         "https://[::1/a",
         "https://[::1]x/a",
         "https://[zz]/a",
+        "https://ap%41.example/a",
+        "https://api.example/" + "a" * 9000,
+        42,
     ],
 )
 def test_normalize_htu_refuses_ambiguous_uris(url: str) -> None:
@@ -342,6 +347,15 @@ def test_future_proof_is_refused(es256: jose.Key) -> None:
     assert verify(proof, leeway=10).iat == NOW + 6
 
 
+@pytest.mark.parametrize("iat", [10**400, -(10**400), 10**20, -1e308, 1e308])
+def test_iat_of_any_magnitude_is_refused_cleanly(iat: float, es256: jose.Key) -> None:
+    """A date far outside float range is a stale or future proof, never an OverflowError."""
+    error = rejects(
+        jose.DPoPProofError, lambda: verify(forge(es256, header(es256), claims(iat=iat)))
+    )
+    assert error.check == "iat"
+
+
 @pytest.mark.parametrize("name", ["jti", "htm", "htu", "iat"])
 def test_missing_claim_is_refused(name: str, es256: jose.Key) -> None:
     """Every required claim must be present."""
@@ -395,6 +409,12 @@ def test_nonce_required_is_a_nonce_error(es256: jose.Key) -> None:
 )
 def test_malformed_proof_is_refused(proof: Any) -> None:
     """Anything that is not one compact JWS is refused before any key is loaded."""
+    assert rejects(jose.DPoPProofError, lambda: verify(proof)).check == "syntax"
+
+
+def test_payload_that_is_not_json_is_refused(es256: jose.Key) -> None:
+    """A signed payload that is not a JSON object is refused after the signature check."""
+    proof = forge(es256, header(es256), Segment(b64(b"not json")))
     assert rejects(jose.DPoPProofError, lambda: verify(proof)).check == "syntax"
 
 
@@ -474,3 +494,22 @@ def test_jotauth_proof_verifies_in_joserfc(alg: str, keys: dict[str, jose.Key]) 
     got = joserfc_jws.deserialize_compact(proof, public, algorithms=[alg])
     assert json.loads(got.payload)["htm"] == "GET"
     assert public.thumbprint() == keys[alg].thumbprint()
+
+
+def test_remembered_header_still_meets_the_allowlist(keys: dict[str, jose.Key]) -> None:
+    """A header verified once (and remembered) is refused by a verifier that does not allow its
+    alg: the key memo cannot widen what is accepted."""
+    key = keys["RS256"]
+    first = jose.make_proof(key, "GET", URL, iat=NOW)
+    assert verify(first).jkt == key.thumbprint()
+    second = jose.make_proof(key, "GET", URL, iat=NOW)
+    assert jose.peek_header(second) == jose.peek_header(first)
+    assert rejects(jose.DPoPProofError, lambda: verify(second, algorithms=["ES256"])).check == "alg"
+
+
+def test_refused_header_is_refused_every_time(es256: jose.Key) -> None:
+    """A header that failed a check is not remembered as good."""
+    jwk = es256.to_jwk(private=True)
+    for _ in range(2):
+        proof = forge(es256, header(es256, jwk=jwk), claims())
+        assert rejects(jose.DPoPProofError, functools.partial(verify, proof)).check == "jwk"

@@ -340,3 +340,36 @@ def test_mutated_jwk_never_verifies_the_original_token(
     token = valid_tokens[alg]
     with pytest.raises(JotauthError):
         jose.decode(token, mutated, now=NOW)
+
+
+_DPOP_KEY = jose.Key.generate("ES256")
+_DPOP_JWK = {k: v for k, v in _DPOP_KEY.public().to_jwk().items() if k in ("kty", "crv", "x", "y")}
+dpop_claims = st.fixed_dictionaries(
+    {},
+    optional={
+        "jti": json_values, "htm": st.sampled_from(["GET", "get"]) | json_values,
+        "htu": st.sampled_from(["https://a.example/x", "https://a.example/x?q"]) | json_values,
+        "iat": st.sampled_from([NOW, NOW - 61]) | json_values, "ath": json_values,
+        "nonce": json_values,
+    },
+)  # fmt: skip
+dpop_headers = st.fixed_dictionaries(
+    {"alg": alg_values},
+    optional={"typ": st.sampled_from(["dpop+jwt", "JWT"]) | json_values,
+              "jwk": st.just(_DPOP_JWK) | json_values, "crit": json_values},
+)  # fmt: skip
+
+
+@FUZZ
+@given(header=dpop_headers, payload=dpop_claims, nonce=st.none() | st.just("n"))
+def test_dpop_proofs_fail_only_with_dpop_errors(
+    header: dict[str, Any], payload: dict[str, Any], nonce: str | None
+) -> None:
+    """Any header and claims, signed by the jwk's own key: a DPoPProof or a DPoPProofError."""
+    signing_input = f"{b64(json.dumps(header))}.{b64(json.dumps(payload))}"
+    proof = f"{signing_input}.{b64(_DPOP_KEY.sign(signing_input.encode()))}"
+    with contextlib.suppress(jose.DPoPProofError):
+        got = jose.verify_proof(
+            proof, htm="GET", htu="https://a.example/x", now=NOW, access_token="t", nonce=nonce
+        )
+        assert got.jkt == _DPOP_KEY.thumbprint()

@@ -417,6 +417,8 @@ def test_error_codes_are_stable() -> None:
         jose.ImmatureTokenError: "immature_token",
         jose.InvalidClaimError: "invalid_claim",
         jose.MissingClaimError: "missing_claim",
+        jose.DPoPProofError: "invalid_dpop_proof",
+        jose.DPoPNonceError: "use_dpop_nonce",
     }
     for cls, code in expected.items():
         assert cls.code == code
@@ -424,6 +426,7 @@ def test_error_codes_are_stable() -> None:
     assert issubclass(jose.TokenTooLargeError, jose.MalformedTokenError)
     assert issubclass(jose.CriticalHeaderError, jose.MalformedTokenError)
     assert issubclass(jose.ExpiredTokenError, jose.ClaimError)
+    assert issubclass(jose.DPoPNonceError, jose.DPoPProofError)
 
 
 # -- encode and peek ---------------------------------------------------------------------------

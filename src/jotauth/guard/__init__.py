@@ -16,7 +16,6 @@ DPoP (RFC 9449) key-bound tokens: ``jotauth.guard.dpop`` (the checks), ``dpop_re
 
 from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
-from jotauth.guard.credentials import Credentials
 from jotauth.guard.dpop import DPoPRequest
 from jotauth.guard.dpop_nonce import NonceSource, RotatingNonce
 from jotauth.guard.dpop_replay import MemoryReplayCache, RedisReplayCache, ReplayCache
@@ -45,7 +44,6 @@ __all__ = [
     "AccessRule",
     "CSRFError",
     "ClientNotAllowedError",
-    "Credentials",
     "DPoPRequest",
     "ErrorResponse",
     "Guard",

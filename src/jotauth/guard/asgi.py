@@ -133,11 +133,9 @@ class GuardMiddleware:
         csrf_header = self._csrf_header
         origin: bytes | None = None
         host: bytes | None = None
-        proofs: list[str] = []
+        proofs: list[str] | None = None
         for name, value in scope["headers"]:
-            if name == b"dpop":
-                proofs.append(value.decode("latin-1"))
-            elif name == b"origin":
+            if name == b"origin":
                 origin = value
             elif name == b"host":
                 host = value
@@ -151,6 +149,10 @@ class GuardMiddleware:
                 )
             elif csrf_header is not None and name == csrf_header:
                 csrf = value.decode("latin-1")
+            elif name == b"dpop":
+                if proofs is None:
+                    proofs = []
+                proofs.append(value.decode("latin-1"))
         guard = self.guard
         method = csrf_method(kind, scope.get("method", "GET"), origin, host)
         principal: Principal | None
@@ -166,7 +168,7 @@ class GuardMiddleware:
                 host=host_text,
             )
             principal = await guard.authenticate(
-                token, dpop=dpop_request(scope, proofs, host_text) if dpop else None
+                token, dpop=dpop_request(scope, proofs or (), host_text) if dpop else None
             )
             await guard.admit(principal, self.rule, scope)
         except MissingTokenError as exc:

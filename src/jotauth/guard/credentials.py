@@ -25,19 +25,11 @@ from typing import Final, NamedTuple
 
 from jotauth.guard.errors import CSRFError, InvalidRequestError, MissingTokenError
 
-__all__ = ["CookieSettings", "Credentials", "check_csrf", "extract_credentials", "extract_token",
-           "parse_cookie"]  # fmt: skip
+__all__ = ["CookieSettings", "check_csrf", "extract_credentials", "extract_token", "parse_cookie"]
 
 # RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-class Credentials(NamedTuple):
-    """The token of a request, and whether it came with the DPoP scheme."""
-
-    token: str
-    dpop: bool = False
 
 
 class CookieSettings(NamedTuple):
@@ -116,7 +108,7 @@ def _is_b64token(value: str) -> bool:
     )
 
 
-def _authorization(header: str, dpop: bool) -> Credentials | None:
+def _authorization(header: str, dpop: bool) -> tuple[str, bool] | None:
     scheme, _, rest = header.strip().partition(" ")
     scheme = scheme.lower()
     if scheme == "bearer":
@@ -135,7 +127,7 @@ def _authorization(header: str, dpop: bool) -> Credentials | None:
             f'the Authorization header is not "{name} <token>": the token has a space or a '
             "character a JWT never contains (did you quote it or add a prefix twice?)"
         )
-    return Credentials(token, name == "DPoP")
+    return token, name == "DPoP"
 
 
 def extract_token(
@@ -152,7 +144,7 @@ def extract_token(
     return extract_credentials(
         authorization, cookie_header, method, csrf_value, cookie, origin=origin, host=host,
         dpop=False,
-    ).token  # fmt: skip
+    )[0]  # fmt: skip
 
 
 def extract_credentials(
@@ -165,8 +157,9 @@ def extract_credentials(
     origin: str | None = None,
     host: str | None = None,
     dpop: bool = True,
-) -> Credentials:
-    """The request's token, or MissingTokenError / InvalidRequestError / CSRFError.
+) -> tuple[str, bool]:
+    """``(token, dpop)``: the request's token and whether it came with the DPoP scheme; or
+    MissingTokenError / InvalidRequestError / CSRFError.
 
     ``origin`` and ``host`` (the request's headers) matter only with ``cookie.origins``;
     ``dpop=False`` treats the DPoP scheme as any other scheme (no token).
@@ -190,7 +183,7 @@ def extract_credentials(
             if not _is_b64token(token):
                 raise InvalidRequestError(f'the "{cookie.name}" cookie does not hold a token')
             check_csrf(jar, csrf_value, cookie, method, origin=origin, host=host)
-            return Credentials(token)
+            return token, False
     raise MissingTokenError(
         'no access token: send "Authorization: Bearer <access token>"'
         + (f' or the "{cookie.name}" cookie' if cookie is not None else "")

@@ -25,7 +25,7 @@ from jotauth import jose
 from jotauth.errors import JotauthError
 from jotauth.guard.access import AccessRule
 from jotauth.guard.cache import TokenCache
-from jotauth.guard.credentials import CookieSettings, Credentials, extract_credentials
+from jotauth.guard.credentials import CookieSettings, extract_credentials
 from jotauth.guard.dpop import DPoPPolicy, DPoPRequest
 from jotauth.guard.dpop_nonce import NonceSource
 from jotauth.guard.dpop_replay import MemoryReplayCache, ReplayCache
@@ -211,7 +211,11 @@ class Guard:
             self.start()
         now = self._clock()
         try:
-            principal = self._principal_sync(token, now)
+            cached = self._cache.get(token)
+            if cached is not None:
+                principal = self._recheck(token, cached, now)
+            else:
+                principal = self._miss_sync(token, now)
             if dpop is None and principal._jkt is None:
                 return principal  # the plain Bearer case: nothing more to check
             proof = self.dpop.check(principal._jkt, token, dpop, now)
@@ -222,10 +226,7 @@ class Guard:
             self._count(exc)
             raise
 
-    def _principal_sync(self, token: str, now: float) -> Principal:
-        cached = self._cache.get(token)
-        if cached is not None:
-            return self._recheck(token, cached, now)
+    def _miss_sync(self, token: str, now: float) -> Principal:
         signed = self._open(token)
         source = self.key_source
         keys = source.cached(now)
@@ -246,7 +247,11 @@ class Guard:
             self.start()
         now = self._clock()
         try:
-            principal = await self._principal(token, now)
+            cached = self._cache.get(token)
+            if cached is not None:
+                principal = self._recheck(token, cached, now)
+            else:
+                principal = await self._miss(token, now)
             if dpop is None and principal._jkt is None:
                 return principal  # the plain Bearer case: nothing more to check
             proof = self.dpop.check(principal._jkt, token, dpop, now)
@@ -268,10 +273,7 @@ class Guard:
                 "jti", "this DPoP proof was already used (a replay); make a new proof per request"
             )
 
-    async def _principal(self, token: str, now: float) -> Principal:
-        cached = self._cache.get(token)
-        if cached is not None:
-            return self._recheck(token, cached, now)
+    async def _miss(self, token: str, now: float) -> Principal:
         signed = self._open(token)
         source = self.key_source
         keys = source.cached(now)
@@ -394,9 +396,15 @@ class Guard:
 
         For callers that check no proofs; the adapters use ``extract_credentials``.
         """
+        if len(authorization) == 1:
+            header = authorization[0]  # the cached fast path, as in _credentials
+            if header[:7].lower() == "bearer ":
+                token = header[7:]
+                if token in self._cache:
+                    return token
         return self._credentials(
             authorization, cookie_header, method, csrf_value, origin, host, dpop=False
-        ).token
+        )[0]
 
     def extract_credentials(
         self,
@@ -407,9 +415,9 @@ class Guard:
         *,
         origin: str | None = None,
         host: str | None = None,
-    ) -> Credentials:
-        """The token of a request and whether it came with the DPoP scheme (see
-        ``jotauth.guard.credentials.extract_credentials``)."""
+    ) -> tuple[str, bool]:
+        """``(token, dpop)``: the token of a request and whether it came with the DPoP scheme
+        (see ``jotauth.guard.credentials.extract_credentials``)."""
         return self._credentials(
             authorization, cookie_header, method, csrf_value, origin, host, dpop=True
         )
@@ -424,7 +432,7 @@ class Guard:
         host: str | None,
         *,
         dpop: bool,
-    ) -> Credentials:
+    ) -> tuple[str, bool]:
         if len(authorization) == 1:
             # A token this guard has verified and cached is known to be well-formed, and the
             # header wins over any cookie: skip the grammar check that costs most of a hit.
@@ -432,11 +440,11 @@ class Guard:
             if header[:7].lower() == "bearer ":
                 token = header[7:]
                 if token in self._cache:
-                    return Credentials(token)
+                    return token, False
             elif dpop and header[:5].lower() == "dpop ":
                 token = header[5:]
                 if token in self._cache:
-                    return Credentials(token, True)
+                    return token, True
         try:
             return extract_credentials(
                 authorization,

@@ -98,7 +98,8 @@ _HINTS: Final[Mapping[str, str]] = {
     "invalid_dpop_proof": "Send one DPoP header with a new proof for every request: signed by "
     "the key the token is bound to, typ dpop+jwt, htm and htu of this request (no query), a "
     "current iat, a fresh jti and ath = the token's hash. error_description names the check "
-    "that failed.",
+    "that failed; if htu fails for every client, the service behind a proxy needs its public "
+    "URL (Guard(external_url=...)).",
     "use_dpop_nonce": "Make a new proof with the nonce of the DPoP-Nonce response header and "
     "send the request again.",
     "token_binding": 'A token bound to a key (DPoP) goes in "Authorization: DPoP <token>" with '
@@ -221,8 +222,15 @@ def _dpop_response(exc: JotauthError, realm: str | None, algs: str) -> ErrorResp
         answer = error_response(exc, realm)
         challenge = _challenge(realm, "DPoP", algs=algs)
         return ErrorResponse(answer.status, [("WWW-Authenticate", challenge)], answer.body)
+    elif isinstance(exc, InsufficientScopeError):
+        answer = error_response(exc, realm)
+        challenge = _challenge(
+            realm, "DPoP", error="insufficient_scope", error_description=str(exc),
+            scope=" ".join(exc.required), algs=algs,
+        )  # fmt: skip
+        return ErrorResponse(answer.status, [("WWW-Authenticate", challenge)], answer.body)
     else:
-        return error_response(exc, realm)  # scope, client, rate limit, keys: as for Bearer
+        return error_response(exc, realm)  # client, rate limit, CSRF, keys: no challenge
     description = str(exc)
     headers = [
         (

@@ -7,6 +7,9 @@
     token = issuer.make_token(sub="42", scope="articles:read")
     client.get("/articles", headers={"Authorization": f"Bearer {token}"})
 
+DPoP-bound tokens: ``issuer.make_token(bound_to=client_key)`` adds ``cnf.jkt``, and
+``dpop_headers(client_key, token, "GET", url)`` the ``Authorization: DPoP`` and proof headers.
+
 ``LocalIssuer.transport()`` serves the key set and discovery document through an
 ``httpx.MockTransport``, to test a JWKS-configured guard without a network.
 """
@@ -20,7 +23,7 @@ from typing import Any
 from jotauth import jose
 from jotauth.guard.guard import Guard
 
-__all__ = ["LocalIssuer", "ManualClock", "make_token"]
+__all__ = ["LocalIssuer", "ManualClock", "dpop_headers", "make_token"]
 
 
 class ManualClock:
@@ -51,12 +54,14 @@ def make_token(
     typ: str = "at+jwt",
     headers: Mapping[str, Any] | None = None,
     encrypt_to: jose.Key | None = None,
+    bound_to: jose.Key | None = None,
     **claims: Any,
 ) -> str:
     """A signed access token shaped like jotauth's (RFC 9068); extra claims override.
 
     ``encrypt_to`` (a service's public ``use: enc`` key) makes it a nested JWT, as the issuer
-    does for an audience listed in ``JOTAUTH_ENCRYPT_AUDIENCES``.
+    does for an audience listed in ``JOTAUTH_ENCRYPT_AUDIENCES``. ``bound_to`` (the client's
+    DPoP key) binds it to that key: ``cnf.jkt`` is the key's thumbprint.
     """
     issued = int(time.time() if now is None else now)
     body: dict[str, Any] = {
@@ -72,10 +77,27 @@ def make_token(
     }
     if permissions is not None:
         body["permissions"] = {name: value for name, value in permissions.items()}
+    if bound_to is not None:
+        body["cnf"] = {"jkt": bound_to.thumbprint()}
     body.update(claims)
     return jose.encode(
         body, key, headers={"typ": typ, "kid": key.kid, **(headers or {})}, encrypt_to=encrypt_to
     )
+
+
+def dpop_headers(
+    key: jose.Key,
+    token: str,
+    method: str,
+    url: str,
+    *,
+    nonce: str | None = None,
+    iat: int | None = None,
+) -> dict[str, str]:
+    """The headers of one request with a DPoP-bound ``token``: the DPoP scheme and a fresh
+    proof by ``key`` (the client's private key) for ``method`` and ``url``."""
+    proof = jose.make_proof(key, method, url, access_token=token, nonce=nonce, iat=iat)
+    return {"Authorization": f"DPoP {token}", "DPoP": proof}
 
 
 class LocalIssuer:

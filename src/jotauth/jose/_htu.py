@@ -34,6 +34,8 @@ def _refuse(reason: str) -> DPoPProofError:
 
 
 def _normalize_path(path: str) -> str:
+    if "%" not in path and _PATH_CHARS.issuperset(path):
+        return _remove_dot_segments(path or "/")  # the common case: nothing to escape
     out: list[str] = []
     index, length = 0, len(path)
     while index < length:

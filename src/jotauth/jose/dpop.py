@@ -176,18 +176,52 @@ def _iat(claims: Mapping[str, Any], now: float, max_age: int, leeway: int) -> fl
     value = claims.get("iat")
     if value is None:
         raise DPoPProofError("iat", 'the proof has no "iat" claim')
-    if type(value) not in (int, float) or not math.isfinite(value):
+    if type(value) not in (int, float) or (type(value) is float and not math.isfinite(value)):
         raise DPoPProofError("iat", '"iat" must be a NumericDate (a JSON number of seconds)')
     iat: float = value
+    # Comparisons of an int with a float are exact at any size; differences are taken only
+    # once the value is known to be near ``now`` (a huge int minus a float overflows).
     if iat < now - max_age:
-        raise DPoPProofError(
-            "iat", f"the proof is stale: made {now - iat:.0f}s ago, proofs live {max_age}s"
-        )
+        age = f"{now - iat:.0f}s ago" if iat > now - 1e9 else "long ago"
+        raise DPoPProofError("iat", f"the proof is stale: made {age}, proofs live {max_age}s")
     if iat > now + leeway:
+        ahead = f"{iat - now:.0f}s" if iat < now + 1e9 else "far"
         raise DPoPProofError(
-            "iat", f"the proof is from the future: {iat - now:.0f}s ahead (leeway {leeway}s)"
+            "iat", f"the proof is from the future: {ahead} ahead (leeway {leeway}s)"
         )
     return iat
+
+
+_HEADER_MEMO: dict[bytes, tuple[str, Key]] = {}
+_HEADER_MEMO_SIZE: Final = 1024
+
+
+def _header_key(segment: bytes, algorithms: Collection[str]) -> Key:
+    """The proof's public key, from its header segment, all header checks passed.
+
+    A client signs every proof with one key, so its proofs share one header segment: the parsed
+    header and the loaded key (loading validates the point, a third of a proof's cost) are
+    remembered per exact segment. Only segments that passed every check are remembered, and
+    the allowlist is checked on every call, so the memo cannot change an outcome.
+    """
+    known = _HEADER_MEMO.get(segment)
+    if known is not None:
+        alg, key = known
+        if alg not in algorithms:
+            raise DPoPProofError(
+                "alg", f"alg {alg} is not allowed here; allowed: {' '.join(sorted(algorithms))}"
+            )
+        return key
+    try:
+        header = jws.parse_header(segment)
+    except JoseError as exc:
+        raise DPoPProofError("syntax", f"the proof is not a well-formed JWS: {exc}") from None
+    alg = _check_header(header, algorithms)
+    key = _public_key(header, alg)
+    if len(_HEADER_MEMO) >= _HEADER_MEMO_SIZE:
+        _HEADER_MEMO.clear()
+    _HEADER_MEMO[segment] = (alg, key)
+    return key
 
 
 def _check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
@@ -226,12 +260,10 @@ def verify_proof(
     """
     try:
         raw, header_segment, payload_segment, signature_segment = jws.split(proof, MAX_PROOF_SIZE)
-        header = jws.parse_header(header_segment)
         signature = b64decode(signature_segment)
     except JoseError as exc:
         raise DPoPProofError("syntax", f"the proof is not a well-formed JWS: {exc}") from None
-    alg = _check_header(header, algorithms)
-    key = _public_key(header, alg)
+    key = _header_key(header_segment, algorithms)
     if not key.verify_fn(raw[: len(header_segment) + 1 + len(payload_segment)], signature):
         raise DPoPProofError("signature", "the proof's signature does not verify with its jwk")
     try:
@@ -249,7 +281,9 @@ def verify_proof(
         raise DPoPProofError("htu", '"htu" must not hold a query or fragment (RFC 9449 4.2)')
     normalized_htu = normalize_htu(proof_htu)
     if normalized_htu != normalize_htu(htu):
-        raise DPoPProofError("htu", "the proof is for another URI than this request's")
+        raise DPoPProofError(
+            "htu", f"the proof is for {normalized_htu[:120]}, not for this request's URI"
+        )
     proof_nonce = claims.get("nonce")
     if proof_nonce is not None and type(proof_nonce) is not str:
         raise DPoPProofError("nonce", '"nonce" must be a string')
