@@ -72,9 +72,9 @@ async def authenticate(request: Request) -> Principal:
     headers = request.headers
     cookie = guard.cookie
     if cookie is None:
-        credentials = guard.extract_credentials(headers.getlist("authorization"))
+        token, by_dpop = guard.extract_credentials(headers.getlist("authorization"))
     else:  # browser mode: the guard reads the access cookie and checks CSRF and Origin
-        credentials = guard.extract_credentials(
+        token, by_dpop = guard.extract_credentials(
             headers.getlist("authorization"),
             headers.get("cookie"),
             request.method,
@@ -83,10 +83,10 @@ async def authenticate(request: Request) -> Principal:
             host=headers.get("host"),
         )
     dpop = None
-    if credentials.dpop:
+    if by_dpop:
         request.state.dpop = True  # api/errors.py answers with the DPoP challenge
         dpop = dpop_request(request.scope, headers.getlist("dpop"), headers.get("host"))
-    return await verify_token(guard, service(request), credentials.token, dpop=dpop)
+    return await verify_token(guard, service(request), token, dpop=dpop)
 
 
 # The store's reasons in the words a guard answers the same revocations with
