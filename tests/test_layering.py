@@ -92,6 +92,8 @@ class Rule:
             return _part(module) == "guard"
         if self.name == "store":
             return _part(module) == "store"
+        if self.name == "client":
+            return _part(module) == "client"
         if self.name == "services":
             return module.startswith("jotauth.issuer.services")
         if self.name == "observability":
@@ -115,6 +117,8 @@ class Rule:
             return f"the guard must not import {target}"
         if self.name == "store" and target in ("issuer", "guard", "cli", "tools"):
             return f"the store must not import {target}"
+        if self.name == "client" and target in ("issuer", "guard", "store", "cli", "tools"):
+            return f"the client helper imports only jose (and httpx), not {target}"
         if self.name == "services" and name.startswith(
             ("jotauth.issuer.observability", "jotauth.issuer.api", "jotauth.issuer.http")
         ):
@@ -149,7 +153,18 @@ class Rule:
         return None
 
 
-RULES = ["jose", "guard", "store", "cli", "private", "services", "observability", "api", "redis"]
+RULES = [
+    "jose",
+    "guard",
+    "store",
+    "client",
+    "cli",
+    "private",
+    "services",
+    "observability",
+    "api",
+    "redis",
+]
 
 REDIS_MODULES = ("jotauth.store.redis_", "jotauth.guard.redis_source", "jotauth.guard.dpop_replay")
 REDIS_USERS = frozenset({"jotauth.issuer.app", "jotauth.issuer.services.ratelimit"})
@@ -202,6 +217,8 @@ def test_import_rule(rule: str) -> None:
 def test_rules_catch_violations() -> None:
     """The checker itself flags each kind of forbidden import (so a green run means something)."""
     assert Rule("jose").check("jotauth.jose.jws", "httpx")
+    assert Rule("client").check("jotauth.client.dpop", "jotauth.issuer.app")
+    assert Rule("client").check("jotauth.client.dpop", "jotauth.jose.dpop") is None
     assert Rule("jose").check("jotauth.jose.jws", "jotauth.guard")
     assert not Rule("jose").check("jotauth.jose.jws", "jotauth.jose._b64.b64decode")
     assert not Rule("jose").check("jotauth.jose.jws", "cryptography.hazmat")

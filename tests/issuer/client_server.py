@@ -37,6 +37,15 @@ def client_server(folder: Path, **settings: str) -> Iterator[tuple[ServeProcess,
         yield served, env
 
 
+def add_user(env: dict[str, str], username: str, password: str, *permissions: str) -> None:
+    """``jotauth user add`` with ``resource:action`` permissions."""
+    grants = [arg for permission in permissions for arg in ("--permission", permission)]
+    result = CliRunner().invoke(
+        main, ["user", "add", username, "--password", password, *grants], env=env
+    )
+    assert result.exit_code == 0, result.output
+
+
 def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:
     """``jotauth client add ARGS`` for the reports API; the client as the command prints it."""
     result = CliRunner().invoke(

@@ -171,3 +171,31 @@ async def test_unknown_client_is_404_and_user_tokens_are_refused(
     user = kit.bearer((await kit.login(client))["access_token"])
     assert (await client.get("/admin/clients", headers=user)).status_code == 403
     assert (await client.get("/admin/clients")).status_code == 401
+
+
+async def test_dpop_bound_access_tokens_is_registered_updated_and_enforced(
+    app: Any, client: httpx.AsyncClient, kit: Any
+) -> None:
+    """RFC 9449 5.2's client metadata over the admin API: shown, changed by PUT, and the
+    client's token requests without a DPoP proof are refused once it is on."""
+    admin = await _admin(app, client, kit)
+    created = await client.post("/admin/clients", json=SERVICE, headers=admin)
+    assert created.json()["dpop_bound_access_tokens"] is False
+    client_id, secret = created.json()["client_id"], created.json()["client_secret"]
+    basic = {
+        "Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    }
+    form = {"grant_type": "client_credentials"}
+    assert (await client.post("/oauth/token", data=form, headers=basic)).status_code == 200
+    updated = await client.put(
+        f"/admin/clients/{client_id}", json={**SERVICE, "dpop_bound_access_tokens": True},
+        headers=admin,
+    )  # fmt: skip
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["dpop_bound_access_tokens"] is True
+    refused = await client.post("/oauth/token", data=form, headers=basic)
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_dpop_proof")
+    wrong = await client.post(
+        "/admin/clients", json={**SERVICE, "dpop_bound_access_tokens": "yes"}, headers=admin
+    )
+    assert wrong.status_code == 400

@@ -24,7 +24,7 @@ def _view(record: ClientRecord, secret: str | None = None, *, shown: bool = Fals
         for name in ("client_id", "name", "type", "token_endpoint_auth_method", "grant_types",
                      "scopes", "audiences", "redirect_uris", "first_party", "access_ttl", "tier",
                      "rate_limit", "rate_window", "jwks_uri", "backchannel_logout_uri",
-                     "post_logout_redirect_uris", "disabled")
+                     "post_logout_redirect_uris", "dpop_bound_access_tokens", "disabled")
     }  # fmt: skip
     body["jwks"] = record.jwks
     if shown:
@@ -67,6 +67,8 @@ def client() -> None:
 @click.option("--backchannel-logout-uri", help="Where logout tokens are sent.")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
               help="Where logout may return the browser (exact; repeatable).")  # fmt: skip
+@click.option("--require-dpop", is_flag=True,
+              help="Refuse its token requests without a DPoP proof (RFC 9449 5.2).")  # fmt: skip
 @click.option("--client-id", help="A chosen client_id (default: random).")
 @click.option("--json", "as_json", is_flag=True, help="Print the client as JSON.")
 def add(
@@ -75,7 +77,7 @@ def add(
     first_party: bool, access_ttl: int | None, tier: str | None, rate_limit: int | None,
     rate_window: int | None, jwks_file: Path | None, jwks_uri: str | None,
     backchannel_logout_uri: str | None, post_logout_redirect_uris: tuple[str, ...],
-    client_id: str | None, as_json: bool,
+    require_dpop: bool, client_id: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Register a client called NAME; a secret-using client's secret is printed once."""
     jwks = None
@@ -93,6 +95,7 @@ def add(
         tier=tier, rate_limit=rate_limit, rate_window=rate_window, jwks=jwks,
         jwks_uri=jwks_uri, backchannel_logout_uri=backchannel_logout_uri,
         post_logout_redirect_uris=post_logout_redirect_uris,
+        dpop_bound_access_tokens=require_dpop,
     )  # fmt: skip
     with open_runtime() as runtime, fail_cleanly():
         record, secret = anyio.run(lambda: runtime.clients.register(spec, client_id=client_id))

@@ -1,5 +1,5 @@
-"""``jotauth keygen`` and ``jotauth token encode|decode|verify``: the tutorial's JWT builder,
-decoder and troubleshooting list, in the terminal.
+"""``jotauth keygen`` and ``jotauth token encode|decode|verify|dpop-proof``: the tutorial's JWT
+builder, decoder and troubleshooting list, and DPoP proofs (RFC 9449), in the terminal.
 
 Only the jose core and click are imported (plus httpx for ``--jwks URL`` when installed), so
 these commands run in a verify-only install. Private key material is written only to the file
@@ -35,6 +35,7 @@ from jotauth.cli._token_view import (
     printable,
     render,
 )
+from jotauth.jose import dpop
 
 __all__ = ["keygen", "token"]
 
@@ -203,6 +204,35 @@ def encode(
         click.echo(jose.encode(claims, key, headers=headers))
     except (jose.JoseError, ValueError, TypeError) as exc:
         raise click.ClickException(f"cannot sign: {exc}") from None
+
+
+@token.command("dpop-proof")
+@click.option(
+    "--key", "key_path", required=True, help="Private key (JWK or PEM): ES256, EdDSA, RSA."
+)
+@click.option("--alg", type=_ALG, help="Algorithm (default: the key's).")
+@click.option("--method", default="POST", show_default=True, help="The request's HTTP method.")
+@click.option("--url", required=True, help="The request's URL (its query is not part of htu).")
+@click.option("--access-token", help="The DPoP-bound token it goes with (adds ath).")
+@click.option("--nonce", help="The server's DPoP-Nonce, when it asked for one.")
+def dpop_proof(
+    key_path: str,
+    alg: str | None,
+    method: str,
+    url: str,
+    access_token: str | None,
+    nonce: str | None,
+) -> None:
+    """Make a DPoP proof (RFC 9449) for one request: send it as the ``DPoP`` header.
+
+    A proof is single use (a new jti each time) and valid for about a minute.
+    """
+    key = load_signing_key(key_path, alg, None)
+    try:
+        proof = dpop.make_proof(key, method.upper(), url, access_token=access_token, nonce=nonce)
+    except (jose.JoseError, ValueError) as exc:
+        raise click.ClickException(f"cannot make a DPoP proof: {exc}") from None
+    click.echo(proof)
 
 
 @token.command()

@@ -14,6 +14,7 @@ On ``app.state``: ``settings``, ``store``, ``events`` (the EventBus), ``auth``
 bounded, run by the app's lifespan).
 """
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +30,8 @@ import anyio
 from starlette.middleware.cors import CORSMiddleware
 
 from jotauth.guard import Guard, Principal
+from jotauth.guard.dpop_nonce import RotatingNonce
+from jotauth.guard.dpop_replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from jotauth.issuer.api import (
     admin,
     auth,
@@ -59,6 +62,7 @@ from jotauth.issuer.revocations import FeedPublisher
 from jotauth.issuer.runtime import Runtime, build_runtime
 from jotauth.issuer.services.authorization import AuthorizationService
 from jotauth.issuer.services.backchannel import BackchannelSender
+from jotauth.issuer.services.dpop import DPoPChecks
 from jotauth.issuer.services.id_tokens import IdTokens
 from jotauth.issuer.services.keyring import verified_algorithms
 from jotauth.issuer.services.logout import SessionLogout
@@ -69,8 +73,10 @@ from jotauth.issuer.services.ratelimit import (
     close_storage,
     limits_storage,
 )
+from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.sso import SSOSessions
 from jotauth.issuer.settings import Settings
+from jotauth.jose import DPoPProofError, normalize_htu
 from jotauth.store.sql import SQLStore
 
 __all__ = ["create_app"]
@@ -103,6 +109,13 @@ def create_app(
     runtime = build_runtime(resolve_master_key(settings), store=store, clock=clock, sleep=sleep)
     settings, ring, service = runtime.settings, runtime.ring, runtime.auth
     cookies = CookiePolicy(settings) if settings.cookie_mode != "off" else None
+    # DPoP proofs seen at the token endpoints and by the issuer's guard: one cache, shared by
+    # every instance through Redis when there is one.
+    replays: ReplayCache = (
+        RedisReplayCache(settings.redis_url, prefix="jotauth:issuer:dpop:", clock=clock)
+        if settings.redis_url
+        else MemoryReplayCache(clock=clock)
+    )
     # The issuer's own guard: signature, claims and (in browser mode) the access cookie with
     # its CSRF and Origin checks. Revocation is checked once per request, in the database
     # (api/deps.py), so the guard keeps no revocation view of its own.
@@ -117,6 +130,8 @@ def create_app(
         csrf_header=settings.csrf_header,
         csrf_origins=None if cookies is None else settings.cors_origins,
         clock=clock,
+        dpop_replay=replays,
+        external_url=_external_url(settings.issuer),  # what DPoP proofs name, not the Host
     )
     publisher = None
     if settings.redis_url:
@@ -154,6 +169,8 @@ def create_app(
             await observers.aclose()
             await close_storage(storage)
             guard.close()
+            if isinstance(replays, RedisReplayCache):
+                replays.close()
             runtime.provider.authenticator.close()
             if publisher is not None:
                 publisher.close()
@@ -180,6 +197,9 @@ def create_app(
     app.state.retention = retention
     app.state.provider = runtime.provider
     app.state.clients = runtime.clients
+    app.state.dpop = DPoPChecks(
+        settings.issuer, replays=replays, nonces=_dpop_nonces(settings), clock=clock
+    )
     registry = RegisteredClients(runtime.store, runtime.provider.authenticator)
     _install_openid(app, runtime, registry, backchannel or BackchannelSender())
     install_error_handlers(app)
@@ -215,6 +235,27 @@ def create_app(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
     )
     return app
+
+
+def _external_url(issuer: str) -> str | None:
+    """The issuer URL as the base of the URLs DPoP proofs at its own routes must name; None
+    (the request's own URL) only for an issuer setting that is no URL at all, where the token
+    endpoints refuse every proof anyway (their htu cannot match)."""
+    try:
+        normalize_htu(issuer)
+    except DPoPProofError:
+        return None
+    return issuer
+
+
+def _dpop_nonces(settings: Settings) -> RotatingNonce | None:
+    """The DPoP nonce source when ``JOTAUTH_DPOP_NONCE`` is on: keyed by the master key, so
+    every instance that shares it hands out and accepts the same nonces."""
+    if not settings.dpop_nonce:
+        return None
+    secret = settings.master_key or settings.hmac_secret or os.urandom(32)
+    key = derive_key(secret, b"jotauth dpop nonce")
+    return RotatingNonce(key, period=settings.dpop_nonce_interval)
 
 
 def _install_openid(

@@ -15,6 +15,8 @@ The tree (under ``jotauth.errors.JotauthError``)::
     ├── InvalidClientError        401 invalid_client: client authentication failed (RFC 6749 5.2)
     ├── UnauthorizedClientError   400 unauthorized_client: the client may not use this grant
     ├── InvalidTargetError        400 invalid_target: an audience the client may not ask for
+    ├── InvalidDPoPProofError     400 invalid_dpop_proof: the DPoP proof is missing or bad
+    ├── UseDPoPNonceError         400 use_dpop_nonce: prove again with the DPoP-Nonce sent
     ├── InvalidTokenError         401 invalid_token: the bearer access token does not pass
     ├── ForbiddenError            403 insufficient_scope
     ├── ConflictError             409 conflict: username taken, key state
@@ -35,6 +37,7 @@ __all__ = [
     "ConflictError",
     "ForbiddenError",
     "InvalidClientError",
+    "InvalidDPoPProofError",
     "InvalidGrantError",
     "InvalidRequestError",
     "InvalidScopeError",
@@ -49,6 +52,7 @@ __all__ = [
     "UnauthorizedClientError",
     "UnsupportedGrantTypeError",
     "UnsupportedMediaError",
+    "UseDPoPNonceError",
 ]
 
 
@@ -121,6 +125,24 @@ class InvalidTargetError(IssuerError):
 
     code = "invalid_target"
     status = 400
+
+
+class InvalidDPoPProofError(IssuerError):
+    """RFC 9449 7: the ``DPoP`` proof is missing where required, malformed, or fails a check."""
+
+    code = "invalid_dpop_proof"
+    status = 400
+
+
+class UseDPoPNonceError(IssuerError):
+    """RFC 9449 8: the proof must carry the server's current nonce, sent in ``DPoP-Nonce``."""
+
+    code = "use_dpop_nonce"
+    status = 400
+
+    def __init__(self, message: str, nonce: str) -> None:
+        super().__init__(message)
+        self.nonce = nonce
 
 
 class InvalidTokenError(IssuerError):

@@ -222,6 +222,14 @@ class Settings(BaseSettings):
     encrypt_audiences: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
     """``(audience, JWKS URL or JWK file)`` pairs: access tokens for these audiences are nested
     JWTs encrypted to the audience's published ``use: enc`` key. Empty (the default): none."""
+    dpop_nonce: bool = False
+    """RFC 9449 8: DPoP proofs at the token endpoint, ``/login`` and ``/refresh`` must carry a
+    nonce this server handed out (``DPoP-Nonce``), which bounds how far ahead a stolen key's
+    holder can make proofs. Off by default: one more round trip for every client."""
+    dpop_nonce_interval: int = Field(300, ge=10, le=86400)
+    """Seconds one DPoP nonce is current; the previous one is still accepted (stateless: an
+    HMAC of the time slot under a key derived from the master key, the same on every
+    instance that shares ``JOTAUTH_MASTER_KEY``)."""
     default_client_id: ClassVar[str] = "jotauth"
     """The OAuth client of the first-party login: a fact of the API, not a setting."""
     audit_retention_days: int = Field(90, ge=0)

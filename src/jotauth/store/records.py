@@ -53,6 +53,9 @@ class FamilyRecord:
     user_agent: str | None = None
     narrowed: bool = False
     """The client asked for ``scope`` at login: refreshes keep to it (else: every grant)."""
+    dpop_jkt: str | None = None
+    """The thumbprint of the DPoP key the session is bound to (RFC 9449 5): every refresh
+    must prove that key. None: not bound."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ class ClientRecord:
     disabled: bool = False
     created_at: float = 0.0
     secret_rotated_at: float | None = None
+    dpop_bound_access_tokens: bool = False
+    """RFC 9449 5.2: every token request of this client must carry a DPoP proof."""
 
     @property
     def confidential(self) -> bool:

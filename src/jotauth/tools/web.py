@@ -32,7 +32,7 @@ _MEDIA_TYPES: Final = {
 
 # The only asset names the router will read; anything else is a 404.
 _ASSETS: Final = frozenset(
-    {"jwt.js", "debugger.js", "demo.js", "tools.css"},
+    {"jwt.js", "debugger.js", "demo.js", "dpop.js", "tools.css"},
 )
 
 router = APIRouter(tags=["tools"])

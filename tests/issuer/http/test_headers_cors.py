@@ -113,6 +113,23 @@ async def test_configured_origins_pass_the_preflight(
     assert "Retry-After" in post.headers["access-control-expose-headers"]
 
 
+async def test_a_browser_app_may_send_dpop_proofs_and_read_the_nonce(
+    make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
+) -> None:
+    """A single-page app on a listed origin: its preflight for the DPoP header is granted, and
+    the DPoP-Nonce of an answer is readable to it (RFC 9449 8)."""
+    app = make_app(cors_origins=(APP_ORIGIN,))
+    async with make_client(app) as c:
+        preflight = await c.options(
+            "/oauth/token",
+            headers={**PREFLIGHT, "Access-Control-Request-Headers": "dpop, content-type"},
+        )
+        post = await c.post("/login", json={}, headers={"Origin": APP_ORIGIN})
+    assert preflight.status_code == 200, preflight.text
+    assert "dpop" in preflight.headers["access-control-allow-headers"].lower()
+    assert "DPoP-Nonce" in post.headers["access-control-expose-headers"]
+
+
 async def test_unlisted_origins_are_still_refused(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:

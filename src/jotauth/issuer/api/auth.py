@@ -9,17 +9,28 @@ from starlette.responses import Response
 from jotauth.issuer.api import cookies, models
 from jotauth.issuer.api.body import BodyRoute
 from jotauth.issuer.api.deps import Authenticated, authenticate, client, service
+from jotauth.issuer.api.dpop import dpop_checks, proved_key
 from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.errors import InvalidRequestError
+from jotauth.issuer.settings import Settings
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["auth"], route_class=BodyRoute)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_BAD_LOGIN: Final = {401: "`invalid_grant`: wrong username or password (one answer for all)"}
+_DPOP_400: Final = (
+    "`invalid_request`, or RFC 9449 `invalid_dpop_proof` (the `DPoP` proof header) / "
+    "`use_dpop_nonce` (prove again with the `DPoP-Nonce` sent)"
+)
+_BAD_LOGIN: Final = {
+    400: _DPOP_400,
+    401: "`invalid_grant`: wrong username or password (one answer for all)",
+}
 _BAD_REFRESH: Final = {
-    401: "`invalid_grant`: the refresh token is unknown, used up, expired or revoked",
+    400: _DPOP_400,
+    401: "`invalid_grant`: the refresh token is unknown, used up, expired or revoked, or bound "
+    "to a DPoP key and sent without that key's proof",
     403: "`csrf_failed`: browser cookie mode, the X-CSRF-Token header is missing or wrong",
 }
 _CSRF: Final = {
@@ -33,9 +44,10 @@ _EMPTY_REFRESH: Final = models.RefreshRequest.model_validate({})
 def _tokens(request: Request, body: dict[str, Any], *, in_cookies: bool) -> Response:
     """The token response: the JSON body, or in browser mode the tokens in cookies."""
     policy = cookies.policy(request)
+    headers = {**_NO_STORE, **dpop_checks(request).nonce_headers()}
     if policy is not None and in_cookies:
-        return policy.deliver(request, body, _NO_STORE)
-    return JSONResponse(body, headers=_NO_STORE)
+        return policy.deliver(request, body, headers)
+    return JSONResponse(body, headers=headers)
 
 
 @router.post(
@@ -50,13 +62,15 @@ async def login(request: Request, body: models.LoginRequest) -> Response:
     """Returns an access token, its lifetime, and a refresh token (the tutorial's POST /login).
 
     In browser mode (``X-Token-Delivery: cookie``) the tokens come as cookies, and a refused
-    login clears the browser's old ones (``api/cookies.py``).
+    login clears the browser's old ones (``api/cookies.py``). With a ``DPoP`` proof header
+    (RFC 9449) both tokens are bound to the client's key (``token_type: DPoP``).
     """
     policy = cookies.policy(request)
     in_cookies = policy is not None and policy.wants_cookies(request)
     if in_cookies:
         cookies.clear_on_refusal(request)
-    pair = await service(request).login(body.username, body.password, client(request))
+    jkt = await proved_key(request, "/login")
+    pair = await service(request).login(body.username, body.password, client(request), jkt=jkt)
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
@@ -72,7 +86,8 @@ async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH
     """Rotates the refresh token; the old one stops working (reuse revokes the session).
 
     In browser mode the token may come from the refresh cookie instead of the body (after the
-    guard's CSRF check); the answer is then in cookies, and a refusal clears them.
+    guard's CSRF check); the answer is then in cookies, and a refusal clears them. A session
+    bound to a DPoP key refreshes only with a proof by that key.
     """
     policy = cookies.policy(request)
     from_cookie = None if policy is None else cookies.refresh_from_cookie(request, policy)
@@ -82,7 +97,8 @@ async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH
     token = body.refresh_token if body.refresh_token is not None else from_cookie
     if token is None:
         raise InvalidRequestError("refresh_token is required")
-    pair = await service(request).refresh(token, client(request))
+    jkt = await proved_key(request, Settings.refresh_path)
+    pair = await service(request).refresh(token, client(request), jkt=jkt)
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 

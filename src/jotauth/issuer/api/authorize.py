@@ -188,7 +188,11 @@ def _finish(browser: Browser, response: Response, new_cookie: str | None) -> Res
 
 
 async def exchange_code(
-    request: Request, form: dict[str, str], credentials: ClientCredentials
+    request: Request,
+    form: dict[str, str],
+    credentials: ClientCredentials,
+    *,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
     """The ``authorization_code`` grant of ``/oauth/token`` (``AuthorizationService``): the
     client authenticates through the registry, then the code is spent for it."""
@@ -197,5 +201,6 @@ async def exchange_code(
     registered = await registry.authenticate_client(credentials)
     caller = client(request)
     return await _run(  # type: ignore[no-any-return]
-        authz.exchange_code, registered, form, ip=caller.ip, user_agent=caller.user_agent
-    )
+        authz.exchange_code, registered, form, ip=caller.ip, user_agent=caller.user_agent,
+        jkt=jkt,
+    )  # fmt: skip

@@ -40,6 +40,9 @@ class ClientRequest(BaseModel):
     post_logout_redirect_uris: list[str] = Field(
         [], description="where RP-initiated logout may return the browser; matched exactly"
     )
+    dpop_bound_access_tokens: bool = Field(
+        False, description="RFC 9449 5.2: refuse token requests without a DPoP proof"
+    )
 
 
 class ClientView(BaseModel):
@@ -62,6 +65,7 @@ class ClientView(BaseModel):
     jwks_uri: str | None
     backchannel_logout_uri: str | None
     post_logout_redirect_uris: list[str]
+    dpop_bound_access_tokens: bool
     disabled: bool
     created_at: int
     secret_rotated_at: int | None

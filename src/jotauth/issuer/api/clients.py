@@ -50,6 +50,7 @@ def client_json(record: ClientRecord, secret: str | None = None, *, shown: bool 
         "jwks_uri": record.jwks_uri,
         "backchannel_logout_uri": record.backchannel_logout_uri,
         "post_logout_redirect_uris": record.post_logout_redirect_uris,
+        "dpop_bound_access_tokens": record.dpop_bound_access_tokens,
         "disabled": record.disabled,
         "created_at": int(record.created_at),
         "secret_rotated_at": None
@@ -75,8 +76,9 @@ def spec_of(data: dict[str, Any]) -> ClientSpec:
             if not isinstance(values[name], list):
                 raise InvalidRequestError(f"{name} must be a list of strings")
             values[name] = tuple(values[name])
-    if "first_party" in values and not isinstance(values["first_party"], bool):
-        raise InvalidRequestError("first_party must be true or false")
+    for name in ("first_party", "dpop_bound_access_tokens"):
+        if name in values and not isinstance(values[name], bool):
+            raise InvalidRequestError(f"{name} must be true or false")
     for name in ("type", "token_endpoint_auth_method", "tier", "jwks_uri",
                  "backchannel_logout_uri"):  # fmt: skip
         if values.get(name) is not None and not isinstance(values[name], str):

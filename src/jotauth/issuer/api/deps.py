@@ -16,6 +16,8 @@ from fastapi import Depends, Request
 
 from jotauth import jose
 from jotauth.guard import Guard, Principal, RevokedTokenError
+from jotauth.guard.asgi import dpop_request
+from jotauth.guard.dpop import DPoPRequest
 from jotauth.guard.revocation import REVOKED
 from jotauth.issuer.errors import ForbiddenError
 from jotauth.issuer.services.auth import AuthService, Client
@@ -60,14 +62,19 @@ def client(request: Request) -> Client:
 
 
 async def authenticate(request: Request) -> Principal:
-    """The principal of the request's bearer token, or the guard/revocation error."""
+    """The principal of the request's access token, or the guard/revocation error.
+
+    ``Authorization: DPoP <token>`` hands the guard the request's DPoP proof (RFC 9449 7): a
+    token bound to a key (``cnf.jkt``) works only that way, with a proof by that key for this
+    method and URL (under ``JOTAUTH_ISSUER``); the guard refuses it as ``Bearer``.
+    """
     guard: Guard = request.app.state.guard
     headers = request.headers
     cookie = guard.cookie
     if cookie is None:
-        token = guard.extract(headers.getlist("authorization"))
+        token, by_dpop = guard.extract_credentials(headers.getlist("authorization"))
     else:  # browser mode: the guard reads the access cookie and checks CSRF and Origin
-        token = guard.extract(
+        token, by_dpop = guard.extract_credentials(
             headers.getlist("authorization"),
             headers.get("cookie"),
             request.method,
@@ -75,7 +82,11 @@ async def authenticate(request: Request) -> Principal:
             origin=headers.get("origin"),
             host=headers.get("host"),
         )
-    return await verify_token(guard, service(request), token)
+    dpop = None
+    if by_dpop:
+        request.state.dpop = True  # api/errors.py answers with the DPoP challenge
+        dpop = dpop_request(request.scope, headers.getlist("dpop"), headers.get("host"))
+    return await verify_token(guard, service(request), token, dpop=dpop)
 
 
 # The store's reasons in the words a guard answers the same revocations with
@@ -90,14 +101,17 @@ _REVOKED_SAYS: Final = {
 }
 
 
-async def verify_token(guard: Guard, auth: AuthService, token: str) -> Principal:
+async def verify_token(
+    guard: Guard, auth: AuthService, token: str, *, dpop: DPoPRequest | None = None
+) -> Principal:
     """The principal of ``token``: the guard's checks, then the one revocation check.
 
     Asked of the database on every request (the token's jti and session, its user's
     not-before, a disabled user, its key), so a logout takes effect in every worker at once;
-    a refusal is counted in the guard's counters like its own.
+    a refusal is counted in the guard's counters like its own. ``dpop``: the request's DPoP
+    facts when it used the DPoP scheme.
     """
-    principal = await guard.authenticate(token)
+    principal = await guard.authenticate(token, dpop=dpop)
     claims = principal.claims
     jti = principal.jti
     iat = claims.get("iat")

@@ -23,7 +23,12 @@ from starlette.exceptions import HTTPException
 from jotauth.errors import JotauthError
 from jotauth.guard import error_response
 from jotauth.issuer.api.cookies import clear_if_refused
-from jotauth.issuer.errors import InvalidClientError, IssuerError, RateLimitedError
+from jotauth.issuer.errors import (
+    InvalidClientError,
+    IssuerError,
+    RateLimitedError,
+    UseDPoPNonceError,
+)
 from jotauth.store.errors import StoreUnavailableError
 
 __all__ = ["RETRY_AFTER", "error_json", "install_error_handlers", "unavailable_json"]
@@ -72,6 +77,8 @@ async def _issuer_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": f'Basic realm="{realm}"'} if exc.basic else None
     if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, UseDPoPNonceError):  # RFC 9449 8: the nonce to put in the next proof
+        headers = {"DPoP-Nonce": exc.nonce}
     response = error_json(status, code, str(exc), headers)
     clear_if_refused(request, response)
     return response
@@ -93,7 +100,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 async def _jotauth_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, JotauthError):  # pragma: no cover - registered for this class
         raise exc
-    answer = error_response(exc)
+    answer = error_response(exc, dpop=getattr(request.state, "dpop", False))
     headers = {name: value for name, value in answer.headers}
     response = JSONResponse(answer.body, answer.status, headers={**_NO_STORE, **headers})
     clear_if_refused(request, response)

@@ -250,7 +250,9 @@ class TokenResponse(BaseModel):
     """
 
     access_token: str
-    token_type: Literal["Bearer"]
+    token_type: Literal["Bearer", "DPoP"] = Field(
+        description="DPoP when the request carried a DPoP proof: the token is bound to its key"
+    )
     expires_in: int = Field(description="seconds")
     refresh_token: str
     refresh_expires_in: int = Field(description="seconds")
@@ -261,7 +263,9 @@ class AccessTokenResponse(BaseModel):
     """A fresh access token for this session (its refresh token stays valid)."""
 
     access_token: str
-    token_type: Literal["Bearer"]
+    token_type: Literal["Bearer", "DPoP"] = Field(
+        description="DPoP when the request carried a DPoP proof: the token is bound to its key"
+    )
     expires_in: int = Field(description="seconds")
     scope: str
 
@@ -312,7 +316,8 @@ class Introspection(BaseModel):
     scope: str | None = None
     client_id: str | None = None
     username: str | None = None
-    token_type: str | None = None
+    token_type: str | None = Field(None, description="Bearer, or DPoP for a bound token")
+    cnf: dict[str, str] | None = Field(None, description="RFC 9449 6.2: the key it is bound to")
     exp: int | None = None
     iat: int | None = None
     sub: str | None = None

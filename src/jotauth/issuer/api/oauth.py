@@ -17,17 +17,20 @@ from jotauth.issuer.api.authorize import exchange_code
 from jotauth.issuer.api.body import form
 from jotauth.issuer.api.client_auth import credentials_of
 from jotauth.issuer.api.deps import client, oauth_provider
+from jotauth.issuer.api.dpop import dpop_checks, proved_key
 from jotauth.issuer.api.openapi import errors, form_body
 from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["oauth"])
+_PATH: Final = "/oauth/token"
 
 _OAUTH_400: Final = {
     400: "RFC 6749 5.2: `invalid_request`, `invalid_scope`, `invalid_grant` (wrong credentials "
-    "or refresh token), `unauthorized_client`, `unsupported_grant_type` (the password grant "
-    "when off) or RFC 8707 `invalid_target`",
+    "or refresh token, or a DPoP-bound refresh token without its key's proof), "
+    "`unauthorized_client`, `unsupported_grant_type` (the password grant when off), RFC 8707 "
+    "`invalid_target`, or RFC 9449 `invalid_dpop_proof` / `use_dpop_nonce` (with `DPoP-Nonce`)",
     401: "`invalid_client`: client authentication failed (`WWW-Authenticate: Basic` when the "
     "Basic header was used)",
     415: "`invalid_request`: the body is not `application/x-www-form-urlencoded`",
@@ -41,7 +44,7 @@ def _required(value: str | None, name: str) -> str:
 
 
 @router.post(
-    "/oauth/token",
+    _PATH,
     summary="OAuth 2.0 token endpoint",
     response_model=models.TokenResponse,
     responses=errors(
@@ -53,37 +56,45 @@ async def token(
     request: Request, body: Annotated[models.TokenRequest, Depends(form(models.TokenRequest))]
 ) -> JSONResponse:
     """client_credentials (RFC 6749 4.4), refresh (section 6) and, when turned on, the
-    password grant (4.3); the client authenticates as it registered (section 2.3)."""
+    password grant (4.3); the client authenticates as it registered (section 2.3). A ``DPoP``
+    proof (RFC 9449) binds the tokens to the client's key (``token_type: DPoP``)."""
     credentials = credentials_of(request, body)
     provider = oauth_provider(request)
     caller = client(request)
+    jkt = await proved_key(request, _PATH)
     answer: dict[str, object]
     if body.grant_type == "client_credentials":
         targets = [t for t in (body.resource, body.audience) if t]
         answer = (
             await provider.client_credentials(
-                credentials, caller, scope=body.scope, targets=targets
+                credentials, caller, scope=body.scope, targets=targets, jkt=jkt
             )
         ).body()
     elif body.grant_type == "password":
         pair = await provider.password(
-            credentials, body.username or None, body.password or None, caller, scope=body.scope
-        )
+            credentials, body.username or None, body.password or None, caller, scope=body.scope,
+            jkt=jkt,
+        )  # fmt: skip
         answer = pair.body()
     elif body.grant_type == "refresh_token":
         pair = await provider.refresh(
-            credentials, _required(body.refresh_token, "refresh_token"), caller
+            credentials, _required(body.refresh_token, "refresh_token"), caller, jkt=jkt
         )
         answer = pair.body()
     elif body.grant_type == "authorization_code":
         fields = {"code": body.code, "redirect_uri": body.redirect_uri}
         fields["code_verifier"] = body.code_verifier
         answer = await exchange_code(
-            request, {k: v for k, v in fields.items() if v is not None}, credentials
+            request, {k: v for k, v in fields.items() if v is not None}, credentials, jkt=jkt
         )
     else:
         raise UnsupportedGrantTypeError(
             "grant_type must be authorization_code, client_credentials or refresh_token"
             + (" or password" if request.app.state.settings.password_grant_enabled else "")
         )
-    return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    headers = {
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        **dpop_checks(request).nonce_headers(),
+    }
+    return JSONResponse(answer, headers=headers)

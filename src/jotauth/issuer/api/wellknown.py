@@ -15,6 +15,7 @@ from jotauth.issuer.api.errors import RETRY_AFTER
 from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
 from jotauth.issuer.services.clients import ASSERTION_ALGORITHMS, AUTH_METHODS
+from jotauth.issuer.services.dpop import DPOP_ALGORITHMS
 from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
 from jotauth.issuer.services.identity_scopes import CLAIMS_SUPPORTED, IDENTITY_SCOPES
 from jotauth.issuer.settings import Settings
@@ -87,6 +88,7 @@ def metadata(settings: Settings, scopes: list[str], id_tokens: bool) -> dict[str
         "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
         "jotauth_revocations_endpoint": f"{base}/revocations",
         "jotauth_login_endpoint": f"{base}/login",
         "jotauth_refresh_endpoint": f"{base}/refresh",

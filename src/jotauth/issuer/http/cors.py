@@ -18,7 +18,8 @@ from jotauth.issuer.settings import Settings
 __all__ = ["cors_options"]
 
 _METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
-_EXPOSED: Final = ("Retry-After", "WWW-Authenticate", "Content-Length")
+# DPoP-Nonce: a browser client must read the server's nonce to prove with it (RFC 9449 8).
+_EXPOSED: Final = ("Retry-After", "WWW-Authenticate", "Content-Length", "DPoP-Nonce")
 
 
 def cors_options(settings: Settings) -> dict[str, Any] | None:
@@ -34,6 +35,7 @@ def cors_options(settings: Settings) -> dict[str, Any] | None:
             "Content-Type",
             settings.csrf_header,
             "X-Token-Delivery",
+            "DPoP",  # the proof header of a browser app's DPoP requests (RFC 9449)
         ],
         "expose_headers": list(_EXPOSED),
         "max_age": 600,

@@ -39,10 +39,12 @@ from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
 from jotauth.issuer.services.sealing import derive_key
 from jotauth.issuer.services.tokens import (
+    DPoPBindingError,
     ReuseDetectedError,
     SessionEndedError,
     TokenPair,
     TokenService,
+    token_type,
 )
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
@@ -76,6 +78,13 @@ class Client:
 
 async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
+
+
+def _bound_key(claims: dict[str, Any]) -> str | None:
+    """The ``cnf.jkt`` of a verified access token, or None (a bearer token)."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 class AuthService:
@@ -200,11 +209,15 @@ class AuthService:
         *,
         client_id: str | None = None,
         scope: str | None = None,
+        jkt: str | None = None,
+        bind: bool = True,
     ) -> TokenPair:
         """Check the password, start a session, return its first token pair.
 
         ``scope``: the narrower scope asked for (OAuth ``scope``), InvalidScopeError when the
         user does not hold it. Every password login (``/login``, ``/oauth/token``) is this.
+        ``jkt``: the DPoP key the request proved (``TokenService.start_session``); ``bind``:
+        the session's refresh token is bound to it too (all but confidential clients).
         """
         user = await self.check_password(username, password, client)
         made: list[tuple[TokenPair, AuthEvent]] = []
@@ -224,6 +237,8 @@ class AuthService:
             ip=client.ip,
             user_agent=client.user_agent,
             audit=audit,
+            jkt=jkt,
+            bind=bind,
         )
         await self.events.emit(made[0][1], recorded=True)
         return pair
@@ -234,11 +249,13 @@ class AuthService:
         client: Client,
         *,
         check_client: Callable[[FamilyRecord], Awaitable[None]] | None = None,
+        jkt: str | None = None,
     ) -> TokenPair:
         """Rotate a refresh token (see ``TokenService.refresh``).
 
         ``check_client``: the token endpoint's check that the caller is the client the
-        session belongs to (RFC 6749 6), given the family found by the one lookup.
+        session belongs to (RFC 6749 6), given the family found by the one lookup. ``jkt``:
+        the DPoP key the request proved (a bound session needs its own key).
         """
         if not isinstance(refresh_token, str):
             raise InvalidRequestError("refresh_token must be a string")
@@ -258,7 +275,7 @@ class AuthService:
             return self.events.audit_entry(event)
 
         try:
-            pair = await _run(self.tokens.refresh, refresh_token, found, audit=audit)
+            pair = await _run(self.tokens.refresh, refresh_token, found, audit=audit, jkt=jkt)
         except ReuseDetectedError as exc:
             user = await _run(self.store.get_user, exc.family.user_id)
             await self.emit(
@@ -266,6 +283,15 @@ class AuthService:
                 sid=exc.family.id,
             )  # fmt: skip
             await self.limits.refresh_failed(str(exc.family.user_id), exc.family.id)
+            raise
+        except DPoPBindingError as exc:
+            # Audited, but not counted against the session's refresh limit: whoever holds a
+            # copy of the token without the key has nothing to guess, and counting would let
+            # them lock the owner's session out of refreshing.
+            await self.emit(
+                "token_refreshed", client, outcome="failure", user=exc.user,
+                sid=exc.family.id, reason="dpop_key_mismatch",
+            )  # fmt: skip
             raise
         except SessionEndedError as exc:
             await self.emit(
@@ -339,10 +365,11 @@ class AuthService:
             client_id=str(claims.get("client_id") or self.settings.default_client_id),
             scope=self.tokens.session_scope(fresh, family),  # a narrowed session stays narrow
             now=self.clock(),
+            jkt=_bound_key(claims),  # a DPoP-bound token's successor stays bound to that key
         )
         return {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": token_type(new_claims),
             "expires_in": self.settings.access_ttl,
             "scope": new_claims["scope"],
         }

@@ -28,6 +28,7 @@ from jotauth.issuer.errors import (
     InvalidRequestError,
     UnauthorizedClientError,
 )
+from jotauth.issuer.services.dpop import require_proof
 from jotauth.issuer.services.id_tokens import IdTokens
 from jotauth.issuer.services.identity_scopes import is_identity_scope, userinfo_claims
 from jotauth.issuer.services.oauth_clients import ClientRegistry, OAuthClient
@@ -337,11 +338,14 @@ class AuthorizationService:
         *,
         ip: str | None = None,
         user_agent: str | None = None,
+        jkt: str | None = None,
     ) -> dict[str, Any]:
         """The token response for an ``authorization_code`` grant (RFC 6749 4.1.3, 4.1.4), for
-        the ``client`` the token request authenticated as."""
+        the ``client`` the token request authenticated as; ``jkt``: the DPoP key it proved
+        (the tokens are bound to it, the refresh token only for a public client)."""
         if "authorization_code" not in client.grant_types:
             raise UnauthorizedClientError("this client may not use the authorization code grant")
+        require_proof(jkt, client.dpop_bound_access_tokens)
         code, redirect_uri = form.get("code"), form.get("redirect_uri")
         verifier = form.get("code_verifier")
         if not code or not redirect_uri:
@@ -379,8 +383,9 @@ class AuthorizationService:
         ):
             raise InvalidGrantError("the sign-in of this code has ended")
         pair = self.tokens.start_session(
-            user, client_id=client.client_id, scope=record.scope, ip=ip, user_agent=user_agent
-        )
+            user, client_id=client.client_id, scope=record.scope, ip=ip, user_agent=user_agent,
+            jkt=jkt, bind=client.client_type == "public",
+        )  # fmt: skip
         if not self.store.attach_family(code_hash, pair.family_id):
             self.tokens.revoke_session(pair.family_id, reason="code_replay")
             raise InvalidGrantError(

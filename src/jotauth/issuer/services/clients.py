@@ -85,6 +85,8 @@ class ClientSpec:
     backchannel_logout_uri: str | None = None
     post_logout_redirect_uris: tuple[str, ...] = ()
     """Where RP-initiated logout may send the browser afterwards (matched exactly)."""
+    dpop_bound_access_tokens: bool = False
+    """RFC 9449 5.2: every token request must carry a DPoP proof (sender-constrained only)."""
 
 
 def new_client_id() -> str:
@@ -245,6 +247,7 @@ def validate_spec(spec: ClientSpec) -> dict[str, Any]:
         if logout is None
         else check_uri(logout, "backchannel_logout_uri"),
         "post_logout_redirect_uris": list(after_logout),
+        "dpop_bound_access_tokens": bool(spec.dpop_bound_access_tokens),
     }
 
 

@@ -26,7 +26,7 @@ from jotauth.issuer.errors import (
     UnauthorizedClientError,
 )
 from jotauth.issuer.services.keyring import KeyRing
-from jotauth.issuer.services.tokens import MAX_TOKEN_BYTES, TokenTooLargeError
+from jotauth.issuer.services.tokens import MAX_TOKEN_BYTES, TokenTooLargeError, token_type
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import ClientRecord
 
@@ -47,7 +47,7 @@ class ServiceToken:
         """The JSON response."""
         return {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": token_type(self.claims),
             "expires_in": self.expires_in,
             "scope": self.claims["scope"],
         }
@@ -91,8 +91,10 @@ def issue_client_token(
     scope: str | None,
     targets: list[str],
     clock: Callable[[], float] = time.time,
+    jkt: str | None = None,
 ) -> ServiceToken:
-    """A signed RFC 9068 access token for ``client`` itself (after it authenticated)."""
+    """A signed RFC 9068 access token for ``client`` itself (after it authenticated); with
+    ``jkt`` (the DPoP key the request proved) bound to that key (``cnf.jkt``)."""
     check_grant(client, "client_credentials")
     if not client.audiences:  # pragma: no cover - validate_spec requires one
         raise InvalidRequestError("this client has no audience to ask for")
@@ -114,6 +116,8 @@ def issue_client_token(
         claims["tier"] = client.tier
     if client.rate_limit is not None:
         claims["rate_limit"] = {"requests": client.rate_limit, "window": client.rate_window or 60}
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}
     token = jose.encode(claims, ring.signer(), headers={"typ": "at+jwt"})
     if len(token) > MAX_TOKEN_BYTES:
         raise TokenTooLargeError("the access token would be over 8 KiB; register fewer scopes")

@@ -33,6 +33,7 @@ INACTIVE: Final = {"active": False}
 _MAX_TOKEN: Final = 8192
 _FIELDS: Final = (
     "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "tier", "rate_limit",
+    "cnf",
 )  # fmt: skip
 
 T = TypeVar("T")
@@ -162,7 +163,10 @@ class TokenIntrospection:
         claims = self._live_access(token, client.audiences, now)
         if claims is None:  # the verifier checked aud against the client's audiences
             return dict(INACTIVE)
-        answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+        # RFC 9449 6.2: a DPoP-bound token is introspected with its cnf and token_type DPoP,
+        # so that a resource server asks for the proof.
+        bound = isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]
+        answer: dict[str, Any] = {"active": True, "token_type": "DPoP" if bound else "Bearer"}
         answer.update({name: claims[name] for name in _FIELDS if name in claims})
         if isinstance(claims.get("preferred_username"), str):
             answer["username"] = claims["preferred_username"]

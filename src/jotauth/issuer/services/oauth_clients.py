@@ -42,6 +42,8 @@ class OAuthClient(Protocol):
     def disabled(self) -> bool: ...
     @property
     def access_ttl(self) -> int | None: ...
+    @property
+    def dpop_bound_access_tokens(self) -> bool: ...
 
 
 class ClientRegistry(Protocol):
@@ -107,6 +109,10 @@ class _Registered:
     @property
     def access_ttl(self) -> int | None:
         return self.record.access_ttl
+
+    @property
+    def dpop_bound_access_tokens(self) -> bool:
+        return self.record.dpop_bound_access_tokens
 
 
 class RegisteredClients:

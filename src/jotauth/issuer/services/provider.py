@@ -6,6 +6,12 @@ rules. No client id reaches a token unless it is registered: the one exception i
 or refresh request that names no client at all, which is the server's own first-party client
 (``JOTAUTH_DEFAULT_CLIENT_ID``, the same as ``/login``).
 
+DPoP (RFC 9449): each grant takes ``jkt``, the thumbprint of the key the request's proof
+proved (``services.dpop``), or None. The access token is then bound to it; the refresh token
+of a public client's (or the first-party) session too, never a confidential client's (RFC
+9449 5: it is bound to the client's authentication already). A client registered with
+``dpop_bound_access_tokens`` is refused without a proof (``invalid_dpop_proof``).
+
 The password grant is off unless ``JOTAUTH_PASSWORD_GRANT`` (or demo mode) turns it on: RFC
 9700 2.4 says it MUST NOT be used, since the client sees the user's password.
 """
@@ -27,6 +33,7 @@ from jotauth.issuer.errors import (
 from jotauth.issuer.events import EventType
 from jotauth.issuer.services.auth import AuthService, Client
 from jotauth.issuer.services.client_auth import ClientAuthenticator, ClientCredentials
+from jotauth.issuer.services.dpop import require_proof
 from jotauth.issuer.services.grants import ServiceToken, check_grant, issue_client_token
 from jotauth.issuer.services.introspection import TokenIntrospection
 from jotauth.issuer.services.tokens import TokenPair
@@ -87,25 +94,35 @@ class OAuthProvider:
         caller: Client,
         *,
         scope: str | None,
+        jkt: str | None = None,
     ) -> TokenPair:
         """RFC 6749 4.3, when turned on; the client (if named) must be allowed the grant."""
         if not self.settings.password_grant_enabled:
             raise UnsupportedGrantTypeError(GRANT_OFF_MESSAGE)
         if username is None or password is None:
             raise InvalidRequestError("username and password are required for this grant")
-        client_id = None
+        client_id, bind = None, True
         if credentials.method is not None:
             client = await self.client(credentials, caller)
             check_grant(client, "password")
+            require_proof(jkt, client.dpop_bound_access_tokens)
+            bind = not client.confidential
             if client.scopes and scope is not None:
                 extra = set(scope.split()) - set(client.scopes)
                 if extra:
                     raise InvalidScopeError("this client may not ask for that scope")
             client_id = client.client_id
-        return await self.auth.login(username, password, caller, client_id=client_id, scope=scope)
+        return await self.auth.login(
+            username, password, caller, client_id=client_id, scope=scope, jkt=jkt, bind=bind
+        )
 
     async def refresh(
-        self, credentials: ClientCredentials, refresh_token: str, caller: Client
+        self,
+        credentials: ClientCredentials,
+        refresh_token: str,
+        caller: Client,
+        *,
+        jkt: str | None = None,
     ) -> TokenPair:
         """RFC 6749 6: the refresh token must be the calling client's (a confidential client
         authenticates; a session of the server's own client needs no client)."""
@@ -113,6 +130,7 @@ class OAuthProvider:
         if credentials.method is not None:
             client = await self.client(credentials, caller)
             check_grant(client, "refresh_token")
+            require_proof(jkt, client.dpop_bound_access_tokens)
 
         async def belongs(family: FamilyRecord) -> None:
             if client is not None:
@@ -127,8 +145,10 @@ class OAuthProvider:
                     "client authentication is required: this refresh token belongs to a "
                     "confidential client"
                 )
+            if owner is not None:
+                require_proof(jkt, owner.dpop_bound_access_tokens)
 
-        return await self.auth.refresh(refresh_token, caller, check_client=belongs)
+        return await self.auth.refresh(refresh_token, caller, check_client=belongs, jkt=jkt)
 
     async def client_credentials(
         self,
@@ -137,16 +157,18 @@ class OAuthProvider:
         *,
         scope: str | None,
         targets: list[str],
+        jkt: str | None = None,
     ) -> ServiceToken:
         """RFC 6749 4.4: a token for the client itself."""
         client = await self.client(credentials, caller)
         check_grant(client, "client_credentials")  # a public client cannot register it
+        require_proof(jkt, client.dpop_bound_access_tokens)
         if not client.confidential:  # pragma: no cover - so this never happens
             raise InvalidClientError()
         ring, settings = self.auth.ring, self.settings
         return await _run(
             issue_client_token, client, ring=ring, settings=settings, scope=scope,
-            targets=targets, clock=self.clock,
+            targets=targets, clock=self.clock, jkt=jkt,
         )  # fmt: skip
 
     # -- introspection and revocation --------------------------------------------------------

@@ -15,6 +15,7 @@ is reuse: the whole family is revoked.
 
 import base64
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Callable
@@ -40,12 +41,14 @@ Session = tuple[RefreshRecord, FamilyRecord, UserRecord | None]
 __all__ = [
     "MAX_TOKEN_BYTES",
     "AuditOf",
+    "DPoPBindingError",
     "ReuseDetectedError",
     "SessionEndedError",
     "TokenPair",
     "TokenService",
     "TokenTooLargeError",
     "hash_refresh",
+    "token_type",
 ]
 
 MAX_TOKEN_BYTES: Final = 8192
@@ -54,6 +57,7 @@ _SESSION_MARGIN: Final = 60
 """Seconds a session revocation outlives the session's last possible access token, for a
 refresh that read the family just before it was revoked."""
 _PROBE_CLIENT_ID: Final = "c" * 128  # the longest client_id /oauth/token accepts
+_PROBE_JKT: Final = "j" * 43  # a SHA-256 thumbprint: the cnf a DPoP-bound token adds
 
 
 class TokenTooLargeError(IssuerError):
@@ -84,6 +88,17 @@ class SessionEndedError(InvalidGrantError):
         self.user = user
 
 
+class DPoPBindingError(SessionEndedError):
+    """A refresh token bound to a DPoP key (RFC 9449 5) came without a proof by that key:
+    refused without rotating it, so a thief cannot use it nor spend the owner's token."""
+
+
+def token_type(claims: dict[str, Any]) -> str:
+    """``DPoP`` for a token bound to a key (``cnf.jkt``, RFC 9449 5), else ``Bearer``."""
+    cnf = claims.get("cnf")
+    return "DPoP" if isinstance(cnf, dict) and "jkt" in cnf else "Bearer"
+
+
 @dataclass(frozen=True)
 class TokenPair:
     """What /login, /refresh and /oauth/token answer."""
@@ -101,7 +116,7 @@ class TokenPair:
         """The JSON response (RFC 6749 5.1 plus ``refresh_expires_in``)."""
         return {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": token_type(self.claims),
             "expires_in": self.expires_in,
             "refresh_token": self.refresh_token,
             "refresh_expires_in": self.refresh_expires_in,
@@ -157,6 +172,7 @@ class TokenService:
         scope: str | None,
         now: float,
         encrypt: bool = True,
+        jkt: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """A signed RFC 9068 access token for ``user``, refused when over 8 KiB.
 
@@ -172,6 +188,9 @@ class TokenService:
         Right after a user-wide revocation (not-before = the next whole second) the token waits
         until that second: its ``iat`` is then both >= not-before and not in the future, which
         verifiers with no leeway (PyJWT's default) would refuse.
+
+        ``jkt``: the thumbprint of the client's DPoP key; the token then carries ``cnf.jkt``
+        (RFC 9449 6) and works only with a proof by that key.
         """
         if user.not_before > now:
             self.sleep(min(user.not_before - now, 2.0))
@@ -197,6 +216,8 @@ class TokenService:
             "preferred_username": user.username,
             "sid": family_id,
         }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         signer = self.ring.signer()
         encryption = self.encryption
         recipient = encryption.key_for(claims["aud"]) if encrypt and encryption else None
@@ -227,6 +248,7 @@ class TokenService:
                     scope=None,
                     now=now,
                     encrypt=encrypt,
+                    jkt=_PROBE_JKT,
                 )
             except EncryptionKeyUnavailableError:
                 continue
@@ -257,10 +279,14 @@ class TokenService:
         ip: str | None = None,
         user_agent: str | None = None,
         audit: AuditOf | None = None,
+        jkt: str | None = None,
+        bind: bool = False,
     ) -> TokenPair:
         """A new refresh family and its first token pair (after the password was checked).
 
-        ``audit(pair)``: the event's row, written in the session's own insert.
+        ``audit(pair)``: the event's row, written in the session's own insert. ``jkt``: the
+        DPoP key the request proved: the access token is bound to it, and with ``bind`` (a
+        public client's session, RFC 9449 5) the refresh family too.
         """
         now = self.clock()
         client = client_id or self.settings.default_client_id
@@ -276,9 +302,10 @@ class TokenService:
             ip=ip,
             user_agent=None if user_agent is None else user_agent[:256],
             narrowed=scope is not None,
+            dpop_jkt=jkt if bind else None,
         )
         access, claims = self.access_token(
-            user, family_id=family.id, client_id=client, scope=scope, now=now
+            user, family_id=family.id, client_id=client, scope=scope, now=now, jkt=jkt
         )
         refresh = _new_refresh()
         pair = self._pair(access, claims, refresh, user, family, now)
@@ -321,7 +348,12 @@ class TokenService:
         return self.store.find_session(hash_refresh(token))
 
     def refresh(
-        self, token: str, found: Session | None = None, *, audit: AuditOf | None = None
+        self,
+        token: str,
+        found: Session | None = None,
+        *,
+        audit: AuditOf | None = None,
+        jkt: str | None = None,
     ) -> TokenPair:
         """Rotate ``token``; InvalidGrantError (ReuseDetectedError on reuse) when refused.
 
@@ -331,6 +363,10 @@ class TokenService:
         racer that lost, or converged, gets a different pair and writes no row here). The
         access token is signed before the rotation so that the row and the pair agree, and
         a token that cannot be issued (over 8 KiB) burns no refresh token.
+
+        ``jkt``: the DPoP key the request proved. A family bound to a key refuses any other
+        (DPoPBindingError, before anything is written); the new access token is bound to the
+        family's key, or else to the proof's (a confidential client, RFC 9449 5).
         """
         now = self.clock()
         if found is None:
@@ -339,10 +375,11 @@ class TokenService:
             raise InvalidGrantError("the refresh token is not valid")
         record, family, owner = found
         user = self._check_family(family, owner, now)
+        self._check_key(family, owner, jkt)
         if record.used_at is None:
             successor = _new_refresh()
             sealed = seal(_successor_key(token), successor.encode(), str(record.id).encode())
-            pair = self._issue(user, family, successor, now)
+            pair = self._issue(user, family, successor, now, jkt=jkt)
             if self.store.rotate_refresh(
                 record.id,
                 family.id,
@@ -361,7 +398,7 @@ class TokenService:
         used_at = record.used_at if record.used_at is not None else now
         if grace > 0 and now - used_at <= grace and record.successor is not None:
             current = self._follow(token, record)
-            return self._issue(user, family, current, now, raced=True)
+            return self._issue(user, family, current, now, raced=True, jkt=jkt)
         self.store.revoke_family(
             family.id, now=now, reason="refresh_reuse", until=self._session_until(now)
         )
@@ -386,6 +423,16 @@ class TokenService:
             raise SessionEndedError("the account of this refresh token is disabled", family, user)
         return user
 
+    @staticmethod
+    def _check_key(family: FamilyRecord, user: UserRecord | None, jkt: str | None) -> None:
+        bound = family.dpop_jkt
+        if bound is not None and (jkt is None or not hmac.compare_digest(jkt, bound)):
+            raise DPoPBindingError(
+                "the refresh token is bound to a DPoP key: send a DPoP proof signed by that key",
+                family,
+                user,
+            )
+
     def _follow(self, token: str, record: RefreshRecord) -> str:
         """The live end of the chain starting at ``token`` (the racer's successor)."""
         current, current_record = token, record
@@ -403,7 +450,13 @@ class TokenService:
         return current
 
     def _issue(
-        self, user: UserRecord, family: FamilyRecord, refresh: str, now: float, raced: bool = False
+        self,
+        user: UserRecord,
+        family: FamilyRecord,
+        refresh: str,
+        now: float,
+        raced: bool = False,
+        jkt: str | None = None,
     ) -> TokenPair:
         access, claims = self.access_token(
             user,
@@ -411,6 +464,7 @@ class TokenService:
             client_id=family.client_id,
             scope=self.session_scope(user, family),
             now=now,
+            jkt=family.dpop_jkt or jkt,
         )
         return self._pair(access, claims, refresh, user, family, now, raced)
 

@@ -29,6 +29,7 @@ def client_row(row: Any) -> ClientRecord:
         values[name] = list(values[name] or [])
     values["first_party"] = bool(values["first_party"])
     values["disabled"] = bool(values["disabled"])
+    values["dpop_bound_access_tokens"] = bool(values["dpop_bound_access_tokens"])
     values["jwks"] = None if values["jwks"] is None else dict(values["jwks"])
     return ClientRecord(**values)
 

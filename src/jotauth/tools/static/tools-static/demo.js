@@ -27,8 +27,8 @@
     return String(status);
   }
 
-  async function call(method, path, body, bearer) {
-    const headers = { Accept: "application/json" };
+  async function call(method, path, body, bearer, extra) {
+    const headers = Object.assign({ Accept: "application/json" }, extra || {});
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers.Authorization = "Bearer " + bearer;
     let response;
@@ -51,7 +51,8 @@
       data = null;
     }
     log(method, path, response.status);
-    return { status: response.status, ok: response.ok, data: data };
+    return { status: response.status, ok: response.ok, data: data,
+      nonce: response.headers.get("DPoP-Nonce"), challenge: response.headers.get("WWW-Authenticate") };
   }
 
   function renderJSON(id, value) {
@@ -141,6 +142,101 @@
     }
   }
 
+  // -- DPoP: the same flow with tokens bound to this page's key --------------------------------
+
+  const D = window.JotauthDPoP;
+  const bound = { pair: null, jkt: null, access: null, refresh: null, issuer: null, nonce: null };
+
+  async function issuerUrl() {
+    // Proofs name the server's public URL (its issuer), which the server checks them against.
+    if (!bound.issuer) {
+      const response = await call("GET", "/.well-known/oauth-authorization-server");
+      bound.issuer = response.ok && response.data && response.data.issuer ? response.data.issuer : location.origin;
+    }
+    return bound.issuer;
+  }
+
+  function asksForNonce(response) {
+    return (response.data && response.data.error === "use_dpop_nonce") ||
+      /use_dpop_nonce/.test(response.challenge || "");
+  }
+
+  async function proved(method, path, body, accessToken) {
+    // One request with a fresh proof, again with the server's nonce if it asks for one.
+    const url = (await issuerUrl()) + path;
+    let response = null;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const proof = await D.proof(bound.pair, method, url, { accessToken: accessToken, nonce: bound.nonce });
+      const headers = { DPoP: proof };
+      if (accessToken) headers.Authorization = "DPoP " + accessToken;
+      response = await call(method, path, body, null, headers);
+      if (response.nonce) bound.nonce = response.nonce;
+      if (!asksForNonce(response)) break;
+    }
+    return response;
+  }
+
+  async function dpopLogin() {
+    bound.pair = await D.loadKey();
+    bound.jkt = await D.jkt(bound.pair);
+    const exportable = await D.privateKeyExportable();
+    setStatus("dpop-key", exportable ? "invalid" : "valid", "Key thumbprint " + bound.jkt +
+      (exportable ? "; the private key CAN be exported" : "; the private key cannot be exported"));
+    const response = await proved("POST", "/login", { username: $("username").value, password: $("password").value });
+    const data = response.data;
+    if (!response.ok || !data || !data.access_token) {
+      bound.access = bound.refresh = null;
+      setStatus("dpop-login-result", "invalid", "Login failed: " + describe(data, response.status));
+      return;
+    }
+    bound.access = data.access_token;
+    bound.refresh = data.refresh_token;
+    const cnf = J.decode(bound.access).claims.cnf || {};
+    const matches = data.token_type === "DPoP" && cnf.jkt === bound.jkt;
+    setStatus("dpop-login-result", matches ? "valid" : "invalid", "Logged in: " + data.token_type +
+      " token, cnf.jkt " + (cnf.jkt || "(none)") + (matches ? " = this page's key" : " is not this page's key"));
+  }
+
+  async function dpopProfile() {
+    const el = $("dpop-profile-result");
+    if (!bound.access) {
+      el.dataset.status = "invalid";
+      el.textContent = "Log in with DPoP first";
+      return;
+    }
+    const response = await proved("GET", "/profile", undefined, bound.access);
+    el.dataset.status = response.ok ? "valid" : "invalid";
+    el.textContent = response.status + "\n" + JSON.stringify(response.data, null, 2);
+  }
+
+  async function dpopSteal() {
+    // What a thief can do with copies of both tokens (from a log, a proxy, an XSS) but not the key.
+    const el = $("dpop-steal-result");
+    if (!bound.access) {
+      el.dataset.status = "invalid";
+      el.textContent = "Log in with DPoP first";
+      return;
+    }
+    const asBearer = await call("GET", "/profile", undefined, bound.access);
+    const thief = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+    const url = (await issuerUrl()) + "/profile";
+    const ownProof = await call("GET", "/profile", undefined, null, {
+      Authorization: "DPoP " + bound.access,
+      DPoP: await D.proof(thief, "GET", url, { accessToken: bound.access }),
+    });
+    const refresh = await call("POST", "/refresh", { refresh_token: bound.refresh });
+    const tries = [
+      ["GET /profile as Bearer", asBearer],
+      ["GET /profile with the thief's own key", ownProof],
+      ["POST /refresh without a proof", refresh],
+    ];
+    const refused = tries.every(function (t) { return !t[1].ok; });
+    el.dataset.status = refused ? "valid" : "invalid";
+    el.textContent = (refused ? "Refused, every one:" : "NOT refused:") + "\n" + tries.map(function (t) {
+      return t[0] + " -> " + describe(t[1].data, t[1].status);
+    }).join("\n");
+  }
+
   function guard(fn) {
     return function () {
       fn().catch(function (e) { log("error", "", e.message); });
@@ -162,5 +258,8 @@
   $("profile").addEventListener("click", guard(profile));
   $("refresh").addEventListener("click", guard(refresh));
   $("logout").addEventListener("click", guard(logout));
+  $("dpop-login").addEventListener("click", guard(dpopLogin));
+  $("dpop-profile").addEventListener("click", guard(dpopProfile));
+  $("dpop-steal").addEventListener("click", guard(dpopSteal));
   document.body.dataset.ready = "true";
 })();
