@@ -37,15 +37,6 @@ def client_server(folder: Path, **settings: str) -> Iterator[tuple[ServeProcess,
         yield served, env
 
 
-def add_user(env: dict[str, str], username: str, password: str, *permissions: str) -> None:
-    """``jotauth user add`` with ``resource:action`` permissions."""
-    grants = [arg for permission in permissions for arg in ("--permission", permission)]
-    result = CliRunner().invoke(
-        main, ["user", "add", username, "--password", password, *grants], env=env
-    )
-    assert result.exit_code == 0, result.output
-
-
 def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:
     """``jotauth client add ARGS`` for the reports API; the client as the command prints it."""
     result = CliRunner().invoke(
@@ -57,8 +48,12 @@ def add_client(env: dict[str, str], *args: str) -> dict[str, Any]:
     return body
 
 
-def add_user(env: dict[str, str], username: str, password: str) -> str:
-    """``jotauth user add USERNAME``; the ``sub`` of the user's tokens (their id)."""
-    result = CliRunner().invoke(main, ["user", "add", username, "--password", password], env=env)
+def add_user(env: dict[str, str], username: str, password: str, *permissions: str) -> str:
+    """``jotauth user add USERNAME`` with ``resource:action`` permissions; the ``sub`` of the
+    user's tokens (their id)."""
+    grants = [arg for permission in permissions for arg in ("--permission", permission)]
+    result = CliRunner().invoke(
+        main, ["user", "add", username, "--password", password, *grants], env=env
+    )
     assert result.exit_code == 0, result.output
     return result.output.rsplit("(id ", 1)[1].split(")")[0]
