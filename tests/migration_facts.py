@@ -13,10 +13,15 @@ from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.migrate import SCRIPT_LOCATION, upgrade
 from jotauth.store.sql.models import Base
 
-__all__ = ["ALL_TABLES", "BELOW_HEAD", "NEWEST_TABLES"]
+__all__ = ["ALL_TABLES", "BELOW_HEAD", "NEWEST_COLUMNS", "columns_of"]
 
 ALL_TABLES: Final = frozenset(Base.metadata.tables)
 """Every table of the schema at head (the models mirror the migrations)."""
+ALL_COLUMNS: Final = frozenset(
+    f"{table.name}.{column.name}"
+    for table in Base.metadata.tables.values()
+    for column in table.columns
+)
 
 
 def _below_head() -> str:
@@ -28,20 +33,31 @@ def _below_head() -> str:
     return head.down_revision
 
 
-def _tables_at(revision: str) -> frozenset[str]:
+def columns_of(connection: sa.Connection) -> frozenset[str]:
+    """Every ``table.column`` of the database ``connection`` reads (Alembic's own left out)."""
+    inspector = sa.inspect(connection)
+    return frozenset(
+        f"{table}.{column['name']}"
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+        for column in inspector.get_columns(table)
+    )
+
+
+def _columns_at(revision: str) -> frozenset[str]:
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'below.db'}")
         try:
             upgrade(engine, revision)
             with engine.connect() as connection:
-                names = set(sa.inspect(connection).get_table_names())
+                return columns_of(connection)
         finally:
             engine.dispose()
-    return frozenset(names - {"alembic_version"})
 
 
 BELOW_HEAD: Final = _below_head()
 """The revision just below head."""
-NEWEST_TABLES: Final = ALL_TABLES - _tables_at(BELOW_HEAD)
-"""The tables the newest migration creates (a downgrade of one step drops them)."""
-assert NEWEST_TABLES, "the newest migration creates no table: these tests need another marker"
+NEWEST_COLUMNS: Final = ALL_COLUMNS - _columns_at(BELOW_HEAD)
+"""The ``table.column``s the newest migration adds, in new tables or old ones (a downgrade of
+one step drops them): a marker of head that holds whatever the newest migration does."""
+assert NEWEST_COLUMNS, "the newest migration adds no column: these tests need another marker"

@@ -224,7 +224,7 @@ def _install_openid(
     logout routes (``authorization``, ``sso``, ``logout``, ``id_tokens``, ``clients``)."""
     clock, tokens = runtime.auth.clock, runtime.auth.tokens
     id_tokens = (
-        None if runtime.id_ring is None else IdTokens(runtime.id_ring, runtime.settings, clock)
+        IdTokens(runtime.id_rings, runtime.settings, clock) if runtime.id_rings else None
     )
     app.state.oauth_clients = clients
     app.state.id_tokens = id_tokens

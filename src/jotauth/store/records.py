@@ -53,6 +53,9 @@ class FamilyRecord:
     user_agent: str | None = None
     narrowed: bool = False
     """The client asked for ``scope`` at login: refreshes keep to it (else: every grant)."""
+    access_ttl: int | None = None
+    """Seconds each access token of the session lives: its client's ``access_ttl`` when the
+    session started (None: ``JOTAUTH_ACCESS_TTL``)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class ClientRecord:
     audiences: list[str] = field(default_factory=list)
     first_party: bool = False
     access_ttl: int | None = None
+    id_token_signed_response_alg: str | None = None
+    """The ID tokens' algorithm (RS256, ES256 or EdDSA); None is RS256."""
     tier: str | None = None
     rate_limit: int | None = None
     rate_window: int | None = None

@@ -339,11 +339,12 @@ class AuthService:
             client_id=str(claims.get("client_id") or self.settings.default_client_id),
             scope=self.tokens.session_scope(fresh, family),  # a narrowed session stays narrow
             now=self.clock(),
+            ttl=None if family is None else family.access_ttl,
         )
         return {
             "access_token": token,
             "token_type": "Bearer",
-            "expires_in": self.settings.access_ttl,
+            "expires_in": new_claims["exp"] - new_claims["iat"],
             "scope": new_claims["scope"],
         }
 

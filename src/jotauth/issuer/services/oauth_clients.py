@@ -42,6 +42,8 @@ class OAuthClient(Protocol):
     def disabled(self) -> bool: ...
     @property
     def access_ttl(self) -> int | None: ...
+    @property
+    def id_token_signed_response_alg(self) -> str | None: ...
 
 
 class ClientRegistry(Protocol):
@@ -107,6 +109,10 @@ class _Registered:
     @property
     def access_ttl(self) -> int | None:
         return self.record.access_ttl
+
+    @property
+    def id_token_signed_response_alg(self) -> str | None:
+        return self.record.id_token_signed_response_alg
 
 
 class RegisteredClients:

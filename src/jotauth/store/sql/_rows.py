@@ -35,6 +35,7 @@ def family_row(row: Any) -> FamilyRecord:
         ip=row.ip,
         user_agent=row.user_agent,
         narrowed=bool(row.narrowed),
+        access_ttl=row.access_ttl,
     )
 
 

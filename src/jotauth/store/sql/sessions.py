@@ -70,6 +70,7 @@ class SessionQueries:
             "ip": family.ip,
             "user_agent": family.user_agent,
             "narrowed": family.narrowed,
+            "access_ttl": family.access_ttl,
             "token_hash": token_hash,
             "family_id": family.id,
             "now": family.created_at,
