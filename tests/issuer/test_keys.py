@@ -129,7 +129,9 @@ async def test_hs256_with_a_secret_signs_and_publishes_nothing(
         assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 200
         published = (await client.get("/.well-known/jwks.json")).json()["keys"]
         assert published
-        assert {(k["kty"], k["alg"]) for k in published} == {("RSA", "RS256")}
+        assert {(k["kty"], k["alg"]) for k in published} == {
+            ("RSA", "RS256"), ("EC", "ES256"), ("OKP", "EdDSA"),
+        }  # fmt: skip
     app.state.store.close()
 
 

@@ -95,7 +95,8 @@ def add(
         name, type="public" if public else "confidential", token_endpoint_auth_method=auth_method,
         redirect_uris=redirect_uris, grant_types=grants or ("client_credentials",),
         scopes=scopes, audiences=audiences, first_party=first_party, access_ttl=access_ttl,
-        id_token_signed_response_alg=id_token_alg, tier=tier, rate_limit=rate_limit, rate_window=rate_window, jwks=jwks,
+        id_token_signed_response_alg=id_token_alg, tier=tier, rate_limit=rate_limit,
+        rate_window=rate_window, jwks=jwks,
         jwks_uri=jwks_uri, backchannel_logout_uri=backchannel_logout_uri,
         post_logout_redirect_uris=post_logout_redirect_uris,
     )  # fmt: skip

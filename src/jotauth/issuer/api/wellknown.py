@@ -49,8 +49,8 @@ def metadata(settings: Settings, scopes: list[str], id_algs: list[str]) -> dict[
     """What this server offers, and only that (RFC 8414 2 / OpenID Connect Discovery 3).
 
     Built from the same facts the endpoints use (the client authentication methods and
-    assertion algorithms of ``services.clients``, the password grant setting, whether ID
-    tokens can be signed, with which algorithms), so the document cannot promise a grant or method the token
+    assertion algorithms of ``services.clients``, the password grant setting, the algorithms
+    ID tokens can be signed with), so the document cannot promise a grant or method the token
     endpoint refuses. ``tests/issuer/test_discovery.py`` calls every endpoint it names.
     """
     base = settings.issuer
@@ -103,9 +103,7 @@ async def _metadata(request: Request) -> JSONResponse:
     scopes = await client_registry(request).advertised_scopes()
     id_tokens = request.app.state.id_tokens
     id_algs = [] if id_tokens is None else id_tokens.algorithms
-    return JSONResponse(
-        metadata(settings, scopes, id_algs), headers={"Cache-Control": _JWKS_CACHE}
-    )
+    return JSONResponse(metadata(settings, scopes, id_algs), headers={"Cache-Control": _JWKS_CACHE})
 
 
 @router.get(
