@@ -13,6 +13,8 @@ from jotauth.issuer.events import EventBus
 from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.services.client_auth import ClientAuthenticator
+from jotauth.issuer.services.client_cache import ClientCache
+from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.clients import ClientService, ClientSpec
 from jotauth.issuer.services.id_tokens import ID_TOKEN_ALGORITHMS
 from jotauth.issuer.services.introspection import TokenIntrospection
@@ -80,14 +82,23 @@ def build_runtime(
         store, settings, ring=ring, passwords=passwords, events=events, clock=clock, sleep=sleep
     )
     algorithms = verified_algorithms(settings.signing_alg)
+    cached = ClientCache(store, seconds=settings.client_cache_seconds)
+    revocations = (
+        FeedView(store, seconds=settings.revocation_cache_seconds, clock=clock)
+        if settings.revocation_cache_seconds > 0
+        else None
+    )
     provider = OAuthProvider(
         auth,
-        ClientAuthenticator(store, settings, clock=clock),
-        TokenIntrospection(store, ring, settings, auth.tokens, algorithms=algorithms, clock=clock),
+        ClientAuthenticator(store, settings, clock=clock, clients=cached),
+        TokenIntrospection(
+            store, ring, settings, auth.tokens, algorithms=algorithms, clock=clock,
+            clients=cached, revocations=revocations,
+        ),  # fmt: skip
         algorithms=algorithms,
         clock=clock,
     )
-    clients = ClientService(store, clock=clock)
+    clients = ClientService(store, clock=clock, cache_seconds=settings.client_cache_seconds)
     return Runtime(settings, store, ring, events, auth, clients, provider, id_rings)
 
 

@@ -268,9 +268,19 @@ async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class ClientService:
     """Register, list, rotate and disable clients (the admin API and the CLI call these)."""
 
-    def __init__(self, store: SQLStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: SQLStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 0.0,
+    ) -> None:
+        """``cache_seconds``: how long the servers' workers may keep a client's row
+        (``JOTAUTH_CLIENT_CACHE_SECONDS``); a disabling revokes the tokens issued that long
+        after it too, so no worker's older copy issues a token that outlives it."""
         self.store = store
         self.clock = clock
+        self.cache_seconds = cache_seconds
 
     async def register(
         self, spec: ClientSpec, *, client_id: str | None = None
@@ -336,7 +346,11 @@ class ClientService:
         """Disable (no authentication succeeds, no token is issued) or re-enable a client."""
         client = await self.get(client_id)
         updated = await _run(
-            self.store.set_client_disabled, client.client_id, disabled, now=self.clock()
+            self.store.set_client_disabled,
+            client.client_id,
+            disabled,
+            now=self.clock(),
+            ahead=self.cache_seconds,
         )
         if updated is None:
             raise NotFoundError(f"no client {client_id!r}")

@@ -21,6 +21,8 @@ from typing import Any, Final, TypeVar
 import anyio.to_thread
 
 from jotauth import jose
+from jotauth.issuer.services.client_cache import ClientCache
+from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.tokens import TokenService, hash_refresh
 from jotauth.issuer.settings import Settings
@@ -54,7 +56,14 @@ class TokenIntrospection:
         *,
         algorithms: list[str],
         clock: Callable[[], float] = time.time,
+        clients: ClientCache | None = None,
+        revocations: FeedView | None = None,
     ) -> None:
+        """``clients`` and ``revocations``: where a service token's client and revocations
+        are read from memory (``client_cache``, ``feed_view``: their staleness is bounded
+        and documented there); without both, one statement per token asks the database."""
+        self.clients = clients
+        self.revocations = revocations
         self.store = store
         self.ring = ring
         self.settings = settings
@@ -102,6 +111,17 @@ class TokenIntrospection:
         client_id = claims.get("client_id")
         issued = iat if isinstance(iat, int | float) else 0
         if claims.get("sub") == client_id and isinstance(client_id, str):  # a service token
+            if self.clients is not None and self.revocations is not None:
+                revoked = self.revocations.current().check(
+                    jti if isinstance(jti, str) else None,
+                    client_id,
+                    issued,
+                    kid if isinstance(kid, str) else None,
+                )
+                owner = self.clients.get(client_id[:64])
+                if revoked is not None or owner is None or owner.disabled:
+                    return None
+                return claims
             if self.store.service_token_revoked(
                 client_id=client_id[:64],
                 jti=jti if isinstance(jti, str) else None,
