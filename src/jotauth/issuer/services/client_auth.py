@@ -87,7 +87,7 @@ class ClientAuthenticator:
         clients: ClientCache | None = None,
     ) -> None:
         """``clients``: where client rows are read (default: the database, every time)."""
-        self.clients = clients or ClientCache(store, seconds=0)
+        self.clients = ClientCache(store, seconds=0) if clients is None else clients
         self.store = store
         self.settings = settings
         self.clock = clock
