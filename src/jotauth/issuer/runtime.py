@@ -82,7 +82,7 @@ def build_runtime(
         store, settings, ring=ring, passwords=passwords, events=events, clock=clock, sleep=sleep
     )
     algorithms = verified_algorithms(settings.signing_alg)
-    cached = ClientCache(store, seconds=settings.client_cache_seconds)
+    cached = ClientCache(store, seconds=settings.client_cache_seconds, clock=clock)
     revocations = (
         FeedView(store, seconds=settings.revocation_cache_seconds, clock=clock)
         if settings.revocation_cache_seconds > 0

@@ -45,8 +45,10 @@ class ClientCache:
         *,
         seconds: float,
         max_entries: int = _MAX_ENTRIES,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock``: the server's; a copy is old once it is ``seconds`` old, or from the
+        future (the clock was set back), so a clock step never stretches the staleness."""
         self.store = store
         self.seconds = seconds
         self.max_entries = max_entries
@@ -66,7 +68,7 @@ class ClientCache:
         now = self.clock()
         with self._lock:
             found = self._entries.get(client_id)
-            if found is None or now - found[0] >= self.seconds:
+            if found is None or not 0 <= now - found[0] < self.seconds:
                 return False, None
             self._entries.move_to_end(client_id)
             return True, found[1]

@@ -40,12 +40,12 @@ class FeedView:
         *,
         seconds: float,
         clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the server's; a read is old once it is ``seconds`` old, or from the
+        future (the clock was set back), so a clock step never stretches the staleness."""
         self.store = store
         self.seconds = seconds
         self.clock = clock
-        self.monotonic = monotonic
         self.view = RevocationView()
         self._cursor = 0
         self._synced_at = -math.inf
@@ -56,9 +56,8 @@ class FeedView:
         store.changes.subscribe(self._changed)
 
     def _fresh(self) -> bool:
-        return (
-            self._synced == self._generation
-            and self.monotonic() - self._synced_at < self.seconds
+        return self._synced == self._generation and 0 <= self.clock() - self._synced_at < (
+            self.seconds
         )
 
     def current(self) -> RevocationView:
@@ -68,14 +67,14 @@ class FeedView:
         with self._lock:
             if self._fresh():
                 return self.view
-            generation, started = self._generation, self.monotonic()
+            generation, started = self._generation, self.clock()
             while True:
-                page = self.store.feed_page(self._cursor, now=self.clock())
+                page = self.store.feed_page(self._cursor, now=started)
                 self.view.apply(record.as_event() for record in page.records)
                 self._cursor = page.cursor
                 if not page.more:
                     break
-            self.view.purge(self.clock())
+            self.view.purge(started)
             self._synced_at, self._synced = started, generation
         return self.view
 
