@@ -14,8 +14,8 @@ from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.services.client_auth import ClientAuthenticator
 from jotauth.issuer.services.client_cache import ClientCache
-from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.clients import ClientService, ClientSpec
+from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.id_tokens import ID_TOKEN_ALGORITHMS
 from jotauth.issuer.services.introspection import TokenIntrospection
 from jotauth.issuer.services.keyring import KeyRing, verified_algorithms
@@ -92,9 +92,15 @@ def build_runtime(
         auth,
         ClientAuthenticator(store, settings, clock=clock, clients=cached),
         TokenIntrospection(
-            store, ring, settings, auth.tokens, algorithms=algorithms, clock=clock,
-            clients=cached, revocations=revocations,
-        ),  # fmt: skip
+            store,
+            ring,
+            settings,
+            auth.tokens,
+            algorithms=algorithms,
+            clock=clock,
+            clients=cached,
+            revocations=revocations,
+        ),
         algorithms=algorithms,
         clock=clock,
     )

@@ -55,17 +55,18 @@ class FeedView:
         self._counting = threading.Lock()  # never held across a read: writers never wait
         store.changes.subscribe(self._changed)
 
-    def _fresh(self) -> bool:
+    def fresh(self) -> bool:
+        """Whether ``view`` may be read as it is now (no read of the feed due; never blocks)."""
         return self._synced == self._generation and 0 <= self.clock() - self._synced_at < (
             self.seconds
         )
 
     def current(self) -> RevocationView:
         """The view, read up to the feed's end first when it is stale (blocking)."""
-        if self._fresh():
+        if self.fresh():
             return self.view
         with self._lock:
-            if self._fresh():
+            if self.fresh():
                 return self.view
             generation, started = self._generation, self.clock()
             while True:

@@ -91,8 +91,13 @@ def issue_client_token(
     scope: str | None,
     targets: list[str],
     clock: Callable[[], float] = time.time,
+    signer: jose.Key | None = None,
 ) -> ServiceToken:
-    """A signed RFC 9068 access token for ``client`` itself (after it authenticated)."""
+    """A signed RFC 9068 access token for ``client`` itself (after it authenticated).
+
+    ``signer``: the ring's ``ready_signer()``, when the caller has it; else ``ring.signer()``
+    is asked (which may read the database: then call this in a worker thread).
+    """
     check_grant(client, "client_credentials")
     if not client.audiences:  # pragma: no cover - validate_spec requires one
         raise InvalidRequestError("this client has no audience to ask for")
@@ -114,7 +119,7 @@ def issue_client_token(
         claims["tier"] = client.tier
     if client.rate_limit is not None:
         claims["rate_limit"] = {"requests": client.rate_limit, "window": client.rate_window or 60}
-    token = jose.encode(claims, ring.signer(), headers={"typ": "at+jwt"})
+    token = jose.encode(claims, signer or ring.signer(), headers={"typ": "at+jwt"})
     if len(token) > MAX_TOKEN_BYTES:
         raise TokenTooLargeError("the access token would be over 8 KiB; register fewer scopes")
     return ServiceToken(token, lifetime, claims)

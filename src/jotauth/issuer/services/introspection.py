@@ -21,6 +21,7 @@ from typing import Any, Final, TypeVar
 import anyio.to_thread
 
 from jotauth import jose
+from jotauth.guard.revocation import RevocationView
 from jotauth.issuer.services.client_cache import ClientCache
 from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.keyring import KeyRing
@@ -38,6 +39,31 @@ _FIELDS: Final = (
 )  # fmt: skip
 
 T = TypeVar("T")
+
+
+def _dead(
+    claims: dict[str, Any], token: str, view: RevocationView, owner: ClientRecord | None
+) -> bool:
+    """Whether a verified service token is revoked: its jti, its client's disabling since
+    it was issued, or its key (the feed view), or its client unknown or disabled now."""
+    jti, iat = claims.get("jti"), claims.get("iat")
+    kid = jose.peek_header(token).get("kid")
+    revoked = view.check(
+        jti if isinstance(jti, str) else None,
+        str(claims["client_id"]),
+        iat if isinstance(iat, int | float) else 0,
+        kid if isinstance(kid, str) else None,
+    )
+    return revoked is not None or owner is None or owner.disabled
+
+
+def _answer(claims: dict[str, Any]) -> dict[str, Any]:
+    """The RFC 7662 2.2 answer for a live access token's claims."""
+    answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+    answer.update({name: claims[name] for name in _FIELDS if name in claims})
+    if isinstance(claims.get("preferred_username"), str):
+        answer["username"] = claims["preferred_username"]
+    return answer
 
 
 async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -112,16 +138,9 @@ class TokenIntrospection:
         issued = iat if isinstance(iat, int | float) else 0
         if claims.get("sub") == client_id and isinstance(client_id, str):  # a service token
             if self.clients is not None and self.revocations is not None:
-                revoked = self.revocations.current().check(
-                    jti if isinstance(jti, str) else None,
-                    client_id,
-                    issued,
-                    kid if isinstance(kid, str) else None,
-                )
+                view = self.revocations.current()
                 owner = self.clients.get(client_id[:64])
-                if revoked is not None or owner is None or owner.disabled:
-                    return None
-                return claims
+                return None if _dead(claims, token, view, owner) else claims
             if self.store.service_token_revoked(
                 client_id=client_id[:64],
                 jti=jti if isinstance(jti, str) else None,
@@ -182,16 +201,42 @@ class TokenIntrospection:
         claims = self._live_access(token, client.audiences, now)
         if claims is None:  # the verifier checked aud against the client's audiences
             return dict(INACTIVE)
-        answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
-        answer.update({name: claims[name] for name in _FIELDS if name in claims})
-        if isinstance(claims.get("preferred_username"), str):
-            answer["username"] = claims["preferred_username"]
-        return answer
+        return _answer(claims)
+
+    def from_memory(self, client: ClientRecord, token: str) -> dict[str, Any] | None:
+        """``introspect_sync``'s answer when memory holds all it needs, else None (never
+        blocks, so the event loop may ask it and spare the request a worker thread).
+
+        Memory holds it for a service token while the key ring, the revocation view and the
+        token client's cached record are all fresh; the rules are ``introspect_sync``'s
+        (``_dead``), only where the facts come from differs.
+        """
+        if not token or len(token) > _MAX_TOKEN or not token.isascii():
+            return dict(INACTIVE)
+        feed, clients, now = self.revocations, self.clients, self.clock()
+        if feed is None or clients is None or token.count(".") != 2:
+            return None
+        if self.ring.cached_keys(now) is None or not feed.fresh():
+            return None
+        claims = self._verify(token, client.audiences, now)
+        if claims is None:
+            return dict(INACTIVE)
+        client_id = claims.get("client_id")
+        if claims.get("sub") != client_id or not isinstance(client_id, str):
+            return None  # a user's token: its user's row is in the database only
+        hit, owner = clients.cached(client_id[:64])
+        if not hit:
+            return None
+        return dict(INACTIVE) if _dead(claims, token, feed.view, owner) else _answer(claims)
 
     async def introspect(
         self, client: ClientRecord, token: str, hint: str | None = None
     ) -> dict[str, Any]:
-        """``introspect_sync`` in a worker thread (it reads the database)."""
+        """From memory when it can (``from_memory``), else ``introspect_sync`` in a worker
+        thread (it reads the database)."""
+        answer = self.from_memory(client, token)
+        if answer is not None:
+            return answer
         return await _run(self.introspect_sync, client, token, hint)
 
     # -- revocation --------------------------------------------------------------------------

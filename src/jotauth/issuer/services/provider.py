@@ -144,6 +144,12 @@ class OAuthProvider:
         if not client.confidential:  # pragma: no cover - so this never happens
             raise InvalidClientError()
         ring, settings = self.auth.ring, self.settings
+        signer = ring.ready_signer()
+        if signer is not None:  # no database read is due: sign here, without a thread hop
+            return issue_client_token(
+                client, ring=ring, settings=settings, scope=scope, targets=targets,
+                clock=self.clock, signer=signer,
+            )  # fmt: skip
         return await _run(
             issue_client_token, client, ring=ring, settings=settings, scope=scope,
             targets=targets, clock=self.clock,
