@@ -216,3 +216,22 @@ def test_a_clock_set_back_does_not_stretch_the_staleness(store: SQLStore, clock:
     cache.get("a")
     clock.advance(-10)
     assert cache.cached("a") == (False, None)
+
+
+async def test_a_users_token_is_still_checked_in_the_database(
+    app: Any, client: httpx.AsyncClient, clock: Any, kit: Any, other: SQLStore
+) -> None:
+    """A user's access token is no service token: its session ended by another process is
+    inactive at the next introspection, with no lag (the user's row is not in the feed)."""
+    from jotauth import jose
+
+    record, secret = await app.state.clients.register(
+        ClientSpec("resource", audiences=(app.state.settings.audience,))
+    )
+    resource = _basic(record.client_id, secret)
+    await kit.add_user(app)
+    token = (await kit.login(client))["access_token"]
+    assert await _active(client, resource, token)
+    sid = jose.peek_claims(token)["sid"]
+    other.revoke_family(sid, now=clock(), reason="admin", until=int(clock()) + 3600)
+    assert not await _active(client, resource, token)
