@@ -178,3 +178,19 @@ async def test_revoking_a_long_lived_session_outlasts_its_last_token(
     (session,) = [e for e in events if e.type == "session" and e.sid == claims["sid"]]
     assert session.exp is not None
     assert session.exp >= claims["exp"]
+
+
+async def test_logging_out_of_a_long_lived_session_outlasts_its_last_token(
+    oidc_app: Any, oidc: httpx.AsyncClient, clients: Any, kit: Any
+) -> None:
+    """Logout with one of the session's access tokens (and its refresh token) publishes a
+    session event that lasts past the exp of the session's tokens (2 h here)."""
+    clients.add(Client("long", access_ttl=7200))
+    await kit.add_user(oidc_app)
+    body, _ = await full_flow(oidc, "long")
+    claims = jose.peek_claims(body["access_token"])
+    oidc_app.state.auth.tokens.logout(claims, body["refresh_token"])
+    events = oidc_app.state.store.revocations_after(0, now=kit.start)
+    (session,) = [e for e in events if e.type == "session" and e.sid == claims["sid"]]
+    assert session.exp is not None
+    assert session.exp >= claims["exp"]

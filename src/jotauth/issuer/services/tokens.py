@@ -444,7 +444,13 @@ class TokenService:
         if refresh_token:
             found = self.store.find_refresh(hash_refresh(refresh_token))
             if found is not None and str(found[1].user_id) == claims.get("sub"):
-                self.store.revoke_family(found[1].id, now=now, reason="logout", until=until)
+                family = found[1]
+                self.store.revoke_family(
+                    family.id,
+                    now=now,
+                    reason="logout",
+                    until=self._session_until(now, family.access_ttl),
+                )
         jti = claims.get("jti")
         if isinstance(jti, str) and isinstance(exp, int):
             self.store.revoke_token(jti, exp, now=now)
