@@ -39,6 +39,7 @@ class Client:
     backchannel_logout_uri: str | None = None
     disabled: bool = False
     access_ttl: int | None = None
+    id_token_signed_response_alg: str | None = None
     secret: str | None = field(default=None, repr=False)
     auth_method: str | None = None
     """How a confidential client authenticates (default ``client_secret_basic``)."""
@@ -83,6 +84,7 @@ def _record(client: Client) -> ClientRecord:
         audiences=list(client.audiences),
         first_party=client.first_party,
         access_ttl=client.access_ttl,
+        id_token_signed_response_alg=client.id_token_signed_response_alg,
         backchannel_logout_uri=client.backchannel_logout_uri,
         disabled=client.disabled,
         created_at=time.time(),

@@ -145,7 +145,8 @@ async def test_discovery_document(client: httpx.AsyncClient) -> None:
     assert doc["jwks_uri"] == "http://testserver/.well-known/jwks.json"
     assert doc["token_endpoint"] == "http://testserver/oauth/token"
     assert doc["jotauth_revocations_endpoint"] == "http://testserver/revocations"
-    assert doc["id_token_signing_alg_values_supported"] == ["RS256"]  # OIDC Core 15.1
+    # RS256 first (OIDC Core 15.1); EdDSA by the access ring, ES256 by a ring of its own.
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256", "ES256", "EdDSA"]
     assert doc["jotauth_access_token_signing_alg_values_supported"] == ["EdDSA"]
     assert response.headers["cache-control"] == "public, max-age=300"
 

@@ -180,7 +180,10 @@ async def test_another_clients_access_token_is_not_revoked(
 async def test_a_disabled_clients_tokens_stay_dead_after_it_is_enabled(
     app: Any, client: httpx.AsyncClient, clock: Any
 ) -> None:
-    """Disabling revokes the client's tokens for good; after enabling, new tokens are active."""
+    """Disabling revokes the client's tokens for good; after enabling, new tokens are active
+    once the other workers' copies of the client have expired (JOTAUTH_CLIENT_CACHE_SECONDS:
+    tokens issued in that window die with the disabling, since a worker with an old copy
+    could have issued them)."""
     resource = await _service(app, ("billing-api",))
     record, secret = await app.state.clients.register(
         ClientSpec("svc", scopes=("a:read",), audiences=("billing-api",))
@@ -190,7 +193,9 @@ async def test_a_disabled_clients_tokens_stay_dead_after_it_is_enabled(
     await app.state.clients.set_disabled(record.client_id, True)
     assert await _introspect(client, resource, old) == {"active": False}
     await app.state.clients.set_disabled(record.client_id, False)
-    clock.advance(2)
+    too_soon = await _token(client, headers)
+    assert await _introspect(client, resource, too_soon) == {"active": False}
+    clock.advance(app.state.settings.client_cache_seconds + 2)
     assert await _introspect(client, resource, old) == {"active": False}
     new = await _token(client, headers)
     assert (await _introspect(client, resource, new))["active"] is True

@@ -21,8 +21,9 @@ async def _kids(client: httpx.AsyncClient) -> list[str]:
 
 
 def _states(app: Any) -> dict[str, str]:
-    """The access-token keys' states (the list also shows the RS256 ID-token keys)."""
-    return {k.kid: k.state for k in app.state.auth.ring.list() if k.alg != "RS256"}
+    """The access-token keys' states (the list also shows the ID-token rings' keys)."""
+    alg = app.state.settings.signing_alg
+    return {k.kid: k.state for k in app.state.auth.ring.list() if k.alg == alg}
 
 
 async def test_next_key_is_published_before_it_signs(
@@ -117,7 +118,7 @@ async def test_hs256_with_a_secret_signs_and_publishes_nothing(
     sqlite_url: str, kit: Any, clock: Any
 ) -> None:
     """With an explicit strong secret tokens are HS256 and the secret is never published: the
-    JWKS holds only the RS256 ID-token keys (the master key seals them)."""
+    JWKS holds only the ID-token keys (RS256, ES256, EdDSA: the master key seals them)."""
     settings = kit.make_settings(sqlite_url, signing_alg="HS256", hmac_secret=os.urandom(32))
     app = create_app(settings, clock=clock, sleep=clock.advance)
     await kit.add_user(app)
@@ -128,7 +129,9 @@ async def test_hs256_with_a_secret_signs_and_publishes_nothing(
         assert (await client.get("/profile", headers=kit.bearer(token))).status_code == 200
         published = (await client.get("/.well-known/jwks.json")).json()["keys"]
         assert published
-        assert {(k["kty"], k["alg"]) for k in published} == {("RSA", "RS256")}
+        assert {(k["kty"], k["alg"]) for k in published} == {
+            ("RSA", "RS256"), ("EC", "ES256"), ("OKP", "EdDSA"),
+        }  # fmt: skip
     app.state.store.close()
 
 

@@ -31,10 +31,11 @@ async def test_issuer_signs_with_fully_specified_eddsa_name(
             token = (await kit.login(client))["access_token"]
             assert jose.peek_header(token)["alg"] == alg
             doc = (await client.get("/.well-known/openid-configuration")).json()
-            assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
+            # EdDSA is another name of the access keys' family: no ring of its own.
+            assert doc["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
             assert doc["jotauth_access_token_signing_alg_values_supported"] == [alg]
             published = (await client.get("/.well-known/jwks.json")).json()
-            assert {key["alg"] for key in published["keys"]} == {alg, "RS256"}  # + ID tokens
+            assert {key["alg"] for key in published["keys"]} == {alg, "RS256", "ES256"}  # + ID
             jwks = {"keys": [key for key in published["keys"] if key["alg"] == alg]}
             assert (await client.get("/me", headers=kit.bearer(token))).status_code == 200
         keys = jose.KeySet.from_jwks(jwks)

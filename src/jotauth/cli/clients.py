@@ -13,6 +13,7 @@ import click
 
 from jotauth.cli._server import fail_cleanly, open_runtime
 from jotauth.issuer.services.clients import AUTH_METHODS, GRANT_TYPES, ClientSpec
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG, ID_TOKEN_ALGORITHMS
 from jotauth.store.records import ClientRecord
 
 __all__ = ["client"]
@@ -27,6 +28,7 @@ def _view(record: ClientRecord, secret: str | None = None, *, shown: bool = Fals
                      "post_logout_redirect_uris", "dpop_bound_access_tokens", "disabled")
     }  # fmt: skip
     body["jwks"] = record.jwks
+    body["id_token_signed_response_alg"] = record.id_token_signed_response_alg or ID_TOKEN_ALG
     if shown:
         body["client_secret"] = secret
     return body
@@ -58,6 +60,8 @@ def client() -> None:
 @click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI.")
 @click.option("--first-party", is_flag=True, help="A first-party application (no consent).")
 @click.option("--access-ttl", type=click.IntRange(1, 86400), help="Access token seconds.")
+@click.option("--id-token-alg", type=click.Choice(ID_TOKEN_ALGORITHMS),
+              help="Its ID tokens' algorithm (default RS256).")  # fmt: skip
 @click.option("--tier", help="Subscription tier (into its tokens).")
 @click.option("--rate-limit", type=click.IntRange(1), help="Requests per --rate-window.")
 @click.option("--rate-window", type=click.IntRange(1, 86400), help="Seconds (default 60).")
@@ -74,7 +78,8 @@ def client() -> None:
 def add(
     name: str, public: bool, auth_method: str | None, grants: tuple[str, ...],
     scopes: tuple[str, ...], audiences: tuple[str, ...], redirect_uris: tuple[str, ...],
-    first_party: bool, access_ttl: int | None, tier: str | None, rate_limit: int | None,
+    first_party: bool, access_ttl: int | None, id_token_alg: str | None, tier: str | None,
+    rate_limit: int | None,
     rate_window: int | None, jwks_file: Path | None, jwks_uri: str | None,
     backchannel_logout_uri: str | None, post_logout_redirect_uris: tuple[str, ...],
     require_dpop: bool, client_id: str | None, as_json: bool,
@@ -92,7 +97,8 @@ def add(
         name, type="public" if public else "confidential", token_endpoint_auth_method=auth_method,
         redirect_uris=redirect_uris, grant_types=grants or ("client_credentials",),
         scopes=scopes, audiences=audiences, first_party=first_party, access_ttl=access_ttl,
-        tier=tier, rate_limit=rate_limit, rate_window=rate_window, jwks=jwks,
+        id_token_signed_response_alg=id_token_alg, tier=tier, rate_limit=rate_limit,
+        rate_window=rate_window, jwks=jwks,
         jwks_uri=jwks_uri, backchannel_logout_uri=backchannel_logout_uri,
         post_logout_redirect_uris=post_logout_redirect_uris,
         dpop_bound_access_tokens=require_dpop,

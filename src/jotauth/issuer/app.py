@@ -264,9 +264,7 @@ def _install_openid(
     """The OpenID provider's services, on ``app.state`` for the authorize, userinfo and
     logout routes (``authorization``, ``sso``, ``logout``, ``id_tokens``, ``clients``)."""
     clock, tokens = runtime.auth.clock, runtime.auth.tokens
-    id_tokens = (
-        None if runtime.id_ring is None else IdTokens(runtime.id_ring, runtime.settings, clock)
-    )
+    id_tokens = IdTokens(runtime.id_rings, runtime.settings, clock) if runtime.id_rings else None
     app.state.oauth_clients = clients
     app.state.id_tokens = id_tokens
     app.state.backchannel = backchannel

@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -13,8 +13,10 @@ from jotauth.issuer.events import EventBus
 from jotauth.issuer.recorder import AuditRecorder
 from jotauth.issuer.services.auth import AuthService
 from jotauth.issuer.services.client_auth import ClientAuthenticator
+from jotauth.issuer.services.client_cache import ClientCache
 from jotauth.issuer.services.clients import ClientService, ClientSpec
-from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
+from jotauth.issuer.services.feed_view import FeedView
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALGORITHMS
 from jotauth.issuer.services.introspection import TokenIntrospection
 from jotauth.issuer.services.keyring import KeyRing, verified_algorithms
 from jotauth.issuer.services.passwords import PasswordService
@@ -38,9 +40,10 @@ class Runtime:
     auth: AuthService
     clients: ClientService
     provider: OAuthProvider
-    id_ring: KeyRing | None = None
-    """The RS256 ring that signs ID tokens (the main ring itself when it is RS256; None for
-    HMAC signing without a master key, where no ID token can be issued)."""
+    id_rings: dict[str, KeyRing] = field(default_factory=dict)
+    """The ring of each algorithm that signs ID tokens (the main ring itself for its own
+    algorithm; empty for HMAC signing without a master key, where no ID token can be
+    issued)."""
 
 
 def build_runtime(
@@ -67,7 +70,7 @@ def build_runtime(
         except BaseException:
             store.close()
             raise
-    ring, id_ring = _rings(store, settings, clock, sleep)
+    ring, id_rings = _rings(store, settings, clock, sleep)
     events = EventBus()
     events.record_with(AuditRecorder(store))
     passwords = PasswordService(
@@ -79,15 +82,30 @@ def build_runtime(
         store, settings, ring=ring, passwords=passwords, events=events, clock=clock, sleep=sleep
     )
     algorithms = verified_algorithms(settings.signing_alg)
+    cached = ClientCache(store, seconds=settings.client_cache_seconds, clock=clock)
+    revocations = (
+        FeedView(store, seconds=settings.revocation_cache_seconds, clock=clock)
+        if settings.revocation_cache_seconds > 0
+        else None
+    )
     provider = OAuthProvider(
         auth,
-        ClientAuthenticator(store, settings, clock=clock),
-        TokenIntrospection(store, ring, settings, auth.tokens, algorithms=algorithms, clock=clock),
+        ClientAuthenticator(store, settings, clock=clock, clients=cached),
+        TokenIntrospection(
+            store,
+            ring,
+            settings,
+            auth.tokens,
+            algorithms=algorithms,
+            clock=clock,
+            clients=cached,
+            revocations=revocations,
+        ),
         algorithms=algorithms,
         clock=clock,
     )
-    clients = ClientService(store, clock=clock)
-    return Runtime(settings, store, ring, events, auth, clients, provider, id_ring)
+    clients = ClientService(store, clock=clock, cache_seconds=settings.client_cache_seconds)
+    return Runtime(settings, store, ring, events, auth, clients, provider, id_rings)
 
 
 def _rings(
@@ -95,24 +113,33 @@ def _rings(
     settings: Settings,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
-) -> tuple[KeyRing, KeyRing | None]:
-    """The access-token ring and the RS256 ID-token ring kept alongside it (same table)."""
-    if settings.signing_alg == ID_TOKEN_ALG:
-        ring = KeyRing(store, settings, clock=clock, sleep=sleep)
-        ring.ensure()
-        return ring, ring
-    ring = KeyRing(store, settings, clock=clock, sleep=sleep, owns=lambda alg: alg != ID_TOKEN_ALG)
+) -> tuple[KeyRing, dict[str, KeyRing]]:
+    """The access-token ring and the ID-token rings kept alongside it (same table).
+
+    The access ring's own algorithm signs ID tokens with the access ring. Every other ID
+    algorithm gets a ring of its own, which owns the table's keys of that algorithm, except
+    another name of the access ring's family (``EdDSA`` while the server signs ``Ed25519``):
+    those keys may be the access ring's (``verified_algorithms``), so no ID ring takes them.
+    """
+    family = set(verified_algorithms(settings.signing_alg))
+    own = [alg for alg in ID_TOKEN_ALGORITHMS if alg not in family]
+    ring = KeyRing(store, settings, clock=clock, sleep=sleep, owns=lambda alg: alg not in own)
     ring.ensure()
-    if settings.master_key is None:  # HMAC signing, no master key to seal an RSA key with
-        return ring, None
-    id_ring = KeyRing(
-        store, settings, clock=clock, sleep=sleep, alg=ID_TOKEN_ALG,
-        owns=lambda alg: alg == ID_TOKEN_ALG,
-    )  # fmt: skip
-    # Made on first use (the JWKS or the first ID token): an RSA key takes a while to
-    # generate, and a server that never runs the code flow need not wait for one.
-    ring.alongside = id_ring
-    return ring, id_ring
+    id_rings: dict[str, KeyRing] = {}
+    if settings.master_key is None:  # HMAC signing, no master key to seal a private key with
+        return ring, id_rings
+    last = ring
+    for name in ID_TOKEN_ALGORITHMS:
+        if name == settings.signing_alg:
+            id_rings[name] = ring
+        elif name in own:
+            # Made on first use (the JWKS or the first ID token): an RSA key takes a while to
+            # generate, and a server that never runs the code flow need not wait for one.
+            id_rings[name] = last.alongside = last = KeyRing(
+                store, settings, clock=clock, sleep=sleep, alg=name,
+                owns=name.__eq__,
+            )  # fmt: skip
+    return ring, id_rings
 
 
 def create_demo_accounts(runtime: Runtime, admin_password: str) -> DemoAccounts:

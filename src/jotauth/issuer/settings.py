@@ -239,6 +239,14 @@ class Settings(BaseSettings):
     in the server, only ``jotauth db purge``."""
     retention_batch: int = Field(500, ge=1)
     """Rows one retention batch deletes at most (one short transaction each)."""
+    client_cache_seconds: float = Field(5.0, ge=0, le=60, allow_inf_nan=False)
+    """Seconds a worker keeps a client's row for authenticating it (``ClientCache``): a
+    client disabled or a secret rotated by another process still works here that long; in
+    this process at once. 0: every request reads the database."""
+    revocation_cache_seconds: float = Field(2.0, ge=0, le=60, allow_inf_nan=False)
+    """Seconds introspection's in-memory view of the revocation feed may lag another
+    process's revocation (``FeedView``); this process's own revocations count at once. 0:
+    every introspected service token is checked in the database."""
 
     # --- browser origins and cookies -------------------------------------------------------
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -56,6 +56,9 @@ class FamilyRecord:
     dpop_jkt: str | None = None
     """The thumbprint of the DPoP key the session is bound to (RFC 9449 5): every refresh
     must prove that key. None: not bound."""
+    access_ttl: int | None = None
+    """Seconds each access token of the session lives: its client's ``access_ttl`` when the
+    session started (None: ``JOTAUTH_ACCESS_TTL``)."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,8 @@ class ClientRecord:
     audiences: list[str] = field(default_factory=list)
     first_party: bool = False
     access_ttl: int | None = None
+    id_token_signed_response_alg: str | None = None
+    """The ID tokens' algorithm (RS256, ES256 or EdDSA); None is RS256."""
     tier: str | None = None
     rate_limit: int | None = None
     rate_window: int | None = None

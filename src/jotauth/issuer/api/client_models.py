@@ -13,6 +13,7 @@ __all__ = ["ClientList", "ClientRequest", "ClientView", "RegisteredClient"]
 
 _AUTH = Literal["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
 _GRANT = Literal["authorization_code", "client_credentials", "password", "refresh_token"]
+_ID_ALG = Literal["RS256", "ES256", "EdDSA"]
 
 
 class ClientRequest(BaseModel):
@@ -31,6 +32,9 @@ class ClientRequest(BaseModel):
     audiences: list[str] = Field([], description="the audiences the client may ask for")
     first_party: bool = False
     access_ttl: int | None = Field(None, ge=1, le=86400, description="seconds; overrides")
+    id_token_signed_response_alg: _ID_ALG | None = Field(
+        None, description="the ID tokens' algorithm (OIDC Registration 2); default RS256"
+    )
     tier: str | None = Field(None, max_length=64)
     rate_limit: int | None = Field(None, ge=1, description="requests per rate_window")
     rate_window: int | None = Field(None, ge=1, le=86400, description="seconds (default 60)")
@@ -58,6 +62,7 @@ class ClientView(BaseModel):
     audiences: list[str]
     first_party: bool
     access_ttl: int | None
+    id_token_signed_response_alg: str
     tier: str | None
     rate_limit: int | None
     rate_window: int | None

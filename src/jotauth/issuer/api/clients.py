@@ -15,6 +15,7 @@ from jotauth.issuer.api.deps import AdminWriter, client, client_registry, requir
 from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.errors import InvalidRequestError
 from jotauth.issuer.services.clients import ClientSpec
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
 from jotauth.store.records import ClientRecord
 
 __all__ = ["client_json", "router", "spec_of"]
@@ -43,6 +44,7 @@ def client_json(record: ClientRecord, secret: str | None = None, *, shown: bool 
         "audiences": record.audiences,
         "first_party": record.first_party,
         "access_ttl": record.access_ttl,
+        "id_token_signed_response_alg": record.id_token_signed_response_alg or ID_TOKEN_ALG,
         "tier": record.tier,
         "rate_limit": record.rate_limit,
         "rate_window": record.rate_window,
@@ -80,7 +82,7 @@ def spec_of(data: dict[str, Any]) -> ClientSpec:
         if name in values and not isinstance(values[name], bool):
             raise InvalidRequestError(f"{name} must be true or false")
     for name in ("type", "token_endpoint_auth_method", "tier", "jwks_uri",
-                 "backchannel_logout_uri"):  # fmt: skip
+                 "backchannel_logout_uri", "id_token_signed_response_alg"):  # fmt: skip
         if values.get(name) is not None and not isinstance(values[name], str):
             raise InvalidRequestError(f"{name} must be a string")
     return ClientSpec(**values)

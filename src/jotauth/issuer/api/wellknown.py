@@ -16,7 +16,6 @@ from jotauth.issuer.api.openapi import BEARER, SERVICE_TOKEN, errors
 from jotauth.issuer.errors import InvalidRequestError, InvalidTokenError
 from jotauth.issuer.services.clients import ASSERTION_ALGORITHMS, AUTH_METHODS
 from jotauth.issuer.services.dpop import DPOP_ALGORITHMS
-from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG
 from jotauth.issuer.services.identity_scopes import CLAIMS_SUPPORTED, IDENTITY_SCOPES
 from jotauth.issuer.settings import Settings
 
@@ -47,12 +46,12 @@ async def jwks(request: Request) -> JSONResponse:
     return JWKSetResponse(body, headers={"Cache-Control": _JWKS_CACHE})
 
 
-def metadata(settings: Settings, scopes: list[str], id_tokens: bool) -> dict[str, object]:
+def metadata(settings: Settings, scopes: list[str], id_algs: list[str]) -> dict[str, object]:
     """What this server offers, and only that (RFC 8414 2 / OpenID Connect Discovery 3).
 
     Built from the same facts the endpoints use (the client authentication methods and
-    assertion algorithms of ``services.clients``, the password grant setting, whether ID
-    tokens can be signed), so the document cannot promise a grant or method the token
+    assertion algorithms of ``services.clients``, the password grant setting, the algorithms
+    ID tokens can be signed with), so the document cannot promise a grant or method the token
     endpoint refuses. ``tests/issuer/test_discovery.py`` calls every endpoint it names.
     """
     base = settings.issuer
@@ -73,7 +72,7 @@ def metadata(settings: Settings, scopes: list[str], id_tokens: bool) -> dict[str
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [ID_TOKEN_ALG] if id_tokens else [],
+        "id_token_signing_alg_values_supported": id_algs,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
@@ -104,10 +103,9 @@ def metadata(settings: Settings, scopes: list[str], id_tokens: bool) -> dict[str
 async def _metadata(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     scopes = await client_registry(request).advertised_scopes()
-    id_tokens = request.app.state.id_tokens is not None
-    return JSONResponse(
-        metadata(settings, scopes, id_tokens), headers={"Cache-Control": _JWKS_CACHE}
-    )
+    id_tokens = request.app.state.id_tokens
+    id_algs = [] if id_tokens is None else id_tokens.algorithms
+    return JSONResponse(metadata(settings, scopes, id_algs), headers={"Cache-Control": _JWKS_CACHE})
 
 
 @router.get(

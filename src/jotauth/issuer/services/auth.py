@@ -366,11 +366,12 @@ class AuthService:
             scope=self.tokens.session_scope(fresh, family),  # a narrowed session stays narrow
             now=self.clock(),
             jkt=_bound_key(claims),  # a DPoP-bound token's successor stays bound to that key
+            ttl=None if family is None else family.access_ttl,
         )
         return {
             "access_token": token,
             "token_type": token_type(new_claims),
-            "expires_in": self.settings.access_ttl,
+            "expires_in": new_claims["exp"] - new_claims["iat"],
             "scope": new_claims["scope"],
         }
 

@@ -384,7 +384,7 @@ class AuthorizationService:
             raise InvalidGrantError("the sign-in of this code has ended")
         pair = self.tokens.start_session(
             user, client_id=client.client_id, scope=record.scope, ip=ip, user_agent=user_agent,
-            jkt=jkt, bind=client.client_type == "public",
+            jkt=jkt, bind=client.client_type == "public", access_ttl=client.access_ttl,
         )  # fmt: skip
         if not self.store.attach_family(code_hash, pair.family_id):
             self.tokens.revoke_session(pair.family_id, reason="code_replay")
@@ -402,5 +402,6 @@ class AuthorizationService:
                 nonce=record.nonce,
                 access_token=pair.access_token,
                 claims={k: v for k, v in userinfo_claims(user, scopes).items() if k != "sub"},
+                alg=client.id_token_signed_response_alg,
             )
         return body

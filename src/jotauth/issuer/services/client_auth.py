@@ -29,6 +29,7 @@ import anyio.to_thread
 from jotauth import jose
 from jotauth.guard import JWKSClient, KeySourceError
 from jotauth.issuer.errors import InvalidClientError
+from jotauth.issuer.services.client_cache import ClientCache
 from jotauth.issuer.services.clients import ASSERTION_ALGORITHMS, SECRET_METHODS, check_secret
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import ClientRecord
@@ -83,7 +84,10 @@ class ClientAuthenticator:
         *,
         clock: Callable[[], float] = time.time,
         transport: Any = None,
+        clients: ClientCache | None = None,
     ) -> None:
+        """``clients``: where client rows are read (default: the database, every time)."""
+        self.clients = ClientCache(store, seconds=0) if clients is None else clients
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -103,7 +107,9 @@ class ClientAuthenticator:
             )
         client = None
         if len(client_id) <= 64 and "\x00" not in client_id:
-            client = await _run(self.store.get_client, client_id)
+            hit, client = self.clients.cached(client_id)  # no thread hop for a cached client
+            if not hit:
+                client = await _run(self.clients.get, client_id)
         method = credentials.method
         if method in SECRET_METHODS:
             valid = check_secret(credentials.secret or "", None if client is None else

@@ -30,6 +30,7 @@ import anyio.to_thread
 
 from jotauth import jose
 from jotauth.issuer.errors import ConflictError, InvalidRequestError, NotFoundError
+from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG, ID_TOKEN_ALGORITHMS
 from jotauth.issuer.settings import MAX_ACCESS_TTL
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import ClientRecord
@@ -77,6 +78,8 @@ class ClientSpec:
     audiences: tuple[str, ...] = ()
     first_party: bool = False
     access_ttl: int | None = None
+    id_token_signed_response_alg: str | None = None
+    """RS256 (the default, which OIDC requires every provider to offer), ES256 or EdDSA."""
     tier: str | None = None
     rate_limit: int | None = None
     rate_window: int | None = None
@@ -223,6 +226,12 @@ def validate_spec(spec: ClientSpec) -> dict[str, Any]:
             raise InvalidRequestError("private_key_jwt needs exactly one of jwks and jwks_uri")
     elif jwks is not None or jwks_uri is not None:
         raise InvalidRequestError("jwks and jwks_uri are for private_key_jwt clients only")
+    id_alg = spec.id_token_signed_response_alg
+    if id_alg is not None and id_alg not in ID_TOKEN_ALGORITHMS:
+        raise InvalidRequestError(
+            f"id_token_signed_response_alg must be one of {', '.join(ID_TOKEN_ALGORITHMS)}, "
+            f"not {str(id_alg)[:40]!r}"
+        )
     logout = spec.backchannel_logout_uri
     after_logout = tuple(
         check_uri(uri, "post_logout_redirect_uri", native=True)
@@ -238,6 +247,7 @@ def validate_spec(spec: ClientSpec) -> dict[str, Any]:
         "audiences": list(audiences),
         "first_party": bool(spec.first_party),
         "access_ttl": _bounded(spec.access_ttl, "access_ttl", 1, MAX_ACCESS_TTL),
+        "id_token_signed_response_alg": None if id_alg == ID_TOKEN_ALG else id_alg,
         "tier": spec.tier,
         "rate_limit": rate_limit,
         "rate_window": (rate_window or 60) if rate_limit is not None else None,
@@ -261,9 +271,19 @@ async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class ClientService:
     """Register, list, rotate and disable clients (the admin API and the CLI call these)."""
 
-    def __init__(self, store: SQLStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: SQLStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 0.0,
+    ) -> None:
+        """``cache_seconds``: how long the servers' workers may keep a client's row
+        (``JOTAUTH_CLIENT_CACHE_SECONDS``); a disabling revokes the tokens issued that long
+        after it too, so no worker's older copy issues a token that outlives it."""
         self.store = store
         self.clock = clock
+        self.cache_seconds = cache_seconds
 
     async def register(
         self, spec: ClientSpec, *, client_id: str | None = None
@@ -329,7 +349,11 @@ class ClientService:
         """Disable (no authentication succeeds, no token is issued) or re-enable a client."""
         client = await self.get(client_id)
         updated = await _run(
-            self.store.set_client_disabled, client.client_id, disabled, now=self.clock()
+            self.store.set_client_disabled,
+            client.client_id,
+            disabled,
+            now=self.clock(),
+            ahead=self.cache_seconds,
         )
         if updated is None:
             raise NotFoundError(f"no client {client_id!r}")

@@ -92,9 +92,14 @@ def issue_client_token(
     targets: list[str],
     clock: Callable[[], float] = time.time,
     jkt: str | None = None,
+    signer: jose.Key | None = None,
 ) -> ServiceToken:
     """A signed RFC 9068 access token for ``client`` itself (after it authenticated); with
-    ``jkt`` (the DPoP key the request proved) bound to that key (``cnf.jkt``)."""
+    ``jkt`` (the DPoP key the request proved) bound to that key (``cnf.jkt``).
+
+    ``signer``: the ring's ``ready_signer()``, when the caller has it; else ``ring.signer()``
+    is asked (which may read the database: then call this in a worker thread).
+    """
     check_grant(client, "client_credentials")
     if not client.audiences:  # pragma: no cover - validate_spec requires one
         raise InvalidRequestError("this client has no audience to ask for")
@@ -118,7 +123,7 @@ def issue_client_token(
         claims["rate_limit"] = {"requests": client.rate_limit, "window": client.rate_window or 60}
     if jkt is not None:
         claims["cnf"] = {"jkt": jkt}
-    token = jose.encode(claims, ring.signer(), headers={"typ": "at+jwt"})
+    token = jose.encode(claims, signer or ring.signer(), headers={"typ": "at+jwt"})
     if len(token) > MAX_TOKEN_BYTES:
         raise TokenTooLargeError("the access token would be over 8 KiB; register fewer scopes")
     return ServiceToken(token, lifetime, claims)

@@ -1,25 +1,40 @@
 """ID tokens (OIDC Core 2), back-channel logout tokens, and reading an ``id_token_hint``.
 
-They are signed by their own ring of RS256 keys, the one algorithm OpenID Connect requires
-every provider to offer (Core 15.1), kept in the key table beside the access-token ring,
-published in the same JWKS and rotated with it (``KeyRing.alongside``). Access tokens keep
-the server's algorithm (EdDSA by default); a guard verifying access tokens is never handed
-the ID-token keys, so an ID token cannot pass as an access token there.
+They are signed with the algorithm the client registered (``id_token_signed_response_alg``,
+OIDC Registration 2): RS256 by default, the one algorithm OpenID Connect requires every
+provider to offer (Core 15.1), or ES256 or EdDSA. Each algorithm has its own ring of keys,
+kept in the key table beside the access-token ring, published in the same JWKS and rotated
+with it (``KeyRing.alongside``, one ring after the other), except the algorithm of the access
+tokens themselves (``JOTAUTH_SIGNING_ALG``), whose ring signs both (``typ`` tells them
+apart: ``JWT`` here, ``at+jwt`` there). A guard verifying access tokens is never handed the
+other rings' keys, so an ID token of another algorithm cannot pass as an access token there.
+Back-channel logout tokens are signed like the client's ID tokens.
 """
 
 import base64
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from jotauth import jose
+from jotauth.issuer.errors import ConfigurationError
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.settings import Settings
 
-__all__ = ["BACKCHANNEL_EVENT", "ID_TOKEN_ALG", "ID_TOKEN_TTL", "IdTokens", "at_hash"]
+__all__ = [
+    "BACKCHANNEL_EVENT",
+    "ID_TOKEN_ALG",
+    "ID_TOKEN_ALGORITHMS",
+    "ID_TOKEN_TTL",
+    "IdTokens",
+    "at_hash",
+]
 
 ID_TOKEN_ALG: Final = "RS256"  # noqa: S105 - an algorithm name
+"""The default (OIDC Core 15.1: every provider offers it)."""
+ID_TOKEN_ALGORITHMS: Final = ("RS256", "ES256", "EdDSA")
+"""What a client may register as ``id_token_signed_response_alg``."""
 ID_TOKEN_TTL: Final = 300
 """Seconds an ID token is valid: it is read once, at sign-in, by the client it names."""
 LOGOUT_TOKEN_TTL: Final = 120
@@ -35,12 +50,30 @@ def at_hash(access_token: str) -> str:
 
 
 class IdTokens:
-    """Signs ID and logout tokens with the RS256 ring; reads hints back."""
+    """Signs ID and logout tokens with the ring of the client's algorithm; reads hints back."""
 
-    def __init__(self, ring: KeyRing, settings: Settings, clock: Callable[[], float]) -> None:
-        self.ring = ring
+    def __init__(
+        self, rings: Mapping[str, KeyRing], settings: Settings, clock: Callable[[], float]
+    ) -> None:
+        """``rings``: the ring of each algorithm ID tokens can be signed with (RS256 first)."""
+        self.rings = dict(rings)
         self.settings = settings
         self.clock = clock
+
+    @property
+    def algorithms(self) -> list[str]:
+        """The algorithms an ID token can be signed with here (what discovery lists)."""
+        return list(self.rings)
+
+    def _signer(self, alg: str | None) -> jose.Key:
+        ring = self.rings.get(alg or ID_TOKEN_ALG)
+        if ring is None:
+            raise ConfigurationError(
+                f"this server cannot sign ID tokens with {alg}: it signs them with "
+                f"{', '.join(self.rings)} (an algorithm of another name than "
+                "JOTAUTH_SIGNING_ALG's family has no ring of its own)"
+            )
+        return ring.signer()
 
     def id_token(
         self,
@@ -52,8 +85,10 @@ class IdTokens:
         nonce: str | None,
         access_token: str,
         claims: dict[str, Any],
+        alg: str | None = None,
     ) -> str:
-        """The ID token of one sign-in of ``sub`` at ``client_id`` (``claims``: the user's)."""
+        """The ID token of one sign-in of ``sub`` at ``client_id`` (``claims``: the user's),
+        signed with ``alg`` (the client's ``id_token_signed_response_alg``; None: RS256)."""
         now = int(self.clock())
         body: dict[str, Any] = {
             **claims,
@@ -69,9 +104,9 @@ class IdTokens:
         }
         if nonce is not None:
             body["nonce"] = nonce
-        return jose.encode(body, self.ring.signer(), headers={"typ": "JWT"})
+        return jose.encode(body, self._signer(alg), headers={"typ": "JWT"})
 
-    def logout_token(self, *, sub: str, client_id: str, sid: str) -> str:
+    def logout_token(self, *, sub: str, client_id: str, sid: str, alg: str | None = None) -> str:
         """A back-channel logout token (Back-Channel Logout 1.0 section 2.4): no nonce."""
         now = int(self.clock())
         body = {
@@ -84,7 +119,7 @@ class IdTokens:
             "sid": sid,
             "events": {BACKCHANNEL_EVENT: {}},
         }
-        return jose.encode(body, self.ring.signer(), headers={"typ": "logout+jwt"})
+        return jose.encode(body, self._signer(alg), headers={"typ": "logout+jwt"})
 
     def read_hint(self, token: str) -> dict[str, Any] | None:
         """The claims of an ID token this server issued (expired up to an hour), else None."""
@@ -93,10 +128,11 @@ class IdTokens:
             audience = jose.peek_claims(token).get("aud")
             if not isinstance(audience, str):
                 return None
+            keys = [key for ring in self.rings.values() for key in ring.verification_keys()]
             return jose.decode(
                 token,
-                self.ring.verification_keys(),
-                algorithms=[self.ring.alg],
+                jose.KeySet(keys),
+                algorithms=[ring.alg for ring in self.rings.values()],
                 issuer=self.settings.issuer,
                 audience=audience,
                 typ="JWT",  # not an access token (at+jwt), when one ring signs both

@@ -21,6 +21,9 @@ from typing import Any, Final, TypeVar
 import anyio.to_thread
 
 from jotauth import jose
+from jotauth.guard.revocation import RevocationView
+from jotauth.issuer.services.client_cache import ClientCache
+from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.tokens import TokenService, hash_refresh
 from jotauth.issuer.settings import Settings
@@ -39,6 +42,34 @@ _FIELDS: Final = (
 T = TypeVar("T")
 
 
+def _dead(
+    claims: dict[str, Any], token: str, view: RevocationView, owner: ClientRecord | None
+) -> bool:
+    """Whether a verified service token is revoked: its jti, its client's disabling since
+    it was issued, or its key (the feed view), or its client unknown or disabled now."""
+    jti, iat = claims.get("jti"), claims.get("iat")
+    kid = jose.peek_header(token).get("kid")
+    revoked = view.check(
+        jti if isinstance(jti, str) else None,
+        str(claims["client_id"]),
+        iat if isinstance(iat, int | float) else 0,
+        kid if isinstance(kid, str) else None,
+    )
+    return revoked is not None or owner is None or owner.disabled
+
+
+def _answer(claims: dict[str, Any]) -> dict[str, Any]:
+    """The RFC 7662 2.2 answer for a live access token's claims."""
+    # RFC 9449 6.2: a DPoP-bound token is introspected with its cnf and token_type DPoP, so
+    # that a resource server asks for the proof.
+    bound = isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]
+    answer: dict[str, Any] = {"active": True, "token_type": "DPoP" if bound else "Bearer"}
+    answer.update({name: claims[name] for name in _FIELDS if name in claims})
+    if isinstance(claims.get("preferred_username"), str):
+        answer["username"] = claims["preferred_username"]
+    return answer
+
+
 async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
@@ -55,7 +86,14 @@ class TokenIntrospection:
         *,
         algorithms: list[str],
         clock: Callable[[], float] = time.time,
+        clients: ClientCache | None = None,
+        revocations: FeedView | None = None,
     ) -> None:
+        """``clients`` and ``revocations``: where a service token's client and revocations
+        are read from memory (``client_cache``, ``feed_view``: their staleness is bounded
+        and documented there); without both, one statement per token asks the database."""
+        self.clients = clients
+        self.revocations = revocations
         self.store = store
         self.ring = ring
         self.settings = settings
@@ -103,6 +141,10 @@ class TokenIntrospection:
         client_id = claims.get("client_id")
         issued = iat if isinstance(iat, int | float) else 0
         if claims.get("sub") == client_id and isinstance(client_id, str):  # a service token
+            if self.clients is not None and self.revocations is not None:
+                view = self.revocations.current()
+                owner = self.clients.get(client_id[:64])
+                return None if _dead(claims, token, view, owner) else claims
             if self.store.service_token_revoked(
                 client_id=client_id[:64],
                 jti=jti if isinstance(jti, str) else None,
@@ -163,19 +205,42 @@ class TokenIntrospection:
         claims = self._live_access(token, client.audiences, now)
         if claims is None:  # the verifier checked aud against the client's audiences
             return dict(INACTIVE)
-        # RFC 9449 6.2: a DPoP-bound token is introspected with its cnf and token_type DPoP,
-        # so that a resource server asks for the proof.
-        bound = isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]
-        answer: dict[str, Any] = {"active": True, "token_type": "DPoP" if bound else "Bearer"}
-        answer.update({name: claims[name] for name in _FIELDS if name in claims})
-        if isinstance(claims.get("preferred_username"), str):
-            answer["username"] = claims["preferred_username"]
-        return answer
+        return _answer(claims)
+
+    def from_memory(self, client: ClientRecord, token: str) -> dict[str, Any] | None:
+        """``introspect_sync``'s answer when memory holds all it needs, else None (never
+        blocks, so the event loop may ask it and spare the request a worker thread).
+
+        Memory holds it for a service token while the key ring, the revocation view and the
+        token client's cached record are all fresh; the rules are ``introspect_sync``'s
+        (``_dead``), only where the facts come from differs.
+        """
+        if not token or len(token) > _MAX_TOKEN or not token.isascii():
+            return dict(INACTIVE)
+        feed, clients, now = self.revocations, self.clients, self.clock()
+        if feed is None or clients is None or token.count(".") != 2:
+            return None
+        if self.ring.cached_keys(now) is None or not feed.fresh():
+            return None
+        claims = self._verify(token, client.audiences, now)
+        if claims is None:
+            return dict(INACTIVE)
+        client_id = claims.get("client_id")
+        if claims.get("sub") != client_id or not isinstance(client_id, str):
+            return None  # a user's token: its user's row is in the database only
+        hit, owner = clients.cached(client_id[:64])
+        if not hit:
+            return None
+        return dict(INACTIVE) if _dead(claims, token, feed.view, owner) else _answer(claims)
 
     async def introspect(
         self, client: ClientRecord, token: str, hint: str | None = None
     ) -> dict[str, Any]:
-        """``introspect_sync`` in a worker thread (it reads the database)."""
+        """From memory when it can (``from_memory``), else ``introspect_sync`` in a worker
+        thread (it reads the database)."""
+        answer = self.from_memory(client, token)
+        if answer is not None:
+            return answer
         return await _run(self.introspect_sync, client, token, hint)
 
     # -- revocation --------------------------------------------------------------------------

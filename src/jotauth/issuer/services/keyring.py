@@ -336,6 +336,19 @@ class KeyRing:
                 self._view = None
         return self.view().signer
 
+    def ready_signer(self) -> jose.Key | None:
+        """``signer()``'s key when it would answer from memory (the view fresh, its key
+        confirmed less than half a second ago), else None: never blocks, so the event loop
+        may sign with it and spare the request a worker thread."""
+        view, now = self._view, self.clock()
+        if view is None or now - view.loaded_at >= self.cache_seconds:
+            return None
+        if self._hmac is not None:
+            return view.signer
+        if now - max(view.loaded_at, self._confirmed_at) < _CONFIRM_SECONDS:
+            return view.signer
+        return None
+
     def verification_keys(self) -> jose.KeySet:
         """Public keys a token of this server may be signed with (next, active, retiring)."""
         return self.view().published

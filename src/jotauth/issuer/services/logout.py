@@ -56,7 +56,10 @@ class SessionLogout:
             if client is None or not client.backchannel_logout_uri:
                 continue
             token = self.id_tokens.logout_token(
-                sub=str(record.user_id), client_id=client_id, sid=record.sid
+                sub=str(record.user_id),
+                client_id=client_id,
+                sid=record.sid,
+                alg=client.id_token_signed_response_alg,
             )
             deliveries.append((client.backchannel_logout_uri, token))
         return record, deliveries

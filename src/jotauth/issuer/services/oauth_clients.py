@@ -44,6 +44,8 @@ class OAuthClient(Protocol):
     def access_ttl(self) -> int | None: ...
     @property
     def dpop_bound_access_tokens(self) -> bool: ...
+    @property
+    def id_token_signed_response_alg(self) -> str | None: ...
 
 
 class ClientRegistry(Protocol):
@@ -113,6 +115,10 @@ class _Registered:
     @property
     def dpop_bound_access_tokens(self) -> bool:
         return self.record.dpop_bound_access_tokens
+
+    @property
+    def id_token_signed_response_alg(self) -> str | None:
+        return self.record.id_token_signed_response_alg
 
 
 class RegisteredClients:

@@ -166,10 +166,14 @@ class OAuthProvider:
         if not client.confidential:  # pragma: no cover - so this never happens
             raise InvalidClientError()
         ring, settings = self.auth.ring, self.settings
-        return await _run(
+        signer = ring.ready_signer()
+        issue = partial(
             issue_client_token, client, ring=ring, settings=settings, scope=scope,
-            targets=targets, clock=self.clock, jkt=jkt,
+            targets=targets, clock=self.clock, jkt=jkt, signer=signer,
         )  # fmt: skip
+        if signer is not None:  # no database read is due: sign here, without a thread hop
+            return issue()
+        return await _run(issue)
 
     # -- introspection and revocation --------------------------------------------------------
 

@@ -173,6 +173,7 @@ class TokenService:
         now: float,
         encrypt: bool = True,
         jkt: str | None = None,
+        ttl: int | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """A signed RFC 9068 access token for ``user``, refused when over 8 KiB.
 
@@ -184,6 +185,9 @@ class TokenService:
         ``roles``. A scope string grants exactly that (RFC 6749 section 3.3): ``permissions``
         narrowed to it and no ``roles`` (a role is all or nothing, and the guard maps it to
         grants the issuer cannot narrow), so scope, permissions and roles never disagree.
+
+        ``ttl``: the session's access lifetime (its client's ``access_ttl``); None is
+        ``JOTAUTH_ACCESS_TTL``.
 
         Right after a user-wide revocation (not-before = the next whole second) the token waits
         until that second: its ``iat`` is then both >= not-before and not in the future, which
@@ -206,7 +210,7 @@ class TokenService:
             "iss": self.settings.issuer,
             "sub": user.sub,
             "aud": self.settings.audience,
-            "exp": issued + self.settings.access_ttl,
+            "exp": issued + (ttl or self.settings.access_ttl),
             "iat": issued,
             "jti": secrets.token_urlsafe(16),
             "client_id": client_id,
@@ -264,9 +268,11 @@ class TokenService:
             s for s in family.scope.split() if is_identity_scope(s) or covers(user.permissions, s)
         )
 
-    def _session_until(self, now: float) -> int:
-        """The latest ``exp`` an access token of a session revoked at ``now`` can have."""
-        return int(now) + self.settings.access_ttl + _SESSION_MARGIN
+    def _session_until(self, now: float, ttl: int | None) -> int:
+        """The latest ``exp`` an access token of a session revoked at ``now`` can have, for a
+        session whose tokens live ``ttl`` seconds (None: ``JOTAUTH_ACCESS_TTL``); never less
+        than the server's own lifetime, so an unknown session is covered as before."""
+        return int(now) + max(self.settings.access_ttl, ttl or 0) + _SESSION_MARGIN
 
     # -- login -------------------------------------------------------------------------------
 
@@ -281,12 +287,15 @@ class TokenService:
         audit: AuditOf | None = None,
         jkt: str | None = None,
         bind: bool = False,
+        access_ttl: int | None = None,
     ) -> TokenPair:
         """A new refresh family and its first token pair (after the password was checked).
 
         ``audit(pair)``: the event's row, written in the session's own insert. ``jkt``: the
         DPoP key the request proved: the access token is bound to it, and with ``bind`` (a
-        public client's session, RFC 9449 5) the refresh family too.
+        public client's session, RFC 9449 5) the refresh family too. ``access_ttl``: the
+        client's access lifetime, kept by the session for every refresh (None:
+        ``JOTAUTH_ACCESS_TTL``).
         """
         now = self.clock()
         client = client_id or self.settings.default_client_id
@@ -303,9 +312,16 @@ class TokenService:
             user_agent=None if user_agent is None else user_agent[:256],
             narrowed=scope is not None,
             dpop_jkt=jkt if bind else None,
+            access_ttl=access_ttl,
         )
         access, claims = self.access_token(
-            user, family_id=family.id, client_id=client, scope=scope, now=now, jkt=jkt
+            user,
+            family_id=family.id,
+            client_id=client,
+            scope=scope,
+            now=now,
+            jkt=jkt,
+            ttl=access_ttl,
         )
         refresh = _new_refresh()
         pair = self._pair(access, claims, refresh, user, family, now)
@@ -326,7 +342,7 @@ class TokenService:
         remaining = min(family.expires_at - now, self.settings.refresh_idle_ttl)
         return TokenPair(
             access_token=access,
-            expires_in=self.settings.access_ttl,
+            expires_in=family.access_ttl or self.settings.access_ttl,
             refresh_token=refresh,
             refresh_expires_in=max(0, int(remaining)),
             claims=claims,
@@ -400,7 +416,10 @@ class TokenService:
             current = self._follow(token, record)
             return self._issue(user, family, current, now, raced=True, jkt=jkt)
         self.store.revoke_family(
-            family.id, now=now, reason="refresh_reuse", until=self._session_until(now)
+            family.id,
+            now=now,
+            reason="refresh_reuse",
+            until=self._session_until(now, family.access_ttl),
         )
         raise ReuseDetectedError(
             "the refresh token was already used; the session is revoked for safety", family
@@ -465,6 +484,7 @@ class TokenService:
             scope=self.session_scope(user, family),
             now=now,
             jkt=family.dpop_jkt or jkt,
+            ttl=family.access_ttl,
         )
         return self._pair(access, claims, refresh, user, family, now, raced)
 
@@ -474,23 +494,38 @@ class TokenService:
         """End the session of an access token: family revoked with every access token it
         issued (a ``session`` feed event), the token's own jti denylisted too."""
         now = self.clock()
-        until = self._session_until(now)
+        iat, exp = claims.get("iat"), claims.get("exp")
+        # Every token of a session lives as long (the session fixed it): this one's lifetime.
+        ttl = exp - iat if isinstance(iat, int) and isinstance(exp, int) else None
+        until = self._session_until(now, ttl)
         sid = claims.get("sid")
         if isinstance(sid, str) and sid:
             self.store.revoke_family(sid, now=now, reason="logout", until=until)
         if refresh_token:
             found = self.store.find_refresh(hash_refresh(refresh_token))
             if found is not None and str(found[1].user_id) == claims.get("sub"):
-                self.store.revoke_family(found[1].id, now=now, reason="logout", until=until)
-        jti, exp = claims.get("jti"), claims.get("exp")
+                family = found[1]
+                self.store.revoke_family(
+                    family.id,
+                    now=now,
+                    reason="logout",
+                    until=self._session_until(now, family.access_ttl),
+                )
+        jti = claims.get("jti")
         if isinstance(jti, str) and isinstance(exp, int):
             self.store.revoke_token(jti, exp, now=now)
 
     def revoke_session(self, family_id: str, *, reason: str) -> bool:
-        """End one session and every access token it issued; False when none was live."""
+        """End one session and every access token it issued; False when none was live.
+
+        The session's row is read first for its access lifetime (a client's may be longer
+        than the server's): the ``session`` event must outlive the session's last token.
+        """
         now = self.clock()
+        family = self.store.get_family(family_id)
+        ttl = None if family is None else family.access_ttl
         return self.store.revoke_family(
-            family_id, now=now, reason=reason, until=self._session_until(now)
+            family_id, now=now, reason=reason, until=self._session_until(now, ttl)
         )
 
     def end_all_sessions(

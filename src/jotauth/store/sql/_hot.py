@@ -29,7 +29,7 @@ FIND_SESSION = Statement(
            f.created_at AS f_created_at, f.last_used_at AS f_last_used_at,
            f.expires_at AS f_expires_at, f.revoked_at AS f_revoked_at,
            f.revoke_reason AS f_revoke_reason, f.ip AS f_ip, f.user_agent AS f_user_agent,
-           f.narrowed AS f_narrowed, f.dpop_jkt AS f_dpop_jkt,
+           f.narrowed AS f_narrowed, f.dpop_jkt AS f_dpop_jkt, f.access_ttl AS f_access_ttl,
            u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash,
            u.roles AS u_roles, u.permissions AS u_permissions, u.disabled AS u_disabled,
            u.not_before AS u_not_before, u.created_at AS u_created_at
@@ -56,8 +56,9 @@ INSERT_AUDIT = Statement(
 )
 INSERT_FAMILY = Statement(
     "INSERT INTO refresh_families (id, user_id, client_id, scope, created_at, last_used_at, "
-    "expires_at, ip, user_agent, narrowed, dpop_jkt) VALUES (:id, :user_id, :client_id, "
-    ":scope, :created_at, :last_used_at, :expires_at, :ip, :user_agent, :narrowed, :dpop_jkt)"
+    "expires_at, ip, user_agent, narrowed, dpop_jkt, access_ttl) VALUES (:id, :user_id, "
+    ":client_id, :scope, :created_at, :last_used_at, :expires_at, :ip, :user_agent, :narrowed, "
+    ":dpop_jkt, :access_ttl)"
 )
 
 # PostgreSQL: one statement each, keyed by "with an audit row".
@@ -72,9 +73,9 @@ _USED = (
 )
 _FAMILY = (
     "WITH family AS (INSERT INTO refresh_families (id, user_id, client_id, scope, "
-    "created_at, last_used_at, expires_at, ip, user_agent, narrowed, dpop_jkt) VALUES (:id, "
-    ":user_id, :client_id, :scope, :created_at, :last_used_at, :expires_at, :ip, "
-    ":user_agent, :narrowed, :dpop_jkt) RETURNING id), "
+    "created_at, last_used_at, expires_at, ip, user_agent, narrowed, dpop_jkt, access_ttl) "
+    "VALUES (:id, :user_id, :client_id, :scope, :created_at, :last_used_at, :expires_at, :ip, "
+    ":user_agent, :narrowed, :dpop_jkt, :access_ttl) RETURNING id), "
     "token AS (INSERT INTO refresh_tokens (token_hash, family_id, created_at) "
     "SELECT CAST(:token_hash AS varchar), id, CAST(:created_at AS double precision) "
     "FROM family)"

@@ -36,6 +36,7 @@ def family_row(row: Any) -> FamilyRecord:
         user_agent=row.user_agent,
         narrowed=bool(row.narrowed),
         dpop_jkt=row.dpop_jkt,
+        access_ttl=row.access_ttl,
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import ClientRecord
+from jotauth.store.sql.changes import CLIENT, REVOCATION, Changes
 from jotauth.store.sql.models import Client, ClientAssertion, Revocation, SigningKey
 from jotauth.store.sql.revocations import publish
 
@@ -38,6 +39,7 @@ class ClientQueries:
     """The client registry (``oauth_clients``) and the assertion replay cache."""
 
     engine: Engine
+    changes: Changes
 
     def create_client(self, client: ClientRecord) -> ClientRecord:
         """Insert ``client``; DuplicateError when its client_id is taken."""
@@ -46,6 +48,7 @@ class ClientQueries:
                 connection.execute(insert(Client).values(**dataclasses.asdict(client)))
         except IntegrityError as exc:
             raise DuplicateError(f"client {client.client_id!r} exists") from exc
+        self.changes.notify(CLIENT, client.client_id)  # a cached "no such client" is wrong now
         return client
 
     def get_client(self, client_id: str) -> ClientRecord | None:
@@ -79,16 +82,19 @@ class ClientQueries:
             if not changed:
                 return None
             row = connection.execute(select(Client).where(Client.client_id == client_id)).one()
+        self.changes.notify(CLIENT, client_id)
         return client_row(row)
 
     def set_client_disabled(
-        self, client_id: str, disabled: bool, *, now: float
+        self, client_id: str, disabled: bool, *, now: float, ahead: float = 0.0
     ) -> ClientRecord | None:
         """Disable or enable a client; disabling also ends every token it holds.
 
         The client's tokens have ``sub`` = client_id, so a ``user`` feed event with that
         ``sub`` and a not-before of the next second makes every guard refuse them, in the
-        same transaction as the flag (published last, see ``publish``).
+        same transaction as the flag (published last, see ``publish``). ``ahead``: seconds
+        past ``now`` the not-before reaches, so that tokens other workers still issue until
+        their copy of the client expires (``ClientCache``) die as well.
         """
         with self.engine.begin() as connection:
             changed = connection.execute(
@@ -99,9 +105,12 @@ class ClientQueries:
             row = connection.execute(select(Client).where(Client.client_id == client_id)).one()
             if disabled:
                 publish(
-                    connection, type="user", sub=client_id, not_before=int(now) + 1,
+                    connection, type="user", sub=client_id, not_before=int(now + ahead) + 1,
                     created_at=now,
                 )  # fmt: skip
+        self.changes.notify(CLIENT, client_id)
+        if disabled:
+            self.changes.notify(REVOCATION)
         return client_row(row)
 
     def service_token_revoked(

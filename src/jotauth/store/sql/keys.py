@@ -6,6 +6,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from jotauth.store.records import KeyRecord
 from jotauth.store.sql._rows import key_row
+from jotauth.store.sql.changes import REVOCATION, Changes
 from jotauth.store.sql.models import SigningKey
 from jotauth.store.sql.revocations import publish
 
@@ -18,6 +19,7 @@ class KeyQueries:
     """The signing keys of the ring and their states."""
 
     engine: Engine
+    changes: Changes
 
     # -- signing keys ------------------------------------------------------------------------
 
@@ -118,6 +120,7 @@ class KeyQueries:
                 ring = select(SigningKey).order_by(SigningKey.created_at, SigningKey.kid)
                 check([key_row(r) for r in connection.execute(ring).all()])
             publish(connection, type="key", kid=kid, created_at=now)
+        self.changes.notify(REVOCATION)
         return key_row(row)
 
     def retire_keys(self, *, now: float) -> int:

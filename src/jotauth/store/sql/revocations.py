@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 
 from jotauth.store.records import FeedPage, RevocationRecord
 from jotauth.store.sql._rows import revocation_row
+from jotauth.store.sql.changes import REVOCATION, Changes
 from jotauth.store.sql.models import FeedCounter, Revocation, SigningKey, User
 
 __all__ = ["RevocationQueries", "live_probes", "publish"]
@@ -120,6 +121,7 @@ class RevocationQueries:
     """The revocation feed and the per-request revocation check."""
 
     engine: Engine
+    changes: Changes
 
     # -- revocation feed ---------------------------------------------------------------------
 
@@ -127,6 +129,7 @@ class RevocationQueries:
         """Denylist an access token's jti until its exp (published in the feed)."""
         with self.engine.begin() as connection:
             publish(connection, type="token", jti=jti, exp=exp, created_at=now)
+        self.changes.notify(REVOCATION)
 
     def feed_page(self, after: int, *, now: float, limit: int = 1000) -> FeedPage:
         """The live events after position ``after`` and the cursor past every row looked at.

@@ -24,6 +24,7 @@ from jotauth.store.sql import _hot
 from jotauth.store.sql._driver import cursor, from_json, to_json
 from jotauth.store.sql._rows import Prefixed, family_row, user_row
 from jotauth.store.sql.audit import AuditEntry, audit_params
+from jotauth.store.sql.changes import REVOCATION, Changes
 from jotauth.store.sql.models import Family, RefreshToken
 from jotauth.store.sql.revocations import publish
 
@@ -40,6 +41,7 @@ class SessionQueries:
     """Login sessions (refresh families) and their refresh tokens."""
 
     engine: Engine
+    changes: Changes
 
     def _one_statement(self) -> Connection:
         """A connection for a single read: in autocommit on PostgreSQL.
@@ -71,6 +73,7 @@ class SessionQueries:
             "user_agent": family.user_agent,
             "narrowed": family.narrowed,
             "dpop_jkt": family.dpop_jkt,
+            "access_ttl": family.access_ttl,
             "token_hash": token_hash,
             "family_id": family.id,
             "now": family.created_at,
@@ -195,6 +198,8 @@ class SessionQueries:
             ).rowcount
             if count and until is not None:
                 publish(connection, type="session", sid=family_id, exp=until, created_at=now)
+        if count and until is not None:
+            self.changes.notify(REVOCATION)
         return bool(count)
 
     def get_family(self, family_id: str) -> FamilyRecord | None:

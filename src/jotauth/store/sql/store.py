@@ -18,6 +18,7 @@ from jotauth.store.errors import StoreError, StoreUnavailableError
 from jotauth.store.sql import migrate
 from jotauth.store.sql.audit import AuditQueries
 from jotauth.store.sql.authorization import AuthorizationQueries
+from jotauth.store.sql.changes import Changes
 from jotauth.store.sql.clients import ClientQueries
 from jotauth.store.sql.engine import make_engine
 from jotauth.store.sql.keys import KeyQueries
@@ -46,6 +47,8 @@ class SQLStore(
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.changes = Changes()
+        """Told after commit of each change a cache of this process copies."""
 
     @classmethod
     def from_url(cls, url: str, *, migrate_now: bool = True, **engine: Any) -> "SQLStore":

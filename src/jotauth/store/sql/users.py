@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import UserRecord
 from jotauth.store.sql._rows import user_row
+from jotauth.store.sql.changes import REVOCATION, Changes
 from jotauth.store.sql.models import Family, User
 from jotauth.store.sql.revocations import publish
 
@@ -52,6 +53,7 @@ class UserQueries:
     """Users: create, find, update, and user-wide revocation."""
 
     engine: Engine
+    changes: Changes
 
     # -- users -------------------------------------------------------------------------------
 
@@ -180,6 +182,7 @@ class UserQueries:
             publish(
                 connection, type="user", sub=str(user_id), not_before=row.not_before, created_at=now
             )
+        self.changes.notify(REVOCATION)
         return user_row(row)
 
     def enable_user(self, user_id: int) -> UserRecord | None:
