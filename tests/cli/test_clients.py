@@ -110,3 +110,13 @@ def test_rotate_secret_of_a_public_client_is_refused(env: dict[str, str]) -> Non
     result = runner.invoke(main, ["client", "rotate-secret", "spa"], env=env)
     assert result.exit_code == 1
     assert "not a secret" in result.output
+
+
+def test_generated_client_ids_are_never_read_as_options() -> None:
+    """A generated id is hex: never a leading ``-`` that click would take for an option (a
+    URL-safe id did so for one client in 64, and ``jotauth client show <id>`` then failed)."""
+    from jotauth.issuer.services.clients import new_client_id
+
+    ids = {new_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids)

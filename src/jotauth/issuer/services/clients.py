@@ -93,8 +93,10 @@ class ClientSpec:
 
 
 def new_client_id() -> str:
-    """A client identifier: 128 random bits, URL-safe (unguessable, so ids are not a list)."""
-    return secrets.token_urlsafe(16)
+    """A client identifier: 128 random bits (unguessable, so ids are not a list), in hex: an id
+    is typed as a command's argument, and a URL-safe one may start with ``-`` and be read as an
+    option (``jotauth client show -Xy...``)."""
+    return secrets.token_hex(16)
 
 
 def new_secret() -> str:
