@@ -57,6 +57,33 @@ async def test_rotation_keeps_old_tokens_valid_until_they_expire(
     assert _states(app)[old_kid] == "retired"
 
 
+async def test_rotation_keeps_a_key_published_for_a_clients_longer_access_ttl(
+    app: Any, client: httpx.AsyncClient, clock: Any
+) -> None:
+    """A client whose tokens live 2 h (the server's live 15 min): a key retired at rotation
+    stays in JWKS until such a token it signed has expired, not 15 minutes later."""
+    from jotauth.issuer.services.clients import ClientSpec
+
+    record, secret = await app.state.clients.register(
+        ClientSpec(name="nightly-batch", audiences=("reports",), access_ttl=7200)
+    )
+    answer = await client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(record.client_id, secret)
+    )
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    assert answer.json()["expires_in"] == 7200
+    kid = jose.peek_header(token)["kid"]
+    app.state.auth.ring.rotate()
+    clock.advance(900 + 61)
+    app.state.auth.ring.invalidate()
+    assert kid in await _kids(client)
+    assert _states(app)[kid] == "retiring"
+    clock.advance(7200 - 900)
+    app.state.auth.ring.invalidate()
+    assert kid not in await _kids(client)
+
+
 async def test_emergency_revocation_kills_tokens_at_once(
     app: Any, client: httpx.AsyncClient, kit: Any
 ) -> None:

@@ -3,8 +3,9 @@
 - The **next** key is in the JWKS from the moment it is made, so every cache knows it before
   it signs anything; rotation promotes it and makes a new next key.
 - The **active** key signs. Rotation is scheduled (``JOTAUTH_KEY_ROTATION_DAYS``) and manual.
-- A **retiring** key is published until ``retire_after`` = rotation time + the access token
-  lifetime + a minute, i.e. until every token it signed has expired; then it is retired.
+- A **retiring** key is published until ``retire_after`` = rotation time + the longest access
+  token lifetime (``JOTAUTH_ACCESS_TTL``, or a client's longer ``access_ttl``) + a minute, i.e.
+  until every token it signed has expired; then it is retired.
 - A **revoked** key leaves the JWKS at once and its kid goes into the revocation feed, so
   guards reject its tokens even before their JWKS cache refreshes.
 
@@ -244,7 +245,8 @@ class KeyRing:
         actives = [r for r in records if r.state == "active"]
         if not nexts:
             raise ConflictError("no next key to promote; run ensure() first")
-        retire_after = now + self.settings.access_ttl + _RETIRE_MARGIN
+        longest = max(self.settings.access_ttl, self.store.longest_access_ttl(now=now) or 0)
+        retire_after = now + longest + _RETIRE_MARGIN
         promoted = nexts[0]
         self.store.rotate_keys(
             next_kid=promoted.kid,

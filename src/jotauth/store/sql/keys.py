@@ -2,12 +2,12 @@
 
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from jotauth.store.records import KeyRecord
 from jotauth.store.sql._rows import key_row
 from jotauth.store.sql.changes import REVOCATION, Changes
-from jotauth.store.sql.models import SigningKey
+from jotauth.store.sql.models import Client, Family, SigningKey
 from jotauth.store.sql.revocations import publish
 
 __all__ = ["KeyQueries"]
@@ -39,6 +39,20 @@ class KeyQueries:
                 select(SigningKey.state).where(SigningKey.kid == kid)
             ).scalar_one_or_none()
         return None if state is None else str(state)
+
+    def longest_access_ttl(self, *, now: float) -> int | None:
+        """The longest access-token lifetime a client has, or a live session keeps from its
+        client (None: none has its own). A key retired at rotation must stay published that
+        long, or a token it signed just before would stop verifying early."""
+        with self.engine.connect() as connection:
+            clients = connection.execute(select(func.max(Client.access_ttl))).scalar()
+            sessions = connection.execute(
+                select(func.max(Family.access_ttl)).where(
+                    Family.revoked_at.is_(None), Family.expires_at > now
+                )
+            ).scalar()
+        longest = [int(ttl) for ttl in (clients, sessions) if ttl is not None]
+        return max(longest) if longest else None
 
     def add_key(self, key: KeyRecord) -> None:
         """Insert a key of the ring."""
