@@ -1,14 +1,16 @@
-"""Store calls take turns on SQLite (one at a time), and run side by side otherwise."""
+"""Store calls take turns (at most ``limit`` at once, a bounded wait), or run side by side."""
 
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import pytest
 
 from jotauth.issuer.runtime import build_runtime
 from jotauth.issuer.services.turns import StoreTurns
+from jotauth.store.errors import StoreUnavailableError
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +32,7 @@ def _overlap_meter() -> tuple[Callable[[], int], Callable[[], int]]:
 
 
 async def test_serial_calls_never_overlap_and_each_returns_its_result() -> None:
-    turns = StoreTurns(serial=True)
+    turns = StoreTurns(limit=1, wait=30)
     call, peak = _overlap_meter()
     results: list[int] = []
 
@@ -46,7 +48,7 @@ async def test_serial_calls_never_overlap_and_each_returns_its_result() -> None:
 
 
 async def test_calls_that_need_not_take_turns_run_side_by_side() -> None:
-    turns = StoreTurns(serial=False)
+    turns = StoreTurns(limit=None, wait=30)
     barrier = threading.Barrier(2, timeout=30)  # both must be inside at once to pass
 
     def meet() -> str:
@@ -60,7 +62,7 @@ async def test_calls_that_need_not_take_turns_run_side_by_side() -> None:
 
 
 async def test_errors_and_keyword_arguments_go_through() -> None:
-    turns = StoreTurns(serial=True)
+    turns = StoreTurns(limit=1, wait=30)
 
     def divide(a: int, *, by: int) -> float:
         return a / by
@@ -70,9 +72,30 @@ async def test_errors_and_keyword_arguments_go_through() -> None:
         await turns.run(divide, 1, by=0)
 
 
+async def test_a_call_waits_for_its_turn_a_bounded_time() -> None:
+    """Past ``wait`` the call fails as the store being unavailable (503), never runs late."""
+    turns = StoreTurns(limit=1, wait=0.05)
+    release, ran = threading.Event(), []
+    busy = anyio.Event()
+
+    def hold() -> None:
+        anyio.from_thread.run_sync(busy.set)
+        release.wait(30)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(turns.run, hold)
+        await busy.wait()
+        with pytest.raises(StoreUnavailableError, match="no turn"):
+            await turns.run(ran.append, 1)
+        release.set()
+    assert ran == []
+    assert await turns.run(ran.append, 2) is None  # the turn is free again
+    assert ran == [2]
+
+
 def test_one_instance_serves_one_event_loop_after_another() -> None:
     """The limiter belongs to a loop: a second loop (the next test client) gets its own."""
-    turns = StoreTurns(serial=True)
+    turns = StoreTurns(limit=1, wait=30)
     for _ in range(2):
         assert anyio.run(turns.run, lambda: 7) == 7
 
@@ -80,6 +103,7 @@ def test_one_instance_serves_one_event_loop_after_another() -> None:
 def test_the_auth_service_takes_turns_on_sqlite_only(database_url: str, kit: Any) -> None:
     runtime = build_runtime(kit.make_settings(database_url))
     try:
-        assert runtime.auth._turns.serial == database_url.startswith("sqlite")
+        sqlite = database_url.startswith("sqlite")
+        assert runtime.auth._turns.limit == (1 if sqlite else None)
     finally:
         runtime.store.close()

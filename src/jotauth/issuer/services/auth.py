@@ -103,7 +103,10 @@ class AuthService:
         self.events = events
         self.clock = clock
         self.tokens = TokenService(store, ring, settings, clock=clock, sleep=sleep)
-        self._turns = StoreTurns(serial=store.engine.dialect.name == "sqlite")
+        self._turns = StoreTurns(
+            limit=1 if store.engine.dialect.name == "sqlite" else None,
+            wait=settings.db_pool_timeout,
+        )
         secret = settings.master_key or settings.hmac_secret or os.urandom(32)
         self._name_tag_key = derive_key(secret, b"jotauth unknown username tag")
 

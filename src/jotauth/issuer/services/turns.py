@@ -1,4 +1,4 @@
-"""``StoreTurns``: the use cases' store calls in a worker thread, one at a time on SQLite.
+"""``StoreTurns``: the use cases' store calls in worker threads, a bounded number at a time.
 
 SQLite writes one transaction at a time per file (``store/sql/sqlite_writer.py`` queues the
 writers of a process), so letting 16 concurrent refreshes into 16 worker threads buys no
@@ -8,11 +8,13 @@ its own whose page cache every other connection's commit invalidates. Measured w
 CPU with anyio's default limit (40 threads) and 0.82 ms with its store calls taking turns
 (a ``CapacityLimiter`` of one), and served 1120/s instead of 935/s.
 
+On PostgreSQL the calls keep anyio's default limit (``limit=None``).
+
 The turns cover the store calls of ``AuthService`` only: the password check of a login
 (Argon2id, tens of milliseconds, in the same hop as the user lookup) keeps anyio's default
-limit, so logins still hash in parallel and a refresh never waits behind a hash. On
-PostgreSQL the calls keep the default limit too: the server runs many transactions at once
-and each one waits on the network, not on the GIL.
+limit, so logins still hash in parallel and a refresh never waits behind a hash. A call
+waits for its turn at most ``wait`` seconds (``JOTAUTH_DB_POOL_TIMEOUT``, as long as for a
+pooled connection) and then fails as StoreUnavailableError (503), as an exhausted pool did.
 """
 
 from collections.abc import Callable
@@ -23,37 +25,44 @@ import anyio
 import anyio.to_thread
 from anyio.lowlevel import RunVar
 
+from jotauth.store.errors import StoreUnavailableError
+
 __all__ = ["StoreTurns"]
 
 T = TypeVar("T")
 
 
 class StoreTurns:
-    """Runs blocking store calls in worker threads; ``serial``: one at a time (SQLite)."""
+    """Runs blocking store calls in worker threads, at most ``limit`` at once (None: as
+    many as anyio's default limit lets run)."""
 
-    def __init__(self, *, serial: bool) -> None:
+    def __init__(self, *, limit: int | None, wait: float) -> None:
+        self.limit = limit
+        self.wait = wait
         # One limiter per event loop (a limiter belongs to the loop it was made in).
-        self._turn: RunVar[anyio.CapacityLimiter] | None = (
-            RunVar(f"jotauth store turn {id(self):x}") if serial else None
-        )
+        self._turn: RunVar[anyio.CapacityLimiter] = RunVar(f"jotauth store turns {id(self):x}")
 
-    @property
-    def serial(self) -> bool:
-        """Whether the calls take turns."""
-        return self._turn is not None
-
-    def _limiter(self) -> anyio.CapacityLimiter | None:
-        if self._turn is None:
-            return None  # anyio's default limiter
+    def _limiter(self, limit: int) -> anyio.CapacityLimiter:
         try:
             return self._turn.get()
         except LookupError:
-            limiter = anyio.CapacityLimiter(1)
+            limiter = anyio.CapacityLimiter(limit)
             self._turn.set(limiter)
             return limiter
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)`` in a worker thread, after the calls before it."""
-        return await anyio.to_thread.run_sync(
-            partial(function, *args, **kwargs), limiter=self._limiter()
-        )
+        """``function(*args, **kwargs)`` in a worker thread, once a turn is free."""
+        call = partial(function, *args, **kwargs)
+        if self.limit is None:
+            return await anyio.to_thread.run_sync(call)
+        limiter = self._limiter(self.limit)
+        with anyio.move_on_after(self.wait) as waited:
+            await limiter.acquire()
+        if waited.cancelled_caught:
+            raise StoreUnavailableError(
+                f"the database is busy: no turn for a query within {self.wait:g} s"
+            )
+        try:
+            return await anyio.to_thread.run_sync(call)
+        finally:
+            limiter.release()
