@@ -100,10 +100,12 @@ def test_one_instance_serves_one_event_loop_after_another() -> None:
         assert anyio.run(turns.run, lambda: 7) == 7
 
 
-def test_the_auth_service_takes_turns_on_sqlite_only(database_url: str, kit: Any) -> None:
+def test_the_auth_service_takes_one_turn_on_sqlite_and_the_pool_size_elsewhere(
+    database_url: str, kit: Any
+) -> None:
     runtime = build_runtime(kit.make_settings(database_url))
     try:
         sqlite = database_url.startswith("sqlite")
-        assert runtime.auth._turns.limit == (1 if sqlite else None)
+        assert runtime.auth._turns.limit == (1 if sqlite else runtime.store.engine.pool.size())
     finally:
         runtime.store.close()

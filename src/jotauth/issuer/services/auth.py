@@ -6,7 +6,8 @@ User-Agent, and turn the result or the IssuerError into a response. The brute-fo
 before any password is hashed or refresh token rotated: one parse of each body decides both
 what is checked and what is counted. Database work runs in a
 worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks;
-on SQLite the store calls take turns (``services.turns``), the password checks do not.
+the store calls take turns (``services.turns``: one at a time on SQLite, the pool's
+size on PostgreSQL), the password checks do not.
 
 The two hot paths pay as few thread hops and commits as their rules allow: a refresh is two
 hops (the lookup, whose owner the limits must see before anything is written; then the
@@ -45,7 +46,7 @@ from jotauth.issuer.services.tokens import (
     TokenPair,
     TokenService,
 )
-from jotauth.issuer.services.turns import StoreTurns
+from jotauth.issuer.services.turns import StoreTurns, turn_limit
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     keep_an_admin,
@@ -104,7 +105,7 @@ class AuthService:
         self.clock = clock
         self.tokens = TokenService(store, ring, settings, clock=clock, sleep=sleep)
         self._turns = StoreTurns(
-            limit=1 if store.engine.dialect.name == "sqlite" else None,
+            limit=turn_limit(store),
             wait=settings.db_pool_timeout,
         )
         secret = settings.master_key or settings.hmac_secret or os.urandom(32)
