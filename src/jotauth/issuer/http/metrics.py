@@ -9,7 +9,7 @@ unless ``JOTAUTH_METRICS_PUBLIC`` opts out.
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +22,7 @@ from jotauth.issuer.observability.metrics import HardeningMetrics
 __all__ = ["MetricsMiddleware"]
 
 _SCRAPE_SCOPE: Final = "metrics:read"
+_MAX_CHILDREN: Final = 1024
 
 
 class MetricsMiddleware:
@@ -46,6 +47,11 @@ class MetricsMiddleware:
         self.public = public
         self.verify = verify
         self._token = None if token is None else token.encode()
+        # The latency histogram's child per (method, route, status): prometheus-client's
+        # ``labels(**names)`` checks and sorts its arguments on every call, 3 to 4 µs of each
+        # request; the children are the same objects it would return. Bounded like the label
+        # sets themselves (route templates, status codes), and capped for odd methods.
+        self._children: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,9 +77,13 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or (
                 path if path in TOKEN_PATHS else "unmatched"
             )
-            self.metrics.request_latency.labels(
-                method=scope.get("method", ""), route=template, status=str(status)
-            ).observe(time.perf_counter() - start)
+            key = (scope.get("method", ""), template, str(status))
+            child = self._children.get(key)
+            if child is None:
+                child = self.metrics.request_latency.labels(*key)  # method, route, status
+                if len(self._children) < _MAX_CHILDREN:
+                    self._children[key] = child
+            child.observe(time.perf_counter() - start)
 
     async def _allowed(self, scope: Scope) -> int:
         """200 for a valid credential, 403 for a token without ``metrics:read``, else 401."""

@@ -23,6 +23,8 @@ __all__ = ["AuditLogger", "audit_record", "ensure_audit_handler", "event_record"
 
 LOGGER_NAME: Final = "jotauth.audit"
 _HANDLER_FLAG: Final = "_jotauth_audit_handler"
+# ``json.dumps(record, sort_keys=True, default=str)``, without a new encoder per line.
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, default=str)
 
 
 def event_record(event: AuthEvent) -> dict[str, Any]:
@@ -93,4 +95,4 @@ class AuditLogger:
     def __call__(self, event: AuthEvent) -> None:
         record = event_record(event)
         level = logging.WARNING if record["event"] == "refresh_reuse_detected" else logging.INFO
-        self.logger.log(level, json.dumps(record, sort_keys=True, default=str))
+        self.logger.log(level, _ENCODER.encode(record))

@@ -23,20 +23,34 @@ _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"
 _MAX_DEPTH: Final = 8
 
 
+# Whether a key names a secret, per key seen: the keys are the handlers' own few names, and
+# every audit line would otherwise run the pattern over each of them again. Bounded, since
+# a record read back from the store may carry any keys.
+_secret_keys: dict[str, bool] = {}
+_MAX_KEYS: Final = 1024
+
+
+def _is_secret_key(key: str) -> bool:
+    known = _secret_keys.get(key)
+    if known is None:
+        known = key.lower() not in _ALLOWED and _SECRET_KEY.search(key) is not None
+        if len(_secret_keys) < _MAX_KEYS:
+            _secret_keys[key] = known
+    return known
+
+
 def _scrub(value: Any, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         return REDACTED
     if isinstance(value, str):
-        return _JWT.sub(REDACTED, value)
+        # Every match starts with "eyJ": a string without it has nothing to replace.
+        return _JWT.sub(REDACTED, value) if "eyJ" in value else value
     if isinstance(value, Mapping):
-        return {
-            str(k): (
-                REDACTED
-                if str(k).lower() not in _ALLOWED and _SECRET_KEY.search(str(k))
-                else _scrub(v, depth + 1)
-            )
-            for k, v in value.items()
-        }
+        out = {}
+        for k, v in value.items():
+            key = str(k)
+            out[key] = REDACTED if _is_secret_key(key) else _scrub(v, depth + 1)
+        return out
     if isinstance(value, list | tuple | set | frozenset):
         return [_scrub(v, depth + 1) for v in value]
     if value is None or isinstance(value, bool | int | float):

@@ -5,7 +5,9 @@ User-Agent, and turn the result or the IssuerError into a response. The brute-fo
 (``self.limits``, see ``services.limits``) are asked here, on the values the handler parsed,
 before any password is hashed or refresh token rotated: one parse of each body decides both
 what is checked and what is counted. Database work runs in a
-worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks.
+worker thread (``anyio.to_thread``), password hashing too, so the event loop never blocks;
+the store calls take turns (``services.turns``: one at a time on SQLite, the pool's
+size on PostgreSQL), the password checks do not.
 
 The two hot paths pay as few thread hops and commits as their rules allow: a refresh is two
 hops (the lookup, whose owner the limits must see before anything is written; then the
@@ -46,6 +48,7 @@ from jotauth.issuer.services.tokens import (
     TokenService,
     token_type,
 )
+from jotauth.issuer.services.turns import StoreTurns, turn_limit
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     keep_an_admin,
@@ -110,8 +113,16 @@ class AuthService:
         self.events = events
         self.clock = clock
         self.tokens = TokenService(store, ring, settings, clock=clock, sleep=sleep)
+        self._turns = StoreTurns(
+            limit=turn_limit(store),
+            wait=settings.db_pool_timeout,
+        )
         secret = settings.master_key or settings.hmac_secret or os.urandom(32)
         self._name_tag_key = derive_key(secret, b"jotauth unknown username tag")
+
+    async def _store(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A blocking store call in a worker thread (in turn with the others on SQLite)."""
+        return await self._turns.run(function, *args, **kwargs)
 
     def name_tag(self, username: str) -> str:
         """How a login name no account has is recorded: ``unknown:`` and 96 bits of an
@@ -188,7 +199,9 @@ class AuthService:
             raise InvalidGrantError("invalid username or password")
         await self.limits.login_succeeded(username, user.sub, client.ip)
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
-            user = await _run(self.store.update_user, user.id, password_hash=new_hash) or user
+            user = (
+                await self._store(self.store.update_user, user.id, password_hash=new_hash) or user
+            )
         return user
 
     def _find_and_verify(
@@ -229,7 +242,7 @@ class AuthService:
             made.append((pair, event))
             return self.events.audit_entry(event)
 
-        pair = await _run(
+        pair = await self._store(
             self.tokens.start_session,
             user,
             client_id=client_id,
@@ -259,7 +272,7 @@ class AuthService:
         """
         if not isinstance(refresh_token, str):
             raise InvalidRequestError("refresh_token must be a string")
-        found = await _run(self.tokens.find, refresh_token)
+        found = await self._store(self.tokens.find, refresh_token)
         if found is not None and check_client is not None:
             await check_client(found[1])
         owner = None if found is None else str(found[1].user_id)
@@ -275,9 +288,11 @@ class AuthService:
             return self.events.audit_entry(event)
 
         try:
-            pair = await _run(self.tokens.refresh, refresh_token, found, audit=audit, jkt=jkt)
+            pair = await self._store(
+                self.tokens.refresh, refresh_token, found, audit=audit, jkt=jkt
+            )
         except ReuseDetectedError as exc:
-            user = await _run(self.store.get_user, exc.family.user_id)
+            user = await self._store(self.store.get_user, exc.family.user_id)
             await self.emit(
                 "refresh_reuse_detected", client, outcome="failure", user=user,
                 sid=exc.family.id,
@@ -317,14 +332,14 @@ class AuthService:
         self, claims: dict[str, Any], client: Client, refresh_token: str | None = None
     ) -> None:
         """End the caller's session and kill its access token."""
-        await _run(self.tokens.logout, claims, refresh_token)
+        await self._store(self.tokens.logout, claims, refresh_token)
         user = await self._user_of(claims)
         await self.emit("logout", client, user=user, sid=claims.get("sid"))
 
     async def logout_all(self, claims: dict[str, Any], client: Client) -> None:
         """End every session of the caller."""
         user = await self._user_of(claims)
-        await _run(self.tokens.end_all_sessions, user.id, reason="logout_all")
+        await self._store(self.tokens.end_all_sessions, user.id, reason="logout_all")
         await self.emit("logout_all", client, user=user)
 
     async def change_password(
@@ -348,8 +363,8 @@ class AuthService:
         new_hash = await self.passwords.hash(password)
         raw_sid = claims.get("sid")
         sid = raw_sid if isinstance(raw_sid, str) and raw_sid else None
-        family = None if sid is None else await _run(self.store.get_family, sid)
-        updated = await _run(
+        family = None if sid is None else await self._store(self.store.get_family, sid)
+        updated = await self._store(
             self.tokens.end_all_sessions,
             user.id,
             reason="password_changed",
@@ -358,7 +373,7 @@ class AuthService:
         )
         await self.emit("password_changed", client, user=user)
         fresh = updated or user
-        token, new_claims = await _run(
+        token, new_claims = await self._store(
             self.tokens.access_token,
             fresh,
             family_id=sid or "",
@@ -379,7 +394,7 @@ class AuthService:
         """The user a token's ``sub`` names, or None (a client's subject names no user)."""
         if not (sub.isdigit() and len(sub) < 19):
             return None
-        return await _run(self.store.get_user, int(sub))
+        return await self._store(self.store.get_user, int(sub))
 
     async def _user_of(self, claims: dict[str, Any]) -> UserRecord:
         sub = claims.get("sub")
@@ -410,12 +425,12 @@ class AuthService:
         probe = UserRecord(
             id=10**18, username=name, password_hash="", roles=role_list, permissions=perms
         )
-        await _run(self.tokens.check_fits, probe)  # a 422 now, not an error at every login
+        await self._store(self.tokens.check_fits, probe)  # a 422 now, not an error at every login
         # A user made before PRECIS keys may hold this name's legacy key: it is taken too.
-        if await _run(self.store.find_user_any, username_keys(name)) is not None:
+        if await self._store(self.store.find_user_any, username_keys(name)) is not None:
             raise ConflictError("this username is taken")
         try:
-            return await _run(
+            return await self._store(
                 self.store.create_user,
                 username=name,
                 username_key=username_key(name),
@@ -443,7 +458,7 @@ class AuthService:
     ) -> UserRecord:
         """Disable (every token dies) or re-enable a user; the last admin is not disabled."""
         if disabled:
-            user = await _run(
+            user = await self._store(
                 self.tokens.end_all_sessions,
                 user_id,
                 reason="user_disabled",
@@ -451,7 +466,7 @@ class AuthService:
                 check=keep_an_admin,
             )
         else:
-            user = await _run(self.store.enable_user, user_id)
+            user = await self._store(self.store.enable_user, user_id)
         if user is None:
             raise NotFoundError(f"no user with id {user_id}")
         if disabled:
@@ -471,10 +486,10 @@ class AuthService:
         password is out. Audited as ``password_changed`` (with ``by``) and ``admin_action``.
         """
         password = validate_new_password(new)
-        if await _run(self.store.get_user, user_id) is None:
+        if await self._store(self.store.get_user, user_id) is None:
             raise NotFoundError(f"no user with id {user_id}")
         new_hash = await self.passwords.hash(password)
-        user = await _run(
+        user = await self._store(
             self.tokens.end_all_sessions, user_id, reason="password_set", password_hash=new_hash
         )
         if user is None:  # deleted while the hash was computed
@@ -495,12 +510,12 @@ class AuthService:
             clean["roles"] = validate_roles(values["roles"])
         if "permissions" in values:
             clean["permissions"] = validate_permissions(values["permissions"])
-        current = await _run(self.store.get_user, user_id)
+        current = await self._store(self.store.get_user, user_id)
         if current is None:
             raise NotFoundError(f"no user with id {user_id}")
-        await _run(self.tokens.check_fits, dataclasses.replace(current, **clean))
+        await self._store(self.tokens.check_fits, dataclasses.replace(current, **clean))
         check = keep_an_admin if "permissions" in clean else None
-        user = await _run(self.store.update_user, user_id, check=check, **clean)
+        user = await self._store(self.store.update_user, user_id, check=check, **clean)
         if user is None:
             raise NotFoundError(f"no user with id {user_id}")
         await self.emit(
@@ -510,7 +525,7 @@ class AuthService:
 
     async def revoke_session(self, session_id: str, client: Client, actor: str | None) -> None:
         """An admin ends one session: its refresh token and every access token it issued."""
-        if "\x00" in session_id or not await _run(
+        if "\x00" in session_id or not await self._store(
             self.tokens.revoke_session, session_id[:64], reason="admin"
         ):  # NUL names no session (PostgreSQL text refuses it)
             raise NotFoundError("no live session with this id")
@@ -525,18 +540,20 @@ class AuthService:
     ) -> str | None:
         """Why a verified access token is dead (jti, session, user not-before, disabled user,
         key), or None: the issuer's one revocation check per request."""
-        return await _run(self.store.revoked_reason, jti=jti, sub=sub, iat=iat, kid=kid, sid=sid)
+        return await self._store(
+            self.store.revoked_reason, jti=jti, sub=sub, iat=iat, kid=kid, sid=sid
+        )
 
     async def list_users(self, *, limit: int, after: int | None) -> list[UserRecord]:
         """Up to ``limit`` users by id, after the id ``after`` (``GET /admin/users``)."""
-        return await _run(self.store.list_users, limit=limit, after=after)
+        return await self._store(self.store.list_users, limit=limit, after=after)
 
     async def list_sessions(
         self, user_id: int | None, *, limit: int, after: tuple[float, str] | None
     ) -> list[FamilyRecord]:
         """Up to ``limit`` live sessions (refresh families), newest first, after the
         (created_at, id) key ``after``, optionally of one user."""
-        return await _run(
+        return await self._store(
             self.store.list_families,
             user_id=user_id,
             active_at=self.clock(),
@@ -547,7 +564,7 @@ class AuthService:
     async def feed_page(self, position: int, *, limit: int) -> FeedPage:
         """One page of the revocation feed after ``position`` (``GET /revocations``): its
         live events and the cursor past every row it looked at, expired ones included."""
-        return await _run(self.store.feed_page, position, now=self.clock(), limit=limit)
+        return await self._store(self.store.feed_page, position, now=self.clock(), limit=limit)
 
     def healthy(self) -> bool:
         """Whether the database answers and a signing key is loaded (blocking: run it in a

@@ -38,6 +38,18 @@ class Statement:
     def __init__(self, sql: str) -> None:
         self.sqlite = " ".join(sql.split())
         self.postgresql = _NAME.sub(r"%(\1)s", self.sqlite)
+        self._names: dict[str, tuple[str, ...]] = {}
+
+    def names(self, raw: Any, dialect: str) -> tuple[str, ...]:
+        """The result's column names, read from the cursor's ``description`` once per dialect.
+
+        The text is fixed, so its columns are too; psycopg builds a ``Column`` object per
+        column on every read of ``description`` (26 for the refresh lookup: about 20 µs).
+        """
+        names = self._names.get(dialect)
+        if names is None:
+            names = self._names[dialect] = tuple(column[0] for column in raw.description)
+        return names
 
     def text(self, dialect: str) -> str:
         """The text for ``dialect`` (``sqlite`` or ``postgresql``)."""

@@ -123,7 +123,7 @@ class SessionQueries:
         with self._one_statement() as connection, cursor(connection) as driver:
             raw = driver.execute(_hot.FIND_SESSION, {"token_hash": token_hash})
             row = raw.fetchone()
-            names = [column[0] for column in raw.description]
+            names = _hot.FIND_SESSION.names(raw, connection.dialect.name)
         if row is None:
             return None
         m = dict(zip(names, row, strict=True))
