@@ -59,8 +59,9 @@ async def test_off_by_default(sqlite_url: str, kit: Any, clock: Any) -> None:
 async def test_a_confidential_clients_refresh_token_needs_the_client(
     app: Any, client: httpx.AsyncClient, kit: Any
 ) -> None:
-    """RFC 6749 6: a confidential client's refresh token without its credentials is
-    invalid_client; with another client's credentials invalid_grant; with its own, rotated."""
+    """RFC 6749 6: a confidential client's refresh token without its credentials (at
+    /oauth/token or at /refresh) is invalid_client and spends nothing; with another client's
+    credentials invalid_grant; with its own, rotated."""
     await kit.add_user(app)
     record, secret = await app.state.clients.register(
         ClientSpec("web", grant_types=("password", "refresh_token"))
@@ -79,6 +80,9 @@ async def test_a_confidential_clients_refresh_token_needs_the_client(
     refresh = {"grant_type": "refresh_token", "refresh_token": pair.json()["refresh_token"]}
     bare = await client.post("/oauth/token", data=refresh)
     assert (bare.status_code, bare.json()["error"]) == (401, "invalid_client")
+    # The tutorial's /refresh takes no client credentials: not a way around them either.
+    tutorial = await client.post("/refresh", json={"refresh_token": refresh["refresh_token"]})
+    assert (tutorial.status_code, tutorial.json()["error"]) == (401, "invalid_client")
     stolen = await client.post("/oauth/token", data=refresh,
                                headers=basic(other.client_id, other_secret))  # fmt: skip
     assert (stolen.status_code, stolen.json()["error"]) == (400, "invalid_grant")

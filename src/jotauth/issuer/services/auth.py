@@ -30,12 +30,14 @@ import anyio.to_thread
 
 from jotauth.issuer.errors import (
     ConflictError,
+    InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
     NotFoundError,
     RegistrationClosedError,
 )
 from jotauth.issuer.events import AuthEvent, EventBus, EventType
+from jotauth.issuer.services.dpop import require_proof
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
@@ -266,15 +268,18 @@ class AuthService:
     ) -> TokenPair:
         """Rotate a refresh token (see ``TokenService.refresh``).
 
-        ``check_client``: the token endpoint's check that the caller is the client the
-        session belongs to (RFC 6749 6), given the family found by the one lookup. ``jkt``:
-        the DPoP key the request proved (a bound session needs its own key).
+        ``check_client``: the token endpoint's check that the authenticated caller is the
+        client the session belongs to (RFC 6749 6), given the family found by the one lookup;
+        without it (``/refresh``, or no client credentials) only a session no confidential
+        client owns may refresh (``_unauthenticated_refresh``). ``jkt``: the DPoP key the
+        request proved (a bound session needs its own key).
         """
         if not isinstance(refresh_token, str):
             raise InvalidRequestError("refresh_token must be a string")
         found = await self._store(self.tokens.find, refresh_token)
-        if found is not None and check_client is not None:
-            await check_client(found[1])
+        if found is not None:
+            check = check_client or partial(self._unauthenticated_refresh, jkt=jkt)
+            await check(found[1])
         owner = None if found is None else str(found[1].user_id)
         family_id = None if found is None else found[1].id
         await self.limits.admit_refresh(client.ip, owner, family_id)
@@ -327,6 +332,23 @@ class AuthService:
         return pair
 
     # -- sessions ----------------------------------------------------------------------------
+
+    async def _unauthenticated_refresh(self, family: FamilyRecord, *, jkt: str | None) -> None:
+        """A refresh with no client authentication: the server's own sessions (``/login``)
+        and public clients' only. A confidential client's session is refreshed by that client
+        authenticating at ``/oauth/token`` (RFC 6749 6): without the check its refresh token
+        alone would do at ``/refresh`` (no secret, and no DPoP key, since RFC 9449 5 binds a
+        confidential client's refresh tokens by its authentication, not by a key)."""
+        if family.client_id == self.settings.default_client_id:
+            return
+        owner = await self._store(self.store.get_client, family.client_id)
+        if owner is not None and owner.confidential:
+            raise InvalidClientError(
+                "client authentication is required: this refresh token belongs to a "
+                "confidential client; refresh it at /oauth/token with the client's credentials"
+            )
+        if owner is not None:
+            require_proof(jkt, owner.dpop_bound_access_tokens)
 
     async def logout(
         self, claims: dict[str, Any], client: Client, refresh_token: str | None = None

@@ -133,22 +133,12 @@ class OAuthProvider:
             require_proof(jkt, client.dpop_bound_access_tokens)
 
         async def belongs(family: FamilyRecord) -> None:
-            if client is not None:
-                if family.client_id != client.client_id:
-                    raise InvalidGrantError("the refresh token is not valid")
-                return
-            if family.client_id == self.settings.default_client_id:
-                return
-            owner = await _run(self.auth.store.get_client, family.client_id)
-            if owner is not None and owner.confidential:
-                raise InvalidClientError(
-                    "client authentication is required: this refresh token belongs to a "
-                    "confidential client"
-                )
-            if owner is not None:
-                require_proof(jkt, owner.dpop_bound_access_tokens)
+            if client is not None and family.client_id != client.client_id:
+                raise InvalidGrantError("the refresh token is not valid")
 
-        return await self.auth.refresh(refresh_token, caller, check_client=belongs, jkt=jkt)
+        # Without client credentials the service's own rule holds (no confidential session).
+        check = None if client is None else belongs
+        return await self.auth.refresh(refresh_token, caller, check_client=check, jkt=jkt)
 
     async def client_credentials(
         self,
