@@ -41,11 +41,19 @@ async def test_a_proof_used_at_one_instance_is_a_replay_at_another(
     first, second = shared
     key = jose.Key.generate("ES256")
     proof = make_proof(key, "POST", ISSUER + "/oauth/token")
-    assert await first.key_of([proof], path="/oauth/token") == key.public().thumbprint()
+    assert await _spent(first, proof, "/oauth/token") == key.public().thumbprint()
     with pytest.raises(InvalidDPoPProofError, match="used before"):
-        await second.key_of([proof], path="/oauth/token")
+        await _spent(second, proof, "/oauth/token")
     fresh = make_proof(key, "POST", ISSUER + "/oauth/token")
-    assert await second.key_of([fresh], path="/oauth/token") == key.public().thumbprint()
+    assert await _spent(second, fresh, "/oauth/token") == key.public().thumbprint()
+
+
+async def _spent(checks: DPoPChecks, proof: str, path: str) -> str:
+    """The proof verified, then spent (its replay check), as a use case does; its jkt."""
+    verified = checks.proof_of([proof], path=path)
+    assert verified is not None
+    await verified.spend()
+    return verified.jkt
 
 
 async def test_an_unreachable_replay_cache_refuses_with_503() -> None:
@@ -54,6 +62,6 @@ async def test_an_unreachable_replay_cache_refuses_with_503() -> None:
     checks = DPoPChecks(ISSUER, replays=cache, nonces=None, clock=time.time)
     proof = make_proof(jose.Key.generate("ES256"), "POST", ISSUER + "/login")
     with pytest.raises(ReplayUnavailableError) as raised:
-        await checks.key_of([proof], path="/login")
+        await _spent(checks, proof, "/login")
     assert (raised.value.status, raised.value.code) == (503, "temporarily_unavailable")
     cache.close()

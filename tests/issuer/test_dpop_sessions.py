@@ -158,3 +158,35 @@ async def test_a_thief_without_the_key_cannot_lock_the_owner_out(
     reasons = [e.detail.get("reason") for e in events if e.outcome == "failure"]
     assert reasons == ["dpop_key_mismatch"] * 8
     app.state.store.close()
+
+
+async def test_proofs_of_callers_who_prove_nothing_never_fill_the_replay_cache(
+    issuer: tuple[Any, httpx.AsyncClient], clock: ManualClock
+) -> None:
+    """Anyone can sign a proof with a key of their own: the replay cache (which refuses every
+    proof once full) records a proof only once its caller authenticated — a password, a
+    client's credentials, a live refresh token — so anonymous proofs cannot turn DPoP off."""
+    app, client = issuer
+    app.state.dpop.replays.maxsize = 3  # stands for the default 100 000
+    for path, attempt in (
+        ("/login", {"json": {"username": "john", "password": "wrong-password"}}),
+        ("/refresh", {"json": {"refresh_token": "x" * 43}}),
+        ("/oauth/token", {"data": {"grant_type": "nonsense"}}),
+        ("/oauth/token", {"data": {"grant_type": "client_credentials"}, "auth": ("who", "no")}),
+        ("/oauth/token", {"data": {"grant_type": "refresh_token", "refresh_token": "y" * 43}}),
+    ):
+        for _ in range(2):
+            headers = _proof(jose.Key.generate("ES256"), path, clock)
+            refused = await client.post(path, headers=headers, **attempt)
+            assert refused.status_code in (400, 401), (path, refused.text)
+    key = jose.Key.generate("ES256")
+    honest = _proof(key, "/login", clock)
+    answer = await _login_with(client, honest)
+    assert answer.status_code == 200, answer.text
+    replayed = await _login_with(client, honest)  # the honest proof was recorded: no replay
+    assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_dpop_proof")
+    refresh = await client.post(
+        "/refresh", json={"refresh_token": answer.json()["refresh_token"]},
+        headers=_proof(key, "/refresh", clock),
+    )  # fmt: skip
+    assert refresh.status_code == 200, refresh.text

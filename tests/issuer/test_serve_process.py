@@ -96,3 +96,7 @@ def test_two_workers_share_the_database(tmp_path: Path) -> None:
             results = list(pool.map(tab, range(6)))
         assert [r.status_code for r in results] == [200] * 6
         assert len({r.json()["refresh_token"] for r in results}) == 1
+        # Without Redis each worker counts limits and remembers DPoP proofs alone: said at start.
+        warning = served.output()
+        assert "2 workers and no JOTAUTH_REDIS_URL" in warning
+        assert "brute-force counters and DPoP replay cache" in warning

@@ -62,6 +62,22 @@ def serve(demo: bool, host: str, port: int, workers: int) -> None:
     if "issuer" not in settings.model_fields_set:  # no JOTAUTH_ISSUER: where we listen
         with fail_cleanly():
             settings = settings.replace(issuer=_base_url(host, port))
+    per_worker = [
+        what
+        for what, shared in (
+            ("brute-force counters", settings.ratelimit_redis_url),
+            ("DPoP replay cache", settings.redis_url),
+        )
+        if not shared
+    ]
+    if workers > 1 and per_worker:
+        click.secho(
+            f"warning: {workers} workers and no JOTAUTH_REDIS_URL: each worker keeps its own "
+            f"{' and '.join(per_worker)} (limits counted per worker; a DPoP proof replayable "
+            "once at each worker). Set JOTAUTH_REDIS_URL to share them across workers.",
+            fg="yellow",
+            err=True,
+        )
     with fail_cleanly():
 
         def report(line: str) -> None:

@@ -109,3 +109,48 @@ def test_the_auth_service_takes_one_turn_on_sqlite_and_the_pool_size_elsewhere(
         assert runtime.auth._turns.limit == (1 if sqlite else runtime.store.engine.pool.size())
     finally:
         runtime.store.close()
+
+
+def test_waiting_for_a_revocations_not_before_holds_no_turn(sqlite_url: str, kit: Any) -> None:
+    """Right after a user-wide revocation a new token waits for the next whole second (its
+    not-before); that wait happens outside the store turns, or on SQLite (one turn) every
+    other store call of the process would stall behind it for up to a second."""
+    import time
+
+    from jotauth.issuer.services.auth import Client
+
+    runtime = build_runtime(kit.make_settings(sqlite_url))
+    auth = runtime.auth
+    marks = threading.local()
+    take_turn = auth._turns.run
+
+    async def run_marked(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def marked() -> Any:
+            marks.in_turn = True
+            try:
+                return function(*args, **kwargs)
+            finally:
+                marks.in_turn = False
+
+        return await take_turn(marked)
+
+    waits: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(getattr(marks, "in_turn", False))
+        time.sleep(seconds)
+
+    auth._turns.run = run_marked  # type: ignore[method-assign]
+    auth.tokens.sleep = sleep
+
+    async def main() -> None:
+        user = await auth.create_user("john", "password123")
+        await auth._store(auth.tokens.end_all_sessions, user.id, reason="logout_all")
+        pair = await auth.login("john", "password123", Client())
+        assert pair.access_token
+
+    try:
+        anyio.run(main)
+    finally:
+        runtime.store.close()
+    assert waits == [False]

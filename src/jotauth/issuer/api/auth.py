@@ -9,7 +9,7 @@ from starlette.responses import Response
 from jotauth.issuer.api import cookies, models
 from jotauth.issuer.api.body import BodyRoute
 from jotauth.issuer.api.deps import Authenticated, authenticate, client, service
-from jotauth.issuer.api.dpop import dpop_checks, proved_key
+from jotauth.issuer.api.dpop import caller_with, dpop_checks, request_proof, settle
 from jotauth.issuer.api.openapi import bearer, errors
 from jotauth.issuer.errors import InvalidRequestError
 from jotauth.issuer.settings import Settings
@@ -69,8 +69,11 @@ async def login(request: Request, body: models.LoginRequest) -> Response:
     in_cookies = policy is not None and policy.wants_cookies(request)
     if in_cookies:
         cookies.clear_on_refusal(request)
-    jkt = await proved_key(request, "/login")
-    pair = await service(request).login(body.username, body.password, client(request), jkt=jkt)
+    proof = request_proof(request, "/login")
+    jkt = None if proof is None else proof.jkt
+    caller = caller_with(request, proof)
+    pair = await service(request).login(body.username, body.password, caller, jkt=jkt)
+    await settle(proof)
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 
@@ -97,8 +100,10 @@ async def refresh(request: Request, body: models.RefreshRequest = _EMPTY_REFRESH
     token = body.refresh_token if body.refresh_token is not None else from_cookie
     if token is None:
         raise InvalidRequestError("refresh_token is required")
-    jkt = await proved_key(request, Settings.refresh_path)
-    pair = await service(request).refresh(token, client(request), jkt=jkt)
+    proof = request_proof(request, Settings.refresh_path)
+    jkt = None if proof is None else proof.jkt
+    pair = await service(request).refresh(token, caller_with(request, proof), jkt=jkt)
+    await settle(proof)
     return _tokens(request, pair.body(), in_cookies=in_cookies)
 
 

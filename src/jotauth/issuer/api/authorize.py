@@ -29,6 +29,7 @@ from jotauth.issuer.services.authorization import (
     UnsafeRequestError,
 )
 from jotauth.issuer.services.client_auth import ClientCredentials
+from jotauth.issuer.services.dpop import Proof
 from jotauth.issuer.services.oauth_clients import ClientRegistry
 from jotauth.issuer.services.sso import ActiveSession, SSOSessions
 
@@ -192,15 +193,21 @@ async def exchange_code(
     form: dict[str, str],
     credentials: ClientCredentials,
     *,
-    jkt: str | None = None,
+    proof: Proof | None = None,
 ) -> dict[str, Any]:
     """The ``authorization_code`` grant of ``/oauth/token`` (``AuthorizationService``): the
-    client authenticates through the registry, then the code is spent for it."""
+    client authenticates through the registry, then the code is spent for it.
+
+    A confidential client's DPoP proof is checked for replay once the client authenticated;
+    a public client's proves nothing until its code and verifier do, so the token endpoint
+    checks it after the exchange (``settle``)."""
     authz: AuthorizationService = request.app.state.authorization
     registry: ClientRegistry = request.app.state.oauth_clients
     registered = await registry.authenticate_client(credentials)
+    if proof is not None and registered.client_type == "confidential":
+        await proof.spend()
     caller = client(request)
     return await _run(  # type: ignore[no-any-return]
         authz.exchange_code, registered, form, ip=caller.ip, user_agent=caller.user_agent,
-        jkt=jkt,
+        jkt=None if proof is None else proof.jkt,
     )  # fmt: skip

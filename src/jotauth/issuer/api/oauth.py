@@ -16,8 +16,8 @@ from jotauth.issuer.api import models
 from jotauth.issuer.api.authorize import exchange_code
 from jotauth.issuer.api.body import form
 from jotauth.issuer.api.client_auth import credentials_of
-from jotauth.issuer.api.deps import client, oauth_provider
-from jotauth.issuer.api.dpop import dpop_checks, proved_key
+from jotauth.issuer.api.deps import oauth_provider
+from jotauth.issuer.api.dpop import caller_with, dpop_checks, request_proof, settle
 from jotauth.issuer.api.openapi import errors, form_body
 from jotauth.issuer.errors import InvalidRequestError, UnsupportedGrantTypeError
 
@@ -60,8 +60,9 @@ async def token(
     proof (RFC 9449) binds the tokens to the client's key (``token_type: DPoP``)."""
     credentials = credentials_of(request, body)
     provider = oauth_provider(request)
-    caller = client(request)
-    jkt = await proved_key(request, _PATH)
+    proof = request_proof(request, _PATH)
+    caller = caller_with(request, proof)
+    jkt = None if proof is None else proof.jkt
     answer: dict[str, object]
     if body.grant_type == "client_credentials":
         targets = [t for t in (body.resource, body.audience) if t]
@@ -85,13 +86,15 @@ async def token(
         fields = {"code": body.code, "redirect_uri": body.redirect_uri}
         fields["code_verifier"] = body.code_verifier
         answer = await exchange_code(
-            request, {k: v for k, v in fields.items() if v is not None}, credentials, jkt=jkt
-        )
+            request, {k: v for k, v in fields.items() if v is not None}, credentials,
+            proof=proof,
+        )  # fmt: skip
     else:
         raise UnsupportedGrantTypeError(
             "grant_type must be authorization_code, client_credentials or refresh_token"
             + (" or password" if request.app.state.settings.password_grant_enabled else "")
         )
+    await settle(proof)
     headers = {
         "Cache-Control": "no-store",
         "Pragma": "no-cache",

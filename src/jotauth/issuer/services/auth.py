@@ -22,7 +22,7 @@ import hmac
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -37,7 +37,7 @@ from jotauth.issuer.errors import (
     RegistrationClosedError,
 )
 from jotauth.issuer.events import AuthEvent, EventBus, EventType
-from jotauth.issuer.services.dpop import require_proof
+from jotauth.issuer.services.dpop import Proof, require_proof
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.limits import AttemptLimits, NoLimits
 from jotauth.issuer.services.passwords import PasswordService
@@ -75,10 +75,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Client:
-    """Who is calling: recorded with every event."""
+    """Who is calling: recorded with every event; ``proof``, the DPoP proof the request
+    carries, spent (its replay checked) by ``proved`` once the caller has authenticated."""
 
     ip: str | None = None
     user_agent: str | None = None
+    proof: Proof | None = field(default=None, compare=False, repr=False)
+
+    async def proved(self) -> None:
+        """The caller authenticated: check its DPoP proof for replay (RFC 9449 11.1)."""
+        if self.proof is not None:
+            await self.proof.spend()
 
 
 async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -199,6 +206,7 @@ class AuthService:
             )  # fmt: skip
             await self.limits.login_failed(username, client.ip)
             raise InvalidGrantError("invalid username or password")
+        await client.proved()
         await self.limits.login_succeeded(username, user.sub, client.ip)
         if new_hash is not None:  # bcrypt (or weaker Argon2) upgraded to the current Argon2id
             user = (
@@ -244,6 +252,7 @@ class AuthService:
             made.append((pair, event))
             return self.events.audit_entry(event)
 
+        await self._after_not_before(user)
         pair = await self._store(
             self.tokens.start_session,
             user,
@@ -280,6 +289,9 @@ class AuthService:
         if found is not None:
             check = check_client or partial(self._unauthenticated_refresh, jkt=jkt)
             await check(found[1])
+            await client.proved()  # a live refresh token of this caller: its proof counts
+            if found[2] is not None:
+                await self._after_not_before(found[2])
         owner = None if found is None else str(found[1].user_id)
         family_id = None if found is None else found[1].id
         await self.limits.admit_refresh(client.ip, owner, family_id)
@@ -332,6 +344,15 @@ class AuthService:
         return pair
 
     # -- sessions ----------------------------------------------------------------------------
+
+    async def _after_not_before(self, user: UserRecord) -> None:
+        """Wait out a user-wide revocation's not-before second (at most about 1 s) before a
+        token is made for ``user``: in a worker thread but outside the store turns, since a
+        turn held through the wait would stall every store call of the process (one turn on
+        SQLite). ``TokenService.access_token`` then has nothing left to wait for."""
+        wait = user.not_before - self.clock()
+        if wait > 0:
+            await anyio.to_thread.run_sync(self.tokens.sleep, min(wait, 2.0))
 
     async def _unauthenticated_refresh(self, family: FamilyRecord, *, jkt: str | None) -> None:
         """A refresh with no client authentication: the server's own sessions (``/login``)
@@ -395,6 +416,7 @@ class AuthService:
         )
         await self.emit("password_changed", client, user=user)
         fresh = updated or user
+        await self._after_not_before(fresh)
         token, new_claims = await self._store(
             self.tokens.access_token,
             fresh,

@@ -24,7 +24,7 @@ from jotauth.issuer.errors import InvalidDPoPProofError, IssuerError, UseDPoPNon
 from jotauth.jose.dpop import DEFAULT_DPOP_ALGS, DPoPProof, verify_proof
 from jotauth.jose.errors import DPoPProofError
 
-__all__ = ["DPOP_ALGORITHMS", "DPoPChecks", "ReplayUnavailableError", "require_proof"]
+__all__ = ["DPOP_ALGORITHMS", "DPoPChecks", "Proof", "ReplayUnavailableError", "require_proof"]
 
 DPOP_ALGORITHMS: Final = DEFAULT_DPOP_ALGS
 """The algorithms a proof may be signed with (discovery's
@@ -48,6 +48,27 @@ def require_proof(jkt: str | None, required: bool) -> None:
             "this client must send a DPoP proof with every token request "
             "(it is registered with dpop_bound_access_tokens)"
         )
+
+
+class Proof:
+    """A request's verified DPoP proof: the key it proves (``jkt``) and the replay check still
+    to make (``spend``, once; a replay is InvalidDPoPProofError)."""
+
+    def __init__(self, checks: "DPoPChecks", proof: DPoPProof) -> None:
+        self.jkt = proof.jkt
+        self._checks = checks
+        self._proof = proof
+        self.spent = False
+
+    async def spend(self) -> None:
+        """Record the proof's ``jti``; refused if it was seen before (first call only)."""
+        if self.spent:
+            return
+        self.spent = True
+        if await self._checks._seen(self._proof):
+            raise InvalidDPoPProofError(
+                "this DPoP proof was used before: make a new proof (a new jti) per request"
+            )
 
 
 class DPoPChecks:
@@ -80,22 +101,20 @@ class DPoPChecks:
         a fresh one with any answer, so a client learns the next one without a failure)."""
         return {} if self.nonces is None else {"DPoP-Nonce": self.nonces.current(self.clock())}
 
-    async def key_of(self, proofs: Sequence[str], *, path: str) -> str | None:
-        """The thumbprint of the key the request's proof proves, None when it sends none.
+    def proof_of(self, proofs: Sequence[str], *, path: str) -> "Proof | None":
+        """The request's verified proof, its ``jti`` not yet recorded; None when it sends none.
 
-        ``proofs``: every ``DPoP`` header of the request (RFC 9449 4.3: exactly one).
+        ``proofs``: every ``DPoP`` header of the request (RFC 9449 4.3: exactly one). The
+        replay check is ``Proof.spend``, which the use cases call once the caller has
+        authenticated (a password, a client's credentials, a live refresh token): a proof
+        anyone can make for a key of their own must not fill the replay cache, or a flood of
+        them would turn DPoP off (the cache refuses every proof when full).
         """
         if not proofs:
             return None
         if len(proofs) > 1:
             raise InvalidDPoPProofError("send exactly one DPoP header")
-        now = self.clock()
-        proof = self._verified(proofs[0], self.url(path), now)
-        if await self._seen(proof):
-            raise InvalidDPoPProofError(
-                "this DPoP proof was used before: make a new proof (a new jti) per request"
-            )
-        return proof.jkt
+        return Proof(self, self._verified(proofs[0], self.url(path), self.clock()))
 
     async def _seen(self, proof: DPoPProof) -> bool:
         replays = self.replays

@@ -75,7 +75,7 @@ class OAuthProvider:
     async def client(self, credentials: ClientCredentials, caller: Client) -> ClientRecord:
         """The authenticated client, or InvalidClientError (audited as client_auth_failed)."""
         try:
-            return await self.authenticator.authenticate(credentials)
+            record = await self.authenticator.authenticate(credentials)
         except InvalidClientError as exc:
             await self.auth.emit(
                 EventType.CLIENT_AUTH_FAILED, caller, outcome="failure",
@@ -83,6 +83,8 @@ class OAuthProvider:
                 method=credentials.method, reason=str(exc),
             )  # fmt: skip
             raise
+        await caller.proved()
+        return record
 
     # -- grants ------------------------------------------------------------------------------
 
