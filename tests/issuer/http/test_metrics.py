@@ -49,16 +49,21 @@ async def test_metrics_count_the_token_lifecycle(
 async def test_latency_histogram_uses_route_templates(
     make_app: Callable[..., FastAPI], make_client: Callable[..., httpx.AsyncClient]
 ) -> None:
-    """Each request lands in the histogram under its route and status, unknown paths bounded."""
+    """Each request lands in the histogram under its route and status; unknown paths and
+    methods are bounded."""
     async with make_client(make_app(metrics_token="scrape-me")) as c:
         await c.post("/login", json=LOGIN)
         await c.get("/no/such/path/123")
         await c.get("/another/unknown")
+        for number in range(3):  # a method is the client's to make up: bounded too
+            await c.request(f"X{number}CUSTOM", "/login")
         text = (await c.get("/metrics", headers=SCRAPE)).text
     name = "jotauth_http_request_duration_seconds_count"
     assert sample(text, name, method="POST", route="/login", status="200") == 1
     assert sample(text, name, method="GET", route="unmatched", status="404") == 2
+    assert sample(text, name, method="other", route="/login", status="405") == 3
     assert "/no/such/path" not in text
+    assert "CUSTOM" not in text
 
 
 async def test_verification_failures_counted_by_reason(

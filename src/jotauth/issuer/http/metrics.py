@@ -23,6 +23,8 @@ __all__ = ["MetricsMiddleware"]
 
 _SCRAPE_SCOPE: Final = "metrics:read"
 _MAX_CHILDREN: Final = 1024
+# A method is the client's to choose: any other one is "other", so the label stays bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class MetricsMiddleware:
@@ -77,7 +79,8 @@ class MetricsMiddleware:
             template = getattr(route, "path", None) or (
                 path if path in TOKEN_PATHS else "unmatched"
             )
-            key = (scope.get("method", ""), template, str(status))
+            method = scope.get("method", "")
+            key = (method if method in _METHODS else "other", template, str(status))
             child = self._children.get(key)
             if child is None:
                 child = self.metrics.request_latency.labels(*key)  # method, route, status
