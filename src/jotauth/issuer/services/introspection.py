@@ -104,15 +104,19 @@ class TokenIntrospection:
 
     # -- access tokens -----------------------------------------------------------------------
 
-    def _verify(self, token: str, audiences: list[str], now: float) -> dict[str, Any] | None:
+    def _verify(
+        self, token: str, audiences: list[str], now: float, keys: jose.KeySet | None = None
+    ) -> dict[str, Any] | None:
         """The claims of one of this server's live access tokens for one of ``audiences``.
 
         One compiled verifier per audience set and key set (a client's audiences rarely
-        change; the dict is bounded).
+        change; the dict is bounded). ``keys``: the key set the caller already holds (the
+        event loop's caller must never fall back to reading the ring from the database).
         """
         if not audiences:
             return None
-        keys = self.ring.cached_keys(now) or self.ring.verification_keys()
+        if keys is None:
+            keys = self.ring.cached_keys(now) or self.ring.verification_keys()
         wanted = tuple(sorted(audiences))
         current = self._verifiers.get(wanted)
         if current is None or current[0] is not keys:
@@ -220,9 +224,10 @@ class TokenIntrospection:
         feed, clients, now = self.revocations, self.clients, self.clock()
         if feed is None or clients is None or token.count(".") != 2:
             return None
-        if self.ring.cached_keys(now) is None or not feed.fresh():
+        keys = self.ring.cached_keys(now)
+        if keys is None or not feed.fresh():
             return None
-        claims = self._verify(token, client.audiences, now)
+        claims = self._verify(token, client.audiences, now, keys)  # these keys: no read
         if claims is None:
             return dict(INACTIVE)
         client_id = claims.get("client_id")
