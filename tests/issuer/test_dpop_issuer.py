@@ -406,6 +406,28 @@ def test_a_bound_token_works_at_profile_only_with_its_key(http: httpx.Client) ->
     assert (other_key.status_code, other_key.json()["error"]) == (401, "invalid_token")
 
 
+def test_a_bound_token_reads_the_revocation_feed_only_with_its_key(
+    server: Served, http: httpx.Client
+) -> None:
+    """A guard's DPoP-bound token with ``revocations:read`` reads ``/revocations`` as
+    ``Authorization: DPoP`` with its proof; the same token as Bearer is refused."""
+    add_user(server[1], "feeder", PASSWORD, "revocations:read")
+    auth = DPoPAuth(jose.Key.generate("ES256"))
+    answer = http.post("/login", json={"username": "feeder", "password": PASSWORD}, auth=auth)
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    feed = http.get("/revocations", auth=auth.with_token(token))
+    assert feed.status_code == 200, feed.text
+    assert "events" in feed.json()
+    as_bearer = http.get("/revocations", headers={"Authorization": f"Bearer {token}"})
+    assert as_bearer.status_code == 401
+    johns = DPoPAuth(jose.Key.generate("ES256"))
+    john = _login(http, johns).json()["access_token"]
+    no_scope = http.get("/revocations", auth=johns.with_token(john))
+    assert no_scope.status_code == 401
+    assert "revocations:read" in no_scope.text
+
+
 @pytest.mark.anyio
 async def test_the_client_helper_works_with_an_async_client(nonce_server: Served) -> None:
     """The same DPoPAuth in an httpx.AsyncClient: nonce retry, then a bound call to /me, the

@@ -139,9 +139,15 @@ async def _service_caller(request: Request) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     credential = credential.strip()
+    if scheme.lower() == "dpop" and credential:  # a DPoP-bound access token, with its proof
+        principal = await authenticate(request)
+        if "revocations:read" not in principal.scopes:
+            raise InvalidTokenError("the access token lacks the revocations:read scope")
+        return
     if scheme.lower() != "bearer":
         raise MissingTokenError(
-            "the revocation feed needs Authorization: Bearer <service token or access token>"
+            "the revocation feed needs Authorization: Bearer <service token or access token> "
+            "(or DPoP <access token> with its proof)"
         )
     if not credential:  # as the guard answers it: a malformed request, 400 invalid_request
         raise GuardInvalidRequestError(
