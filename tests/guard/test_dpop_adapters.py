@@ -496,3 +496,48 @@ def test_wsgi_uri_comes_from_a_checked_host_and_the_whole_path(
     app = GuardWSGIMiddleware(inner, guard_for(issuer), scopes=["articles:read"])
     headers = target_headers(issuer, client_key, target)
     assert wsgi_target(app, headers, target) == expected(target, "http")
+
+
+def test_uvicorn_h11_target_and_host_attacks_over_a_socket(
+    issuer: LocalIssuer, client_key: jose.Key
+) -> None:
+    """The same attacks as raw bytes to uvicorn's h11 server (which hands ``.evil.example/x``
+    and a "#" in the target to the app as they came): refused; an honest request passes."""
+    import socket as sockets
+    import threading
+
+    import uvicorn
+    from tests.browser_support import wait_for_port
+    from tests.serve_process import free_port
+
+    app = GuardMiddleware(ok_app, guard_for(issuer), scopes=["articles:read"])
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http="h11", ws="none",
+                            lifespan="off", log_level="warning")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    token = issuer.make_token(sub="7", scope="articles:read", bound_to=client_key)
+
+    def status(target: str, host: str, htu: str) -> bytes:
+        proof = dpop_headers(client_key, token, "GET", htu)["DPoP"]
+        with sockets.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: DPoP {token}"
+                         f"\r\nDPoP: {proof}\r\nConnection: close\r\n\r\n".encode())  # fmt: skip
+            return conn.recv(64).split(b"\r\n")[0]
+
+    try:
+        wait_for_port(port)
+        assert status(".evil.example/x", "api.example", "http://api.example.evil.example/x") == (
+            b"HTTP/1.1 401 Unauthorized"
+        )
+        assert status("/admin", "other.example/public#", "http://other.example/public") == (
+            b"HTTP/1.1 401 Unauthorized"
+        )
+        assert status("/files#/../secret", "api.example", "http://api.example/files") == (
+            b"HTTP/1.1 401 Unauthorized"
+        )
+        assert status("/a%3Fb", "api.example", "http://api.example/a%3Fb") == b"HTTP/1.1 200 OK"
+    finally:
+        server.should_exit = True
+        thread.join(10)
