@@ -83,8 +83,9 @@ def dpop_request(scope: Scope, proofs: Sequence[str], host: str | None) -> DPoPR
         path = raw_path(raw)
     else:  # a server without raw_path: the decoded path, its "%", "?" and "#" encoded again
         path = decoded_path(scope.get("path", "/").encode("utf-8", "replace") or b"/")
-    return DPoPRequest(scope.get("method", "GET"), scope.get("scheme", "http"), host, path,
-                       tuple(proofs))  # fmt: skip
+    return DPoPRequest(
+        scope.get("method", "GET"), scope.get("scheme", "http"), host, path, tuple(proofs)
+    )
 
 
 class GuardMiddleware:

@@ -58,7 +58,8 @@ class DPoPRequest(NamedTuple):
     scheme: str
     host: str | None
     path: str
-    """The raw path as received (``raw_path``), without the query."""
+    """The raw path as received (``raw_path``, or ``decoded_path`` of a decoded one), without
+    the query: it starts with ``/`` and holds no ``?`` or ``#`` (else the proof is refused)."""
     proofs: tuple[str, ...]
     """Every ``DPoP`` header value (exactly one is accepted)."""
 
@@ -151,7 +152,7 @@ class DPoPPolicy:
         if not path.startswith("/") or "?" in path or "#" in path:
             raise jose.DPoPProofError(
                 "htu",
-                "the request target must be an absolute path (origin-form, starting with /)",
+                "the request target must be an absolute path (starting with /, without ? or #)",
             )
         if self.external_url is not None:
             return self.external_url + path
