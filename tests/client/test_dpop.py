@@ -119,3 +119,23 @@ def test_the_client_imports_no_server_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_nonces_of_two_origins_never_share_a_key() -> None:
+    """A nonce is kept per origin (scheme, host, port as sent): an IPv6 host keeps its
+    brackets, port 0 is not the default port, and only the default port names the same origin
+    as no port. A nonce must not follow the client to another server."""
+    origins = ["http://[::1]:8080", "http://[::1]", "http://a:0", "http://a", "https://a:8443"]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"DPoP-Nonce": f"nonce of {request.url}"})
+
+    auth = DPoPAuth(jose.Key.generate("ES256"), "token")
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        for origin in origins:
+            http.get(origin + "/x", auth=auth)
+    assert [auth.nonce_for(origin + "/other") for origin in origins] == [
+        f"nonce of {origin}/x" for origin in origins
+    ]
+    assert auth.nonce_for("http://a:80/") == auth.nonce_for("http://a/")
+    assert auth.nonce_for("https://[::1]:8080/") is None

@@ -28,6 +28,7 @@ from jotauth.guard import (
     RotatingNonce,
     TokenBindingError,
 )
+from jotauth.guard.dpop import raw_path
 from jotauth.guard.testing import LocalIssuer, ManualClock
 
 NOW = 1_900_000_000
@@ -61,11 +62,16 @@ def token(issuer: LocalIssuer, client_key: jose.Key) -> str:
 def request(
     proofs: str | tuple[str, ...], method: str = "GET", url: str = "https://api.example/articles"
 ) -> DPoPRequest:
-    """The DPoP facts of a request to ``url`` carrying ``proofs``."""
+    """The DPoP facts of a request to ``url`` carrying ``proofs``, its path as an adapter
+    hands it over (``raw_path``: the query cut off)."""
     scheme, _, rest = url.partition("://")
     host, _, path = rest.partition("/")
     return DPoPRequest(
-        method, scheme, host, "/" + path, (proofs,) if isinstance(proofs, str) else proofs
+        method,
+        scheme,
+        host,
+        raw_path(("/" + path).encode()),
+        (proofs,) if isinstance(proofs, str) else proofs,
     )
 
 
@@ -298,6 +304,82 @@ def test_proxy_external_url_is_the_uri_compared(
     prefixed = issuer.guard(clock=ManualClock(NOW), external_url="https://api.example/svc")
     sent = request(proof(client_key, token, url="https://api.example/svc/articles"))
     assert prefixed.authenticate_sync(token, dpop=sent).sub == "7"
+
+
+@pytest.mark.parametrize(
+    ("host", "htu"),
+    [
+        ("other.example/public#", "https://other.example/public"),
+        ("api.example/public?", "https://api.example/public"),
+        ("api.example/public", "https://api.example/public/articles"),
+        ("api.example#", "https://api.example/"),
+        ("evil.example@api.example", "https://api.example/articles"),
+        ("api.example\\evil", "https://api.example/articles"),
+        ("api.example evil", "https://api.example/articles"),
+        ("api.example:abc", "https://api.example/articles"),
+        ("[::1", "https://[::1]/articles"),
+        ("[::1]x", "https://[::1]/articles"),
+        ("api.example%2F", "https://api.example/articles"),
+    ],
+)
+def test_host_header_that_is_not_an_authority_is_refused(
+    host: str, htu: str, guard: Guard, token: str, client_key: jose.Key
+) -> None:
+    """Without external_url the Host header is part of the URI: a Host carrying a path, query,
+    fragment, userinfo or anything but host[:port] would let the attacker choose the path a
+    proof must name (``Host: other.example/public#`` + ``GET /admin`` matched a proof for
+    https://other.example/public). It is refused before a URI is built from it."""
+    sent = DPoPRequest("GET", "https", host, "/admin", (proof(client_key, token, url=htu),))
+    assert refused(guard, token, sent, jose.DPoPProofError).check == "htu"
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("API.example:443", "https://api.example/articles"),
+        ("api.example:8443", "https://api.example:8443/articles"),
+        ("127.0.0.1:8080", "https://127.0.0.1:8080/articles"),
+        ("[::1]", "https://[::1]/articles"),
+        ("[2001:DB8::1]:8443", "https://[2001:db8::1]:8443/articles"),
+    ],
+)
+def test_every_valid_host_still_works(
+    host: str, url: str, guard: Guard, token: str, client_key: jose.Key
+) -> None:
+    """reg-names, IPv4 and bracketed IPv6, with or without a port, match their proofs."""
+    sent = DPoPRequest("GET", "https", host, "/articles", (proof(client_key, token, url=url),))
+    assert guard.authenticate_sync(token, dpop=sent).sub == "7"
+
+
+@pytest.mark.parametrize(
+    ("path", "htu"),
+    [
+        (".evil.example/x", "https://api.example.evil.example/x"),
+        (":8443/articles", "https://api.example:8443/articles"),
+        ("@evil.example/articles", "https://evil.example/articles"),
+        ("*", "https://api.example*"),
+        ("", "https://api.example/"),
+        ("https://api.example/articles", "https://api.example/articles"),
+        ("/files#/../secret", "https://api.example/files"),
+        ("/files?x/secret", "https://api.example/files"),
+    ],
+)
+@pytest.mark.parametrize("external_url", [None, "https://api.example"])
+def test_request_target_that_is_not_an_absolute_path_is_refused(
+    path: str,
+    htu: str,
+    external_url: str | None,
+    issuer: LocalIssuer,
+    token: str,
+    client_key: jose.Key,
+) -> None:
+    """A target not starting with "/" would be glued onto the host (``GET .evil.example/x``
+    with ``Host: api.example`` matched a proof for https://api.example.evil.example/x), with
+    or without external_url; asterisk and absolute-form are refused too, and so is a path
+    whose "?" or "#" would cut the URI short."""
+    guard = issuer.guard(clock=ManualClock(NOW), external_url=external_url)
+    sent = DPoPRequest("GET", "https", "api.example", path, (proof(client_key, token, url=htu),))
+    assert refused(guard, token, sent, jose.DPoPProofError).check == "htu"
 
 
 # -- time ---------------------------------------------------------------------------------------

@@ -37,21 +37,49 @@ def test_memory_cache_forgets_proofs_once_stale() -> None:
     cache.seen("j1", JKT, NOW + 60)
     clock.advance(59)
     assert cache.seen("j1", JKT, NOW + 60) is True
-    clock.advance(1)
+    clock.advance(2)
     assert cache.seen("j2", JKT, NOW + 120) is False
-    assert len(cache) == 1  # j1 was evicted from the front, without a scan
+    assert len(cache) == 1  # j1 was evicted, without a scan
+
+
+def test_replay_at_the_last_second_of_a_proofs_life_is_refused() -> None:
+    """A proof is still accepted when now == iat + max_age (jose refuses only iat < now -
+    max_age): its entry must outlive that second, or the proof could be used twice in it."""
+    clock = ManualClock(NOW)
+    cache = MemoryReplayCache(clock=clock)
+    cache.seen("j1", JKT, NOW + 60)
+    clock.advance(60)
+    assert cache.seen("j1", JKT, NOW + 60) is True
 
 
 def test_memory_cache_never_drops_an_entry_before_it_expires() -> None:
-    """An entry with an earlier expiry than one before it is kept at least until its own."""
+    """Entries leave in order of their own expiry, whatever their arrival order."""
     clock = ManualClock(NOW)
     cache = MemoryReplayCache(clock=clock)
-    cache.seen("late", JKT, NOW + 100)
     cache.seen("early", JKT, NOW + 50)
+    cache.seen("late", JKT, NOW + 100)
+    cache.seen("middle", JKT, NOW + 70)
     clock.advance(60)
-    assert cache.seen("early", JKT, NOW + 50) is True  # kept until the horizon, NOW + 100
+    assert cache.seen("late", JKT, NOW + 100) is True
+    assert cache.seen("middle", JKT, NOW + 70) is True
     clock.advance(41)
-    assert cache.seen("early", JKT, NOW + 200) is False
+    assert cache.seen("late", JKT, NOW + 200) is False  # gone at its own expiry
+
+
+def test_short_lived_proofs_do_not_wait_for_long_lived_ones() -> None:
+    """Verifiers with different max_age sharing one cache: an entry of a 60-second verifier
+    leaves at its own expiry even behind one of a one-hour verifier, so the long ones cannot
+    fill the cache with dead short ones (which would refuse every proof with 503)."""
+    clock = ManualClock(NOW)
+    cache = MemoryReplayCache(3, clock=clock)
+    cache.seen("hour", JKT, NOW + 3600)
+    cache.seen("minute-1", JKT, NOW + 60)
+    cache.seen("minute-2", JKT, NOW + 60)
+    clock.advance(61)
+    assert cache.seen("minute-3", JKT, NOW + 121) is False
+    assert cache.seen("minute-4", JKT, NOW + 121) is False
+    assert len(cache) == 3
+    assert cache.seen("hour", JKT, NOW + 3600) is True
 
 
 def test_full_memory_cache_refuses_rather_than_forget() -> None:
@@ -63,7 +91,7 @@ def test_full_memory_cache_refuses_rather_than_forget() -> None:
     with pytest.raises(ReplayCheckError, match="full"):
         cache.seen("j3", JKT, NOW + 60)
     assert cache.seen("j1", JKT, NOW + 60) is True  # still remembered: no replay slips through
-    clock.advance(60)
+    clock.advance(61)
     assert cache.seen("j3", JKT, NOW + 120) is False  # stale entries made room
 
 

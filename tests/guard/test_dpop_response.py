@@ -17,7 +17,7 @@ from jotauth.guard import (
     TokenBindingError,
     error_response,
 )
-from jotauth.guard.dpop import DPoPPolicy, raw_path
+from jotauth.guard.dpop import DPoPPolicy, decoded_path, raw_path
 
 ALGS = ("ES256", "EdDSA")
 
@@ -101,11 +101,30 @@ def test_guard_refusal_uses_its_realm_and_algorithms() -> None:
         (b"/caf\xc3\xa9", "/caf%C3%A9"),
         (b"/a b", "/a%20b"),
         (b"/a\x00", "/a%00"),
+        (b"/files#/../secret", "/files%23/../secret"),
+        (b"/a%3Fb%25c", "/a%3Fb%25c"),
     ],
 )
 def test_raw_path_is_uri_text_without_query(raw: bytes, path: str) -> None:
-    """Received path bytes become ASCII URI text; the query is cut off."""
+    """Received path bytes become ASCII URI text; the query is cut off, and a "#" (data in a
+    received target, as h11 hands it over) is encoded rather than left to cut the URI."""
     assert raw_path(raw) == path
+
+
+@pytest.mark.parametrize(
+    ("decoded", "path"),
+    [
+        (b"/articles", "/articles"),
+        (b"/files#/../secret", "/files%23/../secret"),
+        (b"/files?x/secret", "/files%3Fx/secret"),
+        (b"/a%b", "/a%25b"),
+        (b"/caf\xc3\xa9 x", "/caf%C3%A9%20x"),
+    ],
+)
+def test_decoded_path_loses_nothing_to_a_query_or_fragment(decoded: bytes, path: str) -> None:
+    """A decoded path (PATH_INFO) gets its "%", "?" and "#" encoded again: /files%23/../secret
+    reaches the app as /files#/../secret, which must not compare as /files."""
+    assert decoded_path(decoded) == path
 
 
 def test_request_uri_needs_a_host_or_external_url() -> None:
@@ -141,3 +160,6 @@ def test_wsgi_request_facts() -> None:
     assert environ_dpop_request({"HTTP_HOST": "x:8080"}) == DPoPRequest(
         "GET", "http", "x:8080", "/", ()
     )
+    raw = {**environ, "REQUEST_URI": "/app/a%3Fb?q=1", "PATH_INFO": "/a?b"}
+    assert environ_dpop_request(raw).path == "/app/a%3Fb"  # the target as received
+    assert environ_dpop_request({**raw, "RAW_URI": "/app/a%2Fb"}).path == "/app/a%2Fb"

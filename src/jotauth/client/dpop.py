@@ -38,7 +38,9 @@ _MAX_NONCES: Final = 256
 
 
 def _origin(url: httpx.URL) -> str:
-    return f"{url.scheme}://{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    """The key nonces are kept under: scheme and netloc as httpx normalizes them (IDNA host,
+    IPv6 in brackets, default port dropped), so two origins never share one key."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
 def _asks_for_nonce(response: httpx.Response) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping, Seq
 from typing import Any
 
 from jotauth.errors import JotauthError
-from jotauth.guard.dpop import DPoPRequest, raw_path
+from jotauth.guard.dpop import DPoPRequest, decoded_path, raw_path
 from jotauth.guard.errors import MissingTokenError
 from jotauth.guard.guard import Guard
 from jotauth.guard.principal import Principal
@@ -79,14 +79,12 @@ def csrf_method(kind: str, method: str, origin: bytes | None, host: bytes | None
 def dpop_request(scope: Scope, proofs: Sequence[str], host: str | None) -> DPoPRequest:
     """The DPoP facts of an ASGI request (HTTP or WebSocket handshake, which is a GET)."""
     raw = scope.get("raw_path")
-    if not isinstance(raw, bytes):
-        raw = scope.get("path", "/").encode("utf-8")
+    if isinstance(raw, bytes) and raw:
+        path = raw_path(raw)
+    else:  # a server without raw_path: the decoded path, its "%", "?" and "#" encoded again
+        path = decoded_path(scope.get("path", "/").encode("utf-8", "replace") or b"/")
     return DPoPRequest(
-        scope.get("method", "GET"),
-        scope.get("scheme", "http"),
-        host,
-        raw_path(raw),
-        tuple(proofs),
+        scope.get("method", "GET"), scope.get("scheme", "http"), host, path, tuple(proofs)
     )
 
 

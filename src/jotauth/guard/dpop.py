@@ -21,6 +21,15 @@ origin, optionally with a path prefix the proxy strips) replaces them; without i
 request's own scheme and ``Host`` header are used (``ws``/``wss`` handshakes count as
 ``http``/``https``, their HTTP URI). The path is the raw one the server received, and the
 query is never part of it.
+
+The server's side of the comparison is built from parts an attacker sends, so each part is
+checked before it is glued into a URI: a ``Host`` that is not a plain authority (reg-name,
+IPv4 or ``[IPv6]``, optional ``:port``; no ``/ ? # @ \\``, no spaces) would let the header
+choose the path (``Host: other.example/public#`` made ``GET /admin`` match a proof for
+``https://other.example/public``), and a target that does not start with ``/`` would be read
+as part of the host (``GET .evil.example/x``). Both are refused as ``DPoPProofError("htu")``.
+A ``#`` or ``?`` inside the path the server routes on is data, not a delimiter: it is
+percent-encoded (``raw_path``, ``decoded_path``) so that nothing after it is cut off.
 """
 
 from collections.abc import Collection, Mapping
@@ -32,9 +41,14 @@ from jotauth.guard.dpop_nonce import NonceSource
 from jotauth.guard.errors import TokenBindingError
 from jotauth.jose import dpop
 
-__all__ = ["DPoPPolicy", "DPoPRequest", "bound_jkt", "raw_path"]
+__all__ = ["DPoPPolicy", "DPoPRequest", "bound_jkt", "decoded_path", "raw_path"]
 
 _HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+# RFC 3986 3.2.2: unreserved and sub-delims (a reg-name or IPv4), ":" (the port, IPv6) and the
+# brackets of an IPv6 literal; jose.normalize_htu then parses it as it parses a proof's htu.
+_AUTHORITY_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:[]"
+)
 
 
 class DPoPRequest(NamedTuple):
@@ -44,18 +58,34 @@ class DPoPRequest(NamedTuple):
     scheme: str
     host: str | None
     path: str
-    """The raw path as received (``raw_path``), without the query."""
+    """The raw path as received (``raw_path``, or ``decoded_path`` of a decoded one), without
+    the query: it starts with ``/`` and holds no ``?`` or ``#`` (else the proof is refused)."""
     proofs: tuple[str, ...]
     """Every ``DPoP`` header value (exactly one is accepted)."""
 
 
 def raw_path(raw: bytes) -> str:
-    """A received path's bytes as URI text: a query is cut off, bytes outside printable
-    ASCII become ``%XX`` (the rest is left to ``jose.normalize_htu``)."""
+    """A received (still percent-encoded) path's bytes as URI text: a query is cut off at the
+    first ``?``; ``#`` (never a delimiter in what a server received) and bytes outside
+    printable ASCII become ``%XX`` (the rest is left to ``jose.normalize_htu``)."""
     path = raw.partition(b"?")[0]
-    if path.isascii() and b" " not in path and path.decode("ascii").isprintable():
-        return path.decode("ascii")
-    return "".join(chr(byte) if 0x20 < byte < 0x7F else f"%{byte:02X}" for byte in path)
+    if path.isascii() and b" " not in path and b"#" not in path:
+        text = path.decode("ascii")
+        if text.isprintable():
+            return text
+    return "".join(
+        chr(byte) if 0x20 < byte < 0x7F and byte != 0x23 else f"%{byte:02X}" for byte in path
+    )
+
+
+def decoded_path(path: bytes) -> str:
+    """A percent-decoded path's bytes (WSGI ``PATH_INFO``, ASGI ``path``) as URI text: ``%``,
+    ``?`` and ``#`` are data there, so they are encoded again (``/a%3Fb`` reached the app as
+    ``/a?b`` and must compare as ``/a%3Fb``, not as ``/a``), as are bytes outside printable
+    ASCII."""
+    return "".join(
+        chr(byte) if 0x20 < byte < 0x7F and byte not in b"%?#" else f"%{byte:02X}" for byte in path
+    )
 
 
 def bound_jkt(cnf: object) -> str | None:
@@ -75,6 +105,15 @@ def bound_jkt(cnf: object) -> str | None:
         'the token is bound ("cnf") in a way this service cannot check; only DPoP key '
         "bindings (cnf.jkt, RFC 9449) are supported",
     )
+
+
+def _check_host(scheme: str, host: str) -> None:
+    """Refuse a ``Host`` that is not exactly an authority (host and optional port)."""
+    if not _AUTHORITY_CHARS.issuperset(host):
+        raise jose.DPoPProofError(
+            "htu", "the Host header is not a valid host[:port]; configure external_url"
+        )
+    jose.normalize_htu(f"{scheme}://{host}/")  # the port, the IPv6 literal, an empty host
 
 
 class DPoPPolicy:
@@ -104,15 +143,27 @@ class DPoPPolicy:
         self.nonces = nonces
 
     def request_uri(self, request: DPoPRequest) -> str:
-        """The URI the client sent the request to (see the module docstring)."""
+        """The URI the client sent the request to (see the module docstring).
+
+        Raises ``DPoPProofError`` (check ``htu``) when the request's path or ``Host`` cannot
+        be part of a URI without changing what it names.
+        """
+        path = request.path
+        if not path.startswith("/") or "?" in path or "#" in path:
+            raise jose.DPoPProofError(
+                "htu",
+                "the request target must be an absolute path (starting with /, without ? or #)",
+            )
         if self.external_url is not None:
-            return self.external_url + request.path
+            return self.external_url + path
         scheme = _HTTP_SCHEMES.get(request.scheme.lower())
-        if scheme is None or not request.host:
+        host = request.host
+        if scheme is None or not host:
             raise jose.DPoPProofError(
                 "htu", "the service cannot tell this request's URI; configure external_url"
             )
-        return f"{scheme}://{request.host}{request.path}"
+        _check_host(scheme, host)
+        return f"{scheme}://{host}{path}"
 
     def check(
         self, jkt: str | None, token: str, request: DPoPRequest | None, now: float

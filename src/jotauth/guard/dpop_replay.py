@@ -6,14 +6,17 @@ so a cache only has to remember each ``(jkt, jti)`` until then. ``seen`` is one 
 check-and-set: it records the pair and says whether it was already there, so two requests
 racing with the same proof cannot both pass.
 
-``MemoryReplayCache`` serves one process. It keeps entries in arrival order, each retained
-until the later of its own ``expires_at`` and the previous entry's (a non-decreasing horizon,
-so the oldest entry is always the first to expire): eviction pops from the front in O(1) and
-no request ever scans the cache. An entry is never dropped before its proof has gone stale,
-whatever the load: when the cache is full of live entries, ``seen`` raises
-``ReplayCheckError`` (the guard answers 503) rather than forget a proof that could still be
-replayed. Size it for the peak rate times the window: the default 100 000 entries holds
-about 1 500 proofs per second at the 65-second default window (60 s past, 5 s future).
+``MemoryReplayCache`` serves one process: every worker process and every instance has its
+own, so without a shared cache a captured proof can be replayed once per process. It keeps
+each entry until its own ``expires_at`` (a proof is still accepted at that very second, so
+the entry is dropped only after it), in a heap by expiry: verifiers with different
+``max_age`` can share one cache without the short-lived entries waiting for the long ones,
+eviction costs O(log n) per entry and no request scans the cache. An entry is never dropped
+before its proof has gone stale, whatever the load: when the cache is full of live entries,
+``seen`` raises ``ReplayCheckError`` (the guard answers 503) rather than forget a proof that
+could still be replayed. Size it for the peak rate times the window: the default 100 000
+entries holds about 1 500 proofs per second at the 65-second default window (60 s past, 5 s
+future).
 
 ``RedisReplayCache`` is shared by every process and instance that uses the same Redis and
 prefix: ``SET key NX EX ttl`` is atomic on the server. Every wait is bounded by the client's
@@ -24,9 +27,9 @@ Keys are a hash of the pair, so their length does not depend on what a client pu
 """
 
 import hashlib
+import heapq
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
@@ -68,21 +71,19 @@ class MemoryReplayCache:
             raise ValueError("a replay cache needs room for at least one proof")
         self.maxsize = maxsize
         self._clock = clock
-        self._entries: OrderedDict[bytes, float] = OrderedDict()
-        self._horizon = float("-inf")
+        self._entries: set[bytes] = set()
+        self._expiries: list[tuple[float, bytes]] = []
+        """A heap of (expires_at, key), one item per key of ``_entries``."""
         self._lock = threading.Lock()
 
     def seen(self, jti: str, jkt: str, expires_at: float) -> bool:
         """Record the pair; True if it is a replay. ReplayCheckError when full of live proofs."""
         key = _key(jti, jkt)
         now = self._clock()
-        entries = self._entries
+        entries, expiries = self._entries, self._expiries
         with self._lock:
-            while entries:
-                oldest = next(iter(entries.values()))
-                if oldest > now:
-                    break
-                entries.popitem(last=False)
+            while expiries and expiries[0][0] < now:
+                entries.discard(heapq.heappop(expiries)[1])
             if key in entries:
                 return True
             if len(entries) >= self.maxsize:
@@ -90,8 +91,8 @@ class MemoryReplayCache:
                     "the DPoP replay cache is full of live proofs; refusing rather than "
                     "forgetting one that could be replayed (raise its size)"
                 )
-            self._horizon = max(self._horizon, expires_at)
-            entries[key] = self._horizon
+            entries.add(key)
+            heapq.heappush(expiries, (expires_at, key))
             return False
 
     def __len__(self) -> int:

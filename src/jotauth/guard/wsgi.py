@@ -2,9 +2,12 @@
 
 The principal of an authenticated request is in ``environ["jotauth.principal"]``. A DPoP
 request's proof is checked against ``REQUEST_METHOD``, ``wsgi.url_scheme``, ``HTTP_HOST`` and
-``SCRIPT_NAME`` + ``PATH_INFO`` (which WSGI servers hand over percent-decoded: a proof whose
-``htu`` escapes a ``/`` as ``%2F`` does not match). A WSGI server passes one header of a name,
-joining repeats with commas; a JWS holds no comma, so a comma means two ``DPoP`` headers.
+the request target as received: ``RAW_URI`` or ``REQUEST_URI`` (set by gunicorn, uWSGI,
+mod_wsgi and Werkzeug), without its query. A server that sets neither gives only
+``SCRIPT_NAME`` + ``PATH_INFO``, percent-decoded: their ``%``, ``?`` and ``#`` are encoded
+again (a decoded ``/files%23/../secret`` must not compare as ``/files``), and a proof whose
+``htu`` escapes a ``/`` as ``%2F`` then does not match. A WSGI server passes one header of a
+name, joining repeats with commas; a JWS holds no comma, so a comma means two ``DPoP`` headers.
 """
 
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -12,7 +15,7 @@ from typing import Any
 
 from jotauth.errors import JotauthError
 from jotauth.guard.asgi import excluded
-from jotauth.guard.dpop import DPoPRequest, raw_path
+from jotauth.guard.dpop import DPoPRequest, decoded_path, raw_path
 from jotauth.guard.errors import MissingTokenError
 from jotauth.guard.guard import Guard
 from jotauth.guard.principal import Principal
@@ -44,15 +47,23 @@ def principal_from_environ(environ: dict[str, Any]) -> Principal | None:
 
 def environ_dpop_request(environ: dict[str, Any]) -> DPoPRequest:
     """The DPoP facts of a WSGI request (see the module docstring)."""
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     proof = environ.get("HTTP_DPOP")
     return DPoPRequest(
         environ.get("REQUEST_METHOD", "GET"),
         environ.get("wsgi.url_scheme", "http"),
         environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
-        raw_path(path.encode("latin-1", "replace") or b"/"),
+        _target_path(environ),
         () if proof is None else tuple(proof.split(",")),
     )
+
+
+def _target_path(environ: dict[str, Any]) -> str:
+    """The request's path as URI text: the raw target when the server gives it."""
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(target, str) and target:
+        return raw_path(target.encode("latin-1", "replace"))
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return decoded_path(path.encode("latin-1", "replace") or b"/")
 
 
 def authenticate_environ(guard: Guard, environ: dict[str, Any]) -> Principal:
