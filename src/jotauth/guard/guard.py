@@ -18,20 +18,20 @@ cached and re-checked exactly as a plain token, keyed by the token as sent.
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from jotauth import jose
 from jotauth.errors import JotauthError
-from jotauth.guard.access import AccessRule
+from jotauth.guard.admission import Admission
 from jotauth.guard.cache import TokenCache
 from jotauth.guard.credentials import CookieSettings, extract_credentials
 from jotauth.guard.dpop import DPoPPolicy, DPoPRequest
 from jotauth.guard.dpop_nonce import NonceSource
 from jotauth.guard.dpop_replay import MemoryReplayCache, ReplayCache
-from jotauth.guard.errors import InsufficientScopeError, RevokedTokenError
+from jotauth.guard.errors import RevokedTokenError
 from jotauth.guard.keysource import KeySource, StaticKeySource
-from jotauth.guard.principal import Principal, ShapeMemo, build_principal, parse_requirement
+from jotauth.guard.principal import Principal, ShapeMemo, build_principal
 from jotauth.guard.response import ErrorResponse, error_response
 from jotauth.guard.revocation import RevocationSource, RevocationView
 from jotauth.jose import dpop as jose_dpop, jwe
@@ -45,11 +45,9 @@ __all__ = ["Guard"]
 _KID_MEMO_SIZE: Final = 256
 _UNSEEN: Final = object()
 _KEY_FAILURES: Final = (jose.DecryptionError, jose.NoMatchingKeyError, jose.InvalidKeyError)
-_COUNTED: Final = "jotauth.rate_counted"
-"""The request-state key (ASGI scope, WSGI environ) saying its request was counted once."""
 
 
-class Guard:
+class Guard(Admission):
     """Verifies jotauth (or any OIDC issuer's) access tokens for one service.
 
     Give it where keys come from: ``keys=`` (static keys or an HMAC secret), ``jwks_url=``,
@@ -287,101 +285,6 @@ class Guard:
                 raise
             return self._verify(token, signed, fresh, now)
 
-    def authorize(self, principal: Principal, requirements: Sequence[str]) -> None:
-        """Raise InsufficientScopeError unless ``principal`` meets every requirement.
-
-        A grant claim of a shape the guard cannot read (``scope``, ``roles``, ``permissions``)
-        is an ``InvalidClaimError`` here, when a requirement needs it, not at authentication.
-        """
-        try:
-            granted = principal.granted_scopes  # computed once per cached principal
-            for requirement in requirements:
-                if requirement not in granted:
-                    break
-            else:
-                return  # every requirement is a scope the token grants: the common case
-            missing = principal.missing(requirements)
-        except jose.ClaimError as exc:
-            self._count(exc)
-            raise
-        if missing:
-            error = InsufficientScopeError(missing)
-            self._count(error)
-            raise error
-
-    def rule(
-        self,
-        requirements: Iterable[str] = (),
-        *,
-        clients: Collection[str] | None = None,
-        tiers: Collection[str] | None = None,
-    ) -> AccessRule:
-        """A route's requirements, checked once at definition (``ValueError`` if malformed)."""
-        return AccessRule.build(self.check_requirements(requirements), clients, tiers)
-
-    def admit_sync(
-        self, principal: Principal, rule: AccessRule, state: MutableMapping[str, Any]
-    ) -> None:
-        """Apply ``rule`` (scopes, clients, tiers) and the client's rate limit to a request.
-
-        ``state`` is the request's scope or environ: a request seen by two adapters (the
-        middleware and a route's dependency) is counted against the limit once.
-        """
-        self._check_rule(principal, rule)
-        counted = self._to_count(principal, state)
-        if counted is not None and self.rate_limiter is not None:
-            self._limit(self.rate_limiter.hit, *counted)
-
-    async def admit(
-        self, principal: Principal, rule: AccessRule, state: MutableMapping[str, Any]
-    ) -> None:
-        """Async twin of ``admit_sync``: a limiter that does I/O (Redis) runs in a thread."""
-        self._check_rule(principal, rule)
-        counted = self._to_count(principal, state)
-        limiter = self.rate_limiter
-        if counted is None or limiter is None:
-            return
-        if not limiter.blocking:
-            self._limit(limiter.hit, *counted)
-            return
-        import anyio.to_thread  # a dependency of httpx
-
-        await anyio.to_thread.run_sync(self._limit, limiter.hit, *counted)
-
-    def _check_rule(self, principal: Principal, rule: AccessRule) -> None:
-        if rule.scopes:
-            self.authorize(principal, rule.scopes)
-        if rule.clients is not None or rule.tiers is not None:
-            try:
-                rule.check_client(principal)
-            except JotauthError as exc:
-                self._count(exc)
-                raise
-
-    def _to_count(
-        self, principal: Principal, state: MutableMapping[str, Any]
-    ) -> tuple[str, int, int] | None:
-        if self.rate_limiter is None or state.get(_COUNTED):
-            return None
-        from jotauth.guard.ratelimit import limit_of
-
-        try:
-            found = limit_of(principal.claims)
-        except jose.ClaimError as exc:
-            self._count(exc)
-            raise
-        if found is None:
-            return None
-        state[_COUNTED] = True
-        return principal.client_id or principal.sub, *found
-
-    def _limit(self, hit: Callable[[str, int, int], None], *counted: Any) -> None:
-        try:
-            hit(*counted)
-        except JotauthError as exc:
-            self._count(exc)
-            raise
-
     def extract(
         self,
         authorization: Sequence[str],
@@ -489,16 +392,6 @@ class Guard:
 
     def _count(self, exc: JotauthError) -> None:
         self._rejected[exc.code] = self._rejected.get(exc.code, 0) + 1
-
-    @staticmethod
-    def check_requirements(requirements: Iterable[str]) -> tuple[str, ...]:
-        """Validate requirement strings once, at route definition time."""
-        checked = tuple(requirements)
-        for requirement in checked:
-            if not requirement.strip():
-                raise ValueError("requirements are non-empty strings like 'articles:read'")
-            parse_requirement(requirement)
-        return checked
 
     # -- internals ---------------------------------------------------------------------------
 
