@@ -10,11 +10,9 @@ or a page. The password goes through ``AuthService.check_password``: the login p
 counted by the same brute-force limits as ``/login``.
 """
 
-from functools import partial
 from typing import Any, Final
 from urllib.parse import urlencode
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -32,6 +30,7 @@ from jotauth.issuer.services.client_auth import ClientCredentials
 from jotauth.issuer.services.dpop import Proof
 from jotauth.issuer.services.oauth_clients import ClientRegistry
 from jotauth.issuer.services.sso import ActiveSession, SSOSessions
+from jotauth.issuer.services.turns import in_thread
 
 __all__ = ["exchange_code", "router"]
 
@@ -52,10 +51,6 @@ _ROUTE: Final[dict[str, Any]] = dict(
         400: {"description": "error page: unknown client or unregistered redirect URI"},
     },
 )  # the GET and the POST share one description (two operation ids)
-
-
-async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 def _take(params: dict[str, list[str]], name: str) -> str | None:
@@ -93,13 +88,13 @@ async def authorize(request: Request) -> Response:
     authz: AuthorizationService = request.app.state.authorization
     sso: SSOSessions = request.app.state.sso
     try:
-        req: AuthorizationRequest = await _run(authz.parse, params)
+        req: AuthorizationRequest = await in_thread(authz.parse, params)
     except UnsafeRequestError as exc:
         return error_page(exc.description)
     except AuthorizationError as exc:
         return _error_redirect(request, exc)
     browser = Browser(request)
-    session: ActiveSession | None = await _run(sso.find, browser.sso_cookie)
+    session: ActiveSession | None = await in_thread(sso.find, browser.sso_cookie)
     new_cookie: str | None = None
     fresh = consented = False
     if action is not None:
@@ -119,10 +114,11 @@ async def authorize(request: Request) -> Response:
                 return page
             except (InvalidGrantError, InvalidRequestError):
                 return _login(request, browser, req, username, _BAD_LOGIN, 401)
-            new_cookie, session = await _run(sso.start, user)
+            new_cookie, started = await in_thread(sso.start, user)
+            session = started
             await service(request).emit(
                 "login_succeeded", client(request), user=user, login_name=username,
-                sid=session.record.sid, client_id=req.client.client_id,
+                sid=started.record.sid, client_id=req.client.client_id,
             )  # fmt: skip
             fresh = True
         elif action in ("allow", "deny"):
@@ -130,10 +126,10 @@ async def authorize(request: Request) -> Response:
                 return _login(request, browser, req, req.login_hint or "", None, 200)
             if action == "deny":
                 return _error_redirect(request, req.error("access_denied", "the user said no"))
-            await _run(authz.remember_consent, req, session)
+            await in_thread(authz.remember_consent, req, session)
             consented = True
     try:
-        decision = await _run(authz.decide, req, session, fresh=fresh, consented=consented)
+        decision = await in_thread(authz.decide, req, session, fresh=fresh, consented=consented)
     except AuthorizationError as exc:
         return _finish(browser, _error_redirect(request, exc), new_cookie)
     if decision.step == "login" or session is None:
@@ -156,7 +152,7 @@ async def authorize(request: Request) -> Response:
             target=req.redirect_uri,
         )
         return _finish(browser, page, new_cookie)
-    code = await _run(authz.issue_code, req, session)
+    code = await in_thread(authz.issue_code, req, session)
     response = _redirect(request, req.redirect_uri, {"code": code, "state": req.state})
     return _finish(browser, response, new_cookie)
 
@@ -207,7 +203,7 @@ async def exchange_code(
     if proof is not None and registered.client_type == "confidential":
         await proof.spend()
     caller = client(request)
-    return await _run(  # type: ignore[no-any-return]
+    return await in_thread(
         authz.exchange_code, registered, form, ip=caller.ip, user_agent=caller.user_agent,
         jkt=None if proof is None else proof.jkt,
     )  # fmt: skip

@@ -10,11 +10,9 @@ logout tokens go out after the response (``BackgroundTasks``), so no client's se
 the browser down.
 """
 
-from functools import partial
 from typing import Any, Final
 from urllib.parse import urlencode
 
-import anyio.to_thread
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -26,6 +24,7 @@ from jotauth.issuer.services.id_tokens import IdTokens
 from jotauth.issuer.services.logout import SessionLogout
 from jotauth.issuer.services.oauth_clients import ClientRegistry
 from jotauth.issuer.services.sso import SSOSessions
+from jotauth.issuer.services.turns import in_thread
 
 __all__ = ["router"]
 
@@ -48,10 +47,6 @@ _ROUTE: Final[dict[str, Any]] = dict(
 )  # the GET and the POST share one description (two operation ids)
 
 
-async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
-
-
 @router.get(_PATH, operation_id="end_session_get", **_ROUTE)
 @router.post(_PATH, operation_id="end_session_post", **_ROUTE)
 async def end_session(request: Request, background: BackgroundTasks) -> Response:
@@ -66,7 +61,9 @@ async def end_session(request: Request, background: BackgroundTasks) -> Response
     hint = None
     if values.get("id_token_hint"):
         hint = (
-            None if id_tokens is None else await _run(id_tokens.read_hint, values["id_token_hint"])
+            None
+            if id_tokens is None
+            else await in_thread(id_tokens.read_hint, values["id_token_hint"])
         )
         if hint is None:
             return error_page("id_token_hint is not an ID token this server issued")
@@ -81,12 +78,12 @@ async def end_session(request: Request, background: BackgroundTasks) -> Response
         client_id = audience if isinstance(audience, str) else None
     target = values.get("post_logout_redirect_uri")
     if target is not None:
-        registered = None if not client_id else await _run(clients.get_client, client_id[:128])
+        registered = None if not client_id else await in_thread(clients.get_client, client_id[:128])
         if registered is None or target not in registered.post_logout_redirect_uris:
             return error_page("post_logout_redirect_uri is not one this client registered")
     browser = Browser(request)
     sso: SSOSessions = request.app.state.sso
-    current = await _run(sso.find, browser.sso_cookie)
+    current = await in_thread(sso.find, browser.sso_cookie)
     sid: str | None
     if hint is not None:
         sid = str(hint.get("sid"))
@@ -103,7 +100,7 @@ async def end_session(request: Request, background: BackgroundTasks) -> Response
         return page
     if sid is not None:
         logout: SessionLogout = request.app.state.logout
-        record, deliveries = await _run(logout.end, sid)
+        record, deliveries = await in_thread(logout.end, sid)
         if record is not None:
             auth = service(request)
             user = await auth.user_of_subject(str(record.user_id))

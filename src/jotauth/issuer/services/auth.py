@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-import anyio.to_thread
-
 from jotauth.issuer.errors import (
     ConflictError,
     InvalidClientError,
@@ -50,7 +48,7 @@ from jotauth.issuer.services.tokens import (
     TokenService,
     token_type,
 )
-from jotauth.issuer.services.turns import StoreTurns, turn_limit
+from jotauth.issuer.services.turns import StoreTurns, in_thread, turn_limit
 from jotauth.issuer.services.users import (
     MAX_PASSWORD,
     keep_an_admin,
@@ -86,10 +84,6 @@ class Client:
         """The caller authenticated: check its DPoP proof for replay (RFC 9449 11.1)."""
         if self.proof is not None:
             await self.proof.spend()
-
-
-async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 def _bound_key(claims: dict[str, Any]) -> str | None:
@@ -196,7 +190,7 @@ class AuthService:
         if not isinstance(username, str) or not isinstance(password, str):
             raise InvalidRequestError("username and password must be strings")
         await self.limits.admit_login(username, client.ip)
-        user, (valid, new_hash) = await _run(self._find_and_verify, username, password)
+        user, (valid, new_hash) = await in_thread(self._find_and_verify, username, password)
         if user is None or not valid or user.disabled:
             reason = "unknown_user" if user is None else ("disabled" if valid else "bad_password")
             await self.emit(
@@ -352,7 +346,7 @@ class AuthService:
         SQLite). ``TokenService.access_token`` then has nothing left to wait for."""
         wait = user.not_before - self.clock()
         if wait > 0:
-            await anyio.to_thread.run_sync(self.tokens.sleep, min(wait, 2.0))
+            await in_thread(self.tokens.sleep, min(wait, 2.0))
 
     async def _unauthenticated_refresh(self, family: FamilyRecord, *, jkt: str | None) -> None:
         """A refresh with no client authentication: the server's own sessions (``/login``)

@@ -21,16 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, Final, TypeVar
-
-import anyio.to_thread
+from typing import Any, Final
 
 from jotauth import jose
 from jotauth.guard import JWKSClient, KeySourceError
 from jotauth.issuer.errors import InvalidClientError
 from jotauth.issuer.services.client_cache import ClientCache
 from jotauth.issuer.services.clients import ASSERTION_ALGORITHMS, SECRET_METHODS, check_secret
+from jotauth.issuer.services.turns import in_thread
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import ClientRecord
 from jotauth.store.sql import SQLStore
@@ -46,12 +44,6 @@ do, but common client libraries sign for an hour by default (Authlib) and large 
 accept up to that (Okta); replay is stopped by the ``jti`` record, kept until ``exp``."""
 _LEEWAY: Final = 30
 _JWKS_TIMEOUT: Final = 3.0
-
-T = TypeVar("T")
-
-
-async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -109,7 +101,7 @@ class ClientAuthenticator:
         if len(client_id) <= 64 and "\x00" not in client_id:
             hit, client = self.clients.cached(client_id)  # no thread hop for a cached client
             if not hit:
-                client = await _run(self.clients.get, client_id)
+                client = await in_thread(self.clients.get, client_id)
         method = credentials.method
         if method in SECRET_METHODS:
             valid = check_secret(credentials.secret or "", None if client is None else
@@ -151,7 +143,7 @@ class ClientAuthenticator:
                 f"{MAX_ASSERTION_LIFETIME} s away"
             )
         key = hashlib.sha256(f"{client.client_id}\x00{jti}".encode()).hexdigest()
-        if not await _run(self.store.use_assertion, key, float(exp) + _LEEWAY, now=now):
+        if not await in_thread(self.store.use_assertion, key, float(exp) + _LEEWAY, now=now):
             raise InvalidClientError("client authentication failed: the assertion was used")
 
     async def _keys(self, client: ClientRecord, assertion: str) -> jose.KeySet:
@@ -165,10 +157,10 @@ class ClientAuthenticator:
         now = self.clock()
         try:
             cached = source.cached(now)
-            keys = cached if cached is not None else await _run(source.load, now)
+            keys = cached if cached is not None else await in_thread(source.load, now)
             kid = jose.peek_header(assertion).get("kid")
             if isinstance(kid, str) and not any(key.kid == kid for key in keys):
-                keys = await _run(source.load_unknown, kid, now)
+                keys = await in_thread(source.load_unknown, kid, now)
         except (KeySourceError, jose.JoseError) as exc:
             # Uniform to the caller (no signature was checked yet: it may not hold the key);
             # the operator learns why from the log.

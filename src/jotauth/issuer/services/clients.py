@@ -22,15 +22,13 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import urlsplit
-
-import anyio.to_thread
 
 from jotauth import jose
 from jotauth.issuer.errors import ConflictError, InvalidRequestError, NotFoundError
 from jotauth.issuer.services.id_tokens import ID_TOKEN_ALG, ID_TOKEN_ALGORITHMS
+from jotauth.issuer.services.turns import in_thread
 from jotauth.issuer.settings import MAX_ACCESS_TTL
 from jotauth.store.errors import DuplicateError
 from jotauth.store.records import ClientRecord
@@ -263,13 +261,6 @@ def validate_spec(spec: ClientSpec) -> dict[str, Any]:
     }
 
 
-T = TypeVar("T")
-
-
-async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
-
-
 class ClientService:
     """Register, list, rotate and disable clients (the admin API and the CLI call these)."""
 
@@ -307,7 +298,7 @@ class ClientService:
             **values,
         )
         try:
-            await _run(self.store.create_client, record)
+            await in_thread(self.store.create_client, record)
         except DuplicateError:
             raise ConflictError(f"a client {record.client_id!r} exists already") from None
         return record, secret
@@ -319,14 +310,14 @@ class ClientService:
 
     async def get(self, client_id: str) -> ClientRecord:
         """The client, or NotFoundError."""
-        found = await _run(self.store.get_client, client_id[:64])
+        found = await in_thread(self.store.get_client, client_id[:64])
         if found is None:
             raise NotFoundError(f"no client {client_id[:64]!r}")
         return found
 
     async def list(self, *, limit: int = 1000, after: str = "") -> list[ClientRecord]:
         """Clients in client_id order."""
-        return await _run(self.store.list_clients, limit=limit, after=after)
+        return await in_thread(self.store.list_clients, limit=limit, after=after)
 
     async def rotate_secret(self, client_id: str) -> tuple[ClientRecord, str]:
         """A new secret for a secret-using client (the old one stops working now), shown once."""
@@ -337,7 +328,7 @@ class ClientService:
                 "not a secret"
             )
         secret = new_secret()
-        updated = await _run(
+        updated = await in_thread(
             self.store.update_client,
             client.client_id,
             secret_hash=hash_secret(secret),
@@ -350,7 +341,7 @@ class ClientService:
     async def set_disabled(self, client_id: str, disabled: bool) -> ClientRecord:
         """Disable (no authentication succeeds, no token is issued) or re-enable a client."""
         client = await self.get(client_id)
-        updated = await _run(
+        updated = await in_thread(
             self.store.set_client_disabled,
             client.client_id,
             disabled,
@@ -371,7 +362,7 @@ class ClientService:
             client.token_endpoint_auth_method in SECRET_METHODS
         ):
             raise InvalidRequestError("moving between a secret and a key method needs a new client")
-        updated = await _run(self.store.update_client, client.client_id, **values)
+        updated = await in_thread(self.store.update_client, client.client_id, **values)
         if updated is None:
             raise NotFoundError(f"no client {client_id!r}")
         return updated

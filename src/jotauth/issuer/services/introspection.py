@@ -15,10 +15,7 @@ publishes (and Redis pushes) to every guard. A token of another client is left a
 
 import time
 from collections.abc import Callable
-from functools import partial
-from typing import Any, Final, TypeVar
-
-import anyio.to_thread
+from typing import Any, Final
 
 from jotauth import jose
 from jotauth.guard.revocation import RevocationView
@@ -26,6 +23,7 @@ from jotauth.issuer.services.client_cache import ClientCache
 from jotauth.issuer.services.feed_view import FeedView
 from jotauth.issuer.services.keyring import KeyRing
 from jotauth.issuer.services.tokens import TokenService, hash_refresh
+from jotauth.issuer.services.turns import in_thread
 from jotauth.issuer.settings import Settings
 from jotauth.store.records import ClientRecord
 from jotauth.store.sql import SQLStore
@@ -38,8 +36,6 @@ _FIELDS: Final = (
     "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "tier", "rate_limit",
     "cnf",
 )  # fmt: skip
-
-T = TypeVar("T")
 
 
 def _dead(
@@ -68,10 +64,6 @@ def _answer(claims: dict[str, Any]) -> dict[str, Any]:
     if isinstance(claims.get("preferred_username"), str):
         answer["username"] = claims["preferred_username"]
     return answer
-
-
-async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 class TokenIntrospection:
@@ -246,7 +238,7 @@ class TokenIntrospection:
         answer = self.from_memory(client, token)
         if answer is not None:
             return answer
-        return await _run(self.introspect_sync, client, token, hint)
+        return await in_thread(self.introspect_sync, client, token, hint)
 
     # -- revocation --------------------------------------------------------------------------
 
@@ -273,4 +265,4 @@ class TokenIntrospection:
 
     async def revoke(self, client: ClientRecord, token: str, hint: str | None = None) -> str | None:
         """``revoke_sync`` in a worker thread."""
-        return await _run(self.revoke_sync, client, token, hint)
+        return await in_thread(self.revoke_sync, client, token, hint)

@@ -19,9 +19,7 @@ The password grant is off unless ``JOTAUTH_PASSWORD_GRANT`` (or demo mode) turns
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
-
-import anyio.to_thread
+from typing import Any
 
 from jotauth.issuer.errors import (
     InvalidClientError,
@@ -37,6 +35,7 @@ from jotauth.issuer.services.dpop import require_proof
 from jotauth.issuer.services.grants import ServiceToken, check_grant, issue_client_token
 from jotauth.issuer.services.introspection import TokenIntrospection
 from jotauth.issuer.services.tokens import TokenPair
+from jotauth.issuer.services.turns import in_thread
 from jotauth.store.records import ClientRecord, FamilyRecord
 
 __all__ = ["GRANT_OFF_MESSAGE", "OAuthProvider"]
@@ -45,12 +44,6 @@ GRANT_OFF_MESSAGE = (
     "the password grant is turned off (RFC 9700 2.4: the client would see the user's "
     "password); set JOTAUTH_PASSWORD_GRANT=true to allow it, or log in with POST /login"
 )
-
-T = TypeVar("T")
-
-
-async def _run(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 class OAuthProvider:
@@ -165,7 +158,7 @@ class OAuthProvider:
         )  # fmt: skip
         if signer is not None:  # no database read is due: sign here, without a thread hop
             return issue()
-        return await _run(issue)
+        return await in_thread(issue)
 
     # -- introspection and revocation --------------------------------------------------------
 

@@ -32,9 +32,15 @@ from anyio.lowlevel import RunVar
 from jotauth.store.errors import StoreUnavailableError
 from jotauth.store.sql import SQLStore
 
-__all__ = ["StoreTurns", "turn_limit"]
+__all__ = ["StoreTurns", "in_thread", "turn_limit"]
 
 T = TypeVar("T")
+
+
+async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)`` in a worker thread (anyio's default limit): the one way
+    the issuer runs a blocking call (the store, the hash, the key ring) off the event loop."""
+    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
 
 
 def turn_limit(store: SQLStore) -> int | None:
@@ -66,9 +72,8 @@ class StoreTurns:
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``function(*args, **kwargs)`` in a worker thread, once a turn is free."""
-        call = partial(function, *args, **kwargs)
         if self.limit is None:
-            return await anyio.to_thread.run_sync(call)
+            return await in_thread(function, *args, **kwargs)
         limiter = self._limiter(self.limit)
         with anyio.move_on_after(self.wait) as waited:
             await limiter.acquire()
@@ -77,6 +82,6 @@ class StoreTurns:
                 f"the database is busy: no turn for a query within {self.wait:g} s"
             )
         try:
-            return await anyio.to_thread.run_sync(call)
+            return await in_thread(function, *args, **kwargs)
         finally:
             limiter.release()
